@@ -1,0 +1,319 @@
+/* lottery-client.c: the agency client application.
+ *
+ * handle_local_options () settles the configuration (flags, environment,
+ * file, defaults); activate () holds the application and runs the
+ * blocking LotteryUploader in a GTask thread, so the main loop stays
+ * free to handle SIGTERM, which cancels the upload.
+ */
+#include "config.h"
+
+#include "lottery-client.h"
+#include "lottery-client-config.h"
+#include "lottery-error.h"
+#include "lottery-log.h"
+#include "lottery-uploader.h"
+
+#include <glib-unix.h>
+#include <glib/gi18n.h>
+#include <signal.h>
+#include <string.h>
+
+struct _LotteryClient
+{
+  GApplication parent_instance;
+
+  LotteryClientConfig *config;
+  LotteryBet          *single_bet; /* --bet or NOMBRE…NUMERO, else NULL */
+  GCancellable        *cancellable;
+  guint                sigterm;
+  guint                sigint;
+  int                  exit_status;
+};
+
+G_DEFINE_FINAL_TYPE (LotteryClient, lottery_client, G_TYPE_APPLICATION)
+
+static const char * const single_bet_env[LOTTERY_BET_N_FIELDS] = {
+  "NOMBRE", "APELLIDO", "DOCUMENTO", "NACIMIENTO", "NUMERO",
+};
+
+static void
+lottery_client_finalize (GObject *object)
+{
+  LotteryClient *self = LOTTERY_CLIENT (object);
+
+  g_clear_pointer (&self->config, lottery_client_config_free);
+  g_clear_pointer (&self->single_bet, lottery_bet_free);
+  g_clear_object (&self->cancellable);
+
+  G_OBJECT_CLASS (lottery_client_parent_class)->finalize (object);
+}
+
+/* The single bet, from --bet or from the environment; FALSE on a bad
+ * one. Leaves self->single_bet NULL when neither is given. */
+static gboolean
+load_single_bet (LotteryClient *self,
+                 const char    *flag,
+                 GError       **error)
+{
+  g_autoptr(LotteryBet) bet = lottery_bet_new ();
+  g_autoptr(GError) local_error = NULL;
+
+  if (flag != NULL)
+    {
+      if (!lottery_bet_parse_line (bet, flag, strlen (flag), &local_error))
+        return lottery_fail (error, LOTTERY_ERROR_CONFIG, "--bet: %s",
+                             local_error->message);
+    }
+  else
+    {
+      const char *values[LOTTERY_BET_N_FIELDS];
+      gsize lens[LOTTERY_BET_N_FIELDS];
+      guint i, n_set = 0;
+
+      for (i = 0; i < LOTTERY_BET_N_FIELDS; i++)
+        {
+          values[i] = g_getenv (single_bet_env[i]);
+          lens[i] = values[i] != NULL ? strlen (values[i]) : 0;
+          n_set += values[i] != NULL;
+        }
+      if (n_set == 0)
+        return TRUE;
+      for (i = 0; i < LOTTERY_BET_N_FIELDS; i++)
+        if (values[i] == NULL)
+          return lottery_fail (error, LOTTERY_ERROR_CONFIG,
+                               _("Single-bet mode needs NOMBRE, APELLIDO, "
+                                 "DOCUMENTO, NACIMIENTO and NUMERO; %s is "
+                                 "not set"), single_bet_env[i]);
+      if (!lottery_bet_set_fields (bet, values, lens, &local_error))
+        return lottery_fail (error, LOTTERY_ERROR_CONFIG,
+                             _("environment: %s"), local_error->message);
+    }
+
+  bet->agency = self->config->id;
+  self->single_bet = g_steal_pointer (&bet);
+  return TRUE;
+}
+
+static int
+lottery_client_handle_local_options (GApplication *application,
+                                     GVariantDict *options)
+{
+  LotteryClient *self = LOTTERY_CLIENT (application);
+  const LotterySetting *settings = lottery_client_config_settings ();
+  const char *flag_values[LOTTERY_CLIENT_N_SETTINGS] = { NULL, };
+  g_auto(GStrv) envp = g_get_environ ();
+  g_autoptr(GError) error = NULL;
+  const char *config_path = NULL;
+  const char *bet = NULL;
+  guint i;
+
+  if (g_variant_dict_contains (options, "version"))
+    {
+      g_print ("lottery-client %s\n", PACKAGE_VERSION);
+      return 0;
+    }
+
+  g_variant_dict_lookup (options, "config", "^&ay", &config_path);
+  g_variant_dict_lookup (options, "bet", "&s", &bet);
+  for (i = 0; i < LOTTERY_CLIENT_N_SETTINGS; i++)
+    g_variant_dict_lookup (options, settings[i].flag, "&s", &flag_values[i]);
+
+  if (!lottery_client_config_load (self->config, config_path,
+                                   (const char * const *) envp, flag_values,
+                                   &error) ||
+      !load_single_bet (self, bet, &error))
+    {
+      g_printerr ("lottery-client: %s\n", error->message);
+      return LOTTERY_CLIENT_EXIT_USAGE;
+    }
+
+  lottery_log_init (self->config->log_level);
+  {
+    g_autofree char *described = lottery_client_config_describe (self->config);
+    lottery_log (G_LOG_LEVEL_INFO, "config", "success", "%s", described);
+  }
+
+  return -1;
+}
+
+static void
+upload_thread (GTask        *task,
+               gpointer      source_object,
+               gpointer      task_data,
+               GCancellable *cancellable)
+{
+  LotteryUploader *uploader = task_data;
+  GError *error = NULL;
+
+  if (lottery_uploader_run (uploader, cancellable, &error))
+    g_task_return_boolean (task, TRUE);
+  else
+    g_task_return_error (task, error);
+}
+
+static void
+upload_done_cb (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  LotteryClient *self = LOTTERY_CLIENT (source);
+  LotteryUploader *uploader = g_task_get_task_data (G_TASK (result));
+  g_autoptr(GError) error = NULL;
+  int status = 0;
+
+  if (g_task_propagate_boolean (G_TASK (result), &error))
+    {
+      const char * const *winners = lottery_uploader_get_winners (uploader);
+      guint64 rejected = lottery_uploader_get_rejected_rows (uploader) +
+                         lottery_uploader_get_rejected_batches (uploader);
+      guint i;
+
+      for (i = 0; winners[i] != NULL; i++)
+        lottery_log (G_LOG_LEVEL_INFO, "ganador", "success", "dni: %s",
+                     winners[i]);
+      lottery_log (G_LOG_LEVEL_INFO, "consulta_ganadores", "success",
+                   "cant_ganadores: %u", g_strv_length ((GStrv) winners));
+      if (rejected > 0)
+        {
+          lottery_log (G_LOG_LEVEL_WARNING, "rechazos", "fail",
+                       "filas: %" G_GUINT64_FORMAT " | lotes: %"
+                       G_GUINT64_FORMAT,
+                       lottery_uploader_get_rejected_rows (uploader),
+                       lottery_uploader_get_rejected_batches (uploader));
+          status = LOTTERY_CLIENT_EXIT_REJECTED;
+        }
+    }
+  else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      /* SIGTERM: a requested stop is a clean exit. */
+      lottery_log (G_LOG_LEVEL_INFO, "upload", "in_progress",
+                   "stopped: true");
+    }
+  else
+    {
+      g_autofree char *reason = lottery_printable (error->message,
+                                                   strlen (error->message));
+
+      lottery_log (LOTTERY_LOG_ERROR, "exit", "fail", "agency: %u | error: %s",
+                   self->config->id, reason);
+      g_printerr ("lottery-client: %s\n", error->message);
+      status = LOTTERY_CLIENT_EXIT_FAILURE;
+    }
+
+  if (status != LOTTERY_CLIENT_EXIT_FAILURE)
+    lottery_log (G_LOG_LEVEL_INFO, "exit", "success", NULL);
+
+  g_source_remove (self->sigterm);
+  g_source_remove (self->sigint);
+  self->sigterm = self->sigint = 0;
+  self->exit_status = status;
+  g_application_release (G_APPLICATION (self));
+}
+
+static gboolean
+stop_cb (gpointer user_data)
+{
+  LotteryClient *self = user_data;
+
+  lottery_log (G_LOG_LEVEL_INFO, "signal", "success", "shutting_down: true");
+  g_cancellable_cancel (self->cancellable);
+
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+lottery_client_activate (GApplication *application)
+{
+  LotteryClient *self = LOTTERY_CLIENT (application);
+  g_autoptr(LotteryUploader) uploader = NULL;
+  g_autoptr(GTask) task = NULL;
+
+  uploader = lottery_uploader_new (self->config->id,
+                                   self->config->server_address,
+                                   self->config->batch_max_amount);
+  if (self->single_bet != NULL)
+    lottery_uploader_set_single_bet (uploader, self->single_bet);
+  else
+    lottery_uploader_set_bets_file (uploader, self->config->bets_file);
+
+  self->sigterm = g_unix_signal_add (SIGTERM, stop_cb, self);
+  self->sigint = g_unix_signal_add (SIGINT, stop_cb, self);
+
+  g_application_hold (application);
+  task = g_task_new (self, self->cancellable, upload_done_cb, NULL);
+  g_task_set_source_tag (task, lottery_client_activate);
+  g_task_set_task_data (task, g_steal_pointer (&uploader), g_object_unref);
+  /* The callback must see the uploader's own error, even after a
+   * cancellation, to tell a stop from a failure. */
+  g_task_set_check_cancellable (task, FALSE);
+  g_task_run_in_thread (task, upload_thread);
+}
+
+static void
+lottery_client_class_init (LotteryClientClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GApplicationClass *app_class = G_APPLICATION_CLASS (klass);
+
+  object_class->finalize = lottery_client_finalize;
+  app_class->handle_local_options = lottery_client_handle_local_options;
+  app_class->activate = lottery_client_activate;
+}
+
+static void
+lottery_client_init (LotteryClient *self)
+{
+  GApplication *app = G_APPLICATION (self);
+  g_autofree GOptionEntry *setting_entries = NULL;
+  const GOptionEntry entries[] = {
+    { "config", 'c', 0, G_OPTION_ARG_FILENAME, NULL,
+      N_("JSON config file (default: ./client.json if present)"), N_("PATH") },
+    { "bet", 0, 0, G_OPTION_ARG_STRING, NULL,
+      N_("Send this one bet instead of a file"),
+      N_("NOMBRE,APELLIDO,DOCUMENTO,NACIMIENTO,NUMERO") },
+    { "version", 0, 0, G_OPTION_ARG_NONE, NULL,
+      N_("Print the version and exit"), NULL },
+    G_OPTION_ENTRY_NULL
+  };
+
+  self->config = lottery_client_config_new ();
+  self->cancellable = g_cancellable_new ();
+
+  g_application_add_main_option_entries (app, entries);
+  setting_entries = lottery_config_option_entries (
+    lottery_client_config_settings (), LOTTERY_CLIENT_N_SETTINGS, NULL);
+  g_application_add_main_option_entries (app, setting_entries);
+
+  g_application_set_option_context_summary (app,
+    _("Agency client of the national lottery: uploads the agency’s bets\n"
+      "to the central server in batches, says when it has finished, and\n"
+      "prints the agency’s winners once the draw has taken place."));
+  g_application_set_option_context_description (app,
+    _("Settings come from the flags, then the environment (CLI_ID,\n"
+      "CLI_SERVER_ADDRESS, CLI_BATCH_MAXAMOUNT, CLI_BETS_FILE, CLI_LOG_LEVEL),\n"
+      "then the JSON file, then the built-in defaults. With NOMBRE, APELLIDO,\n"
+      "DOCUMENTO, NACIMIENTO and NUMERO in the environment, or --bet, one bet\n"
+      "is sent instead of a file.\n\n"
+      "Exit status: 0 done; 1 failed; 2 bad configuration; 3 done, but some\n"
+      "rows were rejected.\n\n"
+      "Example:\n  lottery-client --id 1 --server localhost:12345 "
+      "--bets-file agency-1.csv\n"));
+}
+
+LotteryClient *
+lottery_client_new (void)
+{
+  return g_object_new (LOTTERY_TYPE_CLIENT,
+                       "application-id", "ar.loteria.Agencia",
+                       "flags", G_APPLICATION_NON_UNIQUE,
+                       NULL);
+}
+
+/* The outcome of the upload, once g_application_run () has returned. */
+int
+lottery_client_get_exit_status (LotteryClient *self)
+{
+  g_return_val_if_fail (LOTTERY_IS_CLIENT (self), LOTTERY_CLIENT_EXIT_FAILURE);
+
+  return self->exit_status;
+}

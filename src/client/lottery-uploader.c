@@ -1,0 +1,689 @@
+/* lottery-uploader.c: an agency's session with the central server.
+ *
+ * Runs in one thread, with blocking GIO calls that a GCancellable can
+ * interrupt. Batches are pipelined: up to WINDOW of them are on the wire
+ * before the first acknowledgement is needed, and the server answers
+ * them in order, so a round trip is paid once per window, not per batch.
+ *
+ * If the connection breaks, or the server is not up yet, the session is
+ * retried with backoff for about five seconds. The server's WELCOME says
+ * how many of this agency's batches it already holds; batching is
+ * deterministic for a given file and maximum, so the uploader re-reads
+ * the file and skips those batches: nothing is sent twice.
+ */
+#include "config.h"
+
+#include "lottery-uploader.h"
+#include "lottery-csv-reader.h"
+#include "lottery-error.h"
+#include "lottery-log.h"
+#include "lottery-protocol.h"
+#include "lottery-stream.h"
+
+#include <glib/gi18n.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string.h>
+
+#define WINDOW             16
+#define RETRY_BUDGET_USEC  (5 * G_USEC_PER_SEC)
+#define BACKOFF_FIRST_MS   100
+#define BACKOFF_MAX_MS     1000
+#define CONNECT_TIMEOUT_S  5
+#define MAX_REPORTED_ROWS  100
+#define DEFAULT_PORT       12345
+
+typedef struct
+{
+  guint32 sequence;
+  guint   count;
+  guint64 first_line;
+  guint64 last_line;
+} InFlight;
+
+struct _LotteryUploader
+{
+  GObject parent_instance;
+
+  guint              agency;
+  char              *address;
+  guint              batch_max_amount;
+  char              *bets_file;
+  LotteryBet        *single_bet;
+
+  GSocketConnection *connection;
+  guint8            *rbuf;
+  InFlight           window[WINDOW];
+  guint              window_head;
+  guint              window_len;
+
+  guint64            reported_line; /* invalid rows up to here were logged */
+  guint64            rejected_rows;
+  guint64            rejected_batches;
+  GPtrArray         *winners;
+};
+
+G_DEFINE_FINAL_TYPE (LotteryUploader, lottery_uploader, G_TYPE_OBJECT)
+
+static void
+lottery_uploader_finalize (GObject *object)
+{
+  LotteryUploader *self = LOTTERY_UPLOADER (object);
+
+  g_clear_object (&self->connection);
+  g_free (self->address);
+  g_free (self->bets_file);
+  g_clear_pointer (&self->single_bet, lottery_bet_free);
+  g_free (self->rbuf);
+  g_clear_pointer (&self->winners, g_ptr_array_unref);
+
+  G_OBJECT_CLASS (lottery_uploader_parent_class)->finalize (object);
+}
+
+static void
+lottery_uploader_class_init (LotteryUploaderClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = lottery_uploader_finalize;
+}
+
+static void
+lottery_uploader_init (LotteryUploader *self)
+{
+  self->rbuf = g_malloc (LOTTERY_FRAME_MAX);
+  self->winners = g_ptr_array_new_with_free_func (g_free);
+  g_ptr_array_add (self->winners, NULL);
+}
+
+LotteryUploader *
+lottery_uploader_new (guint       agency,
+                      const char *address,
+                      guint       batch_max_amount)
+{
+  LotteryUploader *self = g_object_new (LOTTERY_TYPE_UPLOADER, NULL);
+
+  self->agency = agency;
+  self->address = g_strdup (address);
+  self->batch_max_amount = batch_max_amount;
+
+  return self;
+}
+
+void
+lottery_uploader_set_bets_file (LotteryUploader *self,
+                                const char      *path)
+{
+  g_free (self->bets_file);
+  self->bets_file = g_strdup (path);
+}
+
+void
+lottery_uploader_set_single_bet (LotteryUploader  *self,
+                                 const LotteryBet *bet)
+{
+  g_clear_pointer (&self->single_bet, lottery_bet_free);
+  self->single_bet = lottery_bet_copy (bet);
+}
+
+/* NULL-terminated; valid once lottery_uploader_run () succeeded. */
+const char * const *
+lottery_uploader_get_winners (LotteryUploader *self)
+{
+  return (const char * const *) self->winners->pdata;
+}
+
+guint64
+lottery_uploader_get_rejected_rows (LotteryUploader *self)
+{
+  return self->rejected_rows;
+}
+
+guint64
+lottery_uploader_get_rejected_batches (LotteryUploader *self)
+{
+  return self->rejected_batches;
+}
+
+/* ---- the bets ---- */
+
+typedef struct
+{
+  LotteryCsvReader *reader; /* NULL in single-bet mode */
+  gboolean          single_sent;
+} BetSource;
+
+static gboolean
+is_header (const char *line,
+           gsize       len)
+{
+  return len >= 7 && g_ascii_strncasecmp (line, "NOMBRE,", 7) == 0;
+}
+
+/* Next valid bet: 1, end: 0, read error: -1. Invalid rows are counted
+ * and, the first time they are met, logged with file and line. */
+static int
+next_bet (LotteryUploader *self,
+          BetSource       *source,
+          LotteryBet      *bet,
+          guint64         *line_number,
+          GCancellable    *cancellable,
+          GError         **error)
+{
+  const char *line;
+  gsize len;
+
+  if (source->reader == NULL)
+    {
+      if (source->single_sent)
+        return 0;
+      source->single_sent = TRUE;
+      *bet = *self->single_bet;
+      *line_number = 1;
+      return 1;
+    }
+
+  for (;;)
+    {
+      g_autoptr(GError) row_error = NULL;
+      guint64 n;
+
+      if (!lottery_csv_reader_next_line (source->reader, &line, &len,
+                                         cancellable, error))
+        return (error != NULL && *error != NULL) ? -1 : 0;
+
+      n = lottery_csv_reader_get_line_number (source->reader);
+      if (len == 0 || (n == 1 && is_header (line, len)))
+        continue;
+      if (lottery_bet_parse_line (bet, line, len, &row_error))
+        {
+          *line_number = n;
+          return 1;
+        }
+
+      if (n > self->reported_line)
+        {
+          self->reported_line = n;
+          self->rejected_rows++;
+          if (self->rejected_rows <= MAX_REPORTED_ROWS)
+            {
+              g_autofree char *file = lottery_printable (
+                self->bets_file, strlen (self->bets_file));
+              lottery_log (G_LOG_LEVEL_WARNING, "leer_apuesta", "fail",
+                           "file: %s | line: %" G_GUINT64_FORMAT
+                           " | error: %s", file, n, row_error->message);
+            }
+          else if (self->rejected_rows == MAX_REPORTED_ROWS + 1)
+            lottery_log (G_LOG_LEVEL_WARNING, "leer_apuesta", "fail",
+                         "error: more invalid rows; only the first %d are "
+                         "shown", MAX_REPORTED_ROWS);
+        }
+    }
+}
+
+/* ---- replies ---- */
+
+static gboolean
+server_error (const LotteryMessage *message,
+              GError              **error)
+{
+  g_autofree char *text = g_strndup (message->error.text, message->error.len);
+  int code = message->error.code <= LOTTERY_ERROR_BETS_FILE
+    ? message->error.code : LOTTERY_ERROR_FAILED;
+
+  return lottery_fail (error, (LotteryError) code, _("The server refused: %s"),
+                       text);
+}
+
+static gboolean
+read_message (LotteryUploader *self,
+              LotteryMessage  *message,
+              GCancellable    *cancellable,
+              GError         **error)
+{
+  GInputStream *in = g_io_stream_get_input_stream (G_IO_STREAM (self->connection));
+
+  return lottery_stream_read_message (in, self->rbuf, message, cancellable,
+                                      error);
+}
+
+static gboolean
+write_frame (LotteryUploader *self,
+             const guint8    *frame,
+             gsize            len,
+             GCancellable    *cancellable,
+             GError         **error)
+{
+  GOutputStream *out = g_io_stream_get_output_stream (G_IO_STREAM (self->connection));
+
+  return lottery_stream_write (out, frame, len, cancellable, error);
+}
+
+/* Waits for the answer to the oldest batch in flight. */
+static gboolean
+read_batch_reply (LotteryUploader *self,
+                  GCancellable    *cancellable,
+                  GError         **error)
+{
+  InFlight *oldest = &self->window[self->window_head];
+  LotteryMessage message;
+
+  if (!read_message (self, &message, cancellable, error))
+    return FALSE;
+
+  if (message.type == LOTTERY_MESSAGE_ACK &&
+      message.ack.sequence == oldest->sequence)
+    {
+      if (self->single_bet != NULL)
+        lottery_log (G_LOG_LEVEL_INFO, "apuesta_enviada", "success",
+                     "dni: %s | numero: %u", self->single_bet->document,
+                     self->single_bet->number);
+      lottery_log (G_LOG_LEVEL_DEBUG, "enviar_lote", "success",
+                   "lote: %u | cantidad: %u", oldest->sequence, oldest->count);
+    }
+  else if (message.type == LOTTERY_MESSAGE_ERROR &&
+           message.error.code == LOTTERY_ERROR_INVALID_BET &&
+           message.error.sequence == oldest->sequence)
+    {
+      /* The server's checks disagree with ours: this batch is lost,
+       * the rest goes on, and the exit status will say so. */
+      g_autofree char *text = lottery_printable (message.error.text,
+                                                 message.error.len);
+
+      self->rejected_batches++;
+      if (self->single_bet != NULL)
+        lottery_log (LOTTERY_LOG_ERROR, "apuesta_enviada", "fail",
+                     "dni: %s | numero: %u | error: %s",
+                     self->single_bet->document, self->single_bet->number,
+                     text);
+      else
+        lottery_log (LOTTERY_LOG_ERROR, "enviar_lote", "fail",
+                     "lote: %u | lines: %" G_GUINT64_FORMAT "-%"
+                     G_GUINT64_FORMAT " | error: %s", oldest->sequence,
+                     oldest->first_line, oldest->last_line, text);
+    }
+  else if (message.type == LOTTERY_MESSAGE_ERROR)
+    return server_error (&message, error);
+  else
+    return lottery_fail (error, LOTTERY_ERROR_PROTOCOL,
+                         _("Expected the answer to batch %u, got %s"),
+                         oldest->sequence,
+                         lottery_message_type_name (message.type));
+
+  self->window_head = (self->window_head + 1) % WINDOW;
+  self->window_len--;
+  return TRUE;
+}
+
+static gboolean
+send_batch (LotteryUploader     *self,
+            LotteryBatchEncoder *encoder,
+            guint32              sequence,
+            guint64              first_line,
+            guint64              last_line,
+            GCancellable        *cancellable,
+            GError             **error)
+{
+  InFlight *slot;
+  gsize len;
+
+  if (self->window_len == WINDOW &&
+      !read_batch_reply (self, cancellable, error))
+    return FALSE;
+
+  len = lottery_batch_encoder_finish (encoder, sequence);
+  if (!write_frame (self, encoder->frame, len, cancellable, error))
+    return FALSE;
+
+  slot = &self->window[(self->window_head + self->window_len) % WINDOW];
+  slot->sequence = sequence;
+  slot->count = encoder->count;
+  slot->first_line = first_line;
+  slot->last_line = last_line;
+  self->window_len++;
+
+  return TRUE;
+}
+
+static gboolean
+open_source (LotteryUploader *self,
+             BetSource       *source,
+             GError         **error)
+{
+  g_autoptr(GError) local_error = NULL;
+
+  memset (source, 0, sizeof *source);
+  if (self->single_bet != NULL)
+    return TRUE;
+
+  source->reader = lottery_csv_reader_new_for_path (self->bets_file,
+                                                    &local_error);
+  if (source->reader == NULL)
+    return lottery_fail (error, LOTTERY_ERROR_BETS_FILE, "%s",
+                         local_error->message);
+
+  return TRUE;
+}
+
+static void
+close_source (LotteryUploader *self,
+              BetSource       *source)
+{
+  if (source->reader == NULL)
+    return;
+
+  g_clear_pointer (&source->reader, lottery_csv_reader_free);
+  lottery_log (G_LOG_LEVEL_INFO, "close_bets_file", "success", "file: %s",
+               self->bets_file);
+}
+
+/* Sends every batch after @skip (already stored) and waits for all
+ * answers; sets @n_batches to the number of batches the bets make. */
+static gboolean
+upload (LotteryUploader *self,
+        guint32          skip,
+        guint32         *n_batches,
+        GCancellable    *cancellable,
+        GError         **error)
+{
+  LotteryBatchEncoder *encoder = g_new (LotteryBatchEncoder, 1);
+  BetSource source;
+  LotteryBet bet;
+  guint64 line = 0, first_line = 0, last_line = 0;
+  guint32 sequence = 0;
+  gboolean ok = FALSE;
+  int r;
+
+  self->window_head = self->window_len = 0;
+  if (!open_source (self, &source, error))
+    goto out;
+
+  lottery_batch_encoder_init (encoder, self->batch_max_amount);
+  while ((r = next_bet (self, &source, &bet, &line, cancellable, error)) > 0)
+    {
+      if (!lottery_batch_encoder_add (encoder, &bet))
+        {
+          sequence++;
+          if (sequence > skip &&
+              !send_batch (self, encoder, sequence, first_line, last_line,
+                           cancellable, error))
+            goto out;
+          lottery_batch_encoder_init (encoder, self->batch_max_amount);
+          if (!lottery_batch_encoder_add (encoder, &bet))
+            g_assert_not_reached ();
+        }
+      if (encoder->count == 1)
+        first_line = line;
+      last_line = line;
+    }
+  if (r < 0)
+    goto out;
+
+  if (encoder->count > 0)
+    {
+      sequence++;
+      if (sequence > skip &&
+          !send_batch (self, encoder, sequence, first_line, last_line,
+                       cancellable, error))
+        goto out;
+    }
+
+  while (self->window_len > 0)
+    if (!read_batch_reply (self, cancellable, error))
+      goto out;
+
+  if (sequence < skip)
+    {
+      lottery_fail (error, LOTTERY_ERROR_OUT_OF_ORDER,
+                    _("The server holds %u batches of agency %u, but %s "
+                      "makes only %u: was the file changed?"),
+                    skip, self->agency, self->bets_file, sequence);
+      goto out;
+    }
+
+  *n_batches = sequence;
+  ok = TRUE;
+
+out:
+  close_source (self, &source);
+  g_free (encoder);
+  return ok;
+}
+
+static gboolean
+finish (LotteryUploader *self,
+        guint32          n_batches,
+        GCancellable    *cancellable,
+        GError         **error)
+{
+  guint8 frame[LOTTERY_FRAME_MAX];
+  LotteryMessage message;
+
+  if (!write_frame (self, frame, lottery_message_encode_finish (frame, n_batches),
+                    cancellable, error) ||
+      !read_message (self, &message, cancellable, error))
+    return FALSE;
+
+  if (message.type == LOTTERY_MESSAGE_ERROR)
+    return server_error (&message, error);
+  if (message.type != LOTTERY_MESSAGE_FINISHED)
+    return lottery_fail (error, LOTTERY_ERROR_PROTOCOL,
+                         _("Expected FINISHED, got %s"),
+                         lottery_message_type_name (message.type));
+
+  lottery_log (G_LOG_LEVEL_INFO, "finish", "success",
+               "cantidad: %" G_GUINT64_FORMAT, message.finished.stored);
+  return TRUE;
+}
+
+/* Asks for this agency's winners; the answer comes after the draw, so
+ * this may wait for the other agencies. */
+static gboolean
+query_winners (LotteryUploader *self,
+               GCancellable    *cancellable,
+               GError         **error)
+{
+  guint8 frame[LOTTERY_FRAME_MAX];
+  LotteryMessage message;
+
+  g_ptr_array_set_size (self->winners, 0);
+
+  if (!write_frame (self, frame,
+                    lottery_message_encode_empty (frame, LOTTERY_MESSAGE_QUERY),
+                    cancellable, error))
+    return FALSE;
+
+  do
+    {
+      LotteryBatchReader reader;
+
+      if (!read_message (self, &message, cancellable, error))
+        return FALSE;
+      if (message.type == LOTTERY_MESSAGE_ERROR)
+        return server_error (&message, error);
+      if (message.type != LOTTERY_MESSAGE_WINNERS)
+        return lottery_fail (error, LOTTERY_ERROR_PROTOCOL,
+                             _("Expected WINNERS, got %s"),
+                             lottery_message_type_name (message.type));
+
+      lottery_batch_reader_init (&reader, &message);
+      while (reader.remaining > 0)
+        {
+          const char *document;
+          gsize len;
+
+          if (!lottery_winners_reader_next (&reader, &document, &len, error))
+            return FALSE;
+          g_ptr_array_add (self->winners, g_strndup (document, len));
+        }
+      if (!lottery_batch_reader_end (&reader, error))
+        return FALSE;
+    }
+  while (!(message.winners.flags & LOTTERY_WINNERS_LAST));
+
+  g_ptr_array_add (self->winners, NULL);
+  return TRUE;
+}
+
+static gboolean
+connect_to_server (LotteryUploader *self,
+                   GCancellable    *cancellable,
+                   GError         **error)
+{
+  g_autoptr(GSocketClient) client = g_socket_client_new ();
+  GSocket *socket;
+
+  g_socket_client_set_timeout (client, CONNECT_TIMEOUT_S);
+  self->connection = g_socket_client_connect_to_host (client, self->address,
+                                                      DEFAULT_PORT,
+                                                      cancellable, error);
+  if (self->connection == NULL)
+    return FALSE;
+
+  /* The timeout was for connecting: waiting for the draw may be long. */
+  socket = g_socket_connection_get_socket (self->connection);
+  g_socket_set_timeout (socket, 0);
+  /* Small messages (FINISH, QUERY) must not wait behind Nagle. */
+  g_socket_set_option (socket, IPPROTO_TCP, TCP_NODELAY, 1, NULL);
+
+  return TRUE;
+}
+
+static void
+disconnect (LotteryUploader *self)
+{
+  if (self->connection == NULL)
+    return;
+
+  g_io_stream_close (G_IO_STREAM (self->connection), NULL, NULL);
+  g_clear_object (&self->connection);
+  lottery_log (G_LOG_LEVEL_INFO, "close_connection", "success", "server: %s",
+               self->address);
+}
+
+/* One connection: HELLO, the batches the server lacks, FINISH unless it
+ * was already accepted, QUERY. @welcomed tells whether the server
+ * answered the HELLO (the retry budget then starts again). */
+static gboolean
+session (LotteryUploader *self,
+         gboolean        *welcomed,
+         GCancellable    *cancellable,
+         GError         **error)
+{
+  guint8 frame[LOTTERY_FRAME_MAX];
+  LotteryMessage message;
+  guint32 n_batches = 0;
+  guint32 last_sequence;
+  gboolean finished;
+
+  *welcomed = FALSE;
+
+  if (!connect_to_server (self, cancellable, error))
+    return FALSE;
+
+  if (!write_frame (self, frame, lottery_message_encode_hello (frame, self->agency),
+                    cancellable, error) ||
+      !read_message (self, &message, cancellable, error))
+    return FALSE;
+  if (message.type == LOTTERY_MESSAGE_ERROR)
+    return server_error (&message, error);
+  if (message.type != LOTTERY_MESSAGE_WELCOME)
+    return lottery_fail (error, LOTTERY_ERROR_PROTOCOL,
+                         _("Expected WELCOME, got %s"),
+                         lottery_message_type_name (message.type));
+
+  *welcomed = TRUE;
+  last_sequence = message.welcome.last_sequence;
+  finished = (message.welcome.flags & LOTTERY_WELCOME_FINISHED) != 0;
+  lottery_log (G_LOG_LEVEL_INFO, "connect", "success",
+               "server: %s | last_batch: %u", self->address, last_sequence);
+
+  if (!finished &&
+      (!upload (self, last_sequence, &n_batches, cancellable, error) ||
+       !finish (self, n_batches, cancellable, error)))
+    return FALSE;
+
+  return query_winners (self, cancellable, error);
+}
+
+static gboolean
+is_retryable (const GError *error)
+{
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return FALSE;
+  if (error->domain == G_IO_ERROR || error->domain == G_RESOLVER_ERROR)
+    return TRUE;
+
+  return g_error_matches (error, LOTTERY_ERROR, LOTTERY_ERROR_AGENCY_BUSY) ||
+         g_error_matches (error, LOTTERY_ERROR, LOTTERY_ERROR_SHUTTING_DOWN);
+}
+
+/* Sleeps @ms unless @cancellable fires first; returns FALSE if it did. */
+static gboolean
+sleep_cancellable (guint         ms,
+                   GCancellable *cancellable)
+{
+  GPollFD pfd;
+
+  if (g_cancellable_make_pollfd (cancellable, &pfd))
+    {
+      g_poll (&pfd, 1, (int) ms);
+      g_cancellable_release_fd (cancellable);
+    }
+  else
+    g_usleep ((gulong) ms * 1000);
+
+  return !g_cancellable_is_cancelled (cancellable);
+}
+
+/* Uploads every bet, finishes and fetches the winners, reconnecting as
+ * needed. Blocks: run it in a thread. */
+gboolean
+lottery_uploader_run (LotteryUploader *self,
+                      GCancellable    *cancellable,
+                      GError         **error)
+{
+  gint64 deadline = g_get_monotonic_time () + RETRY_BUDGET_USEC;
+  guint backoff = BACKOFF_FIRST_MS;
+  guint attempt = 0;
+
+  g_return_val_if_fail (self->bets_file != NULL || self->single_bet != NULL,
+                        FALSE);
+
+  for (;;)
+    {
+      g_autoptr(GError) local_error = NULL;
+      gboolean welcomed;
+      gboolean ok;
+
+      attempt++;
+      ok = session (self, &welcomed, cancellable, &local_error);
+      disconnect (self);
+      if (ok)
+        return TRUE;
+
+      if (!is_retryable (local_error))
+        {
+          g_propagate_error (error, g_steal_pointer (&local_error));
+          return FALSE;
+        }
+      if (welcomed)
+        {
+          deadline = g_get_monotonic_time () + RETRY_BUDGET_USEC;
+          backoff = BACKOFF_FIRST_MS;
+        }
+      if (g_get_monotonic_time () + (gint64) backoff * 1000 > deadline)
+        return lottery_fail (error, LOTTERY_ERROR_FAILED,
+                             _("Cannot reach the server at %s: %s"),
+                             self->address, local_error->message);
+
+      lottery_log (G_LOG_LEVEL_WARNING, "connect", "fail",
+                   "server: %s | attempt: %u | retry_in_ms: %u | error: %s",
+                   self->address, attempt, backoff, local_error->message);
+      if (!sleep_cancellable (backoff, cancellable))
+        {
+          g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                               _("Operation was cancelled"));
+          return FALSE;
+        }
+      backoff = MIN (backoff * 2, BACKOFF_MAX_MS);
+    }
+}

@@ -1,0 +1,28 @@
+/* lottery-client: an agency of the national lottery. */
+#include "config.h"
+
+#include "lottery-client.h"
+
+#include <glib/gi18n.h>
+#include <locale.h>
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_autoptr(LotteryClient) client = NULL;
+  int status;
+
+  setlocale (LC_ALL, "");
+  bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
+  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
+  textdomain (GETTEXT_PACKAGE);
+
+  client = lottery_client_new ();
+
+  status = g_application_run (G_APPLICATION (client), argc, argv);
+  if (status != 0)
+    return status;
+
+  return lottery_client_get_exit_status (client);
+}

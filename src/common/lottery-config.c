@@ -1,0 +1,375 @@
+/* lottery-config.c: settings from flags, environment, a JSON file and
+ * defaults.
+ *
+ * Every failure names where the bad value came from (file and key, the
+ * environment variable or the flag), so the operator can fix it at once.
+ */
+#include "config.h"
+
+#include "lottery-config.h"
+#include "lottery-error.h"
+#include "lottery-log.h"
+
+#include <gio/gio.h>
+#include <glib/gi18n-lib.h>
+#include <json-glib/json-glib.h>
+#include <string.h>
+
+#define FIELD(config, setting, type) \
+  ((type *) ((char *) (config) + (setting)->offset))
+
+static gboolean
+check_address (const char *value,
+               GError    **error)
+{
+  g_autoptr(GSocketConnectable) address = NULL;
+  g_autoptr(GError) local_error = NULL;
+  const char *colon = strrchr (value, ':');
+
+  /* A port is required: agencies and the server must agree on it. */
+  if (colon == NULL || colon[1] == '\0')
+    return lottery_fail (error, LOTTERY_ERROR_CONFIG,
+                         _("“%s” is not host:port"), value);
+
+  address = g_network_address_parse (value, 0, &local_error);
+  if (address == NULL ||
+      g_network_address_get_port (G_NETWORK_ADDRESS (address)) == 0)
+    return lottery_fail (error, LOTTERY_ERROR_CONFIG,
+                         _("“%s” is not host:port with a port from 1 to "
+                           "65535"), value);
+
+  return TRUE;
+}
+
+static gboolean
+set_uint (const LotterySetting *setting,
+          gpointer              config,
+          gint64                value,
+          const char           *shown,
+          const char           *source,
+          GError              **error)
+{
+  if (value < setting->min || value > setting->max)
+    return lottery_fail (error, LOTTERY_ERROR_CONFIG,
+                         _("%s: %s must be an integer from %u to %u, not %s"),
+                         source, setting->key, setting->min, setting->max,
+                         shown);
+
+  *FIELD (config, setting, guint) = (guint) value;
+  return TRUE;
+}
+
+/* Applies a value given as text, from the environment or a flag. */
+gboolean
+lottery_config_set_from_string (const LotterySetting *setting,
+                                gpointer              config,
+                                const char           *value,
+                                const char           *source,
+                                GError              **error)
+{
+  g_autoptr(GError) local_error = NULL;
+
+  switch (setting->type)
+    {
+    case LOTTERY_SETTING_UINT:
+      {
+        guint64 v;
+        g_autofree char *quoted = g_strdup_printf ("“%s”", value);
+
+        if (!g_ascii_string_to_unsigned (value, 10, 0, G_MAXINT64, &v, NULL))
+          return lottery_fail (error, LOTTERY_ERROR_CONFIG,
+                               _("%s: %s must be an integer from %u to %u, "
+                                 "not %s"),
+                               source, setting->key, setting->min,
+                               setting->max, quoted);
+        return set_uint (setting, config, (gint64) v, quoted, source, error);
+      }
+
+    case LOTTERY_SETTING_ADDRESS:
+      if (!check_address (value, &local_error))
+        return lottery_fail (error, LOTTERY_ERROR_CONFIG, "%s: %s: %s",
+                             source, setting->key, local_error->message);
+      G_GNUC_FALLTHROUGH;
+    case LOTTERY_SETTING_STRING:
+      if (*value == '\0')
+        return lottery_fail (error, LOTTERY_ERROR_CONFIG,
+                             _("%s: %s must not be empty"),
+                             source, setting->key);
+      g_free (*FIELD (config, setting, char *));
+      *FIELD (config, setting, char *) = g_strdup (value);
+      return TRUE;
+
+    case LOTTERY_SETTING_LOG_LEVEL:
+      if (!lottery_log_level_parse (value, FIELD (config, setting,
+                                                  GLogLevelFlags)))
+        return lottery_fail (error, LOTTERY_ERROR_CONFIG,
+                             _("%s: %s must be DEBUG, INFO, WARNING or ERROR, "
+                               "not “%s”"),
+                             source, setting->key, value);
+      return TRUE;
+
+    default:
+      g_return_val_if_reached (FALSE);
+    }
+}
+
+static const LotterySetting *
+find_setting (const LotterySetting *settings,
+              guint                 n_settings,
+              const char           *key)
+{
+  guint i;
+
+  for (i = 0; i < n_settings; i++)
+    if (strcmp (settings[i].key, key) == 0)
+      return &settings[i];
+
+  return NULL;
+}
+
+static gboolean
+apply_json_value (const LotterySetting *setting,
+                  gpointer              config,
+                  JsonReader           *reader,
+                  const char           *source,
+                  GError              **error)
+{
+  JsonNode *node = json_reader_get_value (reader);
+  GType type = node != NULL ? json_node_get_value_type (node) : G_TYPE_INVALID;
+
+  if (setting->type == LOTTERY_SETTING_UINT)
+    {
+      g_autofree char *shown = NULL;
+
+      if (type != G_TYPE_INT64)
+        return lottery_fail (error, LOTTERY_ERROR_CONFIG,
+                             _("%s: %s must be an integer from %u to %u"),
+                             source, setting->key, setting->min, setting->max);
+      shown = g_strdup_printf ("%" G_GINT64_FORMAT, json_node_get_int (node));
+      return set_uint (setting, config, json_node_get_int (node), shown,
+                       source, error);
+    }
+
+  if (type != G_TYPE_STRING)
+    return lottery_fail (error, LOTTERY_ERROR_CONFIG,
+                         _("%s: %s must be a string"), source, setting->key);
+
+  return lottery_config_set_from_string (setting, config,
+                                         json_node_get_string (node), source,
+                                         error);
+}
+
+static gboolean
+walk_object (const LotterySetting *settings,
+             guint                 n_settings,
+             gpointer              config,
+             JsonReader           *reader,
+             const char           *prefix,
+             const char           *path,
+             GError              **error)
+{
+  g_auto(GStrv) members = json_reader_list_members (reader);
+  guint i;
+
+  for (i = 0; members != NULL && members[i] != NULL; i++)
+    {
+      g_autofree char *key = prefix != NULL
+        ? g_strconcat (prefix, ".", members[i], NULL)
+        : g_strdup (members[i]);
+      const LotterySetting *setting;
+      gboolean ok;
+
+      json_reader_read_member (reader, members[i]);
+
+      if (json_reader_is_object (reader))
+        ok = walk_object (settings, n_settings, config, reader, key, path,
+                          error);
+      else if ((setting = find_setting (settings, n_settings, key)) != NULL)
+        ok = apply_json_value (setting, config, reader, path, error);
+      else
+        ok = lottery_fail (error, LOTTERY_ERROR_CONFIG,
+                           _("%s: unknown key %s"), path, key);
+
+      json_reader_end_member (reader);
+      if (!ok)
+        return FALSE;
+    }
+
+  return TRUE;
+}
+
+gboolean
+lottery_config_load_file (const LotterySetting *settings,
+                          guint                 n_settings,
+                          gpointer              config,
+                          const char           *path,
+                          GError              **error)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(JsonReader) reader = NULL;
+  g_autoptr(GError) local_error = NULL;
+
+  if (!json_parser_load_from_file (parser, path, &local_error))
+    {
+      /* json-glib's parse errors already lead with file:line:column. */
+      if (local_error->domain == JSON_PARSER_ERROR &&
+          g_str_has_prefix (local_error->message, path))
+        return lottery_fail (error, LOTTERY_ERROR_CONFIG, "%s",
+                             local_error->message);
+      return lottery_fail (error, LOTTERY_ERROR_CONFIG, "%s: %s", path,
+                           local_error->message);
+    }
+
+  reader = json_reader_new (json_parser_get_root (parser));
+  if (!json_reader_is_object (reader))
+    return lottery_fail (error, LOTTERY_ERROR_CONFIG,
+                         _("%s: the top level must be a JSON object"), path);
+
+  return walk_object (settings, n_settings, config, reader, NULL, path, error);
+}
+
+/* Fills @config, which holds the defaults, from the file (@path, or
+ * @default_path when that exists), then the environment, then the
+ * flags (@flag_values[i] for settings[i], NULL when not given). */
+gboolean
+lottery_config_load (const LotterySetting *settings,
+                     guint                 n_settings,
+                     gpointer              config,
+                     const char           *path,
+                     const char           *default_path,
+                     const char * const   *envp,
+                     const char * const   *flag_values,
+                     char                **used_path,
+                     GError              **error)
+{
+  guint i;
+
+  if (path == NULL && default_path != NULL &&
+      g_file_test (default_path, G_FILE_TEST_EXISTS))
+    path = default_path;
+
+  if (path != NULL)
+    {
+      if (!g_file_test (path, G_FILE_TEST_EXISTS))
+        return lottery_fail (error, LOTTERY_ERROR_CONFIG,
+                             _("%s: config file not found"), path);
+      if (!lottery_config_load_file (settings, n_settings, config, path,
+                                     error))
+        return FALSE;
+    }
+
+  for (i = 0; envp != NULL && i < n_settings; i++)
+    {
+      const char *value;
+      g_autofree char *source = NULL;
+
+      if (settings[i].env == NULL)
+        continue;
+      value = g_environ_getenv ((char **) envp, settings[i].env);
+      /* Compose files often pass unset variables as empty strings. */
+      if (value == NULL || *value == '\0')
+        continue;
+      source = g_strdup_printf (_("environment variable %s"), settings[i].env);
+      if (!lottery_config_set_from_string (&settings[i], config, value, source,
+                                           error))
+        return FALSE;
+    }
+
+  for (i = 0; flag_values != NULL && i < n_settings; i++)
+    {
+      g_autofree char *source = NULL;
+
+      if (flag_values[i] == NULL)
+        continue;
+      source = g_strdup_printf ("--%s", settings[i].flag);
+      if (!lottery_config_set_from_string (&settings[i], config,
+                                           flag_values[i], source, error))
+        return FALSE;
+    }
+
+  if (used_path != NULL)
+    *used_path = g_strdup (path);
+
+  return TRUE;
+}
+
+/* One GOptionEntry per setting, each taking its value as text so that
+ * flags are checked by the same code, with the same messages, as the
+ * environment. With @values NULL (GApplication), the values land in the
+ * options dictionary under the flag's name instead. */
+GOptionEntry *
+lottery_config_option_entries (const LotterySetting *settings,
+                               guint                 n_settings,
+                               char                **values)
+{
+  GOptionEntry *entries = g_new0 (GOptionEntry, n_settings + 1);
+  guint i;
+
+  for (i = 0; i < n_settings; i++)
+    {
+      entries[i].long_name = settings[i].flag;
+      entries[i].arg = G_OPTION_ARG_STRING;
+      entries[i].arg_data = values != NULL ? &values[i] : NULL;
+      entries[i].description = settings[i].help;
+      entries[i].arg_description = settings[i].arg_description;
+    }
+
+  return entries;
+}
+
+/* "port: 12345 | listen_backlog: 5 | …" for the config log line. */
+char *
+lottery_config_describe (const LotterySetting *settings,
+                         guint                 n_settings,
+                         gconstpointer         config)
+{
+  GString *out = g_string_new (NULL);
+  guint i;
+
+  for (i = 0; i < n_settings; i++)
+    {
+      const LotterySetting *s = &settings[i];
+
+      if (i > 0)
+        g_string_append (out, " | ");
+      g_string_append_printf (out, "%s: ", s->log_key);
+      switch (s->type)
+        {
+        case LOTTERY_SETTING_UINT:
+          g_string_append_printf (out, "%u", *FIELD (config, s, const guint));
+          break;
+        case LOTTERY_SETTING_STRING:
+        case LOTTERY_SETTING_ADDRESS:
+          {
+            const char *v = *FIELD (config, s, char * const);
+            g_autofree char *shown = g_strdup (v != NULL ? v : "");
+
+            g_strdelimit (shown, "|\n\r", '/');
+            g_string_append (out, shown);
+          }
+          break;
+        case LOTTERY_SETTING_LOG_LEVEL:
+          g_string_append (out, lottery_log_level_to_string (
+                             *FIELD (config, s, const GLogLevelFlags)));
+          break;
+        default:
+          g_assert_not_reached ();
+        }
+    }
+
+  return g_string_free (out, FALSE);
+}
+
+/* Frees the strings the settings own. */
+void
+lottery_config_clear (const LotterySetting *settings,
+                      guint                 n_settings,
+                      gpointer              config)
+{
+  guint i;
+
+  for (i = 0; i < n_settings; i++)
+    if (settings[i].type == LOTTERY_SETTING_STRING ||
+        settings[i].type == LOTTERY_SETTING_ADDRESS)
+      g_clear_pointer (FIELD (config, &settings[i], char *), g_free);
+}

@@ -1,0 +1,42 @@
+/* lottery-error.c: the LOTTERY_ERROR domain. */
+#include "config.h"
+
+#include "lottery-error.h"
+
+G_DEFINE_QUARK (lottery-error-quark, lottery_error)
+
+/* Sets @error and returns FALSE, so failures stay on one line:
+ * `return lottery_fail (error, LOTTERY_ERROR_PROTOCOL, "…");` */
+gboolean
+lottery_fail (GError     **error,
+              LotteryError code,
+              const char  *format,
+              ...)
+{
+  va_list args;
+
+  if (error == NULL)
+    return FALSE;
+
+  va_start (args, format);
+  *error = g_error_new_valist (LOTTERY_ERROR, code, format, args);
+  va_end (args);
+
+  return FALSE;
+}
+
+/* Stable, untranslated names for log lines and the README's code table. */
+const char *
+lottery_error_code_name (int code)
+{
+  static const char * const names[] = {
+    "failed", "protocol", "version", "unknown_agency", "out_of_order",
+    "invalid_bet", "already_finished", "draw_done", "storage",
+    "agency_busy", "shutting_down", "config", "bets_file",
+  };
+
+  if (code < 0 || code >= (int) G_N_ELEMENTS (names))
+    return "unknown";
+
+  return names[code];
+}

@@ -1,0 +1,508 @@
+/* lottery-protocol.c: the wire format, as bytes in and bytes out.
+ *
+ * Decoding never trusts a length: every read is checked against the end
+ * of the buffer first, and a message must use its bytes exactly.
+ */
+#include "config.h"
+
+#include "lottery-protocol.h"
+#include "lottery-error.h"
+
+#include <glib/gi18n-lib.h>
+#include <string.h>
+
+static inline void
+put_u16 (guint8 *p, guint16 v)
+{
+  p[0] = (guint8) (v >> 8);
+  p[1] = (guint8) v;
+}
+
+static inline void
+put_u32 (guint8 *p, guint32 v)
+{
+  p[0] = (guint8) (v >> 24);
+  p[1] = (guint8) (v >> 16);
+  p[2] = (guint8) (v >> 8);
+  p[3] = (guint8) v;
+}
+
+static inline guint16
+get_u16 (const guint8 *p)
+{
+  return (guint16) ((p[0] << 8) | p[1]);
+}
+
+static inline guint32
+get_u32 (const guint8 *p)
+{
+  return ((guint32) p[0] << 24) | ((guint32) p[1] << 16) |
+         ((guint32) p[2] << 8) | (guint32) p[3];
+}
+
+const char *
+lottery_message_type_name (guint8 type)
+{
+  switch (type)
+    {
+    case LOTTERY_MESSAGE_HELLO: return "HELLO";
+    case LOTTERY_MESSAGE_BATCH: return "BATCH";
+    case LOTTERY_MESSAGE_FINISH: return "FINISH";
+    case LOTTERY_MESSAGE_QUERY: return "QUERY";
+    case LOTTERY_MESSAGE_PING: return "PING";
+    case LOTTERY_MESSAGE_WELCOME: return "WELCOME";
+    case LOTTERY_MESSAGE_ACK: return "ACK";
+    case LOTTERY_MESSAGE_ERROR: return "ERROR";
+    case LOTTERY_MESSAGE_FINISHED: return "FINISHED";
+    case LOTTERY_MESSAGE_WINNERS: return "WINNERS";
+    case LOTTERY_MESSAGE_PONG: return "PONG";
+    default: return "UNKNOWN";
+    }
+}
+
+/* Checks the length prefix before anything is allocated or read. */
+gboolean
+lottery_frame_parse_prefix (const guint8 *prefix,
+                            gsize        *body_len,
+                            GError      **error)
+{
+  guint32 len = get_u32 (prefix);
+
+  if (len == 0 || len > LOTTERY_FRAME_BODY_MAX)
+    return lottery_fail (error, LOTTERY_ERROR_PROTOCOL,
+                         _("Message length %u is outside 1..%d"),
+                         len, LOTTERY_FRAME_BODY_MAX);
+
+  *body_len = len;
+  return TRUE;
+}
+
+static gboolean
+expect_len (guint8  type,
+            gsize   len,
+            gsize   expected,
+            GError **error)
+{
+  if (len != expected)
+    return lottery_fail (error, LOTTERY_ERROR_PROTOCOL,
+                         _("%s message has %" G_GSIZE_FORMAT " bytes, "
+                           "expected %" G_GSIZE_FORMAT),
+                         lottery_message_type_name (type), len, expected);
+  return TRUE;
+}
+
+/* @body is the frame without its prefix: the type byte and payload. */
+gboolean
+lottery_message_decode (const guint8   *body,
+                        gsize           len,
+                        LotteryMessage *message,
+                        GError        **error)
+{
+  const guint8 *p;
+  gsize plen;
+  guint8 type;
+
+  if (len < 1)
+    return lottery_fail (error, LOTTERY_ERROR_PROTOCOL, _("Empty message"));
+
+  type = body[0];
+  p = body + 1;
+  plen = len - 1;
+  memset (message, 0, sizeof *message);
+  message->type = (LotteryMessageType) type;
+
+  switch (type)
+    {
+    case LOTTERY_MESSAGE_HELLO:
+      if (!expect_len (type, plen, 6, error))
+        return FALSE;
+      message->hello.version = get_u16 (p);
+      message->hello.agency = get_u32 (p + 2);
+      return TRUE;
+
+    case LOTTERY_MESSAGE_BATCH:
+      if (plen < 6)
+        return expect_len (type, plen, 6, error);
+      message->batch.sequence = get_u32 (p);
+      message->batch.count = get_u16 (p + 4);
+      message->batch.data = p + 6;
+      message->batch.len = plen - 6;
+      /* Reject an impossible count before anyone loops over it. */
+      if (message->batch.count == 0 ||
+          (gsize) message->batch.count * LOTTERY_BET_WIRE_MIN > message->batch.len)
+        return lottery_fail (error, LOTTERY_ERROR_PROTOCOL,
+                             _("BATCH claims %u bets in %" G_GSIZE_FORMAT
+                               " bytes"),
+                             message->batch.count, message->batch.len);
+      return TRUE;
+
+    case LOTTERY_MESSAGE_FINISH:
+      if (!expect_len (type, plen, 4, error))
+        return FALSE;
+      message->finish.last_sequence = get_u32 (p);
+      return TRUE;
+
+    case LOTTERY_MESSAGE_QUERY:
+    case LOTTERY_MESSAGE_PING:
+    case LOTTERY_MESSAGE_PONG:
+      return expect_len (type, plen, 0, error);
+
+    case LOTTERY_MESSAGE_WELCOME:
+      if (!expect_len (type, plen, 7, error))
+        return FALSE;
+      message->welcome.version = get_u16 (p);
+      message->welcome.last_sequence = get_u32 (p + 2);
+      message->welcome.flags = p[6];
+      return TRUE;
+
+    case LOTTERY_MESSAGE_ACK:
+      if (!expect_len (type, plen, 6, error))
+        return FALSE;
+      message->ack.sequence = get_u32 (p);
+      message->ack.count = get_u16 (p + 4);
+      return TRUE;
+
+    case LOTTERY_MESSAGE_ERROR:
+      if (plen < 8)
+        return expect_len (type, plen, 8, error);
+      message->error.code = get_u16 (p);
+      message->error.sequence = get_u32 (p + 2);
+      message->error.len = get_u16 (p + 6);
+      message->error.text = (const char *) p + 8;
+      if (!expect_len (type, plen, 8 + message->error.len, error))
+        return FALSE;
+      if (!g_utf8_validate_len (message->error.text, message->error.len, NULL))
+        return lottery_fail (error, LOTTERY_ERROR_PROTOCOL,
+                             _("ERROR message text is not UTF-8"));
+      return TRUE;
+
+    case LOTTERY_MESSAGE_FINISHED:
+      if (!expect_len (type, plen, 8, error))
+        return FALSE;
+      message->finished.stored = ((guint64) get_u32 (p) << 32) | get_u32 (p + 4);
+      return TRUE;
+
+    case LOTTERY_MESSAGE_WINNERS:
+      if (plen < 3)
+        return expect_len (type, plen, 3, error);
+      message->winners.flags = p[0];
+      message->winners.count = get_u16 (p + 1);
+      message->winners.data = p + 3;
+      message->winners.len = plen - 3;
+      if ((gsize) message->winners.count * 2 > message->winners.len)
+        return lottery_fail (error, LOTTERY_ERROR_PROTOCOL,
+                             _("WINNERS claims %u documents in %" G_GSIZE_FORMAT
+                               " bytes"),
+                             message->winners.count, message->winners.len);
+      return TRUE;
+
+    default:
+      return lottery_fail (error, LOTTERY_ERROR_PROTOCOL,
+                           _("Unknown message type 0x%02x"), type);
+    }
+}
+
+static gsize
+finish_frame (guint8 *out,
+              gsize   body_len)
+{
+  put_u32 (out, (guint32) body_len);
+  return LOTTERY_FRAME_PREFIX + body_len;
+}
+
+gsize
+lottery_message_encode_hello (guint8  *out,
+                              guint32  agency)
+{
+  out[4] = LOTTERY_MESSAGE_HELLO;
+  put_u16 (out + 5, LOTTERY_PROTOCOL_VERSION);
+  put_u32 (out + 7, agency);
+  return finish_frame (out, 7);
+}
+
+gsize
+lottery_message_encode_finish (guint8  *out,
+                               guint32  last_sequence)
+{
+  out[4] = LOTTERY_MESSAGE_FINISH;
+  put_u32 (out + 5, last_sequence);
+  return finish_frame (out, 5);
+}
+
+gsize
+lottery_message_encode_empty (guint8             *out,
+                              LotteryMessageType  type)
+{
+  out[4] = (guint8) type;
+  return finish_frame (out, 1);
+}
+
+gsize
+lottery_message_encode_welcome (guint8  *out,
+                                guint32  last_sequence,
+                                guint8   flags)
+{
+  out[4] = LOTTERY_MESSAGE_WELCOME;
+  put_u16 (out + 5, LOTTERY_PROTOCOL_VERSION);
+  put_u32 (out + 7, last_sequence);
+  out[11] = flags;
+  return finish_frame (out, 8);
+}
+
+gsize
+lottery_message_encode_ack (guint8  *out,
+                            guint32  sequence,
+                            guint16  count)
+{
+  out[4] = LOTTERY_MESSAGE_ACK;
+  put_u32 (out + 5, sequence);
+  put_u16 (out + 9, count);
+  return finish_frame (out, 7);
+}
+
+gsize
+lottery_message_encode_error (guint8     *out,
+                              guint16     code,
+                              guint32     sequence,
+                              const char *text)
+{
+  gsize max = LOTTERY_FRAME_BODY_MAX - 9;
+  gsize len = strlen (text);
+  const char *valid_end;
+
+  /* Cut long texts at a character boundary so they stay UTF-8. */
+  if (len > max)
+    {
+      g_utf8_validate_len (text, max, &valid_end);
+      len = valid_end - text;
+    }
+
+  out[4] = LOTTERY_MESSAGE_ERROR;
+  put_u16 (out + 5, code);
+  put_u32 (out + 7, sequence);
+  put_u16 (out + 11, (guint16) len);
+  memcpy (out + 13, text, len);
+  return finish_frame (out, 9 + len);
+}
+
+gsize
+lottery_message_encode_finished (guint8  *out,
+                                 guint64  stored)
+{
+  out[4] = LOTTERY_MESSAGE_FINISHED;
+  put_u32 (out + 5, (guint32) (stored >> 32));
+  put_u32 (out + 9, (guint32) stored);
+  return finish_frame (out, 9);
+}
+
+/* Encodes as many of @documents as fit in one frame and sets
+ * LOTTERY_WINNERS_LAST when that was all of them. An answer with no
+ * winners is one empty, last frame. */
+gsize
+lottery_message_encode_winners (guint8             *out,
+                                const char * const *documents,
+                                guint               n_documents,
+                                guint              *n_encoded)
+{
+  guint8 *p = out + 8;
+  guint8 *end = out + LOTTERY_FRAME_MAX;
+  guint i;
+
+  for (i = 0; i < n_documents && i < G_MAXUINT16; i++)
+    {
+      gsize len = strlen (documents[i]);
+
+      g_assert (len > 0 && len <= LOTTERY_DOCUMENT_MAX);
+      if ((gsize) (end - p) < len + 1)
+        break;
+      *p++ = (guint8) len;
+      memcpy (p, documents[i], len);
+      p += len;
+    }
+
+  out[4] = LOTTERY_MESSAGE_WINNERS;
+  out[5] = i == n_documents ? LOTTERY_WINNERS_LAST : 0;
+  put_u16 (out + 6, (guint16) i);
+  *n_encoded = i;
+
+  return finish_frame (out, (gsize) (p - out) - LOTTERY_FRAME_PREFIX);
+}
+
+void
+lottery_batch_encoder_init (LotteryBatchEncoder *encoder,
+                            guint                max_count)
+{
+  encoder->len = LOTTERY_FRAME_PREFIX + LOTTERY_BATCH_HEADER;
+  encoder->count = 0;
+  encoder->max_count = CLAMP (max_count, 1, LOTTERY_BATCH_MAX_BETS);
+}
+
+gsize
+lottery_bet_wire_size (const LotteryBet *bet)
+{
+  return 3 + bet->first_name_len + bet->last_name_len + bet->document_len +
+         LOTTERY_BIRTHDATE_LEN + 4;
+}
+
+/* Appends @bet; returns FALSE, leaving the batch as it was, when the
+ * batch already holds max_count bets or the bet would not fit in the
+ * frame. */
+gboolean
+lottery_batch_encoder_add (LotteryBatchEncoder *encoder,
+                           const LotteryBet    *bet)
+{
+  guint8 *p;
+
+  if (encoder->count >= encoder->max_count ||
+      encoder->len + lottery_bet_wire_size (bet) > LOTTERY_FRAME_MAX)
+    return FALSE;
+
+  p = encoder->frame + encoder->len;
+  *p++ = bet->first_name_len;
+  memcpy (p, bet->first_name, bet->first_name_len);
+  p += bet->first_name_len;
+  *p++ = bet->last_name_len;
+  memcpy (p, bet->last_name, bet->last_name_len);
+  p += bet->last_name_len;
+  *p++ = bet->document_len;
+  memcpy (p, bet->document, bet->document_len);
+  p += bet->document_len;
+  memcpy (p, bet->birthdate, LOTTERY_BIRTHDATE_LEN);
+  p += LOTTERY_BIRTHDATE_LEN;
+  put_u32 (p, bet->number);
+  p += 4;
+
+  encoder->len = (gsize) (p - encoder->frame);
+  encoder->count++;
+
+  return TRUE;
+}
+
+/* Writes the header; the frame is encoder->frame[0 .. returned length). */
+gsize
+lottery_batch_encoder_finish (LotteryBatchEncoder *encoder,
+                              guint32              sequence)
+{
+  guint8 *h = encoder->frame + LOTTERY_FRAME_PREFIX;
+
+  g_return_val_if_fail (encoder->count > 0, 0);
+
+  h[0] = LOTTERY_MESSAGE_BATCH;
+  put_u32 (h + 1, sequence);
+  put_u16 (h + 5, (guint16) encoder->count);
+
+  return finish_frame (encoder->frame, encoder->len - LOTTERY_FRAME_PREFIX);
+}
+
+void
+lottery_batch_reader_init (LotteryBatchReader   *reader,
+                           const LotteryMessage *message)
+{
+  reader->index = 0;
+  if (message->type == LOTTERY_MESSAGE_WINNERS)
+    {
+      reader->p = message->winners.data;
+      reader->end = message->winners.data + message->winners.len;
+      reader->remaining = message->winners.count;
+    }
+  else
+    {
+      g_return_if_fail (message->type == LOTTERY_MESSAGE_BATCH);
+      reader->p = message->batch.data;
+      reader->end = message->batch.data + message->batch.len;
+      reader->remaining = message->batch.count;
+    }
+}
+
+static gboolean
+take_string (LotteryBatchReader *reader,
+             const char        **value,
+             gsize              *len,
+             GError            **error)
+{
+  gsize n;
+
+  if (reader->p >= reader->end)
+    goto truncated;
+  n = *reader->p++;
+  if ((gsize) (reader->end - reader->p) < n)
+    goto truncated;
+  *value = (const char *) reader->p;
+  *len = n;
+  reader->p += n;
+  return TRUE;
+
+truncated:
+  return lottery_fail (error, LOTTERY_ERROR_PROTOCOL,
+                       _("Item %u is truncated"), reader->index + 1);
+}
+
+/* Decodes and validates the next bet; the agency is left for the caller
+ * to set, as it comes from the connection, not from the message. */
+gboolean
+lottery_batch_reader_next (LotteryBatchReader *reader,
+                           LotteryBet         *bet,
+                           GError            **error)
+{
+  const char *values[LOTTERY_BET_N_FIELDS];
+  gsize lens[LOTTERY_BET_N_FIELDS];
+  guint i;
+
+  g_return_val_if_fail (reader->remaining > 0, FALSE);
+
+  for (i = 0; i < 3; i++)
+    if (!take_string (reader, &values[i], &lens[i], error))
+      return FALSE;
+  if ((gsize) (reader->end - reader->p) < LOTTERY_BIRTHDATE_LEN + 4)
+    return lottery_fail (error, LOTTERY_ERROR_PROTOCOL,
+                         _("Item %u is truncated"), reader->index + 1);
+
+  for (i = 0; i < 3; i++)
+    if (!lottery_bet_set_field (bet, (LotteryBetField) i, values[i], lens[i],
+                                error))
+      return FALSE;
+  if (!lottery_bet_set_field (bet, LOTTERY_BET_FIELD_BIRTHDATE,
+                              (const char *) reader->p, LOTTERY_BIRTHDATE_LEN,
+                              error))
+    return FALSE;
+  reader->p += LOTTERY_BIRTHDATE_LEN;
+  bet->number = get_u32 (reader->p);
+  reader->p += 4;
+
+  reader->remaining--;
+  reader->index++;
+  return TRUE;
+}
+
+/* After the last item: the message must not carry anything more. */
+gboolean
+lottery_batch_reader_end (LotteryBatchReader *reader,
+                          GError            **error)
+{
+  if (reader->remaining != 0 || reader->p != reader->end)
+    return lottery_fail (error, LOTTERY_ERROR_PROTOCOL,
+                         _("Message has %" G_GSIZE_FORMAT " bytes after its "
+                           "last item"),
+                         (gsize) (reader->end - reader->p));
+  return TRUE;
+}
+
+gboolean
+lottery_winners_reader_next (LotteryBatchReader *reader,
+                             const char        **document,
+                             gsize              *len,
+                             GError            **error)
+{
+  g_return_val_if_fail (reader->remaining > 0, FALSE);
+
+  if (!take_string (reader, document, len, error))
+    return FALSE;
+  if (*len == 0 || *len > LOTTERY_DOCUMENT_MAX)
+    return lottery_fail (error, LOTTERY_ERROR_PROTOCOL,
+                         _("Document %u has length %" G_GSIZE_FORMAT),
+                         reader->index + 1, *len);
+
+  reader->remaining--;
+  reader->index++;
+  return TRUE;
+}

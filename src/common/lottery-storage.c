@@ -1,0 +1,321 @@
+/* lottery-storage.c: bets.csv, appended batch by batch, read back as a
+ * stream.
+ *
+ * A batch arrives here already formatted as rows and is written under
+ * the storage lock with a single write loop, so the rows of one batch
+ * are contiguous in the file and never interleave with another
+ * agency's. If the write fails half way, the file is cut back to where
+ * the batch began: a batch is stored whole or not at all.
+ */
+#include "config.h"
+
+#include "lottery-storage.h"
+#include "lottery-csv-reader.h"
+#include "lottery-error.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gi18n-lib.h>
+#include <glib/gstdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct _LotteryStorage
+{
+  GObject parent_instance;
+
+  GMutex  lock;   /* guards fd and size */
+  char   *path;
+  int     fd;
+  guint64 size;   /* bytes in the file; where the next batch begins */
+};
+
+G_DEFINE_FINAL_TYPE (LotteryStorage, lottery_storage, G_TYPE_OBJECT)
+
+static void
+lottery_storage_finalize (GObject *object)
+{
+  LotteryStorage *self = LOTTERY_STORAGE (object);
+
+  if (self->fd >= 0)
+    g_close (self->fd, NULL);
+  g_free (self->path);
+  g_mutex_clear (&self->lock);
+
+  G_OBJECT_CLASS (lottery_storage_parent_class)->finalize (object);
+}
+
+static void
+lottery_storage_class_init (LotteryStorageClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = lottery_storage_finalize;
+}
+
+static void
+lottery_storage_init (LotteryStorage *self)
+{
+  g_mutex_init (&self->lock);
+  self->fd = -1;
+}
+
+LotteryStorage *
+lottery_storage_open (const char *path,
+                      GError    **error)
+{
+  g_autoptr(LotteryStorage) self = NULL;
+  struct stat st;
+  int fd;
+
+  g_return_val_if_fail (path != NULL, NULL);
+
+  fd = g_open (path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0)
+    {
+      int saved = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
+                   _("Cannot open storage %s: %s"), path, g_strerror (saved));
+      return NULL;
+    }
+  if (fstat (fd, &st) != 0)
+    {
+      int saved = errno;
+      g_close (fd, NULL);
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
+                   _("Cannot stat storage %s: %s"), path, g_strerror (saved));
+      return NULL;
+    }
+
+  self = g_object_new (LOTTERY_TYPE_STORAGE, NULL);
+  self->path = g_strdup (path);
+  self->fd = fd;
+  self->size = (guint64) st.st_size;
+
+  return g_steal_pointer (&self);
+}
+
+const char *
+lottery_storage_get_path (LotteryStorage *self)
+{
+  g_return_val_if_fail (LOTTERY_IS_STORAGE (self), NULL);
+
+  return self->path;
+}
+
+guint64
+lottery_storage_get_size (LotteryStorage *self)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lock);
+
+  return self->size;
+}
+
+/* Appends @rows (whole CSV rows) as one unit. */
+gboolean
+lottery_storage_append (LotteryStorage *self,
+                        const char     *rows,
+                        gsize           len,
+                        GError        **error)
+{
+  g_autoptr(GMutexLocker) locker = NULL;
+  gsize done = 0;
+
+  g_return_val_if_fail (LOTTERY_IS_STORAGE (self), FALSE);
+
+  locker = g_mutex_locker_new (&self->lock);
+  if (self->fd < 0)
+    return lottery_fail (error, LOTTERY_ERROR_STORAGE,
+                         _("Storage %s is closed"), self->path);
+
+  while (done < len)
+    {
+      ssize_t n = write (self->fd, rows + done, len - done);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        {
+          int saved = n < 0 ? errno : ENOSPC;
+
+          /* Take back the part that did get written. */
+          if (done > 0 && ftruncate (self->fd, (off_t) self->size) != 0)
+            g_warning ("Cannot cut %s back to %" G_GUINT64_FORMAT " bytes: %s",
+                       self->path, self->size, g_strerror (errno));
+          return lottery_fail (error, LOTTERY_ERROR_STORAGE,
+                               _("Cannot write to %s: %s"), self->path,
+                               g_strerror (saved));
+        }
+      done += (gsize) n;
+    }
+
+  self->size += len;
+  return TRUE;
+}
+
+gboolean
+lottery_storage_close (LotteryStorage *self,
+                       GError        **error)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lock);
+  int fd = self->fd;
+
+  if (fd < 0)
+    return TRUE;
+  self->fd = -1;
+
+  return g_close (fd, error);
+}
+
+static gboolean
+row_error (LotteryCsvReader *reader,
+           GError          **error,
+           const char       *what)
+{
+  return lottery_fail (error, LOTTERY_ERROR_STORAGE,
+                       _("%s:%" G_GUINT64_FORMAT ": %s"),
+                       lottery_csv_reader_get_name (reader),
+                       lottery_csv_reader_get_line_number (reader), what);
+}
+
+/* Is the last field of @line exactly the winning number? The number is
+ * always last and never quoted, so this needs no parsing. */
+static gboolean
+ends_with_winning_number (const char *line,
+                          gsize       len)
+{
+  static const char suffix[] = "," G_STRINGIFY (LOTTERY_WINNING_NUMBER);
+  const gsize n = sizeof suffix - 1;
+
+  return len > n && memcmp (line + len - n, suffix, n) == 0;
+}
+
+/* Streams bets.csv back (the original load_bets ()): each row is parsed
+ * and validated again, so a damaged file is reported, not guessed at.
+ * With @winners_only, rows whose number is not the winning one are
+ * skipped before they are parsed; that is what makes the draw fast. */
+gboolean
+lottery_storage_load_bets (const char    *path,
+                           gboolean       winners_only,
+                           LotteryBetFunc func,
+                           gpointer       user_data,
+                           GCancellable  *cancellable,
+                           GError       **error)
+{
+  g_autoptr(LotteryCsvReader) reader = NULL;
+  g_autoptr(GError) local_error = NULL;
+  char scratch[LOTTERY_BET_ROW_MAX];
+  const char *line;
+  gsize len;
+
+  reader = lottery_csv_reader_new_for_path (path, error);
+  if (reader == NULL)
+    return FALSE;
+
+  while (lottery_csv_reader_next_line (reader, &line, &len, cancellable,
+                                       &local_error))
+    {
+      LotteryCsvField fields[7];
+      const char *values[LOTTERY_BET_N_FIELDS];
+      gsize lens[LOTTERY_BET_N_FIELDS];
+      LotteryBet bet;
+      guint64 agency;
+      int n, i;
+
+      if (len == 0)
+        continue;
+      if (winners_only && !ends_with_winning_number (line, len))
+        continue;
+      if (len > sizeof scratch)
+        return row_error (reader, error, _("row is too long"));
+
+      n = lottery_csv_split (line, len, fields, G_N_ELEMENTS (fields),
+                             scratch, &local_error);
+      if (n < 0)
+        return row_error (reader, error, local_error->message);
+      if (n != 6)
+        return row_error (reader, error, _("row does not have 6 fields"));
+      if (fields[0].len == 0 || fields[0].len > 9 ||
+          fields[0].data[strspn (fields[0].data, "0123456789")] != ',' ||
+          (agency = g_ascii_strtoull (fields[0].data, NULL, 10)) == 0)
+        return row_error (reader, error, _("agency is not a number"));
+
+      for (i = 0; i < LOTTERY_BET_N_FIELDS; i++)
+        {
+          values[i] = fields[i + 1].data;
+          lens[i] = fields[i + 1].len;
+        }
+      memset (&bet, 0, sizeof bet);
+      if (!lottery_bet_set_fields (&bet, values, lens, &local_error))
+        return row_error (reader, error, local_error->message);
+      bet.agency = (guint32) agency;
+
+      if (!func (&bet, user_data))
+        return TRUE;
+    }
+
+  if (local_error != NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
+
+  return TRUE;
+}
+
+typedef struct
+{
+  GPtrArray *winners;
+  guint      n_agencies;
+  guint64    foreign;
+} DrawData;
+
+static gboolean
+collect_winner (const LotteryBet *bet,
+                gpointer          user_data)
+{
+  DrawData *data = user_data;
+
+  if (!lottery_bet_has_won (bet))
+    return TRUE;
+  if (bet->agency > data->n_agencies)
+    {
+      data->foreign++;
+      return TRUE;
+    }
+
+  g_ptr_array_add (g_ptr_array_index (data->winners, bet->agency - 1),
+                   g_strdup (bet->document));
+  return TRUE;
+}
+
+/* The draw: for each agency 1..@n_agencies (index 0..n-1), a GPtrArray
+ * of its winners' documents, in the order they were stored. */
+GPtrArray *
+lottery_storage_draw (const char   *path,
+                      guint         n_agencies,
+                      GCancellable *cancellable,
+                      GError      **error)
+{
+  g_autoptr(GPtrArray) winners = NULL;
+  DrawData data;
+  guint i;
+
+  winners = g_ptr_array_new_full (n_agencies, (GDestroyNotify) g_ptr_array_unref);
+  for (i = 0; i < n_agencies; i++)
+    g_ptr_array_add (winners, g_ptr_array_new_with_free_func (g_free));
+
+  data.winners = winners;
+  data.n_agencies = n_agencies;
+  data.foreign = 0;
+
+  if (!lottery_storage_load_bets (path, TRUE, collect_winner, &data,
+                                  cancellable, error))
+    return NULL;
+
+  if (data.foreign > 0)
+    g_warning ("%s holds %" G_GUINT64_FORMAT " winning bets of agencies above "
+               "%u; they are not part of this draw", path, data.foreign,
+               n_agencies);
+
+  return g_steal_pointer (&winners);
+}

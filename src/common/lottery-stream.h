@@ -1,0 +1,21 @@
+/* lottery-stream.h: blocking frame I/O on GIO streams (clients, tests). */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "lottery-protocol.h"
+
+G_BEGIN_DECLS
+
+gboolean lottery_stream_read_message (GInputStream   *stream,
+                                      guint8         *buffer,
+                                      LotteryMessage *message,
+                                      GCancellable   *cancellable,
+                                      GError        **error);
+gboolean lottery_stream_write        (GOutputStream  *stream,
+                                      const guint8   *data,
+                                      gsize           len,
+                                      GCancellable   *cancellable,
+                                      GError        **error);
+
+G_END_DECLS

@@ -1,0 +1,832 @@
+/* lottery-agency.c: the server's side of one agency connection.
+ *
+ * Everything here runs on the main context except store_batch_thread ().
+ * Frames are read with async calls into a buffer, so no thread waits on
+ * the network; each BATCH is handed to GTask's thread pool for
+ * decoding, validation and storage, one at a time per connection, so an
+ * agency's batches are stored in the order it sent them. While one is
+ * being stored, the next frames are read ahead (up to MAX_QUEUED) and
+ * replies go out in order. A winners query before the draw is parked in
+ * LotteryState, not in a thread.
+ */
+#include "config.h"
+
+#include "lottery-agency.h"
+#include "lottery-error.h"
+#include "lottery-log.h"
+#include "lottery-protocol.h"
+
+#include <glib/gi18n.h>
+#include <string.h>
+
+#define READ_BUFFER_SIZE (64 * 1024)
+#define MAX_QUEUED       8
+
+typedef enum
+{
+  PHASE_HELLO,    /* waiting for HELLO */
+  PHASE_UPLOAD,   /* batches, then FINISH */
+  PHASE_FINISHED, /* queries */
+} Phase;
+
+struct _LotteryAgency
+{
+  GObject parent_instance;
+
+  GSocketConnection *connection;
+  GInputStream      *input;
+  GOutputStream     *output;
+  GCancellable      *cancellable;
+  LotteryState      *state;
+  LotteryStorage    *storage;
+  char              *peer;
+
+  guint              id;        /* agency id once HELLO is accepted */
+  Phase              phase;
+
+  guint8            *rbuf;
+  gsize              rstart;    /* first unparsed byte */
+  gsize              rend;      /* one past the last byte read */
+  gboolean           reading;
+  GQueue             queued;    /* GBytes: frame bodies not yet handled */
+  gboolean           busy;      /* a batch or a query is in progress */
+  gboolean           querying;  /* the query is parked in the state */
+
+  GByteArray        *pending;   /* replies not yet handed to a write */
+  GBytes            *writing;   /* the reply bytes being written */
+  gboolean           close_after_flush;
+
+  gboolean           closing;   /* no more frames are handled */
+  gboolean           closed;    /* the socket is closed */
+  gboolean           announced; /* ::closed was emitted */
+};
+
+enum
+{
+  SIGNAL_DRAW_DUE,
+  SIGNAL_CLOSED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
+G_DEFINE_FINAL_TYPE (LotteryAgency, lottery_agency, G_TYPE_OBJECT)
+
+static void pump (LotteryAgency *self);
+static void close_now (LotteryAgency *self);
+
+static void
+lottery_agency_finalize (GObject *object)
+{
+  LotteryAgency *self = LOTTERY_AGENCY (object);
+
+  g_clear_object (&self->connection);
+  g_clear_object (&self->cancellable);
+  g_clear_object (&self->state);
+  g_clear_object (&self->storage);
+  g_free (self->peer);
+  g_free (self->rbuf);
+  g_queue_clear_full (&self->queued, (GDestroyNotify) g_bytes_unref);
+  g_clear_pointer (&self->pending, g_byte_array_unref);
+  g_clear_pointer (&self->writing, g_bytes_unref);
+
+  G_OBJECT_CLASS (lottery_agency_parent_class)->finalize (object);
+}
+
+static void
+lottery_agency_class_init (LotteryAgencyClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = lottery_agency_finalize;
+
+  /**
+   * LotteryAgency::draw-due:
+   *
+   * This connection's FINISH was the last one: the draw should run.
+   */
+  signals[SIGNAL_DRAW_DUE] =
+    g_signal_new ("draw-due", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 0);
+
+  /**
+   * LotteryAgency::closed:
+   *
+   * The socket is closed and no batch of this connection is still being
+   * stored: the connection holds nothing any more.
+   */
+  signals[SIGNAL_CLOSED] =
+    g_signal_new ("closed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 0);
+}
+
+static void
+lottery_agency_init (LotteryAgency *self)
+{
+  g_queue_init (&self->queued);
+  self->cancellable = g_cancellable_new ();
+  self->pending = g_byte_array_new ();
+  self->phase = PHASE_HELLO;
+}
+
+static char *
+describe_peer (GSocketConnection *connection)
+{
+  g_autoptr(GSocketAddress) address =
+    g_socket_connection_get_remote_address (connection, NULL);
+
+  if (G_IS_INET_SOCKET_ADDRESS (address))
+    return g_inet_address_to_string (g_inet_socket_address_get_address (
+                                       G_INET_SOCKET_ADDRESS (address)));
+
+  return g_strdup ("unknown");
+}
+
+LotteryAgency *
+lottery_agency_new (GSocketConnection *connection,
+                    LotteryState      *state,
+                    LotteryStorage    *storage)
+{
+  LotteryAgency *self;
+
+  g_return_val_if_fail (G_IS_SOCKET_CONNECTION (connection), NULL);
+
+  self = g_object_new (LOTTERY_TYPE_AGENCY, NULL);
+  self->connection = g_object_ref (connection);
+  self->input = g_io_stream_get_input_stream (G_IO_STREAM (connection));
+  self->output = g_io_stream_get_output_stream (G_IO_STREAM (connection));
+  self->state = g_object_ref (state);
+  self->storage = g_object_ref (storage);
+  self->peer = describe_peer (connection);
+  self->rbuf = g_malloc (READ_BUFFER_SIZE);
+
+  return self;
+}
+
+guint
+lottery_agency_get_id (LotteryAgency *self)
+{
+  return self->id;
+}
+
+const char *
+lottery_agency_get_peer (LotteryAgency *self)
+{
+  return self->peer;
+}
+
+/* Emits ::closed once nothing of this connection is in flight. */
+static void
+maybe_announce_closed (LotteryAgency *self)
+{
+  if (!self->closed || self->busy || self->writing != NULL || self->announced)
+    return;
+
+  /* Only now may another connection speak for this agency: a batch
+   * still being stored must be counted before a resume is offered. */
+  if (self->id != 0)
+    lottery_state_release_agency (self->state, self->id);
+  self->announced = TRUE;
+  g_signal_emit (self, signals[SIGNAL_CLOSED], 0);
+}
+
+static void
+close_now (LotteryAgency *self)
+{
+  if (self->closed)
+    return;
+
+  self->closing = TRUE;
+  self->closed = TRUE;
+  g_cancellable_cancel (self->cancellable);
+  g_io_stream_close (G_IO_STREAM (self->connection), NULL, NULL);
+
+  if (self->id != 0)
+    lottery_log (G_LOG_LEVEL_INFO, "close_connection", "success",
+                 "agency: %u | ip: %s", self->id, self->peer);
+  else
+    lottery_log (G_LOG_LEVEL_DEBUG, "close_connection", "success",
+                 "ip: %s", self->peer);
+
+  maybe_announce_closed (self);
+}
+
+/* Stops the connection now, discarding frames not yet handled (a batch
+ * half received is never stored). A batch already being stored finishes
+ * first, whole. */
+void
+lottery_agency_close (LotteryAgency *self)
+{
+  g_return_if_fail (LOTTERY_IS_AGENCY (self));
+
+  close_now (self);
+}
+
+static void flush (LotteryAgency *self);
+
+static void
+write_done_cb (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  g_autoptr(LotteryAgency) self = user_data;
+  g_autoptr(GError) error = NULL;
+
+  g_clear_pointer (&self->writing, g_bytes_unref);
+
+  if (!g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result,
+                                         NULL, &error))
+    {
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        lottery_log (G_LOG_LEVEL_DEBUG, "send_reply", "fail",
+                     "agency: %u | ip: %s | error: %s", self->id, self->peer,
+                     error->message);
+      close_now (self);
+      maybe_announce_closed (self);
+      return;
+    }
+
+  if (self->closed)
+    {
+      maybe_announce_closed (self);
+      return;
+    }
+
+  flush (self);
+}
+
+static void
+flush (LotteryAgency *self)
+{
+  gsize len;
+
+  if (self->writing != NULL || self->closed)
+    return;
+
+  if (self->pending->len == 0)
+    {
+      if (self->close_after_flush)
+        close_now (self);
+      return;
+    }
+
+  len = self->pending->len;
+  self->writing = g_byte_array_free_to_bytes (g_steal_pointer (&self->pending));
+  self->pending = g_byte_array_sized_new (256);
+  g_output_stream_write_all_async (self->output,
+                                   g_bytes_get_data (self->writing, NULL), len,
+                                   G_PRIORITY_DEFAULT, self->cancellable,
+                                   write_done_cb, g_object_ref (self));
+}
+
+/* Queues a reply; replies leave in the order they were queued. */
+static void
+send_frame (LotteryAgency *self,
+            const guint8  *frame,
+            gsize          len)
+{
+  if (self->closed)
+    return;
+
+  g_byte_array_append (self->pending, frame, (guint) len);
+  flush (self);
+}
+
+static void
+send_error (LotteryAgency *self,
+            const GError  *error,
+            guint32        sequence)
+{
+  guint8 frame[LOTTERY_FRAME_MAX];
+  guint16 code = error->domain == LOTTERY_ERROR ? (guint16) error->code
+                                                : LOTTERY_ERROR_FAILED;
+
+  send_frame (self, frame,
+              lottery_message_encode_error (frame, code, sequence,
+                                            error->message));
+}
+
+/* Replies with @error, then closes once the reply is out. */
+static void
+fail_and_close (LotteryAgency *self,
+                const char    *action,
+                const GError  *error)
+{
+  g_autofree char *reason = lottery_printable (error->message,
+                                               strlen (error->message));
+
+  if (self->id != 0)
+    lottery_log (LOTTERY_LOG_ERROR, action, "fail",
+                 "agency: %u | ip: %s | error: %s", self->id, self->peer,
+                 reason);
+  else
+    lottery_log (LOTTERY_LOG_ERROR, action, "fail", "ip: %s | error: %s",
+                 self->peer, reason);
+
+  send_error (self, error, 0);
+  self->closing = TRUE;
+  self->close_after_flush = TRUE;
+  flush (self);
+}
+
+/* ---- batches, in a worker thread ---- */
+
+typedef struct
+{
+  GBytes         *frame;    /* keeps message's bytes alive */
+  LotteryMessage  message;
+  guint           agency;
+  LotteryState   *state;
+  LotteryStorage *storage;
+} BatchJob;
+
+static void
+batch_job_free (BatchJob *job)
+{
+  g_bytes_unref (job->frame);
+  g_object_unref (job->state);
+  g_object_unref (job->storage);
+  g_free (job);
+}
+
+static void
+log_stored_bets (const BatchJob *job)
+{
+  LotteryBatchReader reader;
+  LotteryBet bet;
+
+  lottery_batch_reader_init (&reader, &job->message);
+  while (reader.remaining > 0 &&
+         lottery_batch_reader_next (&reader, &bet, NULL))
+    lottery_log (G_LOG_LEVEL_DEBUG, "apuesta_almacenada", "success",
+                 "dni: %s | numero: %u", bet.document, bet.number);
+}
+
+/* Decodes, validates and stores one batch: every bet or none. */
+static void
+store_batch_thread (GTask        *task,
+                    gpointer      source_object,
+                    gpointer      task_data,
+                    GCancellable *cancellable)
+{
+  BatchJob *job = task_data;
+  const LotteryMessage *msg = &job->message;
+  g_autofree char *rows = NULL;
+  GError *error = NULL;
+  LotteryBatchReader reader;
+  LotteryBet bet;
+  char *p;
+
+  if (!lottery_state_check_batch (job->state, job->agency,
+                                  msg->batch.sequence, &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+
+  /* Quoting at most doubles a name, and each row adds the agency,
+   * separators, quotes and a longer number than the wire's 4 bytes. */
+  rows = g_malloc (2 * msg->batch.len + (gsize) msg->batch.count * 40);
+  p = rows;
+  memset (&bet, 0, sizeof bet);
+  bet.agency = job->agency;
+
+  lottery_batch_reader_init (&reader, msg);
+  while (reader.remaining > 0)
+    {
+      if (!lottery_batch_reader_next (&reader, &bet, &error))
+        {
+          g_prefix_error (&error, _("Bet %u of batch %u: "),
+                          reader.index + 1, msg->batch.sequence);
+          g_task_return_error (task, error);
+          return;
+        }
+      p += lottery_bet_format_row (&bet, p);
+    }
+  if (!lottery_batch_reader_end (&reader, &error) ||
+      !lottery_storage_append (job->storage, rows, (gsize) (p - rows),
+                               &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+
+  lottery_state_commit_batch (job->state, job->agency, msg->batch.sequence,
+                              msg->batch.count);
+  if (lottery_log_enabled (G_LOG_LEVEL_DEBUG))
+    log_stored_bets (job);
+
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
+batch_done_cb (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  LotteryAgency *self = LOTTERY_AGENCY (source);
+  BatchJob *job = g_task_get_task_data (G_TASK (result));
+  guint32 sequence = job->message.batch.sequence;
+  guint count = job->message.batch.count;
+  g_autoptr(GError) error = NULL;
+
+  self->busy = FALSE;
+
+  if (!g_task_propagate_boolean (G_TASK (result), &error))
+    {
+      g_autofree char *reason = lottery_printable (error->message,
+                                                   strlen (error->message));
+
+      lottery_log (LOTTERY_LOG_ERROR, "apuesta_recibida", "fail",
+                   "cantidad: %u", count);
+      lottery_log (LOTTERY_LOG_ERROR, "rechazar_lote", "fail",
+                   "agency: %u | lote: %u | error: %s", self->id, sequence,
+                   reason);
+      send_error (self, error, sequence);
+    }
+  else
+    {
+      guint8 frame[LOTTERY_FRAME_MAX];
+
+      lottery_log (G_LOG_LEVEL_INFO, "apuesta_recibida", "success",
+                   "cantidad: %u", count);
+      send_frame (self, frame,
+                  lottery_message_encode_ack (frame, sequence, (guint16) count));
+    }
+
+  if (self->closed)
+    maybe_announce_closed (self);
+  else
+    pump (self);
+}
+
+static void
+start_batch (LotteryAgency        *self,
+             GBytes               *frame,
+             const LotteryMessage *message)
+{
+  g_autoptr(GTask) task = NULL;
+  BatchJob *job = g_new0 (BatchJob, 1);
+
+  job->frame = g_bytes_ref (frame);
+  job->message = *message;
+  job->agency = self->id;
+  job->state = g_object_ref (self->state);
+  job->storage = g_object_ref (self->storage);
+
+  /* No cancellable: a batch that has started is stored whole, also
+   * when the connection or the server stops meanwhile. */
+  task = g_task_new (self, NULL, batch_done_cb, NULL);
+  g_task_set_source_tag (task, start_batch);
+  g_task_set_task_data (task, job, (GDestroyNotify) batch_job_free);
+  self->busy = TRUE;
+  g_task_run_in_thread (task, store_batch_thread);
+}
+
+/* ---- winners ---- */
+
+static void
+query_done_cb (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  g_autoptr(LotteryAgency) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) winners = NULL;
+  guint8 frame[LOTTERY_FRAME_MAX];
+  guint n, sent = 0;
+
+  self->busy = FALSE;
+  self->querying = FALSE;
+  winners = lottery_state_query_winners_finish (LOTTERY_STATE (source),
+                                                result, &error);
+  if (winners == NULL)
+    {
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        fail_and_close (self, "consulta_ganadores", error);
+      maybe_announce_closed (self);
+      return;
+    }
+
+  n = g_strv_length (winners);
+  do
+    {
+      guint encoded;
+      gsize len = lottery_message_encode_winners (
+        frame, (const char * const *) winners + sent, n - sent, &encoded);
+
+      send_frame (self, frame, len);
+      sent += encoded;
+    }
+  while (sent < n);
+
+  lottery_log (G_LOG_LEVEL_INFO, "consulta_ganadores", "success",
+               "agency: %u | cant_ganadores: %u", self->id, n);
+  pump (self);
+}
+
+/* ---- dispatch ---- */
+
+static void
+handle_hello (LotteryAgency        *self,
+              const LotteryMessage *message)
+{
+  g_autoptr(GError) error = NULL;
+  guint8 frame[LOTTERY_FRAME_MAX];
+  guint32 last_sequence;
+  gboolean finished;
+  guint8 flags = 0;
+
+  if (message->hello.version != LOTTERY_PROTOCOL_VERSION)
+    {
+      lottery_fail (&error, LOTTERY_ERROR_VERSION,
+                    _("Protocol version %u is not supported; this server "
+                      "speaks version %d"),
+                    message->hello.version, LOTTERY_PROTOCOL_VERSION);
+      fail_and_close (self, "hello", error);
+      return;
+    }
+  if (!lottery_state_claim_agency (self->state, message->hello.agency,
+                                   &last_sequence, &finished, &error))
+    {
+      g_autofree char *with_agency =
+        g_strdup_printf ("agency: %u | ip: %s", message->hello.agency,
+                         self->peer);
+      lottery_log (LOTTERY_LOG_ERROR, "hello", "fail", "%s | error: %s",
+                   with_agency, error->message);
+      send_error (self, error, 0);
+      self->closing = TRUE;
+      self->close_after_flush = TRUE;
+      flush (self);
+      return;
+    }
+
+  self->id = message->hello.agency;
+  self->phase = finished ? PHASE_FINISHED : PHASE_UPLOAD;
+  if (finished)
+    flags |= LOTTERY_WELCOME_FINISHED;
+  if (lottery_state_get_draw_done (self->state))
+    flags |= LOTTERY_WELCOME_DRAW_DONE;
+
+  lottery_log (G_LOG_LEVEL_INFO, "hello", "success",
+               "agency: %u | ip: %s | last_batch: %u", self->id, self->peer,
+               last_sequence);
+  send_frame (self, frame,
+              lottery_message_encode_welcome (frame, last_sequence, flags));
+}
+
+static void
+handle_finish (LotteryAgency        *self,
+               const LotteryMessage *message)
+{
+  g_autoptr(GError) error = NULL;
+  guint8 frame[LOTTERY_FRAME_MAX];
+  gboolean draw_due;
+  guint64 stored;
+
+  if (!lottery_state_finish_agency (self->state, self->id,
+                                    message->finish.last_sequence, &draw_due,
+                                    &error))
+    {
+      lottery_log (LOTTERY_LOG_ERROR, "finish", "fail",
+                   "agency: %u | error: %s", self->id, error->message);
+      send_error (self, error, message->finish.last_sequence);
+      return;
+    }
+
+  self->phase = PHASE_FINISHED;
+  stored = lottery_state_get_agency_bets (self->state, self->id);
+  lottery_log (G_LOG_LEVEL_INFO, "finish", "success",
+               "agency: %u | cantidad: %" G_GUINT64_FORMAT, self->id, stored);
+  send_frame (self, frame, lottery_message_encode_finished (frame, stored));
+
+  if (draw_due)
+    g_signal_emit (self, signals[SIGNAL_DRAW_DUE], 0);
+}
+
+static void
+handle_frame (LotteryAgency *self,
+              GBytes        *frame)
+{
+  g_autoptr(GError) error = NULL;
+  LotteryMessage message;
+  gsize len;
+  const guint8 *body = g_bytes_get_data (frame, &len);
+  guint8 reply[LOTTERY_FRAME_MAX];
+
+  if (!lottery_message_decode (body, len, &message, &error))
+    {
+      fail_and_close (self, "receive_message", error);
+      return;
+    }
+
+  /* PING works at any time, without a HELLO: it is the health check. */
+  if (message.type == LOTTERY_MESSAGE_PING)
+    {
+      send_frame (self, reply,
+                  lottery_message_encode_empty (reply, LOTTERY_MESSAGE_PONG));
+      return;
+    }
+
+  switch (self->phase)
+    {
+    case PHASE_HELLO:
+      if (message.type == LOTTERY_MESSAGE_HELLO)
+        {
+          handle_hello (self, &message);
+          return;
+        }
+      break;
+
+    case PHASE_UPLOAD:
+      if (message.type == LOTTERY_MESSAGE_BATCH)
+        {
+          start_batch (self, frame, &message);
+          return;
+        }
+      if (message.type == LOTTERY_MESSAGE_FINISH)
+        {
+          handle_finish (self, &message);
+          return;
+        }
+      break;
+
+    case PHASE_FINISHED:
+      if (message.type == LOTTERY_MESSAGE_QUERY)
+        {
+          self->busy = TRUE;
+          self->querying = TRUE;
+          lottery_state_query_winners_async (self->state, self->id,
+                                             self->cancellable, query_done_cb,
+                                             g_object_ref (self));
+          return;
+        }
+      if (message.type == LOTTERY_MESSAGE_FINISH)
+        {
+          /* The state names the problem: already finished. */
+          handle_finish (self, &message);
+          return;
+        }
+      if (message.type == LOTTERY_MESSAGE_BATCH)
+        {
+          gboolean drawn = lottery_state_get_draw_done (self->state);
+
+          lottery_fail (&error,
+                        drawn ? LOTTERY_ERROR_DRAW_DONE
+                              : LOTTERY_ERROR_ALREADY_FINISHED,
+                        drawn ? _("The draw has already taken place")
+                              : _("Agency %u has already finished"),
+                        self->id);
+          lottery_log (LOTTERY_LOG_ERROR, "apuesta_recibida", "fail",
+                       "cantidad: %u", message.batch.count);
+          lottery_log (LOTTERY_LOG_ERROR, "rechazar_lote", "fail",
+                       "agency: %u | lote: %u | error: %s", self->id,
+                       message.batch.sequence, error->message);
+          send_error (self, error, message.batch.sequence);
+          return;
+        }
+      break;
+    }
+
+  lottery_fail (&error, LOTTERY_ERROR_OUT_OF_ORDER,
+                _("%s is not expected now"),
+                lottery_message_type_name (message.type));
+  fail_and_close (self, "receive_message", error);
+}
+
+/* Handles queued frames, one at a time. */
+static void
+process (LotteryAgency *self)
+{
+  while (!self->busy && !self->closing)
+    {
+      g_autoptr(GBytes) frame = g_queue_pop_head (&self->queued);
+
+      if (frame == NULL)
+        return;
+      handle_frame (self, frame);
+    }
+}
+
+/* Moves whole frames from the read buffer to the queue. */
+static gboolean
+extract_frames (LotteryAgency *self)
+{
+  while (g_queue_get_length (&self->queued) < MAX_QUEUED &&
+         self->rend - self->rstart >= LOTTERY_FRAME_PREFIX)
+    {
+      g_autoptr(GError) error = NULL;
+      gsize body_len;
+
+      if (!lottery_frame_parse_prefix (self->rbuf + self->rstart, &body_len,
+                                       &error))
+        {
+          fail_and_close (self, "receive_message", error);
+          return FALSE;
+        }
+      if (self->rend - self->rstart < LOTTERY_FRAME_PREFIX + body_len)
+        break;
+
+      g_queue_push_tail (&self->queued,
+                         g_bytes_new (self->rbuf + self->rstart +
+                                      LOTTERY_FRAME_PREFIX, body_len));
+      self->rstart += LOTTERY_FRAME_PREFIX + body_len;
+    }
+
+  return TRUE;
+}
+
+static void read_more (LotteryAgency *self);
+
+static void
+read_done_cb (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  g_autoptr(LotteryAgency) self = user_data;
+  g_autoptr(GError) error = NULL;
+  gssize n;
+
+  self->reading = FALSE;
+  n = g_input_stream_read_finish (G_INPUT_STREAM (source), result, &error);
+
+  if (self->closed)
+    return;
+  if (n < 0)
+    {
+      lottery_log (G_LOG_LEVEL_DEBUG, "receive_message", "fail",
+                   "agency: %u | ip: %s | error: %s", self->id, self->peer,
+                   error->message);
+      close_now (self);
+      return;
+    }
+  if (n == 0)
+    {
+      /* A probe that connects and leaves is not an error. */
+      if (self->rend > self->rstart)
+        lottery_log (G_LOG_LEVEL_DEBUG, "receive_message", "fail",
+                     "agency: %u | ip: %s | discarded_bytes: %" G_GSIZE_FORMAT,
+                     self->id, self->peer, self->rend - self->rstart);
+      self->rstart = self->rend = 0;
+      /* A query parked until the draw is withdrawn at once, so that the
+       * agency can reconnect. */
+      if (self->querying)
+        {
+          close_now (self);
+          return;
+        }
+      self->closing = TRUE;
+      /* Replies still queued, if any, go out before the socket closes. */
+      self->close_after_flush = TRUE;
+      if (!self->busy)
+        flush (self);
+      return;
+    }
+
+  self->rend += (gsize) n;
+  pump (self);
+}
+
+static void
+read_more (LotteryAgency *self)
+{
+  if (self->reading || self->closing)
+    return;
+
+  /* Keep room for one whole frame at the end of the buffer. */
+  if (READ_BUFFER_SIZE - self->rend < LOTTERY_FRAME_MAX)
+    {
+      memmove (self->rbuf, self->rbuf + self->rstart, self->rend - self->rstart);
+      self->rend -= self->rstart;
+      self->rstart = 0;
+    }
+
+  self->reading = TRUE;
+  g_input_stream_read_async (self->input, self->rbuf + self->rend,
+                             READ_BUFFER_SIZE - self->rend, G_PRIORITY_DEFAULT,
+                             self->cancellable, read_done_cb,
+                             g_object_ref (self));
+}
+
+static void
+pump (LotteryAgency *self)
+{
+  if (self->closing)
+    {
+      /* After EOF: once the last batch is answered, close. */
+      if (self->close_after_flush && !self->busy)
+        flush (self);
+      return;
+    }
+  if (!extract_frames (self))
+    return;
+  process (self);
+  if (!self->closing && g_queue_get_length (&self->queued) < MAX_QUEUED)
+    read_more (self);
+}
+
+void
+lottery_agency_start (LotteryAgency *self)
+{
+  g_return_if_fail (LOTTERY_IS_AGENCY (self));
+
+  read_more (self);
+}

@@ -1,0 +1,22 @@
+/* lottery-agency.h: the server's side of one agency connection. */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "lottery-state.h"
+#include "lottery-storage.h"
+
+G_BEGIN_DECLS
+
+#define LOTTERY_TYPE_AGENCY (lottery_agency_get_type ())
+G_DECLARE_FINAL_TYPE (LotteryAgency, lottery_agency, LOTTERY, AGENCY, GObject)
+
+LotteryAgency *lottery_agency_new      (GSocketConnection *connection,
+                                        LotteryState      *state,
+                                        LotteryStorage    *storage);
+void           lottery_agency_start    (LotteryAgency     *self);
+void           lottery_agency_close    (LotteryAgency     *self);
+guint          lottery_agency_get_id   (LotteryAgency     *self);
+const char    *lottery_agency_get_peer (LotteryAgency     *self);
+
+G_END_DECLS

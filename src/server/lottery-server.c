@@ -1,0 +1,282 @@
+/* lottery-server.c: the central server: listener, connections, draw.
+ *
+ * The server owns the LotteryState and the LotteryStorage for its whole
+ * run and every connection (LotteryAgency) until that connection has
+ * closed and its last batch is stored. All of this runs on the main
+ * context; only batches and the draw run in GTask's thread pool.
+ */
+#include "config.h"
+
+#include "lottery-server.h"
+#include "lottery-agency.h"
+#include "lottery-error.h"
+#include "lottery-log.h"
+#include "lottery-storage.h"
+
+#include <glib/gi18n.h>
+
+/* How long shutdown waits for batches being stored and for the draw. */
+#define SHUTDOWN_GRACE_USEC (2 * G_USEC_PER_SEC)
+
+struct _LotteryServer
+{
+  GObject parent_instance;
+
+  guint           port;
+  guint           listen_backlog;
+  char           *storage_path;
+  LotteryState   *state;
+  LotteryStorage *storage;
+  GSocketService *service;
+  GHashTable     *agencies;     /* LotteryAgency * (owned) */
+  gboolean        drawing;      /* the draw thread is running */
+  gboolean        stopping;
+};
+
+G_DEFINE_FINAL_TYPE (LotteryServer, lottery_server, G_TYPE_OBJECT)
+
+static void
+lottery_server_finalize (GObject *object)
+{
+  LotteryServer *self = LOTTERY_SERVER (object);
+
+  g_clear_pointer (&self->agencies, g_hash_table_unref);
+  g_clear_object (&self->service);
+  g_clear_object (&self->storage);
+  g_clear_object (&self->state);
+  g_free (self->storage_path);
+
+  G_OBJECT_CLASS (lottery_server_parent_class)->finalize (object);
+}
+
+static void
+lottery_server_class_init (LotteryServerClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = lottery_server_finalize;
+}
+
+static void
+lottery_server_init (LotteryServer *self)
+{
+  self->agencies = g_hash_table_new_full (NULL, NULL, g_object_unref, NULL);
+}
+
+/* Opens the storage; nothing listens until lottery_server_start (). */
+LotteryServer *
+lottery_server_new (const LotteryServerConfig *config,
+                    GError                   **error)
+{
+  g_autoptr(LotteryServer) self = g_object_new (LOTTERY_TYPE_SERVER, NULL);
+
+  self->port = config->port;
+  self->listen_backlog = config->listen_backlog;
+  self->storage_path = g_strdup (config->storage_path);
+  self->state = lottery_state_new (config->agencies);
+  self->storage = lottery_storage_open (config->storage_path, error);
+  if (self->storage == NULL)
+    return NULL;
+
+  return g_steal_pointer (&self);
+}
+
+LotteryState *
+lottery_server_get_state (LotteryServer *self)
+{
+  return self->state;
+}
+
+guint16
+lottery_server_get_port (LotteryServer *self)
+{
+  return (guint16) self->port;
+}
+
+static void
+draw_thread (GTask        *task,
+             gpointer      source_object,
+             gpointer      task_data,
+             GCancellable *cancellable)
+{
+  LotteryServer *self = source_object;
+  GError *error = NULL;
+  GPtrArray *winners;
+
+  winners = lottery_storage_draw (self->storage_path,
+                                  lottery_state_get_agencies (self->state),
+                                  cancellable, &error);
+  if (winners == NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, winners, (GDestroyNotify) g_ptr_array_unref);
+}
+
+static void
+draw_done_cb (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  LotteryServer *self = LOTTERY_SERVER (source);
+  g_autoptr(GError) error = NULL;
+  GPtrArray *winners;
+
+  self->drawing = FALSE;
+  winners = g_task_propagate_pointer (G_TASK (result), &error);
+  if (winners == NULL)
+    {
+      lottery_log (LOTTERY_LOG_ERROR, "sorteo", "fail", "error: %s",
+                   error->message);
+      lottery_state_fail_draw (self->state, error);
+      return;
+    }
+
+  lottery_log (G_LOG_LEVEL_INFO, "sorteo", "success", NULL);
+  lottery_state_complete_draw (self->state, winners);
+}
+
+/* Every agency has finished and every batch is in bets.csv: read it
+ * back in a worker thread, then answer the parked queries. */
+static void
+draw_due_cb (LotteryAgency *agency,
+             gpointer       user_data)
+{
+  LotteryServer *self = user_data;
+  g_autoptr(GTask) task = g_task_new (self, NULL, draw_done_cb, NULL);
+
+  g_task_set_source_tag (task, draw_due_cb);
+  self->drawing = TRUE;
+  g_task_run_in_thread (task, draw_thread);
+}
+
+static void
+agency_closed_cb (LotteryAgency *agency,
+                  gpointer       user_data)
+{
+  LotteryServer *self = user_data;
+
+  g_signal_handlers_disconnect_by_data (agency, self);
+  g_hash_table_remove (self->agencies, agency);
+}
+
+static gboolean
+incoming_cb (GSocketService    *service,
+             GSocketConnection *connection,
+             GObject           *source_object,
+             gpointer           user_data)
+{
+  LotteryServer *self = user_data;
+  LotteryAgency *agency;
+
+  if (self->stopping)
+    return TRUE;
+
+  agency = lottery_agency_new (connection, self->state, self->storage);
+  lottery_log (G_LOG_LEVEL_INFO, "accept_connections", "success", "ip: %s",
+               lottery_agency_get_peer (agency));
+
+  g_hash_table_add (self->agencies, agency);
+  g_signal_connect (agency, "draw-due", G_CALLBACK (draw_due_cb), self);
+  g_signal_connect (agency, "closed", G_CALLBACK (agency_closed_cb), self);
+  lottery_agency_start (agency);
+
+  return TRUE;
+}
+
+gboolean
+lottery_server_start (LotteryServer *self,
+                      GError       **error)
+{
+  g_autoptr(GError) local_error = NULL;
+
+  self->service = g_socket_service_new ();
+  g_socket_listener_set_backlog (G_SOCKET_LISTENER (self->service),
+                                 (int) self->listen_backlog);
+
+  if (self->port == 0)
+    {
+      self->port = g_socket_listener_add_any_inet_port (
+        G_SOCKET_LISTENER (self->service), NULL, &local_error);
+      if (self->port == 0)
+        goto failed;
+    }
+  else if (!g_socket_listener_add_inet_port (G_SOCKET_LISTENER (self->service),
+                                             (guint16) self->port, NULL,
+                                             &local_error))
+    goto failed;
+
+  g_signal_connect (self->service, "incoming", G_CALLBACK (incoming_cb), self);
+  g_socket_service_start (self->service);
+
+  lottery_log (G_LOG_LEVEL_INFO, "accept_connections", "in_progress",
+               "port: %u", self->port);
+  return TRUE;
+
+failed:
+  return lottery_fail (error, LOTTERY_ERROR_FAILED,
+                       _("Cannot listen on port %u: %s"), self->port,
+                       local_error->message);
+}
+
+static gboolean
+tick_cb (gpointer user_data)
+{
+  return G_SOURCE_CONTINUE;
+}
+
+/* Stops accepting, closes every connection, waits (on the main context)
+ * for batches being stored and for a running draw, then closes the
+ * storage. Each resource closed is logged. */
+void
+lottery_server_shutdown (LotteryServer *self)
+{
+  g_autoptr(GError) error = NULL;
+  GHashTableIter iter;
+  gpointer agency;
+  gint64 deadline;
+  guint n_connections;
+  guint tick;
+
+  self->stopping = TRUE;
+
+  if (self->service != NULL)
+    {
+      g_socket_service_stop (self->service);
+      g_socket_listener_close (G_SOCKET_LISTENER (self->service));
+      lottery_log (G_LOG_LEVEL_INFO, "close_listener", "success", "port: %u",
+                   self->port);
+    }
+
+  /* Closing a connection may emit ::closed, which edits the table. */
+  n_connections = g_hash_table_size (self->agencies);
+  {
+    g_autoptr(GPtrArray) open = g_ptr_array_new_with_free_func (g_object_unref);
+
+    g_hash_table_iter_init (&iter, self->agencies);
+    while (g_hash_table_iter_next (&iter, &agency, NULL))
+      g_ptr_array_add (open, g_object_ref (agency));
+    g_ptr_array_foreach (open, (GFunc) lottery_agency_close, NULL);
+  }
+  lottery_state_cancel_queries (self->state);
+  lottery_log (G_LOG_LEVEL_INFO, "close_connections", "success",
+               "count: %u", n_connections);
+
+  /* The tick makes sure the loop wakes up to see the deadline. */
+  deadline = g_get_monotonic_time () + SHUTDOWN_GRACE_USEC;
+  tick = g_timeout_add (50, tick_cb, NULL);
+  while ((g_hash_table_size (self->agencies) > 0 || self->drawing) &&
+         g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, TRUE);
+  g_source_remove (tick);
+
+  if (g_hash_table_size (self->agencies) > 0 || self->drawing)
+    lottery_log (LOTTERY_LOG_ERROR, "join_workers", "fail",
+                 "pending: %u", g_hash_table_size (self->agencies));
+  else
+    lottery_log (G_LOG_LEVEL_INFO, "join_workers", "success", NULL);
+
+  if (lottery_storage_close (self->storage, &error))
+    lottery_log (G_LOG_LEVEL_INFO, "close_storage", "success", "path: %s",
+                 self->storage_path);
+  else
+    lottery_log (LOTTERY_LOG_ERROR, "close_storage", "fail", "path: %s | "
+                 "error: %s", self->storage_path, error->message);
+}

@@ -1,0 +1,22 @@
+/* lottery-server.h: the central server: listener, connections, draw. */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "lottery-server-config.h"
+#include "lottery-state.h"
+
+G_BEGIN_DECLS
+
+#define LOTTERY_TYPE_SERVER (lottery_server_get_type ())
+G_DECLARE_FINAL_TYPE (LotteryServer, lottery_server, LOTTERY, SERVER, GObject)
+
+LotteryServer *lottery_server_new       (const LotteryServerConfig *config,
+                                         GError                   **error);
+gboolean       lottery_server_start     (LotteryServer             *self,
+                                         GError                   **error);
+guint16        lottery_server_get_port  (LotteryServer             *self);
+LotteryState  *lottery_server_get_state (LotteryServer             *self);
+void           lottery_server_shutdown  (LotteryServer             *self);
+
+G_END_DECLS

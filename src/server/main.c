@@ -1,0 +1,122 @@
+/* lottery-server: the central server of the national lottery. */
+#include "config.h"
+
+#include "lottery-log.h"
+#include "lottery-server.h"
+#include "lottery-server-config.h"
+
+#include <glib-unix.h>
+#include <glib/gi18n.h>
+#include <locale.h>
+#include <signal.h>
+#include <stdlib.h>
+
+static gboolean
+stop_cb (gpointer user_data)
+{
+  GMainLoop *loop = user_data;
+
+  lottery_log (G_LOG_LEVEL_INFO, "signal", "success", "shutting_down: true");
+  g_main_loop_quit (loop);
+
+  return G_SOURCE_CONTINUE;
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_autoptr(GOptionContext) context = NULL;
+  g_autoptr(LotteryServerConfig) config = lottery_server_config_new ();
+  g_autoptr(LotteryServer) server = NULL;
+  g_autoptr(GMainLoop) loop = NULL;
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) envp = g_get_environ ();
+  g_autofree GOptionEntry *setting_entries = NULL;
+  g_autofree char *description = NULL;
+  char *flag_values[LOTTERY_SERVER_N_SETTINGS] = { NULL, };
+  g_autofree char *config_path = NULL;
+  gboolean version = FALSE;
+  guint sigterm, sigint;
+  guint i;
+  const GOptionEntry entries[] = {
+    { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path,
+      N_("JSON config file (default: ./server.json if present)"), N_("PATH") },
+    { "version", 0, 0, G_OPTION_ARG_NONE, &version,
+      N_("Print the version and exit"), NULL },
+    G_OPTION_ENTRY_NULL
+  };
+
+  setlocale (LC_ALL, "");
+  bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
+  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
+  textdomain (GETTEXT_PACKAGE);
+
+  context = g_option_context_new (NULL);
+  g_option_context_set_summary (context,
+    _("Central server of the national lottery: receives the agencies’ bets,\n"
+      "stores them in a CSV file and, once every agency has finished, draws\n"
+      "the winners and tells each agency its own."));
+  description = g_strdup_printf (
+    _("Settings come from the flags, then the environment (SERVER_PORT,\n"
+      "SERVER_LISTEN_BACKLOG, SERVER_AGENCIES, SERVER_STORAGE, LOGGING_LEVEL),\n"
+      "then the JSON file, then the built-in defaults.\n\n"
+      "Example:\n  %s --agencies 5 --storage /var/lib/lottery/bets.csv\n"),
+    g_get_prgname () != NULL ? g_get_prgname () : "lottery-server");
+  g_option_context_set_description (context, description);
+  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  setting_entries = lottery_config_option_entries (
+    lottery_server_config_settings (), LOTTERY_SERVER_N_SETTINGS, flag_values);
+  g_option_context_add_main_entries (context, setting_entries, GETTEXT_PACKAGE);
+
+  if (!g_option_context_parse (context, &argc, &argv, &error))
+    {
+      g_printerr ("lottery-server: %s\n", error->message);
+      return 2;
+    }
+  if (version)
+    {
+      g_print ("lottery-server %s\n", PACKAGE_VERSION);
+      return 0;
+    }
+
+  if (!lottery_server_config_load (config, config_path,
+                                   (const char * const *) envp,
+                                   (const char * const *) flag_values, &error))
+    {
+      g_printerr ("lottery-server: %s\n", error->message);
+      for (i = 0; i < LOTTERY_SERVER_N_SETTINGS; i++)
+        g_free (flag_values[i]);
+      return 2;
+    }
+  for (i = 0; i < LOTTERY_SERVER_N_SETTINGS; i++)
+    g_free (flag_values[i]);
+
+  lottery_log_init (config->log_level);
+  {
+    g_autofree char *settings = lottery_server_config_describe (config);
+    lottery_log (G_LOG_LEVEL_INFO, "config", "success", "%s", settings);
+  }
+
+  server = lottery_server_new (config, &error);
+  if (server == NULL || !lottery_server_start (server, &error))
+    {
+      lottery_log (LOTTERY_LOG_ERROR, "exit", "fail", "error: %s",
+                   error->message);
+      g_printerr ("lottery-server: %s\n", error->message);
+      return 1;
+    }
+
+  loop = g_main_loop_new (NULL, FALSE);
+  sigterm = g_unix_signal_add (SIGTERM, stop_cb, loop);
+  sigint = g_unix_signal_add (SIGINT, stop_cb, loop);
+
+  g_main_loop_run (loop);
+
+  lottery_server_shutdown (server);
+  g_source_remove (sigterm);
+  g_source_remove (sigint);
+
+  lottery_log (G_LOG_LEVEL_INFO, "exit", "success", NULL);
+  return 0;
+}
