@@ -28,6 +28,7 @@ struct _LotteryClient
   guint                sigterm;
   guint                sigint;
   int                  exit_status;
+  gboolean             ping;        /* --ping: health check only */
 };
 
 G_DEFINE_FINAL_TYPE (LotteryClient, lottery_client, G_TYPE_APPLICATION)
@@ -94,6 +95,27 @@ load_single_bet (LotteryClient *self,
   return TRUE;
 }
 
+/* --ping: exit 0 if the server answers. Quiet on success, so that it
+ * suits a health check that runs every few seconds. */
+static int
+ping (LotteryClient *self)
+{
+  g_autoptr(LotteryUploader) uploader = NULL;
+  g_autoptr(GError) error = NULL;
+
+  uploader = lottery_uploader_new (self->config->id,
+                                   self->config->server_address,
+                                   self->config->batch_max_amount);
+  if (!lottery_uploader_ping (uploader, NULL, &error))
+    {
+      g_printerr ("lottery-client: %s: %s\n", self->config->server_address,
+                  error->message);
+      return LOTTERY_CLIENT_EXIT_FAILURE;
+    }
+
+  return 0;
+}
+
 static int
 lottery_client_handle_local_options (GApplication *application,
                                      GVariantDict *options)
@@ -113,6 +135,7 @@ lottery_client_handle_local_options (GApplication *application,
       return 0;
     }
 
+  self->ping = g_variant_dict_contains (options, "ping");
   g_variant_dict_lookup (options, "config", "^&ay", &config_path);
   g_variant_dict_lookup (options, "bet", "&s", &bet);
   for (i = 0; i < LOTTERY_CLIENT_N_SETTINGS; i++)
@@ -128,6 +151,8 @@ lottery_client_handle_local_options (GApplication *application,
     }
 
   lottery_log_init (self->config->log_level);
+  if (self->ping)
+    return ping (self);
   {
     g_autofree char *described = lottery_client_config_describe (self->config);
     lottery_log (G_LOG_LEVEL_INFO, "config", "success", "%s", described);
@@ -271,6 +296,9 @@ lottery_client_init (LotteryClient *self)
     { "bet", 0, 0, G_OPTION_ARG_STRING, NULL,
       N_("Send this one bet instead of a file"),
       N_("NOMBRE,APELLIDO,DOCUMENTO,NACIMIENTO,NUMERO") },
+    { "ping", 0, 0, G_OPTION_ARG_NONE, NULL,
+      N_("Only check that the server answers (exit status 0 if it does)"),
+      NULL },
     { "version", 0, 0, G_OPTION_ARG_NONE, NULL,
       N_("Print the version and exit"), NULL },
     G_OPTION_ENTRY_NULL

@@ -604,6 +604,33 @@ session (LotteryUploader *self,
   return query_winners (self, cancellable, error);
 }
 
+/* The health check: one connection, PING, PONG. No retries, no agency
+ * id: it says whether the server answers, nothing more. */
+gboolean
+lottery_uploader_ping (LotteryUploader *self,
+                       GCancellable    *cancellable,
+                       GError         **error)
+{
+  guint8 frame[LOTTERY_FRAME_MAX];
+  LotteryMessage message;
+  gboolean ok;
+
+  if (!connect_to_server (self, cancellable, error))
+    return FALSE;
+
+  ok = write_frame (self, frame,
+                    lottery_message_encode_empty (frame, LOTTERY_MESSAGE_PING),
+                    cancellable, error) &&
+       read_message (self, &message, cancellable, error);
+  if (ok && message.type != LOTTERY_MESSAGE_PONG)
+    ok = lottery_fail (error, LOTTERY_ERROR_PROTOCOL, _("Expected PONG, got %s"),
+                       lottery_message_type_name (message.type));
+
+  g_io_stream_close (G_IO_STREAM (self->connection), NULL, NULL);
+  g_clear_object (&self->connection);
+  return ok;
+}
+
 static gboolean
 is_retryable (const GError *error)
 {

@@ -20,6 +20,9 @@ void             lottery_uploader_set_single_bet   (LotteryUploader   *self,
 gboolean         lottery_uploader_run              (LotteryUploader   *self,
                                                     GCancellable      *cancellable,
                                                     GError           **error);
+gboolean         lottery_uploader_ping             (LotteryUploader   *self,
+                                                    GCancellable      *cancellable,
+                                                    GError           **error);
 const char * const *lottery_uploader_get_winners   (LotteryUploader   *self);
 guint64          lottery_uploader_get_rejected_rows (LotteryUploader  *self);
 guint64          lottery_uploader_get_rejected_batches (LotteryUploader *self);

@@ -396,15 +396,16 @@ store_batch_thread (GTask        *task,
         {
           g_prefix_error (&error, _("Bet %u of batch %u: "),
                           reader.index + 1, msg->batch.sequence);
-          g_task_return_error (task, error);
-          return;
+          goto rejected;
         }
       p += lottery_bet_format_row (&bet, p);
     }
-  if (!lottery_batch_reader_end (&reader, &error) ||
-      !lottery_storage_append (job->storage, rows, (gsize) (p - rows),
+  if (!lottery_batch_reader_end (&reader, &error))
+    goto rejected;
+  if (!lottery_storage_append (job->storage, rows, (gsize) (p - rows),
                                &error))
     {
+      /* Not recorded: the agency may send this batch again. */
       g_task_return_error (task, error);
       return;
     }
@@ -415,6 +416,13 @@ store_batch_thread (GTask        *task,
     log_stored_bets (job);
 
   g_task_return_boolean (task, TRUE);
+  return;
+
+rejected:
+  /* A bad batch would be refused again: it still uses its sequence
+   * number, with nothing stored, so the agency's next batch fits. */
+  lottery_state_commit_batch (job->state, job->agency, msg->batch.sequence, 0);
+  g_task_return_error (task, error);
 }
 
 static void
