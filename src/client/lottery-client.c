@@ -216,8 +216,9 @@ upload_done_cb (GObject      *source,
     }
   else
     {
-      g_autofree char *reason = lottery_printable (error->message,
-                                                   strlen (error->message));
+      /* Whole: lottery_printable () would cut the reason at 40 bytes. */
+      g_autofree char *reason = g_strdelimit (g_strdup (error->message),
+                                              "|\n\r", '/');
 
       lottery_log (LOTTERY_LOG_ERROR, "exit", "fail", "agency: %u | error: %s",
                    self->config->id, reason);

@@ -25,7 +25,8 @@
 #include <netinet/tcp.h>
 #include <string.h>
 
-#define WINDOW             16
+#define WINDOW             32
+#define OUTPUT_BUFFER_SIZE (64 * 1024)
 #define RETRY_BUDGET_USEC  (5 * G_USEC_PER_SEC)
 #define BACKOFF_FIRST_MS   100
 #define BACKOFF_MAX_MS     1000
@@ -53,6 +54,8 @@ struct _LotteryUploader
 
   GSocketConnection *connection;
   guint8            *rbuf;
+  guint8            *obuf;          /* frames not yet written */
+  gsize              olen;
   InFlight           window[WINDOW];
   guint              window_head;
   guint              window_len;
@@ -75,6 +78,7 @@ lottery_uploader_finalize (GObject *object)
   g_free (self->bets_file);
   g_clear_pointer (&self->single_bet, lottery_bet_free);
   g_free (self->rbuf);
+  g_free (self->obuf);
   g_clear_pointer (&self->winners, g_ptr_array_unref);
 
   G_OBJECT_CLASS (lottery_uploader_parent_class)->finalize (object);
@@ -90,6 +94,7 @@ static void
 lottery_uploader_init (LotteryUploader *self)
 {
   self->rbuf = g_malloc (LOTTERY_FRAME_MAX);
+  self->obuf = g_malloc (OUTPUT_BUFFER_SIZE);
   self->winners = g_ptr_array_new_with_free_func (g_free);
   g_ptr_array_add (self->winners, NULL);
 }
@@ -205,8 +210,10 @@ next_bet (LotteryUploader *self,
           self->rejected_rows++;
           if (self->rejected_rows <= MAX_REPORTED_ROWS)
             {
-              g_autofree char *file = lottery_printable (
-                self->bets_file, strlen (self->bets_file));
+              /* The whole path, as lottery_config_describe () shows it:
+               * lottery_printable () would cut it at 40 bytes. */
+              g_autofree char *file = g_strdelimit (g_strdup (self->bets_file),
+                                                    "|\n\r", '/');
               lottery_log (G_LOG_LEVEL_WARNING, "leer_apuesta", "fail",
                            "file: %s | line: %" G_GUINT64_FORMAT
                            " | error: %s", file, n, row_error->message);
@@ -234,17 +241,20 @@ server_error (const LotteryMessage *message,
 }
 
 static gboolean
-read_message (LotteryUploader *self,
-              LotteryMessage  *message,
+flush_output (LotteryUploader *self,
               GCancellable    *cancellable,
               GError         **error)
 {
-  GInputStream *in = g_io_stream_get_input_stream (G_IO_STREAM (self->connection));
+  GOutputStream *out = g_io_stream_get_output_stream (G_IO_STREAM (self->connection));
+  gsize len = self->olen;
 
-  return lottery_stream_read_message (in, self->rbuf, message, cancellable,
-                                      error);
+  self->olen = 0;
+  return len == 0 || lottery_stream_write (out, self->obuf, len, cancellable,
+                                           error);
 }
 
+/* Frames are gathered and written 64 KiB at a time, and always before
+ * waiting for an answer: fewer system calls, same order. */
 static gboolean
 write_frame (LotteryUploader *self,
              const guint8    *frame,
@@ -252,9 +262,26 @@ write_frame (LotteryUploader *self,
              GCancellable    *cancellable,
              GError         **error)
 {
-  GOutputStream *out = g_io_stream_get_output_stream (G_IO_STREAM (self->connection));
+  if (self->olen + len > OUTPUT_BUFFER_SIZE &&
+      !flush_output (self, cancellable, error))
+    return FALSE;
 
-  return lottery_stream_write (out, frame, len, cancellable, error);
+  memcpy (self->obuf + self->olen, frame, len);
+  self->olen += len;
+  return TRUE;
+}
+
+static gboolean
+read_message (LotteryUploader *self,
+              LotteryMessage  *message,
+              GCancellable    *cancellable,
+              GError         **error)
+{
+  GInputStream *in = g_io_stream_get_input_stream (G_IO_STREAM (self->connection));
+
+  return flush_output (self, cancellable, error) &&
+         lottery_stream_read_message (in, self->rbuf, message, cancellable,
+                                      error);
 }
 
 /* Waits for the answer to the oldest batch in flight. */
@@ -553,6 +580,7 @@ disconnect (LotteryUploader *self)
   if (self->connection == NULL)
     return;
 
+  self->olen = 0;
   g_io_stream_close (G_IO_STREAM (self->connection), NULL, NULL);
   g_clear_object (&self->connection);
   lottery_log (G_LOG_LEVEL_INFO, "close_connection", "success", "server: %s",

@@ -566,8 +566,11 @@ query_cancelled_cb (GCancellable *cancellable,
   if (found == NULL)
     return;
 
-  /* We are inside the handler: disconnecting now would deadlock, and
-   * it goes away with the cancellable anyway. */
+  /* We are inside the handler: g_cancellable_disconnect () would wait
+   * for this very emission and deadlock. The handler must still go, as
+   * it holds a reference on the task, which holds the cancellable: left
+   * connected, neither would ever be freed. */
+  g_signal_handler_disconnect (cancellable, found->handler);
   found->handler = 0;
   g_task_return_error_if_cancelled (found->task);
   parked_query_free (found);

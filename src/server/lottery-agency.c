@@ -2,11 +2,11 @@
  *
  * Everything here runs on the main context except store_batch_thread ().
  * Frames are read with async calls into a buffer, so no thread waits on
- * the network; each BATCH is handed to GTask's thread pool for
- * decoding, validation and storage, one at a time per connection, so an
- * agency's batches are stored in the order it sent them. While one is
- * being stored, the next frames are read ahead (up to MAX_QUEUED) and
- * replies go out in order. A winners query before the draw is parked in
+ * the network. BATCH frames are handed to GTask's thread pool for
+ * decoding, validation and storage, one task at a time per connection
+ * (taking every batch queued behind the first), so an agency's batches
+ * are stored in the order it sent them. While a task runs, the next
+ * frames are read ahead (up to MAX_QUEUED) and replies go out in order. A winners query before the draw is parked in
  * LotteryState, not in a thread.
  */
 #include "config.h"
@@ -17,10 +17,13 @@
 #include "lottery-protocol.h"
 
 #include <glib/gi18n.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <string.h>
 
-#define READ_BUFFER_SIZE (64 * 1024)
-#define MAX_QUEUED       8
+#define READ_BUFFER_SIZE (128 * 1024)
+#define MAX_QUEUED       32 /* frames read ahead */
+#define MAX_GROUP        32 /* batches stored by one task */
 
 typedef enum
 {
@@ -157,6 +160,11 @@ lottery_agency_new (GSocketConnection *connection,
   self->storage = g_object_ref (storage);
   self->peer = describe_peer (connection);
   self->rbuf = g_malloc (READ_BUFFER_SIZE);
+
+  /* Replies are small and the agency waits for them: without this,
+   * Nagle holds each one back until the previous is acknowledged. */
+  g_socket_set_option (g_socket_connection_get_socket (connection),
+                       IPPROTO_TCP, TCP_NODELAY, 1, NULL);
 
   return self;
 }
@@ -310,8 +318,10 @@ fail_and_close (LotteryAgency *self,
                 const char    *action,
                 const GError  *error)
 {
-  g_autofree char *reason = lottery_printable (error->message,
-                                               strlen (error->message));
+  /* Whole: the values inside are printable already, and
+   * lottery_printable () would cut the reason at 40 bytes. */
+  g_autofree char *reason = g_strdelimit (g_strdup (error->message), "|\n\r",
+                                          '/');
 
   if (self->id != 0)
     lottery_log (LOTTERY_LOG_ERROR, action, "fail",
@@ -329,10 +339,23 @@ fail_and_close (LotteryAgency *self,
 
 /* ---- batches, in a worker thread ---- */
 
+/* One task stores every BATCH frame queued for the connection (up to
+ * MAX_GROUP, in order): one thread hop, one write to bets.csv and one
+ * reply write per group instead of per batch. Each batch is still
+ * validated, stored and answered on its own, all or nothing. */
 typedef struct
 {
-  GBytes         *frame;    /* keeps message's bytes alive */
+  GBytes         *frame;     /* keeps message's bytes alive */
   LotteryMessage  message;
+  gsize           rows_start;
+  gsize           rows_end;
+  GError         *error;     /* why it was not stored, or NULL */
+} BatchItem;
+
+typedef struct
+{
+  BatchItem      *items;
+  guint           n_items;
   guint           agency;
   LotteryState   *state;
   LotteryStorage *storage;
@@ -341,26 +364,93 @@ typedef struct
 static void
 batch_job_free (BatchJob *job)
 {
-  g_bytes_unref (job->frame);
+  guint i;
+
+  for (i = 0; i < job->n_items; i++)
+    {
+      g_bytes_unref (job->items[i].frame);
+      g_clear_error (&job->items[i].error);
+    }
+  g_free (job->items);
   g_object_unref (job->state);
   g_object_unref (job->storage);
   g_free (job);
 }
 
 static void
-log_stored_bets (const BatchJob *job)
+log_stored_bets (const LotteryMessage *message)
 {
   LotteryBatchReader reader;
   LotteryBet bet;
 
-  lottery_batch_reader_init (&reader, &job->message);
+  lottery_batch_reader_init (&reader, message);
   while (reader.remaining > 0 &&
          lottery_batch_reader_next (&reader, &bet, NULL))
     lottery_log (G_LOG_LEVEL_DEBUG, "apuesta_almacenada", "success",
                  "dni: %s | numero: %u", bet.document, bet.number);
 }
 
-/* Decodes, validates and stores one batch: every bet or none. */
+/* Each worker thread keeps its row buffer between tasks: after warm-up
+ * no batch allocates. */
+static GByteArray *
+thread_rows_buffer (void)
+{
+  static GPrivate key = G_PRIVATE_INIT ((GDestroyNotify) g_byte_array_unref);
+  GByteArray *rows = g_private_get (&key);
+
+  if (rows == NULL)
+    {
+      rows = g_byte_array_sized_new (256 * 1024);
+      g_private_set (&key, rows);
+    }
+  g_byte_array_set_size (rows, 0);
+
+  return rows;
+}
+
+/* Validates one batch and appends its rows; on failure the rows are
+ * taken back and item->error says why. */
+static gboolean
+format_batch (BatchItem  *item,
+              guint       agency,
+              GByteArray *rows)
+{
+  const LotteryMessage *msg = &item->message;
+  LotteryBatchReader reader;
+  LotteryBet bet;
+
+  item->rows_start = rows->len;
+  memset (&bet, 0, sizeof bet);
+  bet.agency = agency;
+
+  lottery_batch_reader_init (&reader, msg);
+  while (reader.remaining > 0)
+    {
+      guint len = rows->len;
+
+      if (!lottery_batch_reader_next (&reader, &bet, &item->error))
+        {
+          g_prefix_error (&item->error, _("Bet %u of batch %u: "),
+                          reader.index + 1, msg->batch.sequence);
+          break;
+        }
+      g_byte_array_set_size (rows, len + LOTTERY_BET_ROW_MAX);
+      rows->len = len + (guint) lottery_bet_format_row (&bet,
+                                                        (char *) rows->data + len);
+    }
+  if (item->error == NULL)
+    lottery_batch_reader_end (&reader, &item->error);
+
+  if (item->error != NULL)
+    {
+      g_byte_array_set_size (rows, (guint) item->rows_start);
+      return FALSE;
+    }
+
+  item->rows_end = rows->len;
+  return TRUE;
+}
+
 static void
 store_batch_thread (GTask        *task,
                     gpointer      source_object,
@@ -368,61 +458,69 @@ store_batch_thread (GTask        *task,
                     GCancellable *cancellable)
 {
   BatchJob *job = task_data;
-  const LotteryMessage *msg = &job->message;
-  g_autofree char *rows = NULL;
-  GError *error = NULL;
-  LotteryBatchReader reader;
-  LotteryBet bet;
-  char *p;
+  GByteArray *rows = thread_rows_buffer ();
+  g_autoptr(GError) state_error = NULL;
+  GError *write_error = NULL;
+  guint32 expected = 0;
+  guint i;
 
-  if (!lottery_state_check_batch (job->state, job->agency,
-                                  msg->batch.sequence, &error))
+  /* The state says whether this agency may store now and which batch
+   * comes next; within the group, batches must follow on. */
+  if (lottery_state_check_batch (job->state, job->agency,
+                                 job->items[0].message.batch.sequence,
+                                 &state_error))
+    expected = job->items[0].message.batch.sequence;
+
+  for (i = 0; i < job->n_items; i++)
     {
-      g_task_return_error (task, error);
-      return;
-    }
+      BatchItem *item = &job->items[i];
+      guint32 sequence = item->message.batch.sequence;
 
-  /* Quoting at most doubles a name, and each row adds the agency,
-   * separators, quotes and a longer number than the wire's 4 bytes. */
-  rows = g_malloc (2 * msg->batch.len + (gsize) msg->batch.count * 40);
-  p = rows;
-  memset (&bet, 0, sizeof bet);
-  bet.agency = job->agency;
-
-  lottery_batch_reader_init (&reader, msg);
-  while (reader.remaining > 0)
-    {
-      if (!lottery_batch_reader_next (&reader, &bet, &error))
+      if (state_error != NULL)
+        item->error = g_error_copy (state_error);
+      else if (sequence != expected)
+        lottery_fail (&item->error, LOTTERY_ERROR_OUT_OF_ORDER,
+                      _("Batch %u of agency %u is out of order: expected "
+                        "batch %u"), sequence, job->agency, expected);
+      else
         {
-          g_prefix_error (&error, _("Bet %u of batch %u: "),
-                          reader.index + 1, msg->batch.sequence);
-          goto rejected;
+          /* A bad batch would be refused again: it still uses its
+           * sequence number, with nothing stored. */
+          format_batch (item, job->agency, rows);
+          expected++;
         }
-      p += lottery_bet_format_row (&bet, p);
     }
-  if (!lottery_batch_reader_end (&reader, &error))
-    goto rejected;
-  if (!lottery_storage_append (job->storage, rows, (gsize) (p - rows),
-                               &error))
+
+  if (rows->len > 0 &&
+      !lottery_storage_append (job->storage, (const char *) rows->data,
+                               rows->len, &write_error))
     {
-      /* Not recorded: the agency may send this batch again. */
-      g_task_return_error (task, error);
+      /* Nothing of the group is recorded: the agency may resend. */
+      for (i = 0; i < job->n_items; i++)
+        if (job->items[i].error == NULL)
+          job->items[i].error = g_error_copy (write_error);
+      g_error_free (write_error);
+      g_task_return_boolean (task, TRUE);
       return;
     }
 
-  lottery_state_commit_batch (job->state, job->agency, msg->batch.sequence,
-                              msg->batch.count);
-  if (lottery_log_enabled (G_LOG_LEVEL_DEBUG))
-    log_stored_bets (job);
+  for (i = 0; i < job->n_items; i++)
+    {
+      BatchItem *item = &job->items[i];
+      gboolean stored = item->error == NULL;
+
+      if (stored || g_error_matches (item->error, LOTTERY_ERROR,
+                                     LOTTERY_ERROR_INVALID_BET) ||
+          g_error_matches (item->error, LOTTERY_ERROR,
+                           LOTTERY_ERROR_PROTOCOL))
+        lottery_state_commit_batch (job->state, job->agency,
+                                    item->message.batch.sequence,
+                                    stored ? item->message.batch.count : 0);
+      if (stored && lottery_log_enabled (G_LOG_LEVEL_DEBUG))
+        log_stored_bets (&item->message);
+    }
 
   g_task_return_boolean (task, TRUE);
-  return;
-
-rejected:
-  /* A bad batch would be refused again: it still uses its sequence
-   * number, with nothing stored, so the agency's next batch fits. */
-  lottery_state_commit_batch (job->state, job->agency, msg->batch.sequence, 0);
-  g_task_return_error (task, error);
 }
 
 static void
@@ -432,32 +530,37 @@ batch_done_cb (GObject      *source,
 {
   LotteryAgency *self = LOTTERY_AGENCY (source);
   BatchJob *job = g_task_get_task_data (G_TASK (result));
-  guint32 sequence = job->message.batch.sequence;
-  guint count = job->message.batch.count;
-  g_autoptr(GError) error = NULL;
+  guint i;
 
   self->busy = FALSE;
 
-  if (!g_task_propagate_boolean (G_TASK (result), &error))
+  for (i = 0; i < job->n_items; i++)
     {
-      g_autofree char *reason = lottery_printable (error->message,
-                                                   strlen (error->message));
-
-      lottery_log (LOTTERY_LOG_ERROR, "apuesta_recibida", "fail",
-                   "cantidad: %u", count);
-      lottery_log (LOTTERY_LOG_ERROR, "rechazar_lote", "fail",
-                   "agency: %u | lote: %u | error: %s", self->id, sequence,
-                   reason);
-      send_error (self, error, sequence);
-    }
-  else
-    {
+      const BatchItem *item = &job->items[i];
+      guint32 sequence = item->message.batch.sequence;
+      guint count = item->message.batch.count;
       guint8 frame[LOTTERY_FRAME_MAX];
 
-      lottery_log (G_LOG_LEVEL_INFO, "apuesta_recibida", "success",
-                   "cantidad: %u", count);
-      send_frame (self, frame,
-                  lottery_message_encode_ack (frame, sequence, (guint16) count));
+      if (item->error != NULL)
+        {
+          g_autofree char *reason =
+            g_strdelimit (g_strdup (item->error->message), "|\n\r", '/');
+
+          lottery_log (LOTTERY_LOG_ERROR, "apuesta_recibida", "fail",
+                       "cantidad: %u", count);
+          lottery_log (LOTTERY_LOG_ERROR, "rechazar_lote", "fail",
+                       "agency: %u | lote: %u | error: %s", self->id,
+                       sequence, reason);
+          send_error (self, item->error, sequence);
+        }
+      else
+        {
+          lottery_log (G_LOG_LEVEL_INFO, "apuesta_recibida", "success",
+                       "cantidad: %u", count);
+          send_frame (self, frame,
+                      lottery_message_encode_ack (frame, sequence,
+                                                  (guint16) count));
+        }
     }
 
   if (self->closed)
@@ -466,24 +569,43 @@ batch_done_cb (GObject      *source,
     pump (self);
 }
 
+/* Takes @first and the BATCH frames queued right behind it. */
 static void
-start_batch (LotteryAgency        *self,
-             GBytes               *frame,
-             const LotteryMessage *message)
+start_batches (LotteryAgency        *self,
+               GBytes               *first,
+               const LotteryMessage *message)
 {
   g_autoptr(GTask) task = NULL;
   BatchJob *job = g_new0 (BatchJob, 1);
+  GBytes *frame;
 
-  job->frame = g_bytes_ref (frame);
-  job->message = *message;
+  job->items = g_new0 (BatchItem, MAX_GROUP);
+  job->items[0].frame = g_bytes_ref (first);
+  job->items[0].message = *message;
+  job->n_items = 1;
+
+  while (job->n_items < MAX_GROUP &&
+         (frame = g_queue_peek_head (&self->queued)) != NULL)
+    {
+      BatchItem *item = &job->items[job->n_items];
+      gsize len;
+      const guint8 *body = g_bytes_get_data (frame, &len);
+
+      if (body[0] != LOTTERY_MESSAGE_BATCH ||
+          !lottery_message_decode (body, len, &item->message, NULL))
+        break;
+      item->frame = g_queue_pop_head (&self->queued);
+      job->n_items++;
+    }
+
   job->agency = self->id;
   job->state = g_object_ref (self->state);
   job->storage = g_object_ref (self->storage);
 
-  /* No cancellable: a batch that has started is stored whole, also
+  /* No cancellable: batches that have started are stored whole, also
    * when the connection or the server stops meanwhile. */
   task = g_task_new (self, NULL, batch_done_cb, NULL);
-  g_task_set_source_tag (task, start_batch);
+  g_task_set_source_tag (task, start_batches);
   g_task_set_task_data (task, job, (GDestroyNotify) batch_job_free);
   self->busy = TRUE;
   g_task_run_in_thread (task, store_batch_thread);
@@ -647,7 +769,7 @@ handle_frame (LotteryAgency *self,
     case PHASE_UPLOAD:
       if (message.type == LOTTERY_MESSAGE_BATCH)
         {
-          start_batch (self, frame, &message);
+          start_batches (self, frame, &message);
           return;
         }
       if (message.type == LOTTERY_MESSAGE_FINISH)

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# make-data.sh: write the agencies' bets files that compose mounts,
+# DIR/agency-1.csv .. DIR/agency-N.csv, with lottery-gen-bets from the
+# lottery image (one throwaway container for all of them).
+#
+# Usage: docker/make-data.sh [OPTION...] N
+#   N               number of agencies, 1 to 1000
+#   --rows R        bets per agency (default 1000)
+#   --winners K     exactly K winning bets in each file; a comma-separated
+#                   list K1,K2,... gives agency i the i-th value (the last
+#                   value goes on for the agencies past the list's end).
+#                   Without it, the winning number comes up about once in
+#                   10,000 bets.
+#   --seed S        base seed; agency i's file uses seed S + i (default 0),
+#                   so the same options always give the same files
+#   --dir DIR       where to write (default $LOTTERY_BETS_DIR, else ./.data)
+#   --force         rewrite files that already exist (default: keep them)
+#
+# Environment: LOTTERY_IMAGE (default lottery:latest) is the image to run;
+# LOTTERY_GEN_BETS, if set, is a lottery-gen-bets binary to run on the
+# host instead (no engine needed).
+set -euo pipefail
+
+readonly MAX_AGENCIES=1000
+readonly IMAGE="${LOTTERY_IMAGE:-lottery:latest}"
+
+usage() {
+  echo "usage: $0 [--rows R] [--winners K|K1,K2,...] [--seed S] [--dir DIR] [--force] N"
+}
+
+die() {
+  echo "make-data: $*" >&2
+  exit 2
+}
+
+rows=1000
+winners=""
+seed=0
+dir="${LOTTERY_BETS_DIR:-./.data}"
+force=false
+count=""
+
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --rows) [[ $# -ge 2 ]] || die "--rows needs a value"; rows="$2"; shift 2 ;;
+    --winners) [[ $# -ge 2 ]] || die "--winners needs a value"; winners="$2"; shift 2 ;;
+    --seed) [[ $# -ge 2 ]] || die "--seed needs a value"; seed="$2"; shift 2 ;;
+    --dir) [[ $# -ge 2 ]] || die "--dir needs a value"; dir="$2"; shift 2 ;;
+    --force) force=true; shift ;;
+    -h | --help) usage; exit 0 ;;
+    -*) usage >&2; die "unknown option '$1'" ;;
+    *)
+      [[ -z "$count" ]] || { usage >&2; die "unexpected argument '$1'"; }
+      count="$1"
+      shift
+      ;;
+  esac
+done
+
+[[ -n "$count" ]] || { usage >&2; die "N (the number of agencies) is required"; }
+[[ "$count" =~ ^[1-9][0-9]{0,3}$ ]] && (( count <= MAX_AGENCIES )) ||
+  die "N must be a whole number from 1 to $MAX_AGENCIES, got '$count'"
+[[ "$rows" =~ ^[0-9]{1,9}$ ]] || die "--rows must be a whole number, got '$rows'"
+[[ "$seed" =~ ^[0-9]{1,15}$ ]] || die "--seed must be a whole number, got '$seed'"
+[[ -z "$winners" || "$winners" =~ ^[0-9]{1,9}(,[0-9]{1,9})*$ ]] ||
+  die "--winners must be K or K1,K2,..., got '$winners'"
+
+IFS=, read -r -a winner_list <<<"$winners"
+
+# The command lines, one per missing file, for a shell in the container
+# (or on the host). Paths are relative to the output folder.
+script=""
+made=0
+for (( i = 1; i <= count; i++ )); do
+  file="agency-$i.csv"
+  if ! $force && [[ -s "$dir/$file" ]]; then
+    continue
+  fi
+  args="--rows $rows --seed $(( seed + i ))"
+  if (( ${#winner_list[@]} > 0 )); then
+    k=${winner_list[$(( i <= ${#winner_list[@]} ? i - 1 : ${#winner_list[@]} - 1 ))]}
+    (( k <= rows )) || die "agency $i: --winners $k is more than --rows $rows"
+    args+=" --winners $k"
+  fi
+  script+="\"\$GEN\" $args --output $file.tmp && mv -f $file.tmp $file || exit 1"$'\n'
+  made=$(( made + 1 ))
+done
+
+if (( made == 0 )); then
+  echo "make-data: all $count bets files already in $dir (use --force to rewrite)"
+  exit 0
+fi
+
+mkdir -p "$dir"
+dir=$(cd "$dir" && pwd)
+
+if [[ -n "${LOTTERY_GEN_BETS:-}" ]]; then
+  [[ -x "$LOTTERY_GEN_BETS" ]] || die "LOTTERY_GEN_BETS='$LOTTERY_GEN_BETS' is not an executable"
+  (cd "$dir" && GEN="$LOTTERY_GEN_BETS" sh -c "$script")
+else
+  command -v docker >/dev/null || die "docker is not installed (or set LOTTERY_GEN_BETS)"
+  docker image inspect "$IMAGE" >/dev/null 2>&1 ||
+    die "image $IMAGE not found: build it first (docker compose build)"
+  # Run as the calling user so the files belong to them, in the output
+  # folder mounted at /out.
+  docker run --rm --network none \
+    --user "$(id -u):$(id -g)" \
+    --volume "$dir:/out" --workdir /out \
+    --env GEN=lottery-gen-bets \
+    --entrypoint sh "$IMAGE" -c "$script"
+fi
+
+# The agencies run as an unprivileged user: the files must be readable.
+chmod a+r "$dir"/agency-*.csv
+echo "make-data: wrote $made bets file(s) of $rows rows in $dir"

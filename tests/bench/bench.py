@@ -1,0 +1,269 @@
+#!/usr/bin/env python3
+"""End-to-end benchmarks of the lottery: the real lottery-server and
+lottery-client binaries on 127.0.0.1, against two floors measured in the
+same run (socat copying the same files over loopback TCP into one file,
+and cat of the files into one file).
+
+Timings on a shared machine are noisy, so runs are interleaved (ours,
+socat, cat, ours, ...) and the table gives the minimum and the median
+of --runs runs, and ratios of medians.
+
+    tests/bench/bench.py --build build [--runs 5] [--workloads 1,2,3,4,5]
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+PORT_RE = re.compile(rb"accept_connections \| result: in_progress \| port: (\d+)")
+
+WORKLOADS = {
+    1: dict(name="5 agencies, 80,000 bets", agencies=5, rows=16000, floors=True),
+    2: dict(name="1 agency, 2,000,000 bets", agencies=1, rows=2000000, floors=True),
+    3: dict(name="5 agencies, 1,000,000 bets each", agencies=5, rows=1000000, floors=True),
+    4: dict(name="300 agencies, 2,000 bets each", agencies=300, rows=2000, floors=False),
+    5: dict(name="draw over 5,000,000 rows", agencies=1, rows=5000000, floors=False),
+}
+
+
+TIME = "/usr/bin/time"
+
+
+def timed(argv, tag, workdir):
+    """Runs argv under GNU time, so that CPU time and peak RSS are the
+    program's own (a child forked from Python would report Python's
+    pages as its peak RSS)."""
+    out = os.path.join(workdir, f"time-{tag}.txt")
+    return [TIME, "-f", "%U %S %M", "-o", out] + argv, out
+
+
+def usage_of(proc, out):
+    """Waits for proc; returns (status, CPU seconds, peak RSS KiB)."""
+    status = proc.wait()
+    with open(out) as f:
+        fields = f.read().split()[-3:]
+    return status, float(fields[0]) + float(fields[1]), int(fields[2])
+
+
+class Server:
+    def __init__(self, build, workdir, agencies, storage):
+        self.log_path = os.path.join(workdir, "server.log")
+        self.log = open(self.log_path, "wb")
+        argv, self.usage = timed(
+            [os.path.join(build, "src/server/lottery-server"), "--port", "0",
+             "--agencies", str(agencies), "--listen-backlog", "1024",
+             "--storage", storage], "server", workdir)
+        self.proc = subprocess.Popen(argv, stdout=self.log,
+                                     stderr=subprocess.STDOUT, cwd=workdir)
+        deadline = time.monotonic() + 10
+        self.port = None
+        while self.port is None:
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                raise RuntimeError("the server did not start: " + open(self.log_path).read())
+            m = PORT_RE.search(open(self.log_path, "rb").read())
+            if m:
+                self.port = int(m.group(1))
+            else:
+                time.sleep(0.01)
+
+    def stop(self):
+        # GNU time does not pass signals on: signal its child.
+        with open(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children") as f:
+            for pid in f.read().split():
+                os.kill(int(pid), signal.SIGTERM)
+        status, cpu, rss = usage_of(self.proc, self.usage)
+        self.log.close()
+        if status != 0:
+            raise RuntimeError(f"the server exited with {status}")
+        return cpu, rss
+
+
+def run_ours(build, workdir, files, storage=None, fresh=True):
+    storage = storage or os.path.join(workdir, "bets.csv")
+    if fresh and os.path.exists(storage):
+        os.unlink(storage)
+    server = Server(build, workdir, len(files), storage)
+    client = os.path.join(build, "src/client/lottery-client")
+    argvs = [timed([client, "--id", str(i + 1), "--server",
+                    f"127.0.0.1:{server.port}", "--bets-file", f,
+                    "--log-level", "WARNING"], f"client-{i + 1}", workdir)
+             for i, f in enumerate(files)]
+    start = time.monotonic()
+    procs = [(subprocess.Popen(argv, stdout=subprocess.DEVNULL, cwd=workdir), out)
+             for argv, out in argvs]
+    ccpu, crss = 0.0, 0
+    for p, out in procs:
+        status, cpu, rss = usage_of(p, out)
+        if status != 0:
+            raise RuntimeError(f"a client exited with {status}")
+        ccpu += cpu
+        crss = max(crss, rss)
+    wall = time.monotonic() - start
+    scpu, srss = server.stop()
+    return dict(wall=wall, server_cpu=scpu, server_rss=srss,
+                client_cpu=ccpu, client_rss=crss)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run_socat(workdir, files, total):
+    out = os.path.join(workdir, "socat-out.csv")
+    if os.path.exists(out):
+        os.unlink(out)
+    port = free_port()
+    listener = subprocess.Popen(
+        ["socat", "-u", f"TCP-LISTEN:{port},reuseaddr,fork,bind=127.0.0.1",
+         f"OPEN:{out},creat,append"])
+    for _ in range(500):
+        try:
+            socket.create_connection(("127.0.0.1", port)).close()
+            break
+        except OSError:
+            time.sleep(0.01)
+    # The probe above opened the file: start from zero.
+    time.sleep(0.05)
+    base = os.path.getsize(out) if os.path.exists(out) else 0
+    start = time.monotonic()
+    senders = [subprocess.Popen(["socat", "-u", f"FILE:{f}", f"TCP:127.0.0.1:{port}"])
+               for f in files]
+    for s in senders:
+        s.wait()
+    while os.path.getsize(out) - base < total:
+        time.sleep(0.0005)
+    wall = time.monotonic() - start
+    listener.terminate()
+    listener.wait()
+    return dict(wall=wall)
+
+
+def run_cat(workdir, files):
+    out = os.path.join(workdir, "cat-out.csv")
+    start = time.monotonic()
+    with open(out, "wb") as f:
+        subprocess.run(["cat"] + files, stdout=f, check=True)
+    return dict(wall=time.monotonic() - start)
+
+
+def generate(gen, path, rows, seed):
+    if not os.path.exists(path):
+        subprocess.run([gen, "--rows", str(rows), "--seed", str(seed),
+                        "--output", path], check=True)
+
+
+def summary(samples, key):
+    values = [s[key] for s in samples]
+    return min(values), statistics.median(values)
+
+
+def fmt_mib(kib):
+    return f"{kib / 1024:.1f}"
+
+
+def bench_upload(args, workdir, wl_id, wl):
+    files = []
+    for i in range(wl["agencies"]):
+        path = os.path.join(args.data, f"w{wl_id}-agency-{i + 1}.csv")
+        generate(args.gen, path, wl["rows"], 1000 * wl_id + i)
+        files.append(path)
+    bets = wl["rows"] * wl["agencies"]
+    size = sum(os.path.getsize(f) for f in files)
+    ours, socat, cat = [], [], []
+    for _ in range(args.runs):
+        ours.append(run_ours(args.build, workdir, files))
+        if wl["floors"]:
+            if shutil.which("socat"):
+                socat.append(run_socat(workdir, files, size))
+            cat.append(run_cat(workdir, files))
+    return dict(bets=bets, bytes=size, ours=ours, socat=socat, cat=cat)
+
+
+def bench_draw(args, workdir, wl):
+    storage = os.path.join(args.data, "w5-bets.csv")
+    if not os.path.exists(storage):
+        src = os.path.join(args.data, "w5-agency.csv")
+        generate(args.gen, src, wl["rows"], 5000)
+        with open(src, "rb") as fin, open(storage, "wb") as fout:
+            for line in fin:
+                fout.write(b"1," + line.rstrip(b"\r\n") + b"\r\n")
+        os.unlink(src)
+    empty = os.path.join(workdir, "empty.csv")
+    open(empty, "w").close()
+    runs = []
+    for _ in range(args.runs):
+        # The stored file is reused: the one agency only finishes.
+        runs.append(run_ours(args.build, workdir, [empty], storage=storage, fresh=False))
+    return dict(bets=wl["rows"], bytes=os.path.getsize(storage), ours=runs, socat=[], cat=[])
+
+
+def table(results):
+    lines = ["| workload | ours min / median (s) | bets/s (median) | MB/s | "
+             "socat floor median (s) | ours/socat | cat floor median (s) | ours/cat | "
+             "server CPU (s) | clients CPU (s) | server peak RSS (MiB) | client peak RSS (MiB) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for wl_id, r in sorted(results.items()):
+        wl = WORKLOADS[wl_id]
+        omin, omed = summary(r["ours"], "wall")
+        row = [f"{wl_id}. {wl['name']}", f"{omin:.3f} / {omed:.3f}",
+               f"{r['bets'] / omed:,.0f}", f"{r['bytes'] / omed / 1e6:.0f}"]
+        if r["socat"]:
+            smed = summary(r["socat"], "wall")[1]
+            row += [f"{smed:.3f}", f"{omed / smed:.2f}"]
+        else:
+            row += ["–", "–"]
+        if r["cat"]:
+            cmed = summary(r["cat"], "wall")[1]
+            row += [f"{cmed:.3f}", f"{omed / cmed:.2f}"]
+        else:
+            row += ["–", "–"]
+        row += [f"{statistics.median(s['server_cpu'] for s in r['ours']):.2f}",
+                f"{statistics.median(s['client_cpu'] for s in r['ours']):.2f}",
+                fmt_mib(max(s["server_rss"] for s in r["ours"])),
+                fmt_mib(max(s["client_rss"] for s in r["ours"]))]
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--build", default="build")
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--workloads", default="1,2,3,4,5")
+    ap.add_argument("--data", help="where generated data is kept between runs")
+    ap.add_argument("--json", help="also write the raw samples here")
+    args = ap.parse_args()
+    args.build = os.path.abspath(args.build)
+    args.gen = os.path.join(args.build, "tests/tools/lottery-gen-bets")
+    args.data = args.data or os.path.join(tempfile.gettempdir(), "lottery-bench-data")
+    os.makedirs(args.data, exist_ok=True)
+
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="lottery-bench.") as workdir:
+        for wl_id in (int(w) for w in args.workloads.split(",")):
+            wl = WORKLOADS[wl_id]
+            print(f"running workload {wl_id}: {wl['name']} ...", file=sys.stderr, flush=True)
+            if wl_id == 5:
+                results[wl_id] = bench_draw(args, workdir, wl)
+            else:
+                results[wl_id] = bench_upload(args, workdir, wl_id, wl)
+    print(table(results))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,634 @@
+#!/usr/bin/env bash
+# tests/deploy/run.sh: end-to-end test of the Docker Compose deployment on a
+# real Docker engine.
+#
+# Usage: tests/deploy/run.sh [--quick]
+#   --quick  skip the N = 1 and N = 10 deployments (the N = 5 one from
+#            compose.yaml and the N = 3 one always run)
+#
+# What it does, in order:
+#   1. uses the running Docker engine, or starts dockerd itself (as root)
+#      and stops it again at the end;
+#   2. makes the debian:bookworm-slim base image if missing
+#      (docker/make-base-image.sh, cached tarball) and builds the lottery
+#      image from docker/Dockerfile (which runs the unit tests);
+#   3. checks the image (non-root user, no build tools) and
+#      docker/generate-compose.sh (compose.yaml is its output for N = 5,
+#      output is deterministic, bad arguments are rejected);
+#   4. brings up compose.yaml (server + 5 agencies) with generated bets
+#      files whose winners are known, waits for the agencies to exit and
+#      checks each agency's winners, the server's apuesta_recibida totals
+#      and bets.csv on the volume; runs docker/validate-server.sh (success),
+#      stops the deployment (exit codes 0, closing log lines), runs
+#      validate-server.sh again (fail) and removes everything (down -v);
+#   5. the same with generate-compose.sh's output for N = 3 (and 1 and 10);
+#   6. stops a deployment whose agencies are still waiting for the draw, to
+#      check that the agencies too exit 0 on SIGTERM.
+#
+# Every container, network and volume it creates is removed at the end;
+# the images (base, lottery, build cache) are kept for the next run.
+#
+# Exit status: 0 every check passed, 1 a check failed, 2 bad usage,
+# 77 skipped: no Docker engine could be had (said in one line).
+#
+# Environment: LOTTERY_IMAGE (default lottery:latest) is the image tag to
+# build and test; LOTTERY_COMPOSE forces the compose command (for example
+# "docker-compose"); the variables of docker/make-base-image.sh apply too.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname -- "${BASH_SOURCE[0]}")/../.." && pwd)
+readonly ROOT
+readonly IMAGE="${LOTTERY_IMAGE:-lottery:latest}"
+readonly PROJECT_PREFIX=lotterydeploytest
+readonly WINNING_NUMBER=7574
+readonly AGENCY_TIMEOUT_S=180
+# What the server logs on SIGTERM, in order, and what an agency waiting
+# for the draw logs.
+readonly SERVER_CLOSING="signal close_listener close_connections join_workers close_storage exit"
+readonly AGENCY_CLOSING="signal close_connection upload exit"
+
+quick=false
+case "${1:-}" in
+  "") ;;
+  --quick) quick=true ;;
+  -h | --help)
+    sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"
+    exit 0
+    ;;
+  *)
+    echo "usage: $0 [--quick]" >&2
+    exit 2
+    ;;
+esac
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/lottery-deploy.XXXXXX")
+DOCKERD_PID=""
+COMPOSE=()
+PROJECTS=()        # compose projects brought up, removed at the end
+PROJECT=""         # the deployment under test
+COMPOSE_FILES=()   # its -f options
+BETS_DIR=""        # its agencies' bets files
+PASSED=0
+FAILED=0
+LAST_CHECK_OK=true
+
+# ------------------------------------------------------------- reporting --
+
+pass() {
+  PASSED=$(( PASSED + 1 ))
+  echo "ok $(( PASSED + FAILED )) - $1"
+}
+
+fail() {
+  FAILED=$(( FAILED + 1 ))
+  echo "not ok $(( PASSED + FAILED )) - $1"
+  if [[ -n "${2:-}" ]]; then
+    printf '%s\n' "$2" | head -n 40 | sed 's/^/#   /'
+  fi
+}
+
+# check NAME COMMAND...: one check, passed when COMMAND succeeds (run in
+# a subshell); what COMMAND prints is shown only when it fails.
+check() {
+  local name="$1" out
+  shift
+  if out=$("$@" 2>&1); then
+    pass "$name"
+    LAST_CHECK_OK=true
+  else
+    fail "$name" "$out"
+    LAST_CHECK_OK=false
+  fi
+}
+
+# require NAME COMMAND...: a check the next steps depend on; returns 1 if
+# it failed, to be used as `require ... || return 0`.
+require() {
+  check "$@"
+  $LAST_CHECK_OK
+}
+
+note() {
+  echo "# $*"
+}
+
+summary() {
+  echo "deploy: $PASSED passed, $FAILED failed"
+}
+
+# ------------------------------------------------------- engine handling --
+
+stop_engine() {
+  local i
+  [[ -n "$DOCKERD_PID" ]] || return 0
+  kill -TERM "$DOCKERD_PID" 2>/dev/null || true
+  for (( i = 0; i < 60; i++ )); do
+    kill -0 "$DOCKERD_PID" 2>/dev/null || break
+    sleep 0.5
+  done
+  if kill -0 "$DOCKERD_PID" 2>/dev/null; then
+    note "dockerd ($DOCKERD_PID) did not stop in 30 s; killing it"
+    kill -KILL "$DOCKERD_PID" 2>/dev/null || true
+  fi
+  wait "$DOCKERD_PID" 2>/dev/null || true
+  DOCKERD_PID=""
+}
+
+# Removes whatever a compose project left (after a failed check), by the
+# labels compose puts on everything it creates.
+remove_project() {
+  local filter="label=com.docker.compose.project=$1" ids
+  ids=$(docker ps -a -q --filter "$filter")
+  [[ -z "$ids" ]] || docker rm -f $ids >/dev/null
+  ids=$(docker volume ls -q --filter "$filter")
+  [[ -z "$ids" ]] || docker volume rm -f $ids >/dev/null
+  ids=$(docker network ls -q --filter "$filter")
+  [[ -z "$ids" ]] || docker network rm $ids >/dev/null
+}
+
+cleanup() {
+  local status=$? project
+  set +e
+  for project in "${PROJECTS[@]}"; do
+    remove_project "$project" 2>/dev/null
+  done
+  stop_engine
+  rm -rf "$WORK"
+  exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+skip() {
+  echo "deploy: SKIPPED: $*"
+  exit 77
+}
+
+ensure_engine() {
+  local i
+  command -v docker >/dev/null ||
+    skip "docker is not installed (apt-get install docker.io docker-compose debootstrap)"
+  if docker info >/dev/null 2>&1; then
+    note "using the running Docker engine"
+    return
+  fi
+  command -v dockerd >/dev/null || skip "no Docker engine is running and dockerd is not installed"
+  [[ $(id -u) -eq 0 ]] || skip "no Docker engine is running, and starting one needs root"
+
+  dockerd >"$WORK/dockerd.log" 2>&1 &
+  DOCKERD_PID=$!
+  for (( i = 0; i < 120; i++ )); do
+    if docker info >/dev/null 2>&1; then
+      note "started dockerd (pid $DOCKERD_PID)"
+      return
+    fi
+    if ! kill -0 "$DOCKERD_PID" 2>/dev/null; then
+      wait "$DOCKERD_PID" 2>/dev/null || true
+      DOCKERD_PID=""
+      skip "cannot start the Docker engine: $(grep -m1 -iE 'level=(fatal|error)' "$WORK/dockerd.log" ||
+                                              tail -n 1 "$WORK/dockerd.log")"
+    fi
+    sleep 0.5
+  done
+  skip "the Docker engine did not answer within 60 s of starting dockerd"
+}
+
+find_compose() {
+  if [[ -n "${LOTTERY_COMPOSE:-}" ]]; then
+    read -r -a COMPOSE <<<"$LOTTERY_COMPOSE"
+  elif docker compose version >/dev/null 2>&1; then
+    COMPOSE=(docker compose)
+  elif command -v docker-compose >/dev/null 2>&1; then
+    COMPOSE=(docker-compose)
+  else
+    skip "neither 'docker compose' nor 'docker-compose' is installed"
+  fi
+  note "compose: ${COMPOSE[*]} $("${COMPOSE[@]}" version --short 2>/dev/null || true)"
+}
+
+# -------------------------------------------------------------- helpers --
+
+now() {
+  date +%s.%N
+}
+
+seconds_between() {
+  awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'
+}
+
+# The compose command for the deployment under test, bounded in time.
+dc() {
+  timeout 300 "${COMPOSE[@]}" --project-directory "$ROOT" -p "$PROJECT" "${COMPOSE_FILES[@]}" "$@"
+}
+
+# Container id of service $1 of the deployment under test, running or not.
+container_of() {
+  docker ps -a -q --no-trunc \
+    --filter "label=com.docker.compose.project=$PROJECT" \
+    --filter "label=com.docker.compose.service=$1" | head -n 1
+}
+
+logs_of() {
+  docker logs "$1" 2>&1
+}
+
+# The actions of the TP0 lines of a log, space-separated.
+actions() {
+  sed -n 's/.*action: \([a-z_]*\) | result: .*/\1/p' | tr '\n' ' ' | sed 's/ $//'
+}
+
+# A log from its "signal" line on.
+after_signal() {
+  sed -n '/action: signal | result: success/,$p'
+}
+
+# Winners agency i is given: K_i = 2i mod 5 (2, 4, 1, 3, 0, 2, ...), so
+# the agencies differ and some have none.
+winners_of() {
+  echo $(( (2 * $1) % 5 ))
+}
+
+# Documents of the winning bets of an agency bets file, sorted. Fields
+# are counted from the end, since a quoted name may hold a comma.
+expected_winners() {
+  awk -F, -v w="$WINNING_NUMBER" '$NF == w { print $(NF - 2) }' "$1" | sort
+}
+
+# Writes the bets files of the deployment under test: N ROWS [WINNERS].
+make_data() {
+  local n="$1" rows="$2" winners="${3:-}"
+  "$ROOT/docker/make-data.sh" --dir "$BETS_DIR" --rows "$rows" --seed $(( n * 1000 )) \
+    ${winners:+--winners "$winners"} "$n"
+}
+
+# Makes $1 the deployment under test, to be removed at the end whatever
+# happens; its bets files go in $2.
+use_project() {
+  PROJECT="$1"
+  BETS_DIR="$2"
+  PROJECTS+=("$PROJECT")
+  export LOTTERY_BETS_DIR="$BETS_DIR" LOTTERY_IMAGE="$IMAGE"
+}
+
+# Starts the deployment under test: up -d returns once the server is
+# healthy and the agencies are created.
+compose_up() {
+  dc up -d
+}
+
+# ---------------------------------------------------------------- checks --
+
+image_user_is_lottery() {
+  local user
+  user=$(docker run --rm --network none --entrypoint id "$IMAGE" -un)
+  [[ "$user" == lottery ]] || { echo "the image runs as '$user'"; return 1; }
+}
+
+image_has_no_build_tools() {
+  docker run --rm --network none --entrypoint sh "$IMAGE" -c \
+    'for t in gcc cc c99 meson ninja pkg-config make; do
+       if command -v "$t"; then echo "found $t"; exit 1; fi
+     done'
+}
+
+image_has_programs() {
+  docker run --rm --network none --entrypoint sh "$IMAGE" -c \
+    'lottery-server --version && lottery-client --version &&
+     lottery-gen-bets --rows 1 --seed 1 >/dev/null && command -v nc &&
+     test -r /etc/lottery/server.json && test -r /etc/lottery/client.json'
+}
+
+compose_yaml_up_to_date() {
+  "$ROOT/docker/generate-compose.sh" - 5 | diff -u "$ROOT/compose.yaml" -
+}
+
+generator_deterministic() {
+  "$ROOT/docker/generate-compose.sh" "$WORK/a.yaml" 10 &&
+    "$ROOT/docker/generate-compose.sh" "$WORK/b.yaml" 10 &&
+    cmp "$WORK/a.yaml" "$WORK/b.yaml"
+}
+
+# N agency services with ids 1..N, in a file compose accepts.
+generator_valid() {
+  local n="$1" file="$WORK/n$1.yaml" services ids
+  "$ROOT/docker/generate-compose.sh" "$file" "$n"
+  services=$(grep -c '^  agency[0-9]*:$' "$file")
+  ids=$(sed -n 's/^      CLI_ID: "\([0-9]*\)"$/\1/p' "$file" | sort -n | uniq | tr '\n' ' ')
+  if [[ "$services" != "$n" || "$ids" != "$(seq -s ' ' 1 "$n") " ]]; then
+    echo "$services agency services, ids ${ids:0:80}"
+    return 1
+  fi
+  "${COMPOSE[@]}" --project-directory "$ROOT" -f "$file" config -q
+}
+
+generator_rejects_bad_arguments() {
+  local args out status
+  local -a argv
+  for args in "" "OUT" "OUT 0" "OUT 1001" "OUT -1" "OUT 05" "OUT 2.5" "OUT x" \
+              "OUT 99999999999999999999999" "OUT 5 extra" "MISSING 3" "FOLDER 3"; do
+    rm -f "$WORK/out.yaml"
+    read -r -a argv <<<"$args"
+    argv=("${argv[@]/#OUT/$WORK/out.yaml}")
+    argv=("${argv[@]/#MISSING/$WORK/missing/out.yaml}")
+    argv=("${argv[@]/#FOLDER/$WORK}")
+    status=0
+    out=$("$ROOT/docker/generate-compose.sh" "${argv[@]}" 2>&1 >/dev/null) || status=$?
+    if (( status != 2 )) || [[ -z "$out" ]] || [[ -e "$WORK/out.yaml" ]]; then
+      echo "arguments '$args': exit $status, message '$out'," \
+           "output written: $([[ -e $WORK/out.yaml ]] && echo yes || echo no)"
+      return 1
+    fi
+  done
+}
+
+# Waits for the N agency containers of the deployment to exit.
+agencies_exit() {
+  local n="$1" deadline=$(( SECONDS + AGENCY_TIMEOUT_S )) exited=0
+  while (( SECONDS < deadline )); do
+    exited=$(docker ps -a --filter "label=com.docker.compose.project=$PROJECT" \
+               --format '{{.Label "com.docker.compose.service"}} {{.State}}' |
+             grep -c '^agency[0-9]* exited$' || true)
+    (( exited < n )) || return 0
+    sleep 0.5
+  done
+  echo "after $AGENCY_TIMEOUT_S s, $exited of $n agencies had exited"
+  dc logs --no-color --tail 5 2>&1
+  return 1
+}
+
+# Waits for the N agencies to have uploaded everything (FINISH accepted).
+agencies_waiting() {
+  local n="$1" deadline=$(( SECONDS + 60 )) i waiting=0
+  while (( SECONDS < deadline )); do
+    waiting=0
+    for (( i = 1; i <= n; i++ )); do
+      if logs_of "$(container_of "agency$i")" | grep -q 'action: finish | result: success'; then
+        waiting=$(( waiting + 1 ))
+      fi
+    done
+    (( waiting < n )) || return 0
+    sleep 0.5
+  done
+  echo "after 60 s, $waiting of $n agencies had finished uploading"
+  dc logs --no-color --tail 5 2>&1
+  return 1
+}
+
+server_healthy() {
+  local health
+  health=$(docker inspect --format '{{.State.Health.Status}}' "$(container_of server)")
+  [[ "$health" == healthy ]] || { echo "server health: $health"; return 1; }
+}
+
+# PID 1 of container $1 is program $2, run by user lottery.
+is_pid1() {
+  local comm user
+  comm=$(docker exec "$1" cat /proc/1/comm)
+  user=$(docker exec "$1" id -un)
+  [[ "$comm" == "$2" && "$user" == lottery ]] ||
+    { echo "PID 1 is '$comm' run by '$user', expected '$2' run by lottery"; return 1; }
+}
+
+# Every agency got exactly the winners of its own file.
+agencies_winners() {
+  local n="$1" i log want got want_docs got_docs bad=""
+  for (( i = 1; i <= n; i++ )); do
+    log=$(logs_of "$(container_of "agency$i")")
+    want=$(winners_of "$i")
+    want_docs=$(expected_winners "$BETS_DIR/agency-$i.csv")
+    got=$(sed -n 's/.*action: consulta_ganadores | result: success | cant_ganadores: \([0-9]*\)$/\1/p' <<<"$log")
+    got_docs=$(sed -n 's/.*action: ganador | result: success | dni: \([0-9]*\)$/\1/p' <<<"$log" | sort)
+    if [[ "$(grep -c . <<<"$want_docs")" -ne "$want" ]]; then
+      bad+="agency $i: its bets file has $(grep -c . <<<"$want_docs") winners, expected $want"$'\n'
+    elif [[ "$got" != "$want" ]]; then
+      bad+="agency $i: cant_ganadores '${got:-none}', expected $want"$'\n'
+    elif [[ "$got_docs" != "$want_docs" ]]; then
+      bad+="agency $i: winners $(echo $got_docs), expected $(echo $want_docs)"$'\n'
+    fi
+  done
+  [[ -z "$bad" ]] || { echo "$bad"; return 1; }
+}
+
+# The server's apuesta_recibida lines add up to every bet, it drew once,
+# and it logged no failure.
+server_totals() {
+  local total="$1" log sum draws
+  log=$(logs_of "$(container_of server)")
+  sum=$(sed -n 's/.*action: apuesta_recibida | result: success | cantidad: \([0-9]*\)$/\1/p' <<<"$log" |
+        awk '{ s += $1 } END { print s + 0 }')
+  draws=$(grep -c 'action: sorteo | result: success' <<<"$log" || true)
+  if (( sum != total || draws != 1 )) || grep -q 'result: fail' <<<"$log"; then
+    echo "apuesta_recibida total $sum (expected $total), sorteo lines $draws (expected 1)"
+    grep 'result: fail' <<<"$log" | head -n 5
+    return 1
+  fi
+}
+
+# bets.csv, read out of the server's volume: ROWS rows of each agency.
+storage_rows() {
+  local n="$1" rows="$2" i per_agency expected
+  per_agency=$(docker cp "$(container_of server):/var/lib/lottery/bets.csv" - | tar -xO |
+               awk -F, '{ c[$1]++ } END { for (a in c) print a, c[a] }' | sort -n)
+  expected=$(for (( i = 1; i <= n; i++ )); do echo "$i $rows"; done)
+  if [[ "$per_agency" != "$expected" ]]; then
+    echo "bets.csv rows per agency:"; echo "$per_agency"
+    echo "expected:"; echo "$expected"
+    return 1
+  fi
+}
+
+validate_says() {
+  local want="$1" out status=0 want_status=1
+  [[ "$want" != success ]] || want_status=0
+  out=$("$ROOT/docker/validate-server.sh" --project-directory "$ROOT" -p "$PROJECT" \
+          "${COMPOSE_FILES[@]}" 2>"$WORK/validate.err") || status=$?
+  if [[ "$out" != "action: test_echo_server | result: $want" ]] ||
+     (( status != want_status )); then
+    echo "validate-server.sh printed '$out', exit $status"
+    cat "$WORK/validate.err"
+    return 1
+  fi
+}
+
+compose_stop() {
+  dc stop
+}
+
+all_exited_0() {
+  local id status bad=""
+  for id in $(docker ps -a -q --filter "label=com.docker.compose.project=$PROJECT"); do
+    status=$(docker inspect --format \
+      '{{index .Config.Labels "com.docker.compose.service"}} {{.State.Status}} {{.State.ExitCode}}' "$id")
+    [[ "$status" == *" exited 0" ]] || bad+="$status"$'\n'
+  done
+  [[ -z "$bad" ]] || { echo "not exited with status 0:"; echo "$bad"; return 1; }
+}
+
+# After SIGTERM, the server logged each closed resource, in order.
+server_closing() {
+  local log closing
+  log=$(logs_of "$(container_of server)")
+  closing=$(after_signal <<<"$log")
+  if [[ "$(actions <<<"$closing")" != "$SERVER_CLOSING" ]] || grep -q 'result: fail' <<<"$closing"; then
+    echo "expected actions after the signal: $SERVER_CLOSING; server log:"
+    tail -n 10 <<<"$log"
+    return 1
+  fi
+}
+
+# After SIGTERM, each waiting agency closed its connection and exited.
+agencies_closing() {
+  local n="$1" i log closing bad=""
+  for (( i = 1; i <= n; i++ )); do
+    log=$(logs_of "$(container_of "agency$i")")
+    closing=$(after_signal <<<"$log")
+    if [[ "$(actions <<<"$closing")" != "$AGENCY_CLOSING" ]] || grep -q 'result: fail' <<<"$closing"; then
+      bad+="agency $i, expected actions after the signal: $AGENCY_CLOSING; log:"$'\n'
+      bad+="$(tail -n 5 <<<"$log")"$'\n'
+    fi
+  done
+  [[ -z "$bad" ]] || { echo "$bad"; return 1; }
+}
+
+no_draw() {
+  ! logs_of "$(container_of server)" | grep 'action: sorteo'
+}
+
+compose_down() {
+  local filter="label=com.docker.compose.project=$PROJECT"
+  dc down -v --timeout 5 || return 1
+  [[ -z "$(docker ps -a -q --filter "$filter")" ]] || { echo "containers left"; return 1; }
+  [[ -z "$(docker volume ls -q --filter "$filter")" ]] || { echo "volume left"; return 1; }
+  [[ -z "$(docker network ls -q --filter "$filter")" ]] || { echo "network left"; return 1; }
+}
+
+# ------------------------------------------------------------ scenarios --
+
+# A whole lottery: LABEL N ROWS COMPOSE_FILE [full]. "full" adds the
+# checks of the process model and of validate-server.sh.
+run_lottery() {
+  local label="$1" n="$2" rows="$3" file="$4" full="${5:-}"
+  local winners="" i t0 last
+
+  use_project "$PROJECT_PREFIX$label" "$WORK/bets-$label"
+  COMPOSE_FILES=(-f "$file")
+  for (( i = 1; i <= n; i++ )); do
+    winners+="${winners:+,}$(winners_of "$i")"
+  done
+
+  require "N = $n: make the bets files ($rows bets each, known winners)" \
+    make_data "$n" "$rows" "$winners" || return 0
+  t0=$(now)
+  require "N = $n: compose up (server healthy, then $n agencies)" compose_up || return 0
+  if [[ "$full" == full ]]; then
+    check "N = $n: the server program is PID 1 in its container, user lottery" \
+      is_pid1 "$(container_of server)" lottery-server
+  fi
+  require "N = $n: every agency exits" agencies_exit "$n" || return 0
+  last=$(docker inspect --format '{{.State.FinishedAt}}' \
+           $(docker ps -a -q --filter "label=com.docker.compose.project=$PROJECT" \
+                             --filter status=exited) |
+         while read -r stamp; do date -d "$stamp" +%s.%N; done | sort -n | tail -n 1)
+  note "N = $n: up to last agency exit: $(seconds_between "$t0" "$last") s"
+  [[ "$full" != full ]] || UP_TO_LAST_EXIT=$(seconds_between "$t0" "$last")
+
+  check "N = $n: server healthy" server_healthy
+  check "N = $n: each agency got exactly its own winners" agencies_winners "$n"
+  check "N = $n: server received $(( n * rows )) bets, drew once, no failure" \
+    server_totals $(( n * rows ))
+  check "N = $n: bets.csv on the volume holds $rows bets of each agency" \
+    storage_rows "$n" "$rows"
+  if [[ "$full" == full ]]; then
+    check "N = $n: validate-server.sh succeeds while the server runs" validate_says success
+  fi
+  check "N = $n: compose stop" compose_stop
+  check "N = $n: every container exited 0" all_exited_0
+  check "N = $n: server logs each closed resource and exits" server_closing
+  if [[ "$full" == full ]]; then
+    check "N = $n: validate-server.sh fails once the server is stopped" validate_says fail
+  fi
+  check "N = $n: compose down -v removes containers, network and volume" compose_down
+}
+
+# Agencies still waiting for the draw (the server expects one agency more
+# than there are) are stopped: they and the server must exit 0.
+run_interrupted() {
+  local n=2
+
+  use_project "${PROJECT_PREFIX}stop" "$WORK/bets-stop"
+  "$ROOT/docker/generate-compose.sh" "$WORK/compose-stop.yaml" "$n"
+  cat >"$WORK/compose-stop-override.yaml" <<EOF
+services:
+  server:
+    environment:
+      SERVER_AGENCIES: "$(( n + 1 ))"
+EOF
+  COMPOSE_FILES=(-f "$WORK/compose-stop.yaml" -f "$WORK/compose-stop-override.yaml")
+
+  require "stop while waiting: make the bets files" make_data "$n" 500 || return 0
+  require "stop while waiting: compose up" compose_up || return 0
+  require "stop while waiting: $n agencies upload and wait for the draw" \
+    agencies_waiting "$n" || return 0
+  check "stop while waiting: the agency program is PID 1 in its container, user lottery" \
+    is_pid1 "$(container_of agency1)" lottery-client
+  check "stop while waiting: compose stop" compose_stop
+  check "stop while waiting: every container exited 0" all_exited_0
+  check "stop while waiting: agencies log the signal, close the connection and exit" \
+    agencies_closing "$n"
+  check "stop while waiting: server logs each closed resource and exits" server_closing
+  check "stop while waiting: no draw took place" no_draw
+  check "stop while waiting: compose down -v removes everything" compose_down
+}
+
+# ------------------------------------------------------------------ main --
+
+ensure_engine
+find_compose
+
+t0=$(now)
+if ! "$ROOT/docker/make-base-image.sh" >"$WORK/base.log" 2>&1; then
+  fail "make the base image" "$(tail -n 20 "$WORK/base.log")"
+  summary
+  exit 1
+fi
+BASE_TIME=$(seconds_between "$t0" "$(now)")
+note "$(tail -n 1 "$WORK/base.log") ($BASE_TIME s)"
+
+t0=$(now)
+if ! docker build --force-rm -f "$ROOT/docker/Dockerfile" -t "$IMAGE" "$ROOT" >"$WORK/build.log" 2>&1; then
+  fail "build the image (runs the unit tests)" "$(tail -n 40 "$WORK/build.log")"
+  summary
+  exit 1
+fi
+BUILD_TIME=$(seconds_between "$t0" "$(now)")
+pass "build the image (runs the unit tests) in $BUILD_TIME s"
+note "image $IMAGE: $(docker image inspect --format '{{.Size}}' "$IMAGE" |
+                      awk '{ printf "%.0f MB", $1 / 1e6 }')"
+
+check "image runs as the unprivileged user lottery" image_user_is_lottery
+check "image holds no build tools" image_has_no_build_tools
+check "image has the programs, netcat and the default configs" image_has_programs
+check "compose.yaml is generate-compose.sh's output for N = 5" compose_yaml_up_to_date
+check "generate-compose.sh rejects bad arguments: exit 2, a message, no file" \
+  generator_rejects_bad_arguments
+check "generate-compose.sh output is deterministic" generator_deterministic
+check "generate-compose.sh N = 1: one agency, valid for compose" generator_valid 1
+check "generate-compose.sh N = 1000: 1000 agencies, valid for compose" generator_valid 1000
+
+UP_TO_LAST_EXIT="?"
+run_lottery n5 5 1500 "$ROOT/compose.yaml" full
+
+"$ROOT/docker/generate-compose.sh" "$WORK/compose-3.yaml" 3
+run_lottery n3 3 1000 "$WORK/compose-3.yaml"
+if ! $quick; then
+  "$ROOT/docker/generate-compose.sh" "$WORK/compose-1.yaml" 1
+  run_lottery n1 1 1000 "$WORK/compose-1.yaml"
+  "$ROOT/docker/generate-compose.sh" "$WORK/compose-10.yaml" 10
+  run_lottery n10 10 1000 "$WORK/compose-10.yaml"
+fi
+run_interrupted
+
+note "timings: base image $BASE_TIME s, image build $BUILD_TIME s," \
+     "up to last agency exit (N = 5) $UP_TO_LAST_EXIT s, whole test $SECONDS s"
+summary
+(( FAILED == 0 ))

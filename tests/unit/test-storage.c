@@ -1,0 +1,775 @@
+/* test-storage.c: bets.csv appends, reading it back and the draw. */
+#include "config.h"
+
+#include "lottery-error.h"
+#include "lottery-storage.h"
+
+#include "unit-utils.h"
+
+#include <string.h>
+
+typedef struct
+{
+  char *dir;
+  char *path; /* dir/bets.csv, not created */
+} Fixture;
+
+static void
+fixture_setup (Fixture       *fixture,
+               gconstpointer  user_data)
+{
+  fixture->dir = unit_make_tmp_dir ();
+  fixture->path = g_build_filename (fixture->dir, "bets.csv", NULL);
+}
+
+static void
+fixture_teardown (Fixture       *fixture,
+                  gconstpointer  user_data)
+{
+  unit_remove_tree (fixture->dir);
+  g_free (fixture->dir);
+  g_free (fixture->path);
+}
+
+typedef struct
+{
+  guint32     agency;
+  const char *first_name;
+  const char *last_name;
+  const char *document;
+  const char *birthdate;
+  const char *number;
+} BetSpec;
+
+/* Names with delimiters, quotes, accents and other scripts. */
+static const BetSpec awkward[] = {
+  { 1, "Santiago Lionel", "Lorca", "30904465", "1999-03-17", "7574" },
+  { 2, "Ana, María", "O\"Brien", "12345678", "2000-02-29", "0" },
+  { 3, "\"", "Ñandú ,\"x\"", "1", "0001-01-01", "4294967295" },
+  { 1, "José", "Pérez-García", "99999999999999999999", "1990-05-17", "7574" },
+  { 4, "Zoë", "李", "42", "1985-12-31", "17574" },
+  { 2, "Łukasz", "D'Angelo", "7", "1970-01-01", "7574" },
+  { 5, "Ana", "Bo", "555", "1999-01-01", "7574" },
+  { 3, "Ελένη", "a;b|c", "0", "2023-12-31", "75740" },
+};
+
+/* What Python's csv.writer () wrote for them, byte for byte. */
+static const char awkward_csv[] =
+  "1,Santiago Lionel,Lorca,30904465,1999-03-17,7574\r\n"
+  "2,\"Ana, María\",\"O\"\"Brien\",12345678,2000-02-29,0\r\n"
+  "3,\"\"\"\",\"Ñandú ,\"\"x\"\"\",1,0001-01-01,4294967295\r\n"
+  "1,José,Pérez-García,99999999999999999999,1990-05-17,7574\r\n"
+  "4,Zoë,李,42,1985-12-31,17574\r\n"
+  "2,Łukasz,D'Angelo,7,1970-01-01,7574\r\n"
+  "5,Ana,Bo,555,1999-01-01,7574\r\n"
+  "3,Ελένη,a;b|c,0,2023-12-31,75740\r\n";
+
+static void
+spec_to_bet (const BetSpec *spec,
+             LotteryBet    *bet)
+{
+  const char *values[] = {
+    spec->first_name, spec->last_name, spec->document, spec->birthdate,
+    spec->number,
+  };
+  gsize lens[LOTTERY_BET_N_FIELDS];
+  g_autoptr(GError) error = NULL;
+  guint i;
+
+  for (i = 0; i < LOTTERY_BET_N_FIELDS; i++)
+    lens[i] = strlen (values[i]);
+  memset (bet, 0, sizeof *bet);
+  g_assert_true (lottery_bet_set_fields (bet, values, lens, &error));
+  g_assert_no_error (error);
+  bet->agency = spec->agency;
+}
+
+/* Formats @n specs as one batch of rows. */
+static GString *
+format_rows (const BetSpec *specs,
+             guint          n)
+{
+  GString *rows = g_string_new (NULL);
+  guint i;
+
+  for (i = 0; i < n; i++)
+    {
+      LotteryBet bet;
+      char row[LOTTERY_BET_ROW_MAX];
+      gsize len;
+
+      spec_to_bet (&specs[i], &bet);
+      len = lottery_bet_format_row (&bet, row);
+      g_string_append_len (rows, row, len);
+    }
+
+  return rows;
+}
+
+static void
+append_rows (LotteryStorage *storage,
+             const BetSpec  *specs,
+             guint           n)
+{
+  g_autoptr(GString) rows = format_rows (specs, n);
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (lottery_storage_append (storage, rows->str, rows->len,
+                                         &error));
+  g_assert_no_error (error);
+}
+
+/* Stores the awkward bets in two batches and closes the file. */
+static void
+store_awkward (Fixture *fixture)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LotteryStorage) storage = lottery_storage_open (fixture->path,
+                                                            &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (storage);
+  g_assert_cmpstr (lottery_storage_get_path (storage), ==, fixture->path);
+  g_assert_cmpuint (lottery_storage_get_size (storage), ==, 0);
+  append_rows (storage, awkward, 3);
+  append_rows (storage, awkward + 3, G_N_ELEMENTS (awkward) - 3);
+  g_assert_cmpuint (lottery_storage_get_size (storage), ==,
+                    sizeof awkward_csv - 1);
+  g_assert_true (lottery_storage_close (storage, &error));
+  g_assert_no_error (error);
+}
+
+static gboolean
+collect_bet (const LotteryBet *bet,
+             gpointer          user_data)
+{
+  g_array_append_val ((GArray *) user_data, *bet);
+  return TRUE;
+}
+
+static GArray *
+load_bets (const char *path,
+           gboolean    winners_only,
+           GError    **error)
+{
+  g_autoptr(GArray) bets = g_array_new (FALSE, FALSE, sizeof (LotteryBet));
+
+  if (!lottery_storage_load_bets (path, winners_only, collect_bet, bets, NULL,
+                                  error))
+    return NULL;
+
+  return g_steal_pointer (&bets);
+}
+
+static void
+assert_bet_is (const LotteryBet *bet,
+               const BetSpec    *spec)
+{
+  LotteryBet expected;
+
+  spec_to_bet (spec, &expected);
+  g_assert_cmpuint (bet->agency, ==, expected.agency);
+  g_assert_cmpmem (bet->first_name, bet->first_name_len,
+                   spec->first_name, strlen (spec->first_name));
+  g_assert_cmpmem (bet->last_name, bet->last_name_len,
+                   spec->last_name, strlen (spec->last_name));
+  g_assert_cmpmem (bet->document, bet->document_len,
+                   spec->document, strlen (spec->document));
+  g_assert_cmpstr (bet->birthdate, ==, spec->birthdate);
+  g_assert_cmpuint (bet->number, ==, expected.number);
+  /* The whole struct, terminators included, is what was stored. */
+  g_assert_cmpmem (bet, sizeof *bet, &expected, sizeof expected);
+}
+
+static void
+test_append_bytes (Fixture       *fixture,
+                   gconstpointer  user_data)
+{
+  gsize len;
+  g_autofree char *contents = NULL;
+
+  store_awkward (fixture);
+  contents = unit_read_file (fixture->path, &len);
+  g_assert_cmpmem (contents, len, awkward_csv, sizeof awkward_csv - 1);
+}
+
+static void
+test_append_reopen (Fixture       *fixture,
+                    gconstpointer  user_data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LotteryStorage) storage = NULL;
+  g_autoptr(GString) expected = g_string_new (awkward_csv);
+  g_autofree char *contents = NULL;
+  gsize len;
+
+  /* A restarted server appends to what is there. */
+  store_awkward (fixture);
+  storage = lottery_storage_open (fixture->path, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (lottery_storage_get_size (storage), ==,
+                    sizeof awkward_csv - 1);
+  append_rows (storage, awkward, 1);
+  g_assert_true (lottery_storage_close (storage, &error));
+  g_assert_no_error (error);
+
+  g_string_append (expected, "1,Santiago Lionel,Lorca,30904465,1999-03-17,"
+                             "7574\r\n");
+  contents = unit_read_file (fixture->path, &len);
+  g_assert_cmpmem (contents, len, expected->str, expected->len);
+}
+
+static void
+test_append_closed (Fixture       *fixture,
+                    gconstpointer  user_data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LotteryStorage) storage = lottery_storage_open (fixture->path,
+                                                            &error);
+  g_autofree char *expected = g_strdup_printf ("Storage %s is closed",
+                                               fixture->path);
+
+  g_assert_no_error (error);
+  g_assert_true (lottery_storage_close (storage, &error));
+  g_assert_no_error (error);
+  /* Closing twice is harmless. */
+  g_assert_true (lottery_storage_close (storage, &error));
+  g_assert_no_error (error);
+
+  g_assert_false (lottery_storage_append (storage, "x\r\n", 3, &error));
+  g_assert_error (error, LOTTERY_ERROR, LOTTERY_ERROR_STORAGE);
+  g_assert_cmpstr (error->message, ==, expected);
+}
+
+static void
+test_open_fails (Fixture       *fixture,
+                 gconstpointer  user_data)
+{
+  g_autofree char *path = g_build_filename (fixture->dir, "no", "such",
+                                            "bets.csv", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LotteryStorage) storage = lottery_storage_open (path, &error);
+  g_autoptr(LotteryStorage) on_dir = NULL;
+
+  g_assert_null (storage);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+  g_assert_nonnull (strstr (error->message, path));
+  g_clear_error (&error);
+
+  on_dir = lottery_storage_open (fixture->dir, &error);
+  g_assert_null (on_dir);
+  g_assert_nonnull (error);
+  g_assert_nonnull (strstr (error->message, fixture->dir));
+}
+
+static void
+test_load_roundtrip (Fixture       *fixture,
+                     gconstpointer  user_data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GArray) bets = NULL;
+  guint i;
+
+  store_awkward (fixture);
+  bets = load_bets (fixture->path, FALSE, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (bets->len, ==, G_N_ELEMENTS (awkward));
+  for (i = 0; i < bets->len; i++)
+    assert_bet_is (&g_array_index (bets, LotteryBet, i), &awkward[i]);
+}
+
+static void
+test_load_winners_only (Fixture       *fixture,
+                        gconstpointer  user_data)
+{
+  static const guint winners[] = { 0, 3, 5, 6 };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GArray) bets = NULL;
+  guint i;
+
+  store_awkward (fixture);
+  bets = load_bets (fixture->path, TRUE, &error);
+  g_assert_no_error (error);
+  /* 17574 and 75740 end or start like the winning number: no match. */
+  g_assert_cmpuint (bets->len, ==, G_N_ELEMENTS (winners));
+  for (i = 0; i < bets->len; i++)
+    assert_bet_is (&g_array_index (bets, LotteryBet, i), &awkward[winners[i]]);
+}
+
+static gboolean
+stop_after_two (const LotteryBet *bet,
+                gpointer          user_data)
+{
+  guint *seen = user_data;
+
+  return ++*seen < 2;
+}
+
+static void
+test_load_stop (Fixture       *fixture,
+                gconstpointer  user_data)
+{
+  g_autoptr(GError) error = NULL;
+  guint seen = 0;
+
+  store_awkward (fixture);
+  g_assert_true (lottery_storage_load_bets (fixture->path, FALSE,
+                                            stop_after_two, &seen, NULL,
+                                            &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (seen, ==, 2);
+}
+
+static void
+test_load_blank_lines (Fixture       *fixture,
+                       gconstpointer  user_data)
+{
+  g_autofree char *path = unit_write_file (fixture->dir, "blank.csv",
+                                           "\r\n1,A,B,1,1990-01-01,7574\r\n"
+                                           "\r\n\n2,C,D,2,1990-01-01,1",
+                                           -1);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GArray) bets = load_bets (path, FALSE, &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpuint (bets->len, ==, 2);
+  g_assert_cmpuint (g_array_index (bets, LotteryBet, 1).agency, ==, 2);
+}
+
+static void
+test_load_damaged (Fixture       *fixture,
+                   gconstpointer  user_data)
+{
+  static const struct { const char *row; const char *message; } cases[] = {
+    { "1,Ana,Pérez,1,1990-01-01", "row does not have 6 fields" },
+    { "1,Ana,Pérez,1,1990-01-01,7,8", "row does not have 6 fields" },
+    { "1,Ana,Pérez,1,1990-01-01,7,8,9", "more than 6 fields" },
+    { "x,Ana,Pérez,1,1990-01-01,7", "agency is not a number" },
+    { "0,Ana,Pérez,1,1990-01-01,7", "agency is not a number" },
+    { ",Ana,Pérez,1,1990-01-01,7", "agency is not a number" },
+    { "1x,Ana,Pérez,1,1990-01-01,7", "agency is not a number" },
+    { "1234567890,Ana,Pérez,1,1990-01-01,7", "agency is not a number" },
+    { "\"1\",Ana,Pérez,1,1990-01-01,7", "agency is not a number" },
+    { "1,Ana,Pérez,1a,1990-01-01,7",
+      "DOCUMENTO “1a” must be 1 to 20 digits" },
+    { "1,,Pérez,1,1990-01-01,7", "NOMBRE is empty" },
+    { "1,Ana,Pérez,1,1990-02-30,7",
+      "NACIMIENTO “1990-02-30” is not a calendar date YYYY-MM-DD" },
+    { "1,Ana,Pérez,1,1990-01-01,4294967296",
+      "NUMERO “4294967296” must be an integer from 0 to 4294967295" },
+    { "1,\"Ana,Pérez,1,1990-01-01,7", "field 2 has an unterminated quote" },
+    { "1,Ana\"x,Pérez,1,1990-01-01,7",
+      "field 2 has a quote but is not quoted" },
+  };
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *contents = g_strconcat (awkward_csv, "\r\n",
+                                               cases[i].row, "\r\n",
+                                               "1,A,B,1,1990-01-01,7\r\n",
+                                               NULL);
+      g_autofree char *path = unit_write_file (fixture->dir, "damaged.csv",
+                                               contents, -1);
+      g_autofree char *expected = g_strdup_printf ("%s:%u: %s", path,
+                                                   (guint) G_N_ELEMENTS (awkward) + 2,
+                                                   cases[i].message);
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GArray) bets = NULL;
+
+      g_test_message ("damaged row “%s”", cases[i].row);
+      bets = load_bets (path, FALSE, &error);
+      g_assert_null (bets);
+      g_assert_error (error, LOTTERY_ERROR, LOTTERY_ERROR_STORAGE);
+      g_assert_cmpstr (error->message, ==, expected);
+    }
+}
+
+static void
+test_load_damaged_winner (Fixture       *fixture,
+                          gconstpointer  user_data)
+{
+  g_autofree char *path = unit_write_file (fixture->dir, "damaged.csv",
+                                           "1,A,B,1,1990-01-01,7574\r\n"
+                                           "1,A,B,1,1990-01-01,1,x\r\n"
+                                           "1,A,B\",1,1990-01-01,7574\r\n",
+                                           -1);
+  g_autofree char *expected = g_strdup_printf ("%s:3: field 3 has a quote "
+                                               "but is not quoted", path);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GArray) bets = NULL;
+
+  /* The draw skips non-winning rows unparsed, but a damaged winning row
+   * is still reported. */
+  bets = load_bets (path, TRUE, &error);
+  g_assert_null (bets);
+  g_assert_error (error, LOTTERY_ERROR, LOTTERY_ERROR_STORAGE);
+  g_assert_cmpstr (error->message, ==, expected);
+}
+
+static void
+test_load_too_long (Fixture       *fixture,
+                    gconstpointer  user_data)
+{
+  g_autofree char *name = g_strnfill (600, 'a');
+  g_autofree char *contents = g_strdup_printf ("1,%s,B,1,1990-01-01,7574\r\n",
+                                               name);
+  g_autofree char *path = unit_write_file (fixture->dir, "long.csv", contents,
+                                           -1);
+  g_autofree char *expected = g_strdup_printf ("%s:1: row is too long", path);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GArray) bets = load_bets (path, FALSE, &error);
+
+  g_assert_null (bets);
+  g_assert_error (error, LOTTERY_ERROR, LOTTERY_ERROR_STORAGE);
+  g_assert_cmpstr (error->message, ==, expected);
+}
+
+static void
+test_load_missing (Fixture       *fixture,
+                   gconstpointer  user_data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GArray) bets = load_bets (fixture->path, FALSE, &error);
+  g_autoptr(GPtrArray) winners = NULL;
+
+  g_assert_null (bets);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+  g_assert_nonnull (strstr (error->message, fixture->path));
+  g_clear_error (&error);
+
+  winners = lottery_storage_draw (fixture->path, 3, NULL, &error);
+  g_assert_null (winners);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+}
+
+static void
+test_load_cancelled (Fixture       *fixture,
+                     gconstpointer  user_data)
+{
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GError) error = NULL;
+  guint seen = 0;
+
+  store_awkward (fixture);
+  g_cancellable_cancel (cancellable);
+  g_assert_false (lottery_storage_load_bets (fixture->path, FALSE,
+                                             stop_after_two, &seen,
+                                             cancellable, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_cmpuint (seen, ==, 0);
+}
+
+static void
+assert_documents (GPtrArray          *documents,
+                  const char * const *expected)
+{
+  guint i;
+
+  for (i = 0; expected[i] != NULL; i++)
+    {
+      g_assert_cmpuint (i, <, documents->len);
+      g_assert_cmpstr (g_ptr_array_index (documents, i), ==, expected[i]);
+    }
+  g_assert_cmpuint (documents->len, ==, i);
+}
+
+static void
+test_draw (Fixture       *fixture,
+           gconstpointer  user_data)
+{
+  const char * const agency1[] = { "30904465", "99999999999999999999", NULL };
+  const char * const agency2[] = { "7", NULL };
+  const char * const agency5[] = { "555", NULL };
+  const char * const none[] = { NULL };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) winners = NULL;
+
+  store_awkward (fixture);
+  winners = lottery_storage_draw (fixture->path, 5, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (winners);
+  g_assert_cmpuint (winners->len, ==, 5);
+  assert_documents (winners->pdata[0], agency1);
+  assert_documents (winners->pdata[1], agency2);
+  assert_documents (winners->pdata[2], none);
+  assert_documents (winners->pdata[3], none);
+  assert_documents (winners->pdata[4], agency5);
+}
+
+static void
+test_draw_empty (Fixture       *fixture,
+                 gconstpointer  user_data)
+{
+  const char * const none[] = { NULL };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) winners = NULL;
+  g_autoptr(LotteryStorage) storage = lottery_storage_open (fixture->path,
+                                                            &error);
+  guint i;
+
+  g_assert_no_error (error);
+  winners = lottery_storage_draw (fixture->path, 4, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (winners->len, ==, 4);
+  for (i = 0; i < winners->len; i++)
+    assert_documents (winners->pdata[i], none);
+}
+
+static void
+test_draw_foreign (Fixture       *fixture,
+                   gconstpointer  user_data)
+{
+  if (g_test_subprocess ())
+    {
+      const char * const agency1[] = { "30904465", "99999999999999999999",
+                                       NULL };
+      const char * const agency2[] = { "7", NULL };
+      const char * const none[] = { NULL };
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GPtrArray) winners = NULL;
+
+      /* Let the warning about agency 5's bets through, not abort. */
+      g_log_set_always_fatal (G_LOG_LEVEL_ERROR);
+      store_awkward (fixture);
+      winners = lottery_storage_draw (fixture->path, 3, NULL, &error);
+      g_assert_no_error (error);
+      g_assert_cmpuint (winners->len, ==, 3);
+      assert_documents (winners->pdata[0], agency1);
+      assert_documents (winners->pdata[1], agency2);
+      assert_documents (winners->pdata[2], none);
+      return;
+    }
+
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_passed ();
+  g_test_trap_assert_stderr ("*bets.csv holds 1 winning bets of agencies "
+                             "above 3; they are not part of this draw*");
+}
+
+static void
+test_python_reads_back (Fixture       *fixture,
+                        gconstpointer  user_data)
+{
+  static const char script[] =
+    "import csv, sys\n"
+    "out = sys.stdout.buffer\n"
+    "with open(sys.argv[1], newline='', encoding='utf-8') as f:\n"
+    "    for row in csv.reader(f):\n"
+    "        out.write(('%d\\x1f%s\\n' % (len(row), '\\x1f'.join(row)))"
+    ".encode('utf-8'))\n";
+  g_autofree char *python = g_find_program_in_path ("python3");
+  g_autoptr(GString) expected = g_string_new (NULL);
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autoptr(GError) error = NULL;
+  int status = 0;
+  guint i;
+
+  if (python == NULL)
+    {
+      g_test_skip ("python3 is not installed");
+      return;
+    }
+
+  store_awkward (fixture);
+  for (i = 0; i < G_N_ELEMENTS (awkward); i++)
+    g_string_append_printf (expected, "6\x1f%u\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\n",
+                            awkward[i].agency, awkward[i].first_name,
+                            awkward[i].last_name, awkward[i].document,
+                            awkward[i].birthdate, awkward[i].number);
+
+  {
+    const char *argv[] = { python, "-c", script, fixture->path, NULL };
+
+    g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL,
+                                 G_SPAWN_DEFAULT, NULL, NULL, &out, &err,
+                                 &status, &error));
+  }
+  g_assert_no_error (error);
+  g_test_message ("python3 stderr: %s", err);
+  g_assert_true (g_spawn_check_wait_status (status, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (out, ==, expected->str);
+}
+
+/* Concurrent appends: THREADS threads each store BATCHES batches of
+ * ROWS rows; every batch is a distinct pattern, so the file shows
+ * whether any batch was split up by another's rows. */
+#define THREADS 8
+#define BATCHES 500
+#define ROWS    10
+
+typedef struct
+{
+  LotteryStorage *storage;
+  guint           thread;
+} AppendJob;
+
+static gpointer
+append_thread (gpointer user_data)
+{
+  AppendJob *job = user_data;
+  guint b, r;
+
+  for (b = 0; b < BATCHES; b++)
+    {
+      GString *rows = g_string_new (NULL);
+      GError *error = NULL;
+
+      for (r = 0; r < ROWS; r++)
+        {
+          LotteryBet bet = { 0 };
+          char row[LOTTERY_BET_ROW_MAX];
+
+          bet.agency = job->thread + 1;
+          bet.first_name_len = (guint8) g_snprintf (bet.first_name,
+                                                    sizeof bet.first_name,
+                                                    "Hilo, %u", job->thread);
+          bet.last_name_len = (guint8) g_snprintf (bet.last_name,
+                                                   sizeof bet.last_name,
+                                                   "Lote \"%u\"", b);
+          bet.document_len = (guint8) g_snprintf (bet.document,
+                                                  sizeof bet.document,
+                                                  "%u%04u%02u", job->thread + 1,
+                                                  b, r);
+          memcpy (bet.birthdate, "2000-02-29", LOTTERY_BIRTHDATE_LEN + 1);
+          bet.number = job->thread * BATCHES + b;
+          g_string_append_len (rows, row, lottery_bet_format_row (&bet, row));
+        }
+
+      if (!lottery_storage_append (job->storage, rows->str, rows->len,
+                                   &error))
+        g_error ("append failed: %s", error->message);
+      g_string_free (rows, TRUE);
+    }
+
+  return NULL;
+}
+
+typedef struct
+{
+  gboolean seen[THREADS * BATCHES];
+  int      last_batch[THREADS];
+  guint32  current;
+  guint    row_in_batch;
+  guint    total;
+} ContiguityCheck;
+
+static gboolean
+check_contiguous (const LotteryBet *bet,
+                  gpointer          user_data)
+{
+  ContiguityCheck *check = user_data;
+  guint thread = bet->agency - 1;
+  guint batch = bet->number % BATCHES;
+  g_autofree char *first_name = g_strdup_printf ("Hilo, %u", thread);
+  g_autofree char *last_name = g_strdup_printf ("Lote \"%u\"", batch);
+  g_autofree char *document = g_strdup_printf ("%u%04u%02u", thread + 1,
+                                               batch, check->row_in_batch);
+
+  g_assert_cmpuint (thread, <, THREADS);
+  g_assert_cmpuint (bet->number / BATCHES, ==, thread);
+  if (check->row_in_batch == 0)
+    {
+      /* A new batch: never seen before, and after the same thread's
+       * earlier batches. */
+      g_assert_false (check->seen[bet->number]);
+      check->seen[bet->number] = TRUE;
+      g_assert_cmpint (check->last_batch[thread], <, (int) batch);
+      check->last_batch[thread] = (int) batch;
+      check->current = bet->number;
+    }
+  else
+    g_assert_cmpuint (bet->number, ==, check->current);
+
+  g_assert_cmpstr (bet->first_name, ==, first_name);
+  g_assert_cmpstr (bet->last_name, ==, last_name);
+  g_assert_cmpstr (bet->document, ==, document);
+  check->row_in_batch = (check->row_in_batch + 1) % ROWS;
+  check->total++;
+
+  return TRUE;
+}
+
+static void
+test_concurrent_appends (Fixture       *fixture,
+                         gconstpointer  user_data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LotteryStorage) storage = lottery_storage_open (fixture->path,
+                                                            &error);
+  GThread *threads[THREADS];
+  AppendJob jobs[THREADS];
+  g_autofree ContiguityCheck *check = g_new0 (ContiguityCheck, 1);
+  guint64 size;
+  guint i;
+
+  g_assert_no_error (error);
+  for (i = 0; i < THREADS; i++)
+    {
+      jobs[i].storage = storage;
+      jobs[i].thread = i;
+      threads[i] = g_thread_new ("append", append_thread, &jobs[i]);
+    }
+  for (i = 0; i < THREADS; i++)
+    g_thread_join (threads[i]);
+
+  size = lottery_storage_get_size (storage);
+  g_assert_true (lottery_storage_close (storage, &error));
+  g_assert_no_error (error);
+  {
+    g_autofree char *contents = NULL;
+    gsize len;
+
+    contents = unit_read_file (fixture->path, &len);
+    g_assert_cmpuint (len, ==, size);
+  }
+
+  for (i = 0; i < THREADS; i++)
+    check->last_batch[i] = -1;
+  g_assert_true (lottery_storage_load_bets (fixture->path, FALSE,
+                                            check_contiguous, check, NULL,
+                                            &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (check->total, ==, THREADS * BATCHES * ROWS);
+  g_assert_cmpuint (check->row_in_batch, ==, 0);
+  for (i = 0; i < THREADS; i++)
+    g_assert_cmpint (check->last_batch[i], ==, BATCHES - 1);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+  g_test_summary ("LotteryStorage: bets.csv rows byte for byte as Python's "
+                  "csv module writes and reads them, whole batches under "
+                  "concurrent appends, damaged rows, and the draw.");
+
+#define ADD(path, func) \
+  g_test_add (path, Fixture, NULL, fixture_setup, func, fixture_teardown)
+
+  ADD ("/storage/append/bytes", test_append_bytes);
+  ADD ("/storage/append/reopen", test_append_reopen);
+  ADD ("/storage/append/closed", test_append_closed);
+  ADD ("/storage/append/concurrent", test_concurrent_appends);
+  ADD ("/storage/open/fails", test_open_fails);
+  ADD ("/storage/load/roundtrip", test_load_roundtrip);
+  ADD ("/storage/load/winners-only", test_load_winners_only);
+  ADD ("/storage/load/stop", test_load_stop);
+  ADD ("/storage/load/blank-lines", test_load_blank_lines);
+  ADD ("/storage/load/damaged", test_load_damaged);
+  ADD ("/storage/load/damaged-winner", test_load_damaged_winner);
+  ADD ("/storage/load/too-long", test_load_too_long);
+  ADD ("/storage/load/missing", test_load_missing);
+  ADD ("/storage/load/cancelled", test_load_cancelled);
+  ADD ("/storage/load/python-csv", test_python_reads_back);
+  ADD ("/storage/draw/by-agency", test_draw);
+  ADD ("/storage/draw/empty", test_draw_empty);
+  ADD ("/storage/draw/foreign-agencies", test_draw_foreign);
+
+#undef ADD
+
+  return g_test_run ();
+}

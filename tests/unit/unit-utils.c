@@ -1,0 +1,73 @@
+/* unit-utils.c: scratch directories and files for the unit tests. */
+#include "config.h"
+
+#include "unit-utils.h"
+
+#include <glib/gstdio.h>
+
+/* A fresh directory under the (per-test) temporary directory. */
+char *
+unit_make_tmp_dir (void)
+{
+  g_autoptr(GError) error = NULL;
+  char *dir = g_dir_make_tmp ("lottery-unit-XXXXXX", &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (dir);
+
+  return dir;
+}
+
+/* Removes @path and, if it is a directory, everything below it. */
+void
+unit_remove_tree (const char *path)
+{
+  if (path == NULL)
+    return;
+
+  if (g_file_test (path, G_FILE_TEST_IS_DIR) &&
+      !g_file_test (path, G_FILE_TEST_IS_SYMLINK))
+    {
+      g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
+      const char *name;
+
+      while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+        {
+          g_autofree char *child = g_build_filename (path, name, NULL);
+          unit_remove_tree (child);
+        }
+      g_assert_cmpint (g_rmdir (path), ==, 0);
+    }
+  else
+    g_assert_cmpint (g_unlink (path), ==, 0);
+}
+
+/* Writes @contents (@len bytes, or up to its NUL when -1) to @dir/@name
+ * and returns the path. */
+char *
+unit_write_file (const char *dir,
+                 const char *name,
+                 const char *contents,
+                 gssize      len)
+{
+  g_autoptr(GError) error = NULL;
+  char *path = g_build_filename (dir, name, NULL);
+
+  g_file_set_contents (path, contents, len, &error);
+  g_assert_no_error (error);
+
+  return path;
+}
+
+char *
+unit_read_file (const char *path,
+                gsize      *len)
+{
+  g_autoptr(GError) error = NULL;
+  char *contents = NULL;
+
+  g_file_get_contents (path, &contents, len, &error);
+  g_assert_no_error (error);
+
+  return contents;
+}
