@@ -7,7 +7,7 @@
 # system with debootstrap (needs root) and imports it into the engine.
 #
 # The root file system is kept as a tarball in a cache folder, so only the
-# first run pays for debootstrap (about a minute and a half); later runs
+# first run pays for debootstrap (about a minute); later runs
 # only import it (a few seconds), and runs that find the image do nothing.
 #
 # Usage: docker/make-base-image.sh [--force]

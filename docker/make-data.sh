@@ -47,7 +47,7 @@ while [[ $# -gt 0 ]]; do
     --seed) [[ $# -ge 2 ]] || die "--seed needs a value"; seed="$2"; shift 2 ;;
     --dir) [[ $# -ge 2 ]] || die "--dir needs a value"; dir="$2"; shift 2 ;;
     --force) force=true; shift ;;
-    -h | --help) usage; exit 0 ;;
+    -h | --help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
     -*) usage >&2; die "unknown option '$1'" ;;
     *)
       [[ -z "$count" ]] || { usage >&2; die "unexpected argument '$1'"; }
@@ -58,8 +58,9 @@ while [[ $# -gt 0 ]]; do
 done
 
 [[ -n "$count" ]] || { usage >&2; die "N (the number of agencies) is required"; }
-[[ "$count" =~ ^[1-9][0-9]{0,3}$ ]] && (( count <= MAX_AGENCIES )) ||
+if ! [[ "$count" =~ ^[1-9][0-9]{0,3}$ ]] || (( count > MAX_AGENCIES )); then
   die "N must be a whole number from 1 to $MAX_AGENCIES, got '$count'"
+fi
 [[ "$rows" =~ ^[0-9]{1,9}$ ]] || die "--rows must be a whole number, got '$rows'"
 [[ "$seed" =~ ^[0-9]{1,15}$ ]] || die "--seed must be a whole number, got '$seed'"
 [[ -z "$winners" || "$winners" =~ ^[0-9]{1,9}(,[0-9]{1,9})*$ ]] ||
@@ -78,7 +79,7 @@ for (( i = 1; i <= count; i++ )); do
   fi
   args="--rows $rows --seed $(( seed + i ))"
   if (( ${#winner_list[@]} > 0 )); then
-    k=${winner_list[$(( i <= ${#winner_list[@]} ? i - 1 : ${#winner_list[@]} - 1 ))]}
+    k=$(( 10#${winner_list[$(( i <= ${#winner_list[@]} ? i - 1 : ${#winner_list[@]} - 1 ))]} ))
     (( k <= rows )) || die "agency $i: --winners $k is more than --rows $rows"
     args+=" --winners $k"
   fi

@@ -101,8 +101,20 @@ validate_name (LotteryBetField field,
                          _("%s is longer than %d bytes"),
                          lottery_bet_field_name (field), LOTTERY_NAME_MAX);
 
-  /* Most names are ASCII: check those bytes inline and only decode
-   * the rest, once the whole field is known to be valid UTF-8. */
+  /* Most names are printable ASCII: skip those eight bytes at a time
+   * (no byte >= 0x80, none < 0x20, none 0x7f), and decode only the
+   * rest, once the whole field is known to be valid UTF-8. */
+  while (end - p >= 8)
+    {
+      guint64 w;
+
+      memcpy (&w, p, 8);
+      if (((w | (w - 0x2020202020202020ull) |
+            ((w ^ 0x7f7f7f7f7f7f7f7full) - 0x0101010101010101ull)) &
+           0x8080808080808080ull) != 0)
+        break;
+      p += 8;
+    }
   while (p < end)
     {
       guchar c = (guchar) *p;
@@ -165,6 +177,16 @@ parse_digits (const char *p,
   return v;
 }
 
+static guint
+days_in_month (guint month,
+               guint year)
+{
+  static const guint8 days[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+  gboolean leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+
+  return days[month - 1] + (month == 2 && leap);
+}
+
 static gboolean
 validate_birthdate (const char *value,
                     gsize       len,
@@ -182,7 +204,7 @@ validate_birthdate (const char *value,
   day = parse_digits (value + 8, 2);
 
   if (year == 0 || month < 1 || month > 12 || day < 1 ||
-      day > g_date_get_days_in_month ((GDateMonth) month, (GDateYear) year))
+      day > days_in_month (month, year))
     goto bad;
 
   return TRUE;

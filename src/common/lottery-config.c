@@ -181,7 +181,11 @@ walk_object (const LotterySetting *settings,
 
       json_reader_read_member (reader, members[i]);
 
-      if (json_reader_is_object (reader))
+      /* "server.port" at the top is not the key server.port. */
+      if (strchr (members[i], '.') != NULL)
+        ok = lottery_fail (error, LOTTERY_ERROR_CONFIG,
+                           _("%s: unknown key %s"), path, key);
+      else if (json_reader_is_object (reader))
         ok = walk_object (settings, n_settings, config, reader, key, path,
                           error);
       else if ((setting = find_setting (settings, n_settings, key)) != NULL)

@@ -267,8 +267,12 @@ lottery_message_encode_error (guint8     *out,
                               const char *text)
 {
   gsize max = LOTTERY_FRAME_BODY_MAX - 9;
-  gsize len = strlen (text);
+  g_autofree char *valid = g_utf8_make_valid (text, -1);
+  gsize len = strlen (valid);
   const char *valid_end;
+
+  /* The peer rejects an ERROR whose text is not UTF-8. */
+  text = valid;
 
   /* Cut long texts at a character boundary so they stay UTF-8. */
   if (len > max)
@@ -479,7 +483,11 @@ gboolean
 lottery_batch_reader_end (LotteryBatchReader *reader,
                           GError            **error)
 {
-  if (reader->remaining != 0 || reader->p != reader->end)
+  if (reader->remaining != 0)
+    return lottery_fail (error, LOTTERY_ERROR_PROTOCOL,
+                         _("Message ends after %u of %u items"),
+                         reader->index, reader->index + reader->remaining);
+  if (reader->p != reader->end)
     return lottery_fail (error, LOTTERY_ERROR_PROTOCOL,
                          _("Message has %" G_GSIZE_FORMAT " bytes after its "
                            "last item"),

@@ -177,16 +177,28 @@ row_error (LotteryCsvReader *reader,
                        lottery_csv_reader_get_line_number (reader), what);
 }
 
-/* Is the last field of @line exactly the winning number? The number is
- * always last and never quoted, so this needs no parsing. */
+/* Is the last field of @line the winning number? The number is always
+ * last and never quoted, so this needs no CSV parsing; it reads the
+ * digits as the full parser would, leading zeros included. */
 static gboolean
 ends_with_winning_number (const char *line,
                           gsize       len)
 {
-  static const char suffix[] = "," G_STRINGIFY (LOTTERY_WINNING_NUMBER);
-  const gsize n = sizeof suffix - 1;
+  const char *comma = memrchr (line, ',', len);
+  const char *p;
+  guint64 v = 0;
 
-  return len > n && memcmp (line + len - n, suffix, n) == 0;
+  if (comma == NULL || comma + 1 == line + len ||
+      (gsize) (line + len - comma - 1) > LOTTERY_NUMBER_MAX_DIGITS)
+    return FALSE;
+  for (p = comma + 1; p < line + len; p++)
+    {
+      if (*p < '0' || *p > '9')
+        return FALSE;
+      v = v * 10 + (guint64) (*p - '0');
+    }
+
+  return v == LOTTERY_WINNING_NUMBER;
 }
 
 /* Streams bets.csv back (the original load_bets ()): each row is parsed

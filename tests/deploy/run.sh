@@ -32,13 +32,15 @@
 # 77 skipped: no Docker engine could be had (said in one line).
 #
 # Environment: LOTTERY_IMAGE (default lottery:latest) is the image tag to
-# build and test; LOTTERY_COMPOSE forces the compose command (for example
+# build and test (its build stage is kept as lottery-build:latest, the
+# cache of the next build); LOTTERY_COMPOSE forces the compose command (for example
 # "docker-compose"); the variables of docker/make-base-image.sh apply too.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname -- "${BASH_SOURCE[0]}")/../.." && pwd)
 readonly ROOT
 readonly IMAGE="${LOTTERY_IMAGE:-lottery:latest}"
+readonly BUILD_IMAGE="${IMAGE%:*}-build:latest"
 readonly PROJECT_PREFIX=lotterydeploytest
 readonly WINNING_NUMBER=7574
 readonly AGENCY_TIMEOUT_S=180
@@ -137,13 +139,14 @@ stop_engine() {
 # Removes whatever a compose project left (after a failed check), by the
 # labels compose puts on everything it creates.
 remove_project() {
-  local filter="label=com.docker.compose.project=$1" ids
-  ids=$(docker ps -a -q --filter "$filter")
-  [[ -z "$ids" ]] || docker rm -f $ids >/dev/null
-  ids=$(docker volume ls -q --filter "$filter")
-  [[ -z "$ids" ]] || docker volume rm -f $ids >/dev/null
-  ids=$(docker network ls -q --filter "$filter")
-  [[ -z "$ids" ]] || docker network rm $ids >/dev/null
+  local filter="label=com.docker.compose.project=$1"
+  local -a ids
+  mapfile -t ids < <(docker ps -a -q --filter "$filter")
+  (( ${#ids[@]} == 0 )) || docker rm -f "${ids[@]}" >/dev/null
+  mapfile -t ids < <(docker volume ls -q --filter "$filter")
+  (( ${#ids[@]} == 0 )) || docker volume rm -f "${ids[@]}" >/dev/null
+  mapfile -t ids < <(docker network ls -q --filter "$filter")
+  (( ${#ids[@]} == 0 )) || docker network rm "${ids[@]}" >/dev/null
 }
 
 cleanup() {
@@ -403,7 +406,7 @@ agencies_winners() {
     elif [[ "$got" != "$want" ]]; then
       bad+="agency $i: cant_ganadores '${got:-none}', expected $want"$'\n'
     elif [[ "$got_docs" != "$want_docs" ]]; then
-      bad+="agency $i: winners $(echo $got_docs), expected $(echo $want_docs)"$'\n'
+      bad+="agency $i: winners $(tr '\n' ' ' <<<"$got_docs"), expected $(tr '\n' ' ' <<<"$want_docs")"$'\n'
     fi
   done
   [[ -z "$bad" ]] || { echo "$bad"; return 1; }
@@ -509,6 +512,7 @@ compose_down() {
 run_lottery() {
   local label="$1" n="$2" rows="$3" file="$4" full="${5:-}"
   local winners="" i t0 last
+  local -a exited
 
   use_project "$PROJECT_PREFIX$label" "$WORK/bets-$label"
   COMPOSE_FILES=(-f "$file")
@@ -525,9 +529,9 @@ run_lottery() {
       is_pid1 "$(container_of server)" lottery-server
   fi
   require "N = $n: every agency exits" agencies_exit "$n" || return 0
-  last=$(docker inspect --format '{{.State.FinishedAt}}' \
-           $(docker ps -a -q --filter "label=com.docker.compose.project=$PROJECT" \
-                             --filter status=exited) |
+  mapfile -t exited < <(docker ps -a -q --filter "label=com.docker.compose.project=$PROJECT" \
+                                         --filter status=exited)
+  last=$(docker inspect --format '{{.State.FinishedAt}}' "${exited[@]}" |
          while read -r stamp; do date -d "$stamp" +%s.%N; done | sort -n | tail -n 1)
   note "N = $n: up to last agency exit: $(seconds_between "$t0" "$last") s"
   [[ "$full" != full ]] || UP_TO_LAST_EXIT=$(seconds_between "$t0" "$last")
@@ -594,13 +598,18 @@ fi
 BASE_TIME=$(seconds_between "$t0" "$(now)")
 note "$(tail -n 1 "$WORK/base.log") ($BASE_TIME s)"
 
+# The build stage is tagged too, so that it stays as the cache of the next
+# build while the build stages of earlier sources, left untagged, are
+# pruned instead of piling up.
 t0=$(now)
-if ! docker build --force-rm -f "$ROOT/docker/Dockerfile" -t "$IMAGE" "$ROOT" >"$WORK/build.log" 2>&1; then
+if ! { docker build --force-rm -f "$ROOT/docker/Dockerfile" --target build -t "$BUILD_IMAGE" "$ROOT" &&
+       docker build --force-rm -f "$ROOT/docker/Dockerfile" -t "$IMAGE" "$ROOT"; } >"$WORK/build.log" 2>&1; then
   fail "build the image (runs the unit tests)" "$(tail -n 40 "$WORK/build.log")"
   summary
   exit 1
 fi
 BUILD_TIME=$(seconds_between "$t0" "$(now)")
+docker image prune -f --filter label=ar.loteria.stage=build >/dev/null
 pass "build the image (runs the unit tests) in $BUILD_TIME s"
 note "image $IMAGE: $(docker image inspect --format '{{.Size}}' "$IMAGE" |
                       awk '{ printf "%.0f MB", $1 / 1e6 }')"

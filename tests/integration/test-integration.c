@@ -576,6 +576,7 @@ test_sigterm_server (TestFixture   *fixture,
                                ARGS ("--bets-file", file2,
                                      "--batch-max-amount", "77"),
                                NULL);
+  test_assert_line (server, "action: hello | result: success | agency: 1", 1);
   test_assert_line (server, "action: hello | result: success | agency: 2", 1);
   test_assert_line (server, RECEIVED, 40);
 

@@ -205,7 +205,7 @@ test_document (void)
   };
   static const char * const bad[] = {
     "", "123456789012345678901", "12a", "-1", "+1", " 1", "1 ", "1.0",
-    "1,0", "١٢٣", "0x1f",
+    "1,0", "١٢٣", "0x1f", "12:34", "1/2",
   };
   LotteryBet bet = { 0 };
   g_autoptr(GError) error = NULL;

@@ -13,7 +13,8 @@
  * characters, then one space, as Python's `%(levelname)-8s `. */
 /* For g_test_trap_assert_stdout ()'s globs; escaped against trigraphs. */
 #define TIMESTAMP_GLOB "?\?\?\?-?\?-?\? ?\?:?\?:?\?"
-#define TIMESTAMP_RE "[0-9]{4}-[0-1][0-9]-[0-3][0-9] [0-2][0-9]:[0-5][0-9]:[0-6][0-9]"
+#define TIMESTAMP_RE \
+  "[0-9]{4}-[0-1][0-9]-[0-3][0-9] [0-2][0-9]:[0-5][0-9]:[0-6][0-9]"
 
 static void
 assert_line (const char *line,

@@ -311,14 +311,13 @@ test_roundtrip_finished (void)
   g_autofree guint8 *copy = NULL;
   LotteryMessage message;
   g_autoptr(GError) error = NULL;
-  gsize len = lottery_message_encode_finished (frame,
-                                               G_GUINT64_CONSTANT (0x0123456789abcdef));
+  const guint64 stored = G_GUINT64_CONSTANT (0x0123456789abcdef);
+  gsize len = lottery_message_encode_finished (frame, stored);
 
   g_assert_true (decode_frame (frame, len, &copy, &message, &error));
   g_assert_no_error (error);
   g_assert_cmpint (message.type, ==, LOTTERY_MESSAGE_FINISHED);
-  g_assert_cmphex (message.finished.stored, ==,
-                   G_GUINT64_CONSTANT (0x0123456789abcdef));
+  g_assert_cmphex (message.finished.stored, ==, stored);
 }
 
 /* Encodes @documents as WINNERS frames, decodes them back and checks
@@ -439,6 +438,42 @@ test_roundtrip_winners_split (void)
 }
 
 static void
+test_roundtrip_winners_exact_fit (void)
+{
+  /* 389 documents of 20 digits leave 15 bytes of the frame: a 14-digit
+   * document (15 bytes) still fits exactly, a 15-digit one does not. */
+  const guint full = (LOTTERY_FRAME_MAX - 8) / (LOTTERY_DOCUMENT_MAX + 1);
+  g_autofree char *doc20 = g_strnfill (LOTTERY_DOCUMENT_MAX, '2');
+  g_autofree char *doc14 = g_strnfill (14, '4');
+  g_autofree char *doc15 = g_strnfill (15, '5');
+  g_autofree const char **documents = g_new (const char *, full + 1);
+  guint8 frame[LOTTERY_FRAME_MAX];
+  guint n_encoded;
+  gsize len;
+  guint i;
+
+  g_assert_cmpuint (full, ==, 389);
+  for (i = 0; i < full; i++)
+    documents[i] = doc20;
+
+  documents[full] = doc14;
+  len = lottery_message_encode_winners (frame, documents, full + 1,
+                                        &n_encoded);
+  g_assert_cmpuint (n_encoded, ==, full + 1);
+  g_assert_cmpuint (len, ==, LOTTERY_FRAME_MAX);
+  g_assert_cmpuint (frame[5] & LOTTERY_WINNERS_LAST, !=, 0);
+  g_assert_cmpuint (roundtrip_winners (documents, full + 1), ==, 1);
+
+  documents[full] = doc15;
+  len = lottery_message_encode_winners (frame, documents, full + 1,
+                                        &n_encoded);
+  g_assert_cmpuint (n_encoded, ==, full);
+  g_assert_cmpuint (len, ==, LOTTERY_FRAME_MAX - 15);
+  g_assert_cmpuint (frame[5] & LOTTERY_WINNERS_LAST, ==, 0);
+  g_assert_cmpuint (roundtrip_winners (documents, full + 1), ==, 2);
+}
+
+static void
 test_roundtrip_batch (void)
 {
   LotteryBet bets[4];
@@ -548,7 +583,30 @@ test_encoder_frame_limit (void)
   g_assert_cmpuint (encoder->len, <=, LOTTERY_FRAME_MAX);
   g_assert_cmpuint (encoder->len + wire, >, LOTTERY_FRAME_MAX);
 
-  /* A smaller bet may still fill the gap, as long as it fits. */
+  /* One byte too many is refused; exactly what is left is taken. */
+  {
+    gsize left = LOTTERY_FRAME_MAX - encoder->len;
+    g_autofree char *tail_name = NULL;
+    LotteryBet too_big, exact;
+    gsize len_before = encoder->len;
+
+    g_assert_cmpuint (left, >, 3 + 100 + 1 + 1 + 10 + 4);
+    g_assert_cmpuint (left, <, 3 + 100 + 100 + 1 + 10 + 4);
+    tail_name = g_strnfill (left - (3 + 100 + 1 + 10 + 4) + 1, 't');
+    set_bet (&too_big, long_name, tail_name, "1", "1990-05-17", "1");
+    g_assert_cmpuint (lottery_bet_wire_size (&too_big), ==, left + 1);
+    g_assert_false (lottery_batch_encoder_add (encoder, &too_big));
+    g_assert_cmpuint (encoder->len, ==, len_before);
+
+    tail_name[strlen (tail_name) - 1] = '\0';
+    set_bet (&exact, long_name, tail_name, "1", "1990-05-17", "1");
+    g_assert_cmpuint (lottery_bet_wire_size (&exact), ==, left);
+    g_assert_true (lottery_batch_encoder_add (encoder, &exact));
+    g_assert_cmpuint (encoder->len, ==, LOTTERY_FRAME_MAX);
+    added++;
+  }
+
+  /* Nothing more fits, not even the smallest bet. */
   while (lottery_batch_encoder_add (encoder, &small))
     added++;
   g_assert_cmpuint (encoder->len, <=, LOTTERY_FRAME_MAX);
@@ -711,6 +769,16 @@ test_decode_count (void)
   g_autoptr(GError) error = NULL;
   g_autoptr(GByteArray) body = raw_batch (1, "A", "B", "1", "1990-05-17", 1);
 
+  /* A batch of no bets is no batch, even with nothing after it. */
+  {
+    static const guint8 empty_batch[] = { 0x02, 0, 0, 0, 1, 0, 0 };
+
+    g_assert_false (decode_fully (empty_batch, sizeof empty_batch, &error));
+    g_assert_error (error, LOTTERY_ERROR, LOTTERY_ERROR_PROTOCOL);
+    g_assert_cmpstr (error->message, ==, "BATCH claims 0 bets in 0 bytes");
+    g_clear_error (&error);
+  }
+
   /* One minimal bet is 20 bytes: a count of 2 cannot fit. */
   g_assert_cmpuint (body->len, ==, LOTTERY_BATCH_HEADER + LOTTERY_BET_WIRE_MIN);
   body->data[6] = 2;
@@ -768,7 +836,8 @@ test_decode_winners_documents (void)
 static GPtrArray *
 valid_frames (void)
 {
-  GPtrArray *frames = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+  GPtrArray *frames =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
   const char * const documents[] = { "30904465", "1", "12345678901234567890" };
   LotteryBatchEncoder *encoder = g_new (LotteryBatchEncoder, 1);
   guint8 frame[LOTTERY_FRAME_MAX];
@@ -828,8 +897,23 @@ test_decode_truncated (void)
 
       for (cut = 0; cut < body_len; cut++)
         {
+          gsize header = body[0] == LOTTERY_MESSAGE_BATCH ? 6
+                         : body[0] == LOTTERY_MESSAGE_WINNERS ? 3
+                         : body[0] == LOTTERY_MESSAGE_ERROR ? 8
+                         : body_len - 1;
+
           g_assert_false (decode_fully (body, cut, &error));
           g_assert_error (error, LOTTERY_ERROR, LOTTERY_ERROR_PROTOCOL);
+          /* Short of the fixed part, the message says by how much. */
+          if (cut >= 1 && cut - 1 < header)
+            {
+              g_autofree char *expected =
+                g_strdup_printf ("%s message has %" G_GSIZE_FORMAT " bytes, "
+                                 "expected %" G_GSIZE_FORMAT,
+                                 lottery_message_type_name (body[0]), cut - 1,
+                                 header);
+              g_assert_cmpstr (error->message, ==, expected);
+            }
           g_clear_error (&error);
         }
     }
@@ -950,9 +1034,10 @@ test_decode_random (void)
       if (i % 2 == 0)
         {
           /* Random bytes behind a known type byte. */
-          len = 1 + (g_rand_int_range (rand, 0, 8) == 0
-                       ? (gsize) g_rand_int_range (rand, 0, LOTTERY_FRAME_BODY_MAX)
-                       : (gsize) g_rand_int_range (rand, 0, 64));
+          gsize max = g_rand_int_range (rand, 0, 8) == 0
+                        ? LOTTERY_FRAME_BODY_MAX : 64;
+
+          len = 1 + (gsize) g_rand_int_range (rand, 0, max);
           body[0] = types[g_rand_int_range (rand, 0, G_N_ELEMENTS (types))];
           for (j = 1; j < len; j++)
             body[j] = (guint8) g_rand_int (rand);
@@ -1057,6 +1142,7 @@ test_stream_bad_prefix (void)
   g_autoptr(GInputStream) zero_stream = NULL;
   g_autoptr(GOutputStream) out = g_memory_output_stream_new_resizable ();
   g_autoptr(GError) error = NULL;
+  GMemoryOutputStream *memory;
   guint8 buffer[LOTTERY_FRAME_MAX];
   guint8 frame[LOTTERY_FRAME_MAX];
   LotteryMessage message;
@@ -1078,9 +1164,9 @@ test_stream_bad_prefix (void)
   g_assert_true (lottery_stream_write (out, frame, len, NULL, &error));
   g_assert_no_error (error);
   g_assert_true (g_output_stream_close (out, NULL, &error));
-  g_assert_cmpmem (g_memory_output_stream_get_data (G_MEMORY_OUTPUT_STREAM (out)),
-                   g_memory_output_stream_get_data_size (G_MEMORY_OUTPUT_STREAM (out)),
-                   frame, len);
+  memory = G_MEMORY_OUTPUT_STREAM (out);
+  g_assert_cmpmem (g_memory_output_stream_get_data (memory),
+                   g_memory_output_stream_get_data_size (memory), frame, len);
 }
 
 int
@@ -1106,6 +1192,8 @@ main (int   argc,
                    test_roundtrip_winners_empty);
   g_test_add_func ("/protocol/roundtrip/winners-split",
                    test_roundtrip_winners_split);
+  g_test_add_func ("/protocol/roundtrip/winners-exact-fit",
+                   test_roundtrip_winners_exact_fit);
   g_test_add_func ("/protocol/roundtrip/batch", test_roundtrip_batch);
   g_test_add_func ("/protocol/batch-encoder/max-count", test_encoder_max_count);
   g_test_add_func ("/protocol/batch-encoder/frame-limit",
