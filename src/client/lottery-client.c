@@ -216,9 +216,7 @@ upload_done_cb (GObject      *source,
     }
   else
     {
-      /* Whole: lottery_printable () would cut the reason at 40 bytes. */
-      g_autofree char *reason = g_strdelimit (g_strdup (error->message),
-                                              "|\n\r", '/');
+      g_autofree char *reason = lottery_log_value (error->message);
 
       lottery_log (LOTTERY_LOG_ERROR, "exit", "fail", "agency: %u | error: %s",
                    self->config->id, reason);

@@ -210,10 +210,7 @@ next_bet (LotteryUploader *self,
           self->rejected_rows++;
           if (self->rejected_rows <= MAX_REPORTED_ROWS)
             {
-              /* The whole path, as lottery_config_describe () shows it:
-               * lottery_printable () would cut it at 40 bytes. */
-              g_autofree char *file = g_strdelimit (g_strdup (self->bets_file),
-                                                    "|\n\r", '/');
+              g_autofree char *file = lottery_log_value (self->bets_file);
               lottery_log (G_LOG_LEVEL_WARNING, "leer_apuesta", "fail",
                            "file: %s | line: %" G_GUINT64_FORMAT
                            " | error: %s", file, n, row_error->message);
@@ -312,8 +309,8 @@ read_batch_reply (LotteryUploader *self,
     {
       /* The server's checks disagree with ours: this batch is lost,
        * the rest goes on, and the exit status will say so. */
-      g_autofree char *text = lottery_printable (message.error.text,
-                                                 message.error.len);
+      g_autofree char *raw = g_strndup (message.error.text, message.error.len);
+      g_autofree char *text = lottery_log_value (raw);
 
       self->rejected_batches++;
       if (self->single_bet != NULL)

@@ -345,10 +345,9 @@ lottery_config_describe (const LotterySetting *settings,
         case LOTTERY_SETTING_STRING:
         case LOTTERY_SETTING_ADDRESS:
           {
-            const char *v = *FIELD (config, s, char * const);
-            g_autofree char *shown = g_strdup (v != NULL ? v : "");
+            g_autofree char *shown =
+              lottery_log_value (*FIELD (config, s, char * const));
 
-            g_strdelimit (shown, "|\n\r", '/');
             g_string_append (out, shown);
           }
           break;

@@ -104,6 +104,15 @@ format_timestamp (char *out)
   return len;
 }
 
+/* A copy of @text fit to be a log value: the line stays one line and
+ * its `|` separators stay unambiguous. Unlike lottery_printable (), it
+ * keeps the whole text: for messages and paths, not untrusted bytes. */
+char *
+lottery_log_value (const char *text)
+{
+  return g_strdelimit (g_strdup (text != NULL ? text : ""), "|\n\r", '/');
+}
+
 /* One record, one line: line breaks inside the message become spaces. */
 char *
 lottery_log_format_line (GLogLevelFlags level,

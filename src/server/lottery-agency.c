@@ -318,10 +318,7 @@ fail_and_close (LotteryAgency *self,
                 const char    *action,
                 const GError  *error)
 {
-  /* Whole: the values inside are printable already, and
-   * lottery_printable () would cut the reason at 40 bytes. */
-  g_autofree char *reason = g_strdelimit (g_strdup (error->message), "|\n\r",
-                                          '/');
+  g_autofree char *reason = lottery_log_value (error->message);
 
   if (self->id != 0)
     lottery_log (LOTTERY_LOG_ERROR, action, "fail",
@@ -543,8 +540,7 @@ batch_done_cb (GObject      *source,
 
       if (item->error != NULL)
         {
-          g_autofree char *reason =
-            g_strdelimit (g_strdup (item->error->message), "|\n\r", '/');
+          g_autofree char *reason = lottery_log_value (item->error->message);
 
           lottery_log (LOTTERY_LOG_ERROR, "apuesta_recibida", "fail",
                        "cantidad: %u", count);
