@@ -89,9 +89,9 @@ validate_name (LotteryBetField field,
                gsize           len,
                GError        **error)
 {
-  const char *p = value;
-  const char *end = value + len;
-  gboolean utf8_checked = FALSE;
+  gboolean non_ascii = FALSE;
+  const char *bad;
+  gsize i;
 
   if (len == 0)
     return lottery_fail (error, LOTTERY_ERROR_INVALID_BET,
@@ -101,52 +101,33 @@ validate_name (LotteryBetField field,
                          _("%s is longer than %d bytes"),
                          lottery_bet_field_name (field), LOTTERY_NAME_MAX);
 
-  /* Most names are printable ASCII: skip those eight bytes at a time
-   * (no byte >= 0x80, none < 0x20, none 0x7f), and decode only the
-   * rest, once the whole field is known to be valid UTF-8. */
-  while (end - p >= 8)
+  /* One pass over the bytes. Above ASCII, the only control characters
+   * are U+0080..U+009F (C1), which UTF-8 writes as C2 80..C2 9F; so the
+   * characters need no decoding, and UTF-8 validity is checked once, for
+   * the whole field, only when it holds a non-ASCII byte. */
+  for (i = 0; i < len; i++)
     {
-      guint64 w;
+      guchar c = (guchar) value[i];
 
-      memcpy (&w, p, 8);
-      if (((w | (w - 0x2020202020202020ull) |
-            ((w ^ 0x7f7f7f7f7f7f7f7full) - 0x0101010101010101ull)) &
-           0x8080808080808080ull) != 0)
-        break;
-      p += 8;
-    }
-  while (p < end)
-    {
-      guchar c = (guchar) *p;
-      gunichar ch;
-
-      if (c >= 0x20 && c < 0x7f)
-        {
-          p++;
-          continue;
-        }
+      if (G_LIKELY (c >= 0x20 && c < 0x7f))
+        continue;
       if (c >= 0x80)
         {
-          const char *bad;
-
-          if (!utf8_checked && !g_utf8_validate_len (p, end - p, &bad))
-            return lottery_fail (error, LOTTERY_ERROR_INVALID_BET,
-                                 _("%s is not valid UTF-8 at byte %d"),
-                                 lottery_bet_field_name (field),
-                                 (int) (bad - value) + 1);
-          utf8_checked = TRUE;
-          ch = g_utf8_get_char (p);
-          if (!g_unichar_iscntrl (ch))
-            {
-              p = g_utf8_next_char (p);
-              continue;
-            }
+          non_ascii = TRUE;
+          if (c != 0xc2 || i + 1 == len || (guchar) value[i + 1] < 0x80 ||
+              (guchar) value[i + 1] > 0x9f)
+            continue;
         }
       return lottery_fail (error, LOTTERY_ERROR_INVALID_BET,
                            _("%s contains a control character at byte %d"),
-                           lottery_bet_field_name (field),
-                           (int) (p - value) + 1);
+                           lottery_bet_field_name (field), (int) i + 1);
     }
+
+  if (non_ascii && !g_utf8_validate_len (value, len, &bad))
+    return lottery_fail (error, LOTTERY_ERROR_INVALID_BET,
+                         _("%s is not valid UTF-8 at byte %d"),
+                         lottery_bet_field_name (field),
+                         (int) (bad - value) + 1);
 
   return TRUE;
 }
@@ -378,31 +359,29 @@ lottery_format_uint (guint64 value,
 }
 
 /* Python's csv.QUOTE_MINIMAL: quote only when the field holds the
- * delimiter, the quote character or a line-end character. */
+ * delimiter, the quote character or a line-end character. Names are
+ * short, so the field is copied while it is scanned, and copied again,
+ * quoted, in the rare case that it needs quotes. */
 static char *
 append_csv_field (char       *out,
                   const char *value,
                   gsize       len)
 {
+  char *start = out;
   gsize i;
-  gboolean quote = FALSE;
 
   for (i = 0; i < len; i++)
     {
       char c = value[i];
-      if (c == ',' || c == '"' || c == '\r' || c == '\n')
-        {
-          quote = TRUE;
-          break;
-        }
-    }
 
-  if (!quote)
-    {
-      memcpy (out, value, len);
-      return out + len;
+      if (G_UNLIKELY (c == ',' || c == '"' || c == '\r' || c == '\n'))
+        goto quoted;
+      *out++ = c;
     }
+  return out;
 
+quoted:
+  out = start;
   *out++ = '"';
   for (i = 0; i < len; i++)
     {
