@@ -21,9 +21,9 @@
 #include <netinet/tcp.h>
 #include <string.h>
 
-#define READ_BUFFER_SIZE (128 * 1024)
-#define MAX_QUEUED       32 /* frames read ahead */
-#define MAX_GROUP        32 /* batches stored by one task */
+#define READ_BUFFER_SIZE (32 * 1024)
+#define MAX_QUEUED       16 /* frames read ahead */
+#define MAX_GROUP        16 /* batches stored by one task */
 
 typedef enum
 {
