@@ -9,12 +9,17 @@
 #   --winners K     exactly K winning bets in each file; a comma-separated
 #                   list K1,K2,... gives agency i the i-th value (the last
 #                   value goes on for the agencies past the list's end).
-#                   Without it, the winning number comes up about once in
-#                   10,000 bets.
+#                   Default: agency i has i - 1 winners (at most R), as
+#                   with the bets-data service of the compose files.
 #   --seed S        base seed; agency i's file uses seed S + i (default 0),
 #                   so the same options always give the same files
 #   --dir DIR       where to write (default $LOTTERY_BETS_DIR, else ./.data)
 #   --force         rewrite files that already exist (default: keep them)
+#
+# With the defaults the files are the ones the compose files' bets-data
+# service writes. Existing non-empty files are kept; a folder where a file
+# should be (the engine makes one when a missing file is mounted) is an
+# error. Each file is written to a temporary name and renamed.
 #
 # Environment: LOTTERY_IMAGE (default lottery:latest) is the image to run;
 # LOTTERY_GEN_BETS, if set, is a lottery-gen-bets binary to run on the
@@ -72,21 +77,37 @@ IFS=, read -r -a winner_list <<<"$winners"
 # (or on the host). Paths are relative to the output folder.
 script=""
 made=0
+written=()
+folders=()
 for (( i = 1; i <= count; i++ )); do
   file="agency-$i.csv"
-  if ! $force && [[ -s "$dir/$file" ]]; then
+  # The engine makes a folder where a missing file is mounted.
+  if [[ -d "$dir/$file" ]]; then
+    folders+=("$file")
+    continue
+  fi
+  if ! $force && [[ -f "$dir/$file" && -s "$dir/$file" ]]; then
     continue
   fi
   args="--rows $rows --seed $(( seed + i ))"
   if (( ${#winner_list[@]} > 0 )); then
     k=$(( 10#${winner_list[$(( i <= ${#winner_list[@]} ? i - 1 : ${#winner_list[@]} - 1 ))]} ))
     (( k <= rows )) || die "agency $i: --winners $k is more than --rows $rows"
-    args+=" --winners $k"
+  else
+    k=$(( i - 1 < rows ? i - 1 : rows ))
   fi
-  script+="\"\$GEN\" $args --output $file.tmp && mv -f $file.tmp $file || exit 1"$'\n'
+  args+=" --winners $k"
+  script+="\"\$GEN\" $args --output $file.tmp && mv -f -- $file.tmp $file ||"
+  script+=" { rm -f -- $file.tmp; exit 1; }"$'\n'
+  written+=("$file")
   made=$(( made + 1 ))
 done
 
+if (( ${#folders[@]} > 0 )); then
+  die "$dir holds folders where bets files should be (the engine makes them" \
+      "when a missing file is mounted): ${folders[*]}; remove them" \
+      "(they may belong to root) and run this again"
+fi
 if (( made == 0 )); then
   echo "make-data: all $count bets files already in $dir (use --force to rewrite)"
   exit 0
@@ -97,7 +118,8 @@ dir=$(cd "$dir" && pwd)
 
 if [[ -n "${LOTTERY_GEN_BETS:-}" ]]; then
   [[ -x "$LOTTERY_GEN_BETS" ]] || die "LOTTERY_GEN_BETS='$LOTTERY_GEN_BETS' is not an executable"
-  (cd "$dir" && GEN="$LOTTERY_GEN_BETS" sh -c "$script")
+  (cd "$dir" && GEN="$LOTTERY_GEN_BETS" sh -c "$script") ||
+    die "cannot write the bets files in $dir"
 else
   command -v docker >/dev/null || die "docker is not installed (or set LOTTERY_GEN_BETS)"
   docker image inspect "$IMAGE" >/dev/null 2>&1 ||
@@ -108,9 +130,13 @@ else
     --user "$(id -u):$(id -g)" \
     --volume "$dir:/out" --workdir /out \
     --env GEN=lottery-gen-bets \
-    --entrypoint sh "$IMAGE" -c "$script"
+    --entrypoint sh "$IMAGE" -c "$script" ||
+    die "cannot write the bets files in $dir"
 fi
 
-# The agencies run as an unprivileged user: the files must be readable.
-chmod a+r "$dir"/agency-*.csv
-echo "make-data: wrote $made bets file(s) of $rows rows in $dir"
+# The agencies run as an unprivileged user: the files written must be
+# readable by all (files that were already there are left alone).
+(cd "$dir" && chmod a+r -- "${written[@]}")
+files=files
+(( made != 1 )) || files=file
+echo "make-data: wrote $made bets $files of $rows rows in $dir"

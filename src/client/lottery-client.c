@@ -11,12 +11,15 @@
 #include "lottery-client-config.h"
 #include "lottery-error.h"
 #include "lottery-log.h"
+#include "lottery-progress.h"
+#include "lottery-status-view.h"
 #include "lottery-uploader.h"
 
 #include <glib-unix.h>
 #include <glib/gi18n.h>
 #include <signal.h>
 #include <string.h>
+#include <unistd.h>
 
 struct _LotteryClient
 {
@@ -29,6 +32,7 @@ struct _LotteryClient
   guint                sigint;
   int                  exit_status;
   gboolean             ping;        /* --ping: health check only */
+  gboolean             quiet;       /* --quiet: no progress line */
 };
 
 G_DEFINE_FINAL_TYPE (LotteryClient, lottery_client, G_TYPE_APPLICATION)
@@ -116,6 +120,31 @@ ping (LotteryClient *self)
   return 0;
 }
 
+/* --status: the server's counts as a table, or JSON with --json. */
+static int
+show_status (LotteryClient *self,
+             gboolean       json)
+{
+  g_autoptr(LotteryStatusView) view = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *text = NULL;
+
+  view = lottery_status_view_fetch (self->config->server_address, NULL,
+                                    &error);
+  if (view == NULL)
+    {
+      g_printerr ("lottery-client: %s: %s\n", self->config->server_address,
+                  error->message);
+      return LOTTERY_CLIENT_EXIT_FAILURE;
+    }
+
+  text = json ? lottery_status_view_format_json (view)
+              : lottery_status_view_format_table (view);
+  g_print ("%s", text);
+
+  return 0;
+}
+
 static int
 lottery_client_handle_local_options (GApplication *application,
                                      GVariantDict *options)
@@ -136,6 +165,13 @@ lottery_client_handle_local_options (GApplication *application,
     }
 
   self->ping = g_variant_dict_contains (options, "ping");
+  self->quiet = g_variant_dict_contains (options, "quiet");
+  if (g_variant_dict_contains (options, "json") &&
+      !g_variant_dict_contains (options, "status"))
+    {
+      g_printerr ("lottery-client: %s\n", _("--json goes with --status"));
+      return LOTTERY_CLIENT_EXIT_USAGE;
+    }
   g_variant_dict_lookup (options, "config", "^&ay", &config_path);
   g_variant_dict_lookup (options, "bet", "&s", &bet);
   for (i = 0; i < LOTTERY_CLIENT_N_SETTINGS; i++)
@@ -153,6 +189,8 @@ lottery_client_handle_local_options (GApplication *application,
   lottery_log_init (self->config->log_level);
   if (self->ping)
     return ping (self);
+  if (g_variant_dict_contains (options, "status"))
+    return show_status (self, g_variant_dict_contains (options, "json"));
   {
     g_autofree char *described = lottery_client_config_describe (self->config);
     lottery_log (G_LOG_LEVEL_INFO, "config", "success", "%s", described);
@@ -259,6 +297,11 @@ lottery_client_activate (GApplication *application)
     lottery_uploader_set_single_bet (uploader, self->single_bet);
   else
     lottery_uploader_set_bets_file (uploader, self->config->bets_file);
+  /* The progress line is for a person watching a terminal. */
+  if (self->single_bet == NULL && !self->quiet && isatty (STDERR_FILENO))
+    lottery_uploader_set_progress (uploader,
+                                   lottery_progress_new (STDERR_FILENO,
+                                                         self->config->bets_file));
 
   self->sigterm = g_unix_signal_add (SIGTERM, stop_cb, self);
   self->sigint = g_unix_signal_add (SIGINT, stop_cb, self);
@@ -289,6 +332,7 @@ lottery_client_init (LotteryClient *self)
 {
   GApplication *app = G_APPLICATION (self);
   g_autofree GOptionEntry *setting_entries = NULL;
+  g_autofree char *description = NULL;
   const GOptionEntry entries[] = {
     { "config", 'c', 0, G_OPTION_ARG_FILENAME, NULL,
       N_("JSON config file (default: ./client.json if present)"), N_("PATH") },
@@ -298,6 +342,13 @@ lottery_client_init (LotteryClient *self)
     { "ping", 0, 0, G_OPTION_ARG_NONE, NULL,
       N_("Only check that the server answers (exit status 0 if it does)"),
       NULL },
+    { "status", 0, 0, G_OPTION_ARG_NONE, NULL,
+      N_("Show the server’s status (bets per agency, the draw) and exit"),
+      NULL },
+    { "json", 0, 0, G_OPTION_ARG_NONE, NULL,
+      N_("With --status: print JSON instead of a table"), NULL },
+    { "quiet", 'q', 0, G_OPTION_ARG_NONE, NULL,
+      N_("Do not show the progress line on a terminal"), NULL },
     { "version", 0, 0, G_OPTION_ARG_NONE, NULL,
       N_("Print the version and exit"), NULL },
     G_OPTION_ENTRY_NULL
@@ -314,17 +365,31 @@ lottery_client_init (LotteryClient *self)
   g_application_set_option_context_summary (app,
     _("Agency client of the national lottery: uploads the agency’s bets\n"
       "to the central server in batches, says when it has finished, and\n"
-      "prints the agency’s winners once the draw has taken place."));
-  g_application_set_option_context_description (app,
-    _("Settings come from the flags, then the environment (CLI_ID,\n"
-      "CLI_SERVER_ADDRESS, CLI_BATCH_MAXAMOUNT, CLI_BETS_FILE, CLI_LOG_LEVEL),\n"
-      "then the JSON file, then the built-in defaults. With NOMBRE, APELLIDO,\n"
-      "DOCUMENTO, NACIMIENTO and NUMERO in the environment, or --bet, one bet\n"
-      "is sent instead of a file.\n\n"
+      "prints the agency’s winners once the draw has taken place. With\n"
+      "--status it shows the server’s progress instead."));
+  description = g_strdup_printf (
+    _("Settings, from the strongest to the weakest: the flags; the\n"
+      "environment variables CLI_ID, CLI_SERVER_ADDRESS, CLI_BATCH_MAXAMOUNT,\n"
+      "CLI_BETS_FILE and CLI_LOG_LEVEL; the JSON file given with --config,\n"
+      "else ./client.json if it exists; the built-in defaults. Empty\n"
+      "variables are ignored. The installed configuration:\n"
+      "  %s\n"
+      "\n"
+      "With NOMBRE, APELLIDO, DOCUMENTO, NACIMIENTO and NUMERO in the\n"
+      "environment, or --bet, one bet is sent instead of a file.\n"
+      "\n"
+      "Log lines go to standard output. On a terminal, a progress line on\n"
+      "standard error shows the bets sent (not with --quiet).\n"
+      "\n"
       "Exit status: 0 done; 1 failed; 2 bad configuration; 3 done, but some\n"
-      "rows were rejected.\n\n"
-      "Example:\n  lottery-client --id 1 --server localhost:12345 "
-      "--bets-file agency-1.csv\n"));
+      "rows were rejected.\n"
+      "\n"
+      "Examples:\n"
+      "  lottery-client --id 1 --server localhost:12345 --bets-file agency-1.csv\n"
+      "  CLI_ID=2 lottery-client --config %s\n"
+      "  lottery-client --status --server localhost:12345\n"),
+    SYSCONFDIR "/lottery/client.json", SYSCONFDIR "/lottery/client.json");
+  g_application_set_option_context_description (app, description);
 }
 
 LotteryClient *

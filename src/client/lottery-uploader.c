@@ -17,6 +17,7 @@
 #include "lottery-csv-reader.h"
 #include "lottery-error.h"
 #include "lottery-log.h"
+#include "lottery-progress.h"
 #include "lottery-protocol.h"
 #include "lottery-stream.h"
 
@@ -64,6 +65,12 @@ struct _LotteryUploader
   guint64            rejected_rows;
   guint64            rejected_batches;
   GPtrArray         *winners;
+
+  LotteryProgress   *progress;      /* NULL: no progress line */
+  guint64            bets_done;     /* answered (or held from before) */
+  guint64            bets_read;     /* valid rows read from the file */
+  guint64            read_offset;   /* bytes of the file read */
+  gboolean           read_all;
 };
 
 G_DEFINE_FINAL_TYPE (LotteryUploader, lottery_uploader, G_TYPE_OBJECT)
@@ -80,6 +87,7 @@ lottery_uploader_finalize (GObject *object)
   g_free (self->rbuf);
   g_free (self->obuf);
   g_clear_pointer (&self->winners, g_ptr_array_unref);
+  g_clear_pointer (&self->progress, lottery_progress_free);
 
   G_OBJECT_CLASS (lottery_uploader_parent_class)->finalize (object);
 }
@@ -127,6 +135,16 @@ lottery_uploader_set_single_bet (LotteryUploader  *self,
 {
   g_clear_pointer (&self->single_bet, lottery_bet_free);
   self->single_bet = lottery_bet_copy (bet);
+}
+
+/* Shows @progress (transfer full) while uploading; it is cleared when
+ * lottery_uploader_run () returns. */
+void
+lottery_uploader_set_progress (LotteryUploader *self,
+                               LotteryProgress *progress)
+{
+  g_clear_pointer (&self->progress, lottery_progress_free);
+  self->progress = progress;
 }
 
 /* NULL-terminated; valid once lottery_uploader_run () succeeded. */
@@ -332,6 +350,11 @@ read_batch_reply (LotteryUploader *self,
                          oldest->sequence,
                          lottery_message_type_name (message.type));
 
+  self->bets_done += oldest->count;
+  if (self->progress != NULL)
+    lottery_progress_update (self->progress, self->bets_done, self->bets_read,
+                             self->read_offset, self->read_all);
+
   self->window_head = (self->window_head + 1) % WINDOW;
   self->window_len--;
   return TRUE;
@@ -417,15 +440,22 @@ upload (LotteryUploader *self,
   int r;
 
   self->window_head = self->window_len = 0;
+  self->bets_done = self->bets_read = self->read_offset = 0;
+  self->read_all = FALSE;
   if (!open_source (self, &source, error))
     goto out;
 
   lottery_batch_encoder_init (encoder, self->batch_max_amount);
   while ((r = next_bet (self, &source, &bet, &line, cancellable, error)) > 0)
     {
+      self->bets_read++;
       if (!lottery_batch_encoder_add (encoder, &bet))
         {
           sequence++;
+          if (sequence <= skip)
+            self->bets_done += encoder->count;
+          if (source.reader != NULL)
+            self->read_offset = lottery_csv_reader_get_offset (source.reader);
           if (sequence > skip &&
               !send_batch (self, encoder, sequence, first_line, last_line,
                            cancellable, error))
@@ -440,10 +470,13 @@ upload (LotteryUploader *self,
     }
   if (r < 0)
     goto out;
+  self->read_all = TRUE;
 
   if (encoder->count > 0)
     {
       sequence++;
+      if (sequence <= skip)
+        self->bets_done += encoder->count;
       if (sequence > skip &&
           !send_batch (self, encoder, sequence, first_line, last_line,
                        cancellable, error))
@@ -626,6 +659,8 @@ session (LotteryUploader *self,
        !finish (self, n_batches, cancellable, error)))
     return FALSE;
 
+  if (self->progress != NULL && !finished)
+    lottery_progress_show_waiting (self->progress, self->bets_done);
   return query_winners (self, cancellable, error);
 }
 
@@ -686,6 +721,10 @@ sleep_cancellable (guint         ms,
   return !g_cancellable_is_cancelled (cancellable);
 }
 
+static gboolean run (LotteryUploader *self,
+                     GCancellable    *cancellable,
+                     GError         **error);
+
 /* Uploads every bet, finishes and fetches the winners, reconnecting as
  * needed. Blocks: run it in a thread. */
 gboolean
@@ -693,12 +732,36 @@ lottery_uploader_run (LotteryUploader *self,
                       GCancellable    *cancellable,
                       GError         **error)
 {
+  gboolean ok = run (self, cancellable, error);
+
+  if (self->progress != NULL)
+    lottery_progress_clear (self->progress);
+
+  return ok;
+}
+
+static gboolean
+run (LotteryUploader *self,
+     GCancellable    *cancellable,
+     GError         **error)
+{
   gint64 deadline = g_get_monotonic_time () + RETRY_BUDGET_USEC;
   guint backoff = BACKOFF_FIRST_MS;
   guint attempt = 0;
 
   g_return_val_if_fail (self->bets_file != NULL || self->single_bet != NULL,
                         FALSE);
+
+  /* A file that cannot be read is the problem to report, before the
+   * server is bothered or retried. */
+  if (self->single_bet == NULL)
+    {
+      BetSource source;
+
+      if (!open_source (self, &source, error))
+        return FALSE;
+      g_clear_pointer (&source.reader, lottery_csv_reader_free);
+    }
 
   for (;;)
     {

@@ -4,6 +4,7 @@
 #include <gio/gio.h>
 
 #include "lottery-bet.h"
+#include "lottery-progress.h"
 
 G_BEGIN_DECLS
 
@@ -17,6 +18,8 @@ void             lottery_uploader_set_bets_file    (LotteryUploader   *self,
                                                     const char        *path);
 void             lottery_uploader_set_single_bet   (LotteryUploader   *self,
                                                     const LotteryBet  *bet);
+void             lottery_uploader_set_progress     (LotteryUploader   *self,
+                                                    LotteryProgress   *progress);
 gboolean         lottery_uploader_run              (LotteryUploader   *self,
                                                     GCancellable      *cancellable,
                                                     GError           **error);

@@ -14,7 +14,9 @@ main (int   argc,
   int status;
 
   setlocale (LC_ALL, "");
-  bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
+  /* LOTTERY_LOCALEDIR: the build tree's translations (meson devenv, tests). */
+  bindtextdomain (GETTEXT_PACKAGE, g_getenv ("LOTTERY_LOCALEDIR") != NULL
+                                   ? g_getenv ("LOTTERY_LOCALEDIR") : LOCALEDIR);
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
   textdomain (GETTEXT_PACKAGE);
 

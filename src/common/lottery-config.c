@@ -127,6 +127,22 @@ find_setting (const LotterySetting *settings,
   return NULL;
 }
 
+/* Is @key the parent of some setting ("server" for server.port)? */
+static gboolean
+is_section (const LotterySetting *settings,
+            guint                 n_settings,
+            const char           *key)
+{
+  gsize len = strlen (key);
+  guint i;
+
+  for (i = 0; i < n_settings; i++)
+    if (strncmp (settings[i].key, key, len) == 0 && settings[i].key[len] == '.')
+      return TRUE;
+
+  return FALSE;
+}
+
 static gboolean
 apply_json_value (const LotterySetting *setting,
                   gpointer              config,
@@ -190,6 +206,9 @@ walk_object (const LotterySetting *settings,
                           error);
       else if ((setting = find_setting (settings, n_settings, key)) != NULL)
         ok = apply_json_value (setting, config, reader, path, error);
+      else if (is_section (settings, n_settings, key))
+        ok = lottery_fail (error, LOTTERY_ERROR_CONFIG,
+                           _("%s: %s must be an object"), path, key);
       else
         ok = lottery_fail (error, LOTTERY_ERROR_CONFIG,
                            _("%s: unknown key %s"), path, key);

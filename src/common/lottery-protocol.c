@@ -56,6 +56,8 @@ lottery_message_type_name (guint8 type)
     case LOTTERY_MESSAGE_FINISHED: return "FINISHED";
     case LOTTERY_MESSAGE_WINNERS: return "WINNERS";
     case LOTTERY_MESSAGE_PONG: return "PONG";
+    case LOTTERY_MESSAGE_STATUS: return "STATUS";
+    case LOTTERY_MESSAGE_STATUS_REPLY: return "STATUS_REPLY";
     default: return "UNKNOWN";
     }
 }
@@ -145,6 +147,7 @@ lottery_message_decode (const guint8   *body,
     case LOTTERY_MESSAGE_QUERY:
     case LOTTERY_MESSAGE_PING:
     case LOTTERY_MESSAGE_PONG:
+    case LOTTERY_MESSAGE_STATUS:
       return expect_len (type, plen, 0, error);
 
     case LOTTERY_MESSAGE_WELCOME:
@@ -194,6 +197,32 @@ lottery_message_decode (const guint8   *body,
                              _("WINNERS claims %u documents in %" G_GSIZE_FORMAT
                                " bytes"),
                              message->winners.count, message->winners.len);
+      return TRUE;
+
+    case LOTTERY_MESSAGE_STATUS_REPLY:
+      if (plen < LOTTERY_STATUS_HEADER - 1)
+        return expect_len (type, plen, LOTTERY_STATUS_HEADER - 1, error);
+      message->status.flags = p[0];
+      message->status.draw_time = (gint64) (((guint64) get_u32 (p + 1) << 32) |
+                                            get_u32 (p + 5));
+      message->status.agencies = get_u32 (p + 9);
+      message->status.first = get_u32 (p + 13);
+      message->status.count = get_u16 (p + 17);
+      message->status.data = p + LOTTERY_STATUS_HEADER - 1;
+      if (!expect_len (type, plen, LOTTERY_STATUS_HEADER - 1 +
+                       (gsize) message->status.count * LOTTERY_STATUS_ENTRY,
+                       error))
+        return FALSE;
+      /* Agencies are 1..agencies; an empty frame is the whole answer
+       * only when there are none. */
+      if (message->status.first == 0 ||
+          (guint64) message->status.first + message->status.count - 1 >
+          message->status.agencies)
+        return lottery_fail (error, LOTTERY_ERROR_PROTOCOL,
+                             _("STATUS_REPLY lists agencies %u to %u of %u"),
+                             message->status.first,
+                             message->status.first + message->status.count - 1,
+                             message->status.agencies);
       return TRUE;
 
     default:
@@ -330,6 +359,63 @@ lottery_message_encode_winners (guint8             *out,
   *n_encoded = i;
 
   return finish_frame (out, (gsize) (p - out) - LOTTERY_FRAME_PREFIX);
+}
+
+/* Encodes as many of @entries (agencies @first, @first + 1, …) as fit
+ * in one frame and sets LOTTERY_STATUS_LAST when that was all of them.
+ * @draw_time is in seconds since the epoch, 0 before the draw. */
+gsize
+lottery_message_encode_status_reply (guint8                   *out,
+                                     guint8                    flags,
+                                     gint64                    draw_time,
+                                     guint32                   agencies,
+                                     guint32                   first,
+                                     const LotteryStatusEntry *entries,
+                                     guint                     n_entries,
+                                     guint                    *n_encoded)
+{
+  guint8 *p = out + LOTTERY_FRAME_PREFIX + LOTTERY_STATUS_HEADER;
+  guint n = MIN (n_entries, LOTTERY_STATUS_MAX_ENTRIES);
+  guint i;
+
+  g_return_val_if_fail (first >= 1, 0);
+
+  for (i = 0; i < n; i++)
+    {
+      put_u32 (p, (guint32) (entries[i].bets >> 32));
+      put_u32 (p + 4, (guint32) entries[i].bets);
+      p[8] = entries[i].flags;
+      p += LOTTERY_STATUS_ENTRY;
+    }
+
+  out[4] = LOTTERY_MESSAGE_STATUS_REPLY;
+  out[5] = (guint8) ((flags & ~LOTTERY_STATUS_LAST) |
+                     (n == n_entries ? LOTTERY_STATUS_LAST : 0));
+  put_u32 (out + 6, (guint32) ((guint64) draw_time >> 32));
+  put_u32 (out + 10, (guint32) draw_time);
+  put_u32 (out + 14, agencies);
+  put_u32 (out + 18, first);
+  put_u16 (out + 22, (guint16) n);
+  *n_encoded = n;
+
+  return finish_frame (out, (gsize) (p - out) - LOTTERY_FRAME_PREFIX);
+}
+
+/* Entry @index (0-based; agency first + index) of a decoded
+ * STATUS_REPLY; the decoder checked that it is there. */
+void
+lottery_status_reply_get_entry (const LotteryMessage *message,
+                                guint                 index,
+                                LotteryStatusEntry   *entry)
+{
+  const guint8 *p;
+
+  g_return_if_fail (message->type == LOTTERY_MESSAGE_STATUS_REPLY);
+  g_return_if_fail (index < message->status.count);
+
+  p = message->status.data + (gsize) index * LOTTERY_STATUS_ENTRY;
+  entry->bets = ((guint64) get_u32 (p) << 32) | get_u32 (p + 4);
+  entry->flags = p[8];
 }
 
 void

@@ -37,6 +37,10 @@ typedef enum
   LOTTERY_MESSAGE_FINISHED = 0x84, /* u64 bets stored for the agency */
   LOTTERY_MESSAGE_WINNERS  = 0x85, /* u8 flags, u16 count, documents */
   LOTTERY_MESSAGE_PONG     = 0x86, /* (empty) */
+  /* Operators' messages, numbered apart from the agency session's. */
+  LOTTERY_MESSAGE_STATUS       = 0x10, /* (empty) */
+  LOTTERY_MESSAGE_STATUS_REPLY = 0x90, /* u8 flags, u64 draw time, u32 agencies,
+                                        * u32 first agency, u16 count, entries */
 } LotteryMessageType;
 
 /* WELCOME flags */
@@ -44,6 +48,24 @@ typedef enum
 #define LOTTERY_WELCOME_DRAW_DONE (1 << 1)
 /* WINNERS flags */
 #define LOTTERY_WINNERS_LAST      (1 << 0) /* last WINNERS frame of the answer */
+/* STATUS_REPLY flags */
+#define LOTTERY_STATUS_LAST       (1 << 0) /* last STATUS_REPLY frame of the answer */
+#define LOTTERY_STATUS_DRAW_DONE  (1 << 1)
+/* STATUS_REPLY entry flags */
+#define LOTTERY_AGENCY_FINISHED   (1 << 0)
+#define LOTTERY_AGENCY_CONNECTED  (1 << 1)
+/* type + flags + draw time + agencies + first + count */
+#define LOTTERY_STATUS_HEADER     (1 + 1 + 8 + 4 + 4 + 2)
+/* u64 bets stored + u8 flags */
+#define LOTTERY_STATUS_ENTRY      (8 + 1)
+#define LOTTERY_STATUS_MAX_ENTRIES ((LOTTERY_FRAME_BODY_MAX - LOTTERY_STATUS_HEADER) / LOTTERY_STATUS_ENTRY)
+
+/* One agency in a STATUS_REPLY: counts only, never a bet or a winner. */
+typedef struct
+{
+  guint64 bets;  /* bets stored for the agency in this run */
+  guint8  flags; /* LOTTERY_AGENCY_FINISHED, LOTTERY_AGENCY_CONNECTED */
+} LotteryStatusEntry;
 
 /* A decoded message. Pointers borrow from the decoded buffer. */
 typedef struct
@@ -59,6 +81,8 @@ typedef struct
     struct { guint16 code; guint32 sequence; const char *text; gsize len; } error;
     struct { guint64 stored; } finished;
     struct { guint8 flags; guint16 count; const guint8 *data; gsize len; } winners;
+    struct { guint8 flags; gint64 draw_time; guint32 agencies; guint32 first;
+             guint16 count; const guint8 *data; } status;
   };
 } LotteryMessage;
 
@@ -96,6 +120,17 @@ gsize       lottery_message_encode_winners (guint8              *out,
                                             const char * const  *documents,
                                             guint                n_documents,
                                             guint               *n_encoded);
+gsize       lottery_message_encode_status_reply (guint8                   *out,
+                                                 guint8                    flags,
+                                                 gint64                    draw_time,
+                                                 guint32                   agencies,
+                                                 guint32                   first,
+                                                 const LotteryStatusEntry *entries,
+                                                 guint                     n_entries,
+                                                 guint                    *n_encoded);
+void        lottery_status_reply_get_entry (const LotteryMessage *message,
+                                            guint                 index,
+                                            LotteryStatusEntry   *entry);
 
 /* Building a BATCH frame bet by bet. */
 typedef struct

@@ -42,6 +42,7 @@ struct _LotteryState
   guint         finished;
   gboolean      draw_started;
   gboolean      draw_done;
+  gint64        draw_time; /* wall clock, µs since the epoch, once drawn */
   GError       *draw_error;
   guint64       bets_stored;
   GQueue        parked;    /* ParkedQuery * */
@@ -287,6 +288,30 @@ lottery_state_get_agency_bets (LotteryState *self,
   return self->records[agency - 1].bets;
 }
 
+/* A copy of the counts, for the status view: per agency (index id - 1)
+ * bets stored, finished, connected; whether and when (µs since the
+ * epoch) the draw took place. Free with g_free (). */
+LotteryAgencyStatus *
+lottery_state_get_status (LotteryState *self,
+                          gboolean     *draw_done,
+                          gint64       *draw_time)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lock);
+  LotteryAgencyStatus *status = g_new (LotteryAgencyStatus, self->agencies);
+  guint i;
+
+  for (i = 0; i < self->agencies; i++)
+    {
+      status[i].bets = self->records[i].bets;
+      status[i].finished = self->records[i].finished;
+      status[i].connected = self->records[i].connected;
+    }
+  *draw_done = self->draw_done;
+  *draw_time = self->draw_done ? self->draw_time : 0;
+
+  return status;
+}
+
 /* Called with the lock held. */
 static AgencyRecord *
 lookup_agency (LotteryState *self,
@@ -465,6 +490,7 @@ lottery_state_complete_draw (LotteryState *self,
   for (i = 0; i < self->agencies; i++)
     self->records[i].winners = g_ptr_array_ref (g_ptr_array_index (winners, i));
   self->draw_done = TRUE;
+  self->draw_time = g_get_real_time ();
   parked = self->parked;
   g_queue_init (&self->parked);
   g_cond_broadcast (&self->draw_cond);

@@ -10,6 +10,14 @@ G_BEGIN_DECLS
 #define LOTTERY_TYPE_STATE (lottery_state_get_type ())
 G_DECLARE_FINAL_TYPE (LotteryState, lottery_state, LOTTERY, STATE, GObject)
 
+/* One agency's counts, for the status view. */
+typedef struct
+{
+  guint64  bets;      /* stored in this run */
+  gboolean finished;
+  gboolean connected;
+} LotteryAgencyStatus;
+
 LotteryState *lottery_state_new                 (guint                agencies);
 guint         lottery_state_get_agencies        (LotteryState        *self);
 guint         lottery_state_get_finished_agencies (LotteryState      *self);
@@ -17,6 +25,9 @@ gboolean      lottery_state_get_draw_done       (LotteryState        *self);
 guint64       lottery_state_get_bets_stored     (LotteryState        *self);
 guint64       lottery_state_get_agency_bets     (LotteryState        *self,
                                                  guint                agency);
+LotteryAgencyStatus *lottery_state_get_status   (LotteryState        *self,
+                                                 gboolean            *draw_done,
+                                                 gint64              *draw_time);
 
 gboolean      lottery_state_claim_agency        (LotteryState        *self,
                                                  guint                agency,

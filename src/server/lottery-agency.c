@@ -15,6 +15,7 @@
 #include "lottery-error.h"
 #include "lottery-log.h"
 #include "lottery-protocol.h"
+#include "lottery-status-reply.h"
 
 #include <glib/gi18n.h>
 #include <netinet/in.h>
@@ -749,6 +750,18 @@ handle_frame (LotteryAgency *self,
     {
       send_frame (self, reply,
                   lottery_message_encode_empty (reply, LOTTERY_MESSAGE_PONG));
+      return;
+    }
+  /* STATUS too: counts only, for operators and health checks. */
+  if (message.type == LOTTERY_MESSAGE_STATUS)
+    {
+      g_autoptr(GBytes) status = lottery_status_reply_new (self->state);
+      gsize status_len;
+      const guint8 *data = g_bytes_get_data (status, &status_len);
+
+      lottery_log (G_LOG_LEVEL_DEBUG, "status", "success", "ip: %s",
+                   self->peer);
+      send_frame (self, data, status_len);
       return;
     }
 

@@ -48,7 +48,9 @@ main (int   argc,
   };
 
   setlocale (LC_ALL, "");
-  bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
+  /* LOTTERY_LOCALEDIR: the build tree's translations (meson devenv, tests). */
+  bindtextdomain (GETTEXT_PACKAGE, g_getenv ("LOTTERY_LOCALEDIR") != NULL
+                                   ? g_getenv ("LOTTERY_LOCALEDIR") : LOCALEDIR);
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
   textdomain (GETTEXT_PACKAGE);
 
@@ -58,11 +60,20 @@ main (int   argc,
       "stores them in a CSV file and, once every agency has finished, draws\n"
       "the winners and tells each agency its own."));
   description = g_strdup_printf (
-    _("Settings come from the flags, then the environment (SERVER_PORT,\n"
-      "SERVER_LISTEN_BACKLOG, SERVER_AGENCIES, SERVER_STORAGE, LOGGING_LEVEL),\n"
-      "then the JSON file, then the built-in defaults.\n\n"
-      "Example:\n  %s --agencies 5 --storage /var/lib/lottery/bets.csv\n"),
-    g_get_prgname () != NULL ? g_get_prgname () : "lottery-server");
+    _("Settings, from the strongest to the weakest: the flags; the\n"
+      "environment variables SERVER_PORT, SERVER_LISTEN_BACKLOG,\n"
+      "SERVER_AGENCIES, SERVER_STORAGE and LOGGING_LEVEL; the JSON file given\n"
+      "with --config, else ./server.json if it exists; the built-in defaults.\n"
+      "Empty variables are ignored. The installed configuration:\n"
+      "  %s\n"
+      "\n"
+      "Log lines go to standard output. SIGTERM or SIGINT stops the server\n"
+      "cleanly. lottery-client --status shows its progress.\n"
+      "\n"
+      "Examples:\n"
+      "  lottery-server --agencies 5 --storage /var/lib/lottery/bets.csv\n"
+      "  SERVER_PORT=0 lottery-server --config %s\n"),
+    SYSCONFDIR "/lottery/server.json", SYSCONFDIR "/lottery/server.json");
   g_option_context_set_description (context, description);
   g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
   setting_entries = lottery_config_option_entries (

@@ -1073,6 +1073,47 @@ test_client_unknown_agency (TestFixture   *fixture,
 }
 
 static void
+test_client_missing_file (TestFixture   *fixture,
+                          gconstpointer  data)
+{
+  g_autoptr(GSocket) socket = NULL;
+  g_autoptr(GPtrArray) err = NULL;
+  TestProcess *server, *client;
+  gint64 start;
+  guint16 port;
+
+  g_test_summary ("A bets file that cannot be read is reported at once, "
+                  "before the server is contacted, and whether or not it "
+                  "is up.");
+
+  /* No server: the missing file is the problem to report, not that. */
+  socket = reserve_port (&port);
+  start = g_get_monotonic_time ();
+  client = test_client_run (fixture, port, 1,
+                            ARGS ("--bets-file", "missing.csv"), NULL);
+  test_assert_exit (client, 1);
+  g_assert_cmpint (test_process_get_exit_time (client) - start, <,
+                   2 * G_USEC_PER_SEC);
+  err = test_process_get_stderr_lines (client);
+  g_assert_cmpuint (err->len, ==, 1);
+  g_assert_nonnull (strstr (g_ptr_array_index (err, 0), "missing.csv"));
+  g_assert_cmpuint (test_process_count_lines (client,
+                                              "action: connect | result: fail"),
+                    ==, 0);
+
+  /* With a server: it is not even greeted. */
+  server = test_server_start (fixture, 1, NULL);
+  client = test_client_run (fixture, test_server_get_port (server), 1,
+                            ARGS ("--bets-file", "missing.csv"), NULL);
+  test_assert_exit (client, 1);
+  g_clear_pointer (&err, g_ptr_array_unref);
+  err = test_process_get_stderr_lines (client);
+  g_assert_cmpuint (err->len, ==, 1);
+  g_assert_nonnull (strstr (g_ptr_array_index (err, 0), "missing.csv"));
+  g_assert_cmpuint (test_process_count_lines (server, "action: hello"), ==, 0);
+}
+
+static void
 test_client_server_restart (TestFixture   *fixture,
                             gconstpointer  data)
 {
@@ -1927,6 +1968,7 @@ main (int   argc,
   ADD_TEST ("/integration/client/unreachable", test_client_unreachable);
   ADD_TEST ("/integration/client/server-restart", test_client_server_restart);
   ADD_TEST ("/integration/client/unknown-agency", test_client_unknown_agency);
+  ADD_TEST ("/integration/client/missing-file", test_client_missing_file);
   ADD_TEST ("/integration/invalid-rows", test_invalid_rows);
   ADD_TEST ("/integration/errors", test_protocol_errors);
   ADD_TEST ("/integration/errors/invalid-batch", test_invalid_batch);

@@ -482,9 +482,9 @@ test_wrong_type (Fixture       *fixture,
                        "bad.json: storage.path must be a string");
   assert_server_error ("{ \"log\": { \"level\": 3 } }", no_env, NULL,
                        "bad.json: log.level must be a string");
-  /* A section that is not an object is a value of an unknown key. */
+  /* A section that is not an object says so. */
   assert_server_error ("{ \"server\": 12345 }", no_env, NULL,
-                       "bad.json: unknown key server");
+                       "bad.json: server must be an object");
 }
 
 static void
