@@ -55,7 +55,7 @@ for pid in "${pids[@]}"; do wait "$pid" || status=1; done
 for i in $(seq 1 $agencies); do
   winners=$(sed -n 's/.*action: ganador | result: success | dni: //p' "$work/agency-$i.log" | paste -sd ' ')
   count=$(sed -n 's/.*cant_ganadores: //p' "$work/agency-$i.log")
-  printf 'Agency %d: %s winner(s) %s\n' "$i" "${count:-?}" "$winners"
+  printf 'Agency %d: %s winner(s)%s\n' "$i" "${count:-?}" "${winners:+ $winners}"
 done
 printf 'Bets stored: %s (in %s)\n' "$(wc -l <"$work/bets.csv")" "$work/bets.csv"
 

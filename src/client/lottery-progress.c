@@ -186,7 +186,7 @@ lottery_progress_show_waiting (LotteryProgress *progress,
                                guint64          done)
 {
   gint64 now = g_get_monotonic_time ();
-  g_autofree char *elapsed_text = format_elapsed (MAX (now - progress->start, 1));
+  g_autofree char *elapsed_text = format_elapsed (now - progress->start);
   g_autofree char *sent = g_strdup_printf ("%" G_GUINT64_FORMAT, done);
   g_autofree char *text = NULL;
 

@@ -91,12 +91,10 @@ exchange (GSocketConnection *connection,
   GOutputStream *out = g_io_stream_get_output_stream (G_IO_STREAM (connection));
   g_autofree guint8 *buffer = g_malloc (LOTTERY_FRAME_MAX);
   guint8 frame[LOTTERY_FRAME_MAX];
+  gsize len = lottery_message_encode_empty (frame, LOTTERY_MESSAGE_STATUS);
   LotteryMessage message;
 
-  if (!lottery_stream_write (out, frame,
-                             lottery_message_encode_empty (frame,
-                                                           LOTTERY_MESSAGE_STATUS),
-                             cancellable, error))
+  if (!lottery_stream_write (out, frame, len, cancellable, error))
     return FALSE;
 
   while (!view->complete)

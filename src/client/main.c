@@ -11,12 +11,13 @@ main (int   argc,
       char *argv[])
 {
   g_autoptr(LotteryClient) client = NULL;
+  const char *localedir;
   int status;
 
   setlocale (LC_ALL, "");
-  /* LOTTERY_LOCALEDIR: the build tree's translations (meson devenv, tests). */
-  bindtextdomain (GETTEXT_PACKAGE, g_getenv ("LOTTERY_LOCALEDIR") != NULL
-                                   ? g_getenv ("LOTTERY_LOCALEDIR") : LOCALEDIR);
+  /* LOTTERY_LOCALEDIR: the build tree's translations (devenv, tests). */
+  localedir = g_getenv ("LOTTERY_LOCALEDIR");
+  bindtextdomain (GETTEXT_PACKAGE, localedir != NULL ? localedir : LOCALEDIR);
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
   textdomain (GETTEXT_PACKAGE);
 

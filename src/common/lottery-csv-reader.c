@@ -12,6 +12,7 @@
 #include "lottery-error.h"
 
 #include <glib/gi18n-lib.h>
+#include <inttypes.h>
 #include <string.h>
 
 #define BLOCK_SIZE (256 * 1024)
@@ -146,7 +147,7 @@ lottery_csv_reader_next_line (LotteryCsvReader *reader,
         {
           if (reader->start == 0 && reader->end == BLOCK_SIZE)
             return lottery_fail (error, LOTTERY_ERROR_BETS_FILE,
-                                 _("%s:%" G_GUINT64_FORMAT ": line longer "
+                                 _("%s:%" PRIu64 ": line longer "
                                    "than %d bytes"),
                                  reader->name, reader->line_number + 1,
                                  BLOCK_SIZE - 1);

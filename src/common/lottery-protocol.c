@@ -87,9 +87,9 @@ expect_len (guint8  type,
 {
   if (len != expected)
     return lottery_fail (error, LOTTERY_ERROR_PROTOCOL,
-                         _("%s message has %" G_GSIZE_FORMAT " bytes, "
-                           "expected %" G_GSIZE_FORMAT),
-                         lottery_message_type_name (type), len, expected);
+                         _("%s message has %u bytes, expected %u"),
+                         lottery_message_type_name (type), (guint) len,
+                         (guint) expected);
   return TRUE;
 }
 
@@ -133,9 +133,9 @@ lottery_message_decode (const guint8   *body,
       if (message->batch.count == 0 ||
           (gsize) message->batch.count * LOTTERY_BET_WIRE_MIN > message->batch.len)
         return lottery_fail (error, LOTTERY_ERROR_PROTOCOL,
-                             _("BATCH claims %u bets in %" G_GSIZE_FORMAT
-                               " bytes"),
-                             message->batch.count, message->batch.len);
+                             _("BATCH claims %u bets in %u bytes"),
+                             message->batch.count,
+                             (guint) message->batch.len);
       return TRUE;
 
     case LOTTERY_MESSAGE_FINISH:
@@ -194,9 +194,9 @@ lottery_message_decode (const guint8   *body,
       message->winners.len = plen - 3;
       if ((gsize) message->winners.count * 2 > message->winners.len)
         return lottery_fail (error, LOTTERY_ERROR_PROTOCOL,
-                             _("WINNERS claims %u documents in %" G_GSIZE_FORMAT
-                               " bytes"),
-                             message->winners.count, message->winners.len);
+                             _("WINNERS claims %u documents in %u bytes"),
+                             message->winners.count,
+                             (guint) message->winners.len);
       return TRUE;
 
     case LOTTERY_MESSAGE_STATUS_REPLY:
@@ -575,9 +575,8 @@ lottery_batch_reader_end (LotteryBatchReader *reader,
                          reader->index, reader->index + reader->remaining);
   if (reader->p != reader->end)
     return lottery_fail (error, LOTTERY_ERROR_PROTOCOL,
-                         _("Message has %" G_GSIZE_FORMAT " bytes after its "
-                           "last item"),
-                         (gsize) (reader->end - reader->p));
+                         _("Message has %u bytes after its last item"),
+                         (guint) (reader->end - reader->p));
   return TRUE;
 }
 
@@ -593,8 +592,8 @@ lottery_winners_reader_next (LotteryBatchReader *reader,
     return FALSE;
   if (*len == 0 || *len > LOTTERY_DOCUMENT_MAX)
     return lottery_fail (error, LOTTERY_ERROR_PROTOCOL,
-                         _("Document %u has length %" G_GSIZE_FORMAT),
-                         reader->index + 1, *len);
+                         _("Document %u has length %u"),
+                         reader->index + 1, (guint) *len);
 
   reader->remaining--;
   reader->index++;

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glib/gi18n-lib.h>
+#include <inttypes.h>
 #include <glib/gstdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -172,7 +173,7 @@ row_error (LotteryCsvReader *reader,
            const char       *what)
 {
   return lottery_fail (error, LOTTERY_ERROR_STORAGE,
-                       _("%s:%" G_GUINT64_FORMAT ": %s"),
+                       _("%s:%" PRIu64 ": %s"),
                        lottery_csv_reader_get_name (reader),
                        lottery_csv_reader_get_line_number (reader), what);
 }

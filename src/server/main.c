@@ -37,6 +37,7 @@ main (int   argc,
   char *flag_values[LOTTERY_SERVER_N_SETTINGS] = { NULL, };
   g_autofree char *config_path = NULL;
   gboolean version = FALSE;
+  const char *localedir;
   guint sigterm, sigint;
   guint i;
   const GOptionEntry entries[] = {
@@ -48,9 +49,9 @@ main (int   argc,
   };
 
   setlocale (LC_ALL, "");
-  /* LOTTERY_LOCALEDIR: the build tree's translations (meson devenv, tests). */
-  bindtextdomain (GETTEXT_PACKAGE, g_getenv ("LOTTERY_LOCALEDIR") != NULL
-                                   ? g_getenv ("LOTTERY_LOCALEDIR") : LOCALEDIR);
+  /* LOTTERY_LOCALEDIR: the build tree's translations (devenv, tests). */
+  localedir = g_getenv ("LOTTERY_LOCALEDIR");
+  bindtextdomain (GETTEXT_PACKAGE, localedir != NULL ? localedir : LOCALEDIR);
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
   textdomain (GETTEXT_PACKAGE);
 
@@ -109,18 +110,21 @@ main (int   argc,
     lottery_log (G_LOG_LEVEL_INFO, "config", "success", "%s", settings);
   }
 
+  /* Handlers first: a stop may come as soon as the port is logged. */
+  loop = g_main_loop_new (NULL, FALSE);
+  sigterm = g_unix_signal_add (SIGTERM, stop_cb, loop);
+  sigint = g_unix_signal_add (SIGINT, stop_cb, loop);
+
   server = lottery_server_new (config, &error);
   if (server == NULL || !lottery_server_start (server, &error))
     {
       lottery_log (LOTTERY_LOG_ERROR, "exit", "fail", "error: %s",
                    error->message);
       g_printerr ("lottery-server: %s\n", error->message);
+      g_source_remove (sigterm);
+      g_source_remove (sigint);
       return 1;
     }
-
-  loop = g_main_loop_new (NULL, FALSE);
-  sigterm = g_unix_signal_add (SIGTERM, stop_cb, loop);
-  sigint = g_unix_signal_add (SIGINT, stop_cb, loop);
 
   g_main_loop_run (loop);
 

@@ -7,41 +7,57 @@
 #            compose.yaml and the N = 3 one always run)
 #
 # What it does, in order:
-#   1. uses the running Docker engine, or starts dockerd itself (as root)
-#      and stops it again at the end;
+#   1. waits for any other run of this test on the machine to end (a lock
+#      file), then uses the running Docker engine, or starts dockerd
+#      itself (as root) and stops it again, by its PID, at the end;
 #   2. makes the debian:bookworm-slim base image if missing
-#      (docker/make-base-image.sh, cached tarball) and builds the lottery
-#      image from docker/Dockerfile (which runs the unit tests);
-#   3. checks the image (non-root user, no build tools) and
-#      docker/generate-compose.sh (compose.yaml is its output for N = 5,
-#      output is deterministic, bad arguments are rejected);
-#   4. brings up compose.yaml (server + 5 agencies) with generated bets
-#      files whose winners are known, waits for the agencies to exit and
-#      checks each agency's winners, the server's apuesta_recibida totals
-#      and bets.csv on the volume; runs docker/validate-server.sh (success),
-#      stops the deployment (exit codes 0, closing log lines), runs
-#      validate-server.sh again (fail) and removes everything (down -v);
-#   5. the same with generate-compose.sh's output for N = 3 (and 1 and 10);
-#   6. stops a deployment whose agencies are still waiting for the draw, to
+#      (docker/make-base-image.sh, cached tarball), builds the build stage
+#      of docker/Dockerfile (which runs the unit tests; kept as the cache
+#      of the next run), then the image with `compose build`, as README
+#      says, and prunes the untagged lottery images of earlier builds;
+#   3. checks the image (non-root user, no build tools, entrypoint roles)
+#      and docker/generate-compose.sh (compose.yaml is its output for
+#      N = 5, output is deterministic, bad arguments are rejected), and
+#      that a folder where a bets file should be is reported;
+#   4. a fresh clone: a plain `up -d` of compose.yaml with no bets folder
+#      at all; the bets-data service writes the files (agency i has i - 1
+#      winners) and every agency exits 0 with its winners;
+#   5. brings up compose.yaml (server + 5 agencies) with bets files from
+#      docker/make-data.sh whose winners are known, waits for the agencies
+#      to exit and checks each agency's winners, the server's
+#      apuesta_recibida totals and bets.csv on the volume; runs
+#      docker/validate-server.sh (success), stops the deployment (exit
+#      codes 0, closing log lines), runs validate-server.sh again (fail)
+#      and removes everything (down -v);
+#   6. the same with generate-compose.sh's output for N = 3 (and 1 and 10);
+#   7. stops a deployment whose agencies are still waiting for the draw, to
 #      check that the agencies too exit 0 on SIGTERM.
 #
-# Every container, network and volume it creates is removed at the end;
-# the images (base, lottery, build cache) are kept for the next run.
+# Every container, network and volume it creates is removed at the end
+# (compose projects are named lotterydeploytest<PID>...); the images (base,
+# lottery, build cache) are kept for the next run.
 #
 # Exit status: 0 every check passed, 1 a check failed, 2 bad usage,
 # 77 skipped: no Docker engine could be had (said in one line).
 #
 # Environment: LOTTERY_IMAGE (default lottery:latest) is the image tag to
 # build and test (its build stage is kept as lottery-build:latest, the
-# cache of the next build); LOTTERY_COMPOSE forces the compose command (for example
-# "docker-compose"); the variables of docker/make-base-image.sh apply too.
+# cache of the next build); LOTTERY_COMPOSE forces the compose command (for
+# example "docker-compose"); LOTTERY_DEPLOY_LOCK is the lock file (default
+# /tmp/lottery-deploy-test.lock); the variables of
+# docker/make-base-image.sh apply too.
 set -euo pipefail
+# The bets-data service of the compose files writes 1000 rows per agency.
+unset LOTTERY_BETS_ROWS
 
 ROOT=$(cd "$(dirname -- "${BASH_SOURCE[0]}")/../.." && pwd)
 readonly ROOT
 readonly IMAGE="${LOTTERY_IMAGE:-lottery:latest}"
 readonly BUILD_IMAGE="${IMAGE%:*}-build:latest"
-readonly PROJECT_PREFIX=lotterydeploytest
+# Unique to this run, so that its compose projects never meet another's.
+readonly PROJECT_PREFIX="lotterydeploytest$$"
+readonly LOCK_FILE="${LOTTERY_DEPLOY_LOCK:-/tmp/lottery-deploy-test.lock}"
+readonly LOCK_TIMEOUT_S=3600
 readonly WINNING_NUMBER=7574
 readonly AGENCY_TIMEOUT_S=180
 # What the server logs on SIGTERM, in order, and what an agency waiting
@@ -178,7 +194,8 @@ ensure_engine() {
   command -v dockerd >/dev/null || skip "no Docker engine is running and dockerd is not installed"
   [[ $(id -u) -eq 0 ]] || skip "no Docker engine is running, and starting one needs root"
 
-  dockerd >"$WORK/dockerd.log" 2>&1 &
+  # The lock stays with this script: the engine must not inherit it.
+  dockerd >"$WORK/dockerd.log" 2>&1 9>&- &
   DOCKERD_PID=$!
   for (( i = 0; i < 120; i++ )); do
     if docker info >/dev/null 2>&1; then
@@ -194,6 +211,20 @@ ensure_engine() {
     sleep 0.5
   done
   skip "the Docker engine did not answer within 60 s of starting dockerd"
+}
+
+# One run of this test at a time on a machine: two runs would share the
+# engine (one might stop it under the other) and the image tags.
+take_lock() {
+  exec 9>>"$LOCK_FILE" || skip "cannot open the lock file $LOCK_FILE"
+  if ! flock -n 9; then
+    note "waiting for another run of the deployment test ($LOCK_FILE)"
+    if ! flock -w "$LOCK_TIMEOUT_S" 9; then
+      fail "take the lock $LOCK_FILE" "another run held it for $LOCK_TIMEOUT_S s"
+      summary
+      exit 1
+    fi
+  fi
 }
 
 find_compose() {
@@ -245,11 +276,20 @@ after_signal() {
   sed -n '/action: signal | result: success/,$p'
 }
 
-# Winners agency i is given: K_i = 2i mod 5 (2, 4, 1, 3, 0, 2, ...), so
-# the agencies differ and some have none.
+# Winners agency i is given by make_data: K_i = 2i mod 5 (2, 4, 1, 3, 0,
+# 2, ...), so the agencies differ and some have none.
 winners_of() {
   echo $(( (2 * $1) % 5 ))
 }
+
+# Winners agency i is given by the compose files' bets-data service (and
+# by make-data.sh without --winners): i - 1.
+default_winners_of() {
+  echo $(( $1 - 1 ))
+}
+
+# The rule of the deployment under test: winners_of or default_winners_of.
+WINNERS_OF=winners_of
 
 # Documents of the winning bets of an agency bets file, sorted. Fields
 # are counted from the end, since a quoted name may hold a comma.
@@ -265,10 +305,12 @@ make_data() {
 }
 
 # Makes $1 the deployment under test, to be removed at the end whatever
-# happens; its bets files go in $2.
+# happens; its bets files go in $2, with winners by rule $3 (default
+# winners_of).
 use_project() {
   PROJECT="$1"
   BETS_DIR="$2"
+  WINNERS_OF="${3:-winners_of}"
   PROJECTS+=("$PROJECT")
   export LOTTERY_BETS_DIR="$BETS_DIR" LOTTERY_IMAGE="$IMAGE"
 }
@@ -299,6 +341,36 @@ image_has_programs() {
     'lottery-server --version && lottery-client --version &&
      lottery-gen-bets --rows 1 --seed 1 >/dev/null && command -v nc &&
      test -r /etc/lottery/server.json && test -r /etc/lottery/client.json'
+}
+
+# The entrypoint hands flags (arguments starting with "-") to the server.
+entrypoint_flags_go_to_server() {
+  local out
+  out=$(docker run --rm --network none "$IMAGE" --version)
+  [[ "$out" == "lottery-server "* ]] || { echo "'--version' printed '$out'"; return 1; }
+}
+
+# A folder where a bets file should be (what the engine makes when a
+# missing file is mounted) is an error, for make-data.sh and for the
+# bets-data service alike, and nothing is written.
+folder_for_bets_file_reported() {
+  local dir="$WORK/folder-check" out status
+  mkdir -p "$dir/agency-2.csv"
+  status=0
+  out=$("$ROOT/docker/make-data.sh" --dir "$dir" 3 2>&1) || status=$?
+  if (( status != 2 )) || [[ "$out" != *"agency-2.csv"* ]] ||
+     [[ -e "$dir/agency-1.csv" ]]; then
+    echo "make-data.sh: exit $status, message '$out'"
+    return 1
+  fi
+  status=0
+  out=$(docker run --rm --network none --user 0:0 --volume "$dir:/data" "$IMAGE" \
+          make-bets 3 2>&1) || status=$?
+  if (( status != 1 )) || [[ "$out" != *"agency-2.csv"* ]] ||
+     [[ -e "$dir/agency-1.csv" ]]; then
+    echo "make-bets: exit $status, message '$out'"
+    return 1
+  fi
 }
 
 compose_yaml_up_to_date() {
@@ -397,7 +469,7 @@ agencies_winners() {
   local n="$1" i log want got want_docs got_docs bad=""
   for (( i = 1; i <= n; i++ )); do
     log=$(logs_of "$(container_of "agency$i")")
-    want=$(winners_of "$i")
+    want=$("$WINNERS_OF" "$i")
     want_docs=$(expected_winners "$BETS_DIR/agency-$i.csv")
     got=$(sed -n 's/.*action: consulta_ganadores | result: success | cant_ganadores: \([0-9]*\)$/\1/p' <<<"$log")
     got_docs=$(sed -n 's/.*action: ganador | result: success | dni: \([0-9]*\)$/\1/p' <<<"$log" | sort)
@@ -457,6 +529,32 @@ compose_stop() {
   dc stop
 }
 
+# bets-data and the N agencies exited 0 (the server is still running).
+agencies_exited_0() {
+  local n="$1" i service status bad=""
+  for service in bets-data $(seq -f 'agency%g' 1 "$n"); do
+    status=$(docker inspect --format '{{.State.Status}} {{.State.ExitCode}}' \
+               "$(container_of "$service")" 2>&1)
+    [[ "$status" == "exited 0" ]] || bad+="$service: $status"$'\n'
+  done
+  [[ -z "$bad" ]] || { echo "not exited with status 0:"; echo "$bad"; return 1; }
+}
+
+# The N bets files bets-data wrote are readable by all, and the folder
+# holds nothing else (no temporary file left).
+bets_files_written() {
+  local n="$1" i bad="" extra
+  for (( i = 1; i <= n; i++ )); do
+    [[ -f "$BETS_DIR/agency-$i.csv" && -s "$BETS_DIR/agency-$i.csv" ]] ||
+      { bad+="agency-$i.csv missing or empty"$'\n'; continue; }
+    [[ "$(stat -c %A "$BETS_DIR/agency-$i.csv")" == -???r??r?? ]] ||
+      bad+="agency-$i.csv is $(stat -c %A "$BETS_DIR/agency-$i.csv")"$'\n'
+  done
+  extra=$(ls -A "$BETS_DIR" | grep -vxE 'agency-[0-9]+\.csv' || true)
+  [[ -z "$extra" ]] || bad+="also in the folder: $extra"$'\n'
+  [[ -z "$bad" ]] || { echo "$bad"; return 1; }
+}
+
 all_exited_0() {
   local id status bad=""
   for id in $(docker ps -a -q --filter "label=com.docker.compose.project=$PROJECT"); do
@@ -507,12 +605,51 @@ compose_down() {
 
 # ------------------------------------------------------------ scenarios --
 
+# Seconds from $1 to the moment the last container of the deployment
+# under test exited.
+time_to_last_exit() {
+  local -a exited
+  local last
+  mapfile -t exited < <(docker ps -a -q --filter "label=com.docker.compose.project=$PROJECT" \
+                                         --filter status=exited)
+  last=$(docker inspect --format '{{.State.FinishedAt}}' "${exited[@]}" |
+         while read -r stamp; do date -d "$stamp" +%s.%N; done | sort -n | tail -n 1)
+  seconds_between "$1" "$last"
+}
+
+# A fresh clone: compose.yaml brought up as it is, with no bets folder at
+# all; bets-data writes the files before any agency starts.
+run_fresh_clone() {
+  local n=5 t0 elapsed
+
+  use_project "${PROJECT_PREFIX}fresh" "$WORK/fresh/.data" default_winners_of
+  COMPOSE_FILES=(-f "$ROOT/compose.yaml")
+  t0=$(now)
+  require "fresh clone: plain up -d with no bets folder" compose_up || return 0
+  require "fresh clone: bets-data and every agency exit" agencies_exit "$n" || return 0
+  elapsed=$(time_to_last_exit "$t0")
+  note "fresh clone: up to last agency exit: $elapsed s"
+  FRESH_UP_TO_LAST_EXIT="$elapsed"
+  check "fresh clone: bets-data and every agency exited 0" agencies_exited_0 "$n"
+  check "fresh clone: bets-data wrote $n world-readable bets files, nothing else" \
+    bets_files_written "$n"
+  check "fresh clone: agency i got its i - 1 winners, exactly its own" agencies_winners "$n"
+  check "fresh clone: server received $(( n * 1000 )) bets, drew once, no failure" \
+    server_totals $(( n * 1000 ))
+  check "fresh clone: compose down -v removes everything" compose_down
+  # The engine made the folder for root; a run without root removes it
+  # through a container.
+  if [[ $(id -u) -ne 0 ]]; then
+    docker run --rm --network none --user 0:0 --volume "$WORK/fresh:/fresh" \
+      --entrypoint rm "$IMAGE" -rf /fresh/.data >/dev/null 2>&1 || true
+  fi
+}
+
 # A whole lottery: LABEL N ROWS COMPOSE_FILE [full]. "full" adds the
 # checks of the process model and of validate-server.sh.
 run_lottery() {
   local label="$1" n="$2" rows="$3" file="$4" full="${5:-}"
-  local winners="" i t0 last
-  local -a exited
+  local winners="" i t0 elapsed
 
   use_project "$PROJECT_PREFIX$label" "$WORK/bets-$label"
   COMPOSE_FILES=(-f "$file")
@@ -529,12 +666,9 @@ run_lottery() {
       is_pid1 "$(container_of server)" lottery-server
   fi
   require "N = $n: every agency exits" agencies_exit "$n" || return 0
-  mapfile -t exited < <(docker ps -a -q --filter "label=com.docker.compose.project=$PROJECT" \
-                                         --filter status=exited)
-  last=$(docker inspect --format '{{.State.FinishedAt}}' "${exited[@]}" |
-         while read -r stamp; do date -d "$stamp" +%s.%N; done | sort -n | tail -n 1)
-  note "N = $n: up to last agency exit: $(seconds_between "$t0" "$last") s"
-  [[ "$full" != full ]] || UP_TO_LAST_EXIT=$(seconds_between "$t0" "$last")
+  elapsed=$(time_to_last_exit "$t0")
+  note "N = $n: up to last agency exit: $elapsed s"
+  [[ "$full" != full ]] || UP_TO_LAST_EXIT="$elapsed"
 
   check "N = $n: server healthy" server_healthy
   check "N = $n: each agency got exactly its own winners" agencies_winners "$n"
@@ -560,7 +694,8 @@ run_interrupted() {
   local n=2
 
   use_project "${PROJECT_PREFIX}stop" "$WORK/bets-stop"
-  "$ROOT/docker/generate-compose.sh" "$WORK/compose-stop.yaml" "$n"
+  require "stop while waiting: generate-compose.sh N = $n" \
+    "$ROOT/docker/generate-compose.sh" "$WORK/compose-stop.yaml" "$n" || return 0
   cat >"$WORK/compose-stop-override.yaml" <<EOF
 services:
   server:
@@ -586,6 +721,7 @@ EOF
 
 # ------------------------------------------------------------------ main --
 
+take_lock
 ensure_engine
 find_compose
 
@@ -600,23 +736,36 @@ note "$(tail -n 1 "$WORK/base.log") ($BASE_TIME s)"
 
 # The build stage is tagged too, so that it stays as the cache of the next
 # build while the build stages of earlier sources, left untagged, are
-# pruned instead of piling up.
+# pruned instead of piling up. The image itself is built the way README
+# says, by compose's builder (the build stage comes from the cache).
 t0=$(now)
-if ! { docker build --force-rm -f "$ROOT/docker/Dockerfile" --target build -t "$BUILD_IMAGE" "$ROOT" &&
-       docker build --force-rm -f "$ROOT/docker/Dockerfile" -t "$IMAGE" "$ROOT"; } >"$WORK/build.log" 2>&1; then
-  fail "build the image (runs the unit tests)" "$(tail -n 40 "$WORK/build.log")"
+if ! docker build --force-rm -f "$ROOT/docker/Dockerfile" --target build -t "$BUILD_IMAGE" \
+       "$ROOT" >"$WORK/build.log" 2>&1; then
+  fail "build the build stage (runs the unit tests)" "$(tail -n 40 "$WORK/build.log")"
+  summary
+  exit 1
+fi
+t1=$(now)
+if ! LOTTERY_IMAGE="$IMAGE" "${COMPOSE[@]}" --project-directory "$ROOT" -f "$ROOT/compose.yaml" \
+       build --force-rm >"$WORK/compose-build.log" 2>&1; then
+  fail "build the image with compose build" "$(tail -n 40 "$WORK/compose-build.log")"
   summary
   exit 1
 fi
 BUILD_TIME=$(seconds_between "$t0" "$(now)")
+COMPOSE_BUILD_TIME=$(seconds_between "$t1" "$(now)")
 docker image prune -f --filter label=ar.loteria.stage=build >/dev/null
-pass "build the image (runs the unit tests) in $BUILD_TIME s"
+docker image prune -f --filter label=ar.loteria.stage=runtime >/dev/null
+pass "build the image (build stage runs the unit tests; compose build $COMPOSE_BUILD_TIME s) in $BUILD_TIME s"
 note "image $IMAGE: $(docker image inspect --format '{{.Size}}' "$IMAGE" |
                       awk '{ printf "%.0f MB", $1 / 1e6 }')"
 
 check "image runs as the unprivileged user lottery" image_user_is_lottery
 check "image holds no build tools" image_has_no_build_tools
 check "image has the programs, netcat and the default configs" image_has_programs
+check "entrypoint hands flags to lottery-server" entrypoint_flags_go_to_server
+check "a folder where a bets file should be is reported (make-data.sh, bets-data)" \
+  folder_for_bets_file_reported
 check "compose.yaml is generate-compose.sh's output for N = 5" compose_yaml_up_to_date
 check "generate-compose.sh rejects bad arguments: exit 2, a message, no file" \
   generator_rejects_bad_arguments
@@ -625,19 +774,23 @@ check "generate-compose.sh N = 1: one agency, valid for compose" generator_valid
 check "generate-compose.sh N = 1000: 1000 agencies, valid for compose" generator_valid 1000
 
 UP_TO_LAST_EXIT="?"
+FRESH_UP_TO_LAST_EXIT="?"
+run_fresh_clone
 run_lottery n5 5 1500 "$ROOT/compose.yaml" full
 
-"$ROOT/docker/generate-compose.sh" "$WORK/compose-3.yaml" 3
-run_lottery n3 3 1000 "$WORK/compose-3.yaml"
-if ! $quick; then
-  "$ROOT/docker/generate-compose.sh" "$WORK/compose-1.yaml" 1
-  run_lottery n1 1 1000 "$WORK/compose-1.yaml"
-  "$ROOT/docker/generate-compose.sh" "$WORK/compose-10.yaml" 10
-  run_lottery n10 10 1000 "$WORK/compose-10.yaml"
-fi
+sizes=(3)
+$quick || sizes+=(1 10)
+for n in "${sizes[@]}"; do
+  if require "generate-compose.sh N = $n" \
+       "$ROOT/docker/generate-compose.sh" "$WORK/compose-$n.yaml" "$n"; then
+    run_lottery "n$n" "$n" 1000 "$WORK/compose-$n.yaml"
+  fi
+done
 run_interrupted
 
-note "timings: base image $BASE_TIME s, image build $BUILD_TIME s," \
-     "up to last agency exit (N = 5) $UP_TO_LAST_EXIT s, whole test $SECONDS s"
+note "timings: base image $BASE_TIME s, image build $BUILD_TIME s" \
+     "(compose build $COMPOSE_BUILD_TIME s), up to last agency exit (N = 5):" \
+     "fresh clone $FRESH_UP_TO_LAST_EXIT s, with make-data.sh files $UP_TO_LAST_EXIT s," \
+     "whole test $SECONDS s"
 summary
 (( FAILED == 0 ))
