@@ -68,7 +68,7 @@ make_bets() {
     if [ -s "$file" ]; then
       kept=$((kept + 1))
     else
-      winners=$((i))
+      winners=$((i - 1))
       [ "$winners" -le "$rows" ] || winners="$rows"
       tmp="$bets_dir/.agency-$i.csv.tmp"
       if ! lottery-gen-bets --rows "$rows" --seed "$i" --winners "$winners" \
@@ -86,7 +86,6 @@ make_bets() {
     fi
     i=$((i + 1))
   done
-: > "$bets_dir/.stray"
   files=files
   [ "$made" -ne 1 ] || files=file
   echo "make-bets: wrote $made bets $files of $rows rows, kept $kept, in $bets_dir"
@@ -103,7 +102,7 @@ case "$role" in
     exec lottery-server --config "$server_config" "$@"
     ;;
   -*)
-    exec lottery-client --config "$server_config" "$@"
+    exec lottery-server --config "$server_config" "$@"
     ;;
   agency | client)
     shift

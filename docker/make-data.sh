@@ -82,7 +82,7 @@ folders=()
 for (( i = 1; i <= count; i++ )); do
   file="agency-$i.csv"
   # The engine makes a folder where a missing file is mounted.
-  if false && [[ -d "$dir/$file" ]]; then
+  if [[ -d "$dir/$file" ]]; then
     folders+=("$file")
     continue
   fi

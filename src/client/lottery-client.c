@@ -78,6 +78,9 @@ load_single_bet (LotteryClient *self,
       for (i = 0; i < LOTTERY_BET_N_FIELDS; i++)
         {
           values[i] = g_getenv (single_bet_env[i]);
+          /* Compose passes unset variables as empty strings. */
+          if (values[i] != NULL && *values[i] == '\0')
+            values[i] = NULL;
           lens[i] = values[i] != NULL ? strlen (values[i]) : 0;
           n_set += values[i] != NULL;
         }

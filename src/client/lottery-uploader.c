@@ -64,6 +64,8 @@ struct _LotteryUploader
   guint64            reported_line; /* invalid rows up to here were logged */
   guint64            rejected_rows;
   guint64            rejected_batches;
+  guint32            answered;      /* last batch the server answered */
+  gboolean           finish_answered;
   GPtrArray         *winners;
 
   LotteryProgress   *progress;      /* NULL: no progress line */
@@ -209,9 +211,21 @@ next_bet (LotteryUploader *self,
       g_autoptr(GError) row_error = NULL;
       guint64 n;
 
+      g_autoptr(GError) read_error = NULL;
+
       if (!lottery_csv_reader_next_line (source->reader, &line, &len,
-                                         cancellable, error))
-        return (error != NULL && *error != NULL) ? -1 : 0;
+                                         cancellable, &read_error))
+        {
+          if (read_error == NULL)
+            return 0;
+          /* A local file problem, not a network one: never retried. */
+          if (g_error_matches (read_error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+            g_propagate_error (error, g_steal_pointer (&read_error));
+          else
+            lottery_fail (error, LOTTERY_ERROR_BETS_FILE, "%s",
+                          read_error->message);
+          return -1;
+        }
 
       n = lottery_csv_reader_get_line_number (source->reader);
       if (len == 0 || (n == 1 && is_header (line, len)))
@@ -355,6 +369,7 @@ read_batch_reply (LotteryUploader *self,
     lottery_progress_update (self->progress, self->bets_done, self->bets_read,
                              self->read_offset, self->read_all);
 
+  self->answered = oldest->sequence;
   self->window_head = (self->window_head + 1) % WINDOW;
   self->window_len--;
   return TRUE;
@@ -492,7 +507,9 @@ upload (LotteryUploader *self,
       lottery_fail (error, LOTTERY_ERROR_OUT_OF_ORDER,
                     _("The server holds %u batches of agency %u, but %s "
                       "makes only %u: was the file changed?"),
-                    skip, self->agency, self->bets_file, sequence);
+                    skip, self->agency,
+                    self->bets_file != NULL ? self->bets_file : "--bet",
+                    sequence);
       goto out;
     }
 
@@ -526,6 +543,7 @@ finish (LotteryUploader *self,
                          _("Expected FINISHED, got %s"),
                          lottery_message_type_name (message.type));
 
+  self->finish_answered = TRUE;
   lottery_log (G_LOG_LEVEL_INFO, "finish", "success",
                "cantidad: %" G_GUINT64_FORMAT, message.finished.stored);
   return TRUE;
@@ -651,6 +669,20 @@ session (LotteryUploader *self,
   *welcomed = TRUE;
   last_sequence = message.welcome.last_sequence;
   finished = (message.welcome.flags & LOTTERY_WELCOME_FINISHED) != 0;
+  if (message.welcome.version != LOTTERY_PROTOCOL_VERSION)
+    return lottery_fail (error, LOTTERY_ERROR_VERSION,
+                         _("The server speaks protocol version %u, not %d"),
+                         message.welcome.version, LOTTERY_PROTOCOL_VERSION);
+  /* A server that forgot batches it answered was restarted without its
+   * state: sending them again would store them twice. */
+  if (last_sequence < self->answered ||
+      (self->finish_answered && !finished))
+    return lottery_fail (error, LOTTERY_ERROR_OUT_OF_ORDER,
+                         _("The server holds %u batches of agency %u but had "
+                           "answered %u%s: it lost its state (restarted?), "
+                           "so nothing is sent again"),
+                         last_sequence, self->agency, self->answered,
+                         self->finish_answered ? _(" and the FINISH") : "");
   lottery_log (G_LOG_LEVEL_INFO, "connect", "success",
                "server: %s | last_batch: %u", self->address, last_sequence);
 
@@ -766,6 +798,8 @@ run (LotteryUploader *self,
   for (;;)
     {
       g_autoptr(GError) local_error = NULL;
+      guint32 answered = self->answered;
+      gboolean finish_answered = self->finish_answered;
       gboolean welcomed;
       gboolean ok;
 
@@ -780,7 +814,10 @@ run (LotteryUploader *self,
           g_propagate_error (error, g_steal_pointer (&local_error));
           return FALSE;
         }
-      if (welcomed)
+      /* The budget starts again only when the session got somewhere: a
+       * server that welcomes and drops us at once is not progress. */
+      if (welcomed && (self->answered != answered ||
+                       self->finish_answered != finish_answered))
         {
           deadline = g_get_monotonic_time () + RETRY_BUDGET_USEC;
           backoff = BACKOFF_FIRST_MS;

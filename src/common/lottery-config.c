@@ -286,7 +286,9 @@ lottery_config_load (const LotterySetting *settings,
       const char *value;
       g_autofree char *source = NULL;
 
-      if (settings[i].env == NULL)
+      /* A flag wins: its environment variable is not even checked. */
+      if (settings[i].env == NULL ||
+          (flag_values != NULL && flag_values[i] != NULL))
         continue;
       value = g_environ_getenv ((char **) envp, settings[i].env);
       /* Compose files often pass unset variables as empty strings. */

@@ -30,6 +30,7 @@ struct _LotteryStorage
   char   *path;
   int     fd;
   guint64 size;   /* bytes in the file; where the next batch begins */
+  gboolean broken; /* a partial batch could not be cut back */
 };
 
 G_DEFINE_FINAL_TYPE (LotteryStorage, lottery_storage, G_TYPE_OBJECT)
@@ -127,6 +128,10 @@ lottery_storage_append (LotteryStorage *self,
   if (self->fd < 0)
     return lottery_fail (error, LOTTERY_ERROR_STORAGE,
                          _("Storage %s is closed"), self->path);
+  if (self->broken)
+    return lottery_fail (error, LOTTERY_ERROR_STORAGE,
+                         _("Storage %s ends with a partial batch; refusing "
+                           "to append after it"), self->path);
 
   while (done < len)
     {
@@ -138,10 +143,16 @@ lottery_storage_append (LotteryStorage *self,
         {
           int saved = n < 0 ? errno : ENOSPC;
 
-          /* Take back the part that did get written. */
+          /* Take back the part that did get written. If even that
+           * fails, the file no longer ends at a batch boundary, and no
+           * later batch may be acknowledged after it. */
           if (done > 0 && ftruncate (self->fd, (off_t) self->size) != 0)
-            g_warning ("Cannot cut %s back to %" G_GUINT64_FORMAT " bytes: %s",
-                       self->path, self->size, g_strerror (errno));
+            {
+              self->broken = TRUE;
+              g_critical ("Cannot cut %s back to %" G_GUINT64_FORMAT
+                          " bytes: %s", self->path, self->size,
+                          g_strerror (errno));
+            }
           return lottery_fail (error, LOTTERY_ERROR_STORAGE,
                                _("Cannot write to %s: %s"), self->path,
                                g_strerror (saved));
@@ -165,6 +176,19 @@ lottery_storage_close (LotteryStorage *self,
   self->fd = -1;
 
   return g_close (fd, error);
+}
+
+static gboolean
+all_digits (const char *p,
+            gsize       len)
+{
+  gsize i;
+
+  for (i = 0; i < len; i++)
+    if (p[i] < '0' || p[i] > '9')
+      return FALSE;
+
+  return TRUE;
 }
 
 static gboolean
@@ -248,7 +272,7 @@ lottery_storage_load_bets (const char    *path,
       if (n != 6)
         return row_error (reader, error, _("row does not have 6 fields"));
       if (fields[0].len == 0 || fields[0].len > 9 ||
-          fields[0].data[strspn (fields[0].data, "0123456789")] != ',' ||
+          !all_digits (fields[0].data, fields[0].len) ||
           (agency = g_ascii_strtoull (fields[0].data, NULL, 10)) == 0)
         return row_error (reader, error, _("agency is not a number"));
 

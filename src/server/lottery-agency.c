@@ -937,6 +937,9 @@ read_more (LotteryAgency *self)
       self->rend -= self->rstart;
       self->rstart = 0;
     }
+  /* Reading is paused while MAX_QUEUED frames wait, so what is left is
+   * less than one frame, and a read always has room. */
+  g_assert (self->rend < READ_BUFFER_SIZE);
 
   self->reading = TRUE;
   g_input_stream_read_async (self->input, self->rbuf + self->rend,

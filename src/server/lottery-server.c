@@ -15,8 +15,9 @@
 
 #include <glib/gi18n.h>
 
-/* How long shutdown waits for batches being stored and for the draw. */
-#define SHUTDOWN_GRACE_USEC (2 * G_USEC_PER_SEC)
+/* How long shutdown waits for batches being stored (milliseconds each)
+ * and for a cancelled draw; the whole stop must take under a second. */
+#define SHUTDOWN_GRACE_USEC (G_USEC_PER_SEC / 2)
 
 struct _LotteryServer
 {
@@ -29,6 +30,7 @@ struct _LotteryServer
   LotteryStorage *storage;
   GSocketService *service;
   GHashTable     *agencies;     /* LotteryAgency * (owned) */
+  GCancellable   *cancellable;  /* cancelled at shutdown: stops the draw */
   gboolean        drawing;      /* the draw thread is running */
   gboolean        stopping;
 };
@@ -40,7 +42,19 @@ lottery_server_finalize (GObject *object)
 {
   LotteryServer *self = LOTTERY_SERVER (object);
 
+  /* Agencies still storing after the grace period must not call back
+   * into a freed server. */
+  if (self->agencies != NULL)
+    {
+      GHashTableIter iter;
+      gpointer agency;
+
+      g_hash_table_iter_init (&iter, self->agencies);
+      while (g_hash_table_iter_next (&iter, &agency, NULL))
+        g_signal_handlers_disconnect_by_data (agency, self);
+    }
   g_clear_pointer (&self->agencies, g_hash_table_unref);
+  g_clear_object (&self->cancellable);
   g_clear_object (&self->service);
   g_clear_object (&self->storage);
   g_clear_object (&self->state);
@@ -59,6 +73,7 @@ static void
 lottery_server_init (LotteryServer *self)
 {
   self->agencies = g_hash_table_new_full (NULL, NULL, g_object_unref, NULL);
+  self->cancellable = g_cancellable_new ();
 }
 
 /* Opens the storage; nothing listens until lottery_server_start (). */
@@ -121,6 +136,14 @@ draw_done_cb (GObject      *source,
 
   self->drawing = FALSE;
   winners = g_task_propagate_pointer (G_TASK (result), &error);
+  if (winners == NULL &&
+      g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      /* Stopped by shutdown: the draw runs again on the next start. */
+      lottery_log (G_LOG_LEVEL_DEBUG, "sorteo", "in_progress",
+                   "stopped: true");
+      return;
+    }
   if (winners == NULL)
     {
       lottery_log (LOTTERY_LOG_ERROR, "sorteo", "fail", "error: %s",
@@ -140,7 +163,8 @@ draw_due_cb (LotteryAgency *agency,
              gpointer       user_data)
 {
   LotteryServer *self = user_data;
-  g_autoptr(GTask) task = g_task_new (self, NULL, draw_done_cb, NULL);
+  g_autoptr(GTask) task = g_task_new (self, self->cancellable, draw_done_cb,
+                                      NULL);
 
   g_task_set_source_tag (task, draw_due_cb);
   self->drawing = TRUE;
@@ -236,6 +260,7 @@ lottery_server_shutdown (LotteryServer *self)
   guint tick;
 
   self->stopping = TRUE;
+  g_cancellable_cancel (self->cancellable);
 
   if (self->service != NULL)
     {

@@ -747,6 +747,46 @@ test_sigterm_waiting_client (TestFixture   *fixture,
 }
 
 static void
+test_sigterm_server_restarted (TestFixture   *fixture,
+                               gconstpointer  data)
+{
+  g_autofree char *file = test_gen_bets (fixture, "agency-1.csv",
+                                         BIG_FILE_ROWS / 2, 79, -1, FALSE);
+  g_autofree char *path = bets_path (fixture);
+  g_autofree char *port = NULL;
+  g_autoptr(GPtrArray) rows = NULL;
+  g_autoptr(GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
+  TestProcess *server, *client;
+  guint i;
+
+  g_test_summary ("A server restarted in the middle of an upload, on the "
+                  "same port and file, has lost which batches it stored: "
+                  "the agency notices and stops with a clear error instead "
+                  "of sending its batches again, so no bet is stored twice.");
+
+  server = test_server_start (fixture, 1, NULL);
+  port = g_strdup_printf ("%u", test_server_get_port (server));
+  client = test_client_start (fixture, test_server_get_port (server), 1,
+                              ARGS ("--bets-file", file), NULL);
+  test_assert_line (server, RECEIVED, 40);
+  test_process_send_signal (server, SIGTERM);
+  test_assert_exit (server, 0);
+
+  server = test_server_start (fixture, 1, ARGS ("--port", port));
+  test_assert_exit (client, 1);
+  g_assert_cmpuint (test_process_count_stderr_lines (client, "lost its state"),
+                    ==, 1);
+  g_assert_cmpuint (test_process_count_lines (server, RECEIVED), ==, 0);
+
+  /* Every row is there once. */
+  rows = test_read_rows (path);
+  g_assert_cmpuint (rows->len, >, 0);
+  for (i = 0; i < rows->len; i++)
+    g_assert_true (g_hash_table_add (seen, g_ptr_array_index (rows, i)));
+  test_assert_rows_prefix (rows, file, 1);
+}
+
+static void
 test_sigterm_server_parked (TestFixture   *fixture,
                             gconstpointer  data)
 {
@@ -1959,6 +1999,8 @@ main (int   argc,
   ADD_TEST ("/integration/one-agency/empty-file", test_empty_file);
   ADD_TEST ("/integration/query-waits-for-last-agency", test_query_waits);
   ADD_TEST ("/integration/sigterm/server-mid-upload", test_sigterm_server);
+  ADD_TEST ("/integration/sigterm/server-restarted-mid-upload",
+            test_sigterm_server_restarted);
   ADD_TEST ("/integration/sigterm/client-mid-upload", test_sigterm_client);
   ADD_TEST ("/integration/sigterm/client-waiting-for-draw",
             test_sigterm_waiting_client);
