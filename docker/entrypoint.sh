@@ -40,8 +40,9 @@ make_bets() {
   case "$count" in
     "" | 0* | *[!0-9]*) make_bets_die "N must be a whole number from 1 to 1000, got '$count'" ;;
   esac
-  [ "${#count}" -le 4 ] && [ "$count" -le 1000 ] ||
+  if [ "${#count}" -gt 4 ] || [ "$count" -gt 1000 ]; then
     make_bets_die "N must be a whole number from 1 to 1000, got '$count'"
+  fi
   case "$rows" in
     "" | *[!0-9]*) make_bets_die "LOTTERY_BETS_ROWS must be a whole number, got '$rows'" ;;
   esac
@@ -86,8 +87,8 @@ make_bets() {
     fi
     i=$((i + 1))
   done
-  files=files
-  [ "$made" -ne 1 ] || files=file
+  files="files"
+  [ "$made" -ne 1 ] || files="file"
   echo "make-bets: wrote $made bets $files of $rows rows, kept $kept, in $bets_dir"
 }
 

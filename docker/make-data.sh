@@ -137,6 +137,6 @@ fi
 # The agencies run as an unprivileged user: the files written must be
 # readable by all (files that were already there are left alone).
 (cd "$dir" && chmod a+r -- "${written[@]}")
-files=files
-(( made != 1 )) || files=file
+files="files"
+(( made != 1 )) || files="file"
 echo "make-data: wrote $made bets $files of $rows rows in $dir"

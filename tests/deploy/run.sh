@@ -242,6 +242,11 @@ find_compose() {
 
 # -------------------------------------------------------------- helpers --
 
+# "1 agency", "N agencies".
+agencies() {
+  if (( $1 == 1 )); then echo "1 agency"; else echo "$1 agencies"; fi
+}
+
 now() {
   date +%s.%N
 }
@@ -426,7 +431,7 @@ agencies_exit() {
     (( exited < n )) || return 0
     sleep 0.5
   done
-  echo "after $AGENCY_TIMEOUT_S s, $exited of $n agencies had exited"
+  echo "after $AGENCY_TIMEOUT_S s, $exited of $(agencies "$n") had exited"
   dc logs --no-color --tail 5 2>&1
   return 1
 }
@@ -444,7 +449,7 @@ agencies_waiting() {
     (( waiting < n )) || return 0
     sleep 0.5
   done
-  echo "after 60 s, $waiting of $n agencies had finished uploading"
+  echo "after 60 s, $waiting of $(agencies "$n") had finished uploading"
   dc logs --no-color --tail 5 2>&1
   return 1
 }
@@ -550,7 +555,7 @@ bets_files_written() {
     [[ "$(stat -c %A "$BETS_DIR/agency-$i.csv")" == -???r??r?? ]] ||
       bad+="agency-$i.csv is $(stat -c %A "$BETS_DIR/agency-$i.csv")"$'\n'
   done
-  extra=$(ls -A "$BETS_DIR" | grep -vxE 'agency-[0-9]+\.csv' || true)
+  extra=$(find "$BETS_DIR" -mindepth 1 -maxdepth 1 ! -regex '.*/agency-[0-9]+\.csv' -printf '%f ')
   [[ -z "$extra" ]] || bad+="also in the folder: $extra"$'\n'
   [[ -z "$bad" ]] || { echo "$bad"; return 1; }
 }
@@ -660,7 +665,7 @@ run_lottery() {
   require "N = $n: make the bets files ($rows bets each, known winners)" \
     make_data "$n" "$rows" "$winners" || return 0
   t0=$(now)
-  require "N = $n: compose up (server healthy, then $n agencies)" compose_up || return 0
+  require "N = $n: compose up (server healthy, then $(agencies "$n"))" compose_up || return 0
   if [[ "$full" == full ]]; then
     check "N = $n: the server program is PID 1 in its container, user lottery" \
       is_pid1 "$(container_of server)" lottery-server
