@@ -150,7 +150,7 @@ services:
       retries: 15
       start_period: 2s
     # On SIGTERM the server closes its listener and connections at once
-    # and waits at most 2 s for batches being stored or a draw; this is
+    # and waits at most 0.5 s for batches being stored; this is
     # how long compose waits before SIGKILL.
     stop_grace_period: 15s
     read_only: true
