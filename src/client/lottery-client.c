@@ -180,10 +180,13 @@ lottery_client_handle_local_options (GApplication *application,
   for (i = 0; i < LOTTERY_CLIENT_N_SETTINGS; i++)
     g_variant_dict_lookup (options, settings[i].flag, "&s", &flag_values[i]);
 
+  /* --ping and --status send no bets: single-bet settings are not
+   * theirs to check. */
   if (!lottery_client_config_load (self->config, config_path,
                                    (const char * const *) envp, flag_values,
                                    &error) ||
-      !load_single_bet (self, bet, &error))
+      (!self->ping && !g_variant_dict_contains (options, "status") &&
+       !load_single_bet (self, bet, &error)))
     {
       g_printerr ("lottery-client: %s\n", error->message);
       return LOTTERY_CLIENT_EXIT_USAGE;

@@ -675,14 +675,18 @@ session (LotteryUploader *self,
                          message.welcome.version, LOTTERY_PROTOCOL_VERSION);
   /* A server that forgot batches it answered was restarted without its
    * state: sending them again would store them twice. */
-  if (last_sequence < self->answered ||
-      (self->finish_answered && !finished))
+  if (self->finish_answered && !finished)
+    return lottery_fail (error, LOTTERY_ERROR_OUT_OF_ORDER,
+                         _("The server had accepted the FINISH of agency %u "
+                           "but no longer knows it: it lost its state "
+                           "(restarted?), so nothing is sent again"),
+                         self->agency);
+  if (last_sequence < self->answered)
     return lottery_fail (error, LOTTERY_ERROR_OUT_OF_ORDER,
                          _("The server holds %u batches of agency %u but had "
-                           "answered %u%s: it lost its state (restarted?), "
-                           "so nothing is sent again"),
-                         last_sequence, self->agency, self->answered,
-                         self->finish_answered ? _(" and the FINISH") : "");
+                           "answered %u: it lost its state (restarted?), so "
+                           "nothing is sent again"),
+                         last_sequence, self->agency, self->answered);
   lottery_log (G_LOG_LEVEL_INFO, "connect", "success",
                "server: %s | last_batch: %u", self->address, last_sequence);
 

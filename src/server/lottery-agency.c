@@ -25,6 +25,7 @@
 #define READ_BUFFER_SIZE (32 * 1024)
 #define MAX_QUEUED       16 /* frames read ahead */
 #define MAX_GROUP        16 /* batches stored by one task */
+#define MAX_PENDING_REPLIES (64 * 1024) /* bytes of unsent replies */
 
 typedef enum
 {
@@ -260,6 +261,8 @@ write_done_cb (GObject      *source,
     }
 
   flush (self);
+  /* Frames held back while replies piled up can go on now. */
+  pump (self);
 }
 
 static void
@@ -835,7 +838,10 @@ handle_frame (LotteryAgency *self,
 static void
 process (LotteryAgency *self)
 {
-  while (!self->busy && !self->closing)
+  /* A peer that sends requests without reading the answers is not
+   * answered further until it reads: replies do not pile up here. */
+  while (!self->busy && !self->closing &&
+         self->pending->len < MAX_PENDING_REPLIES)
     {
       g_autoptr(GBytes) frame = g_queue_pop_head (&self->queued);
 
