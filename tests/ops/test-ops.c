@@ -567,7 +567,9 @@ test_progress_on_terminal (TestFixture   *fixture,
                   "progress in place, at most ten times a second, and is "
                   "blanked at the end");
 
-  upload_on_pty (fixture, 300000, NULL, ENGLISH, 0, &run);
+  /* Long enough to outlast a redraw interval (0.1 s) several times,
+   * even on a fast machine. */
+  upload_on_pty (fixture, 1500000, NULL, ENGLISH, 0, &run);
   g_test_message ("%" G_GSIZE_FORMAT " bytes on the terminal in %.2f s",
                   run.tty->len, run.usec / 1e6);
 
@@ -591,7 +593,7 @@ test_progress_on_terminal (TestFixture   *fixture,
           g_assert_nonnull (strstr (segments[i], " of "));
           drawn++;
         }
-      else if (g_str_has_prefix (segments[i], "Sent 300000 bets in ") &&
+      else if (g_str_has_prefix (segments[i], "Sent 1500000 bets in ") &&
                g_str_has_suffix (g_strchomp (segments[i]),
                                  "; waiting for the draw…"))
         waited = TRUE;
