@@ -12,6 +12,7 @@
 #include "config.h"
 
 #include "lottery-progress.h"
+#include "lottery-log.h"
 
 #include <errno.h>
 #include <glib/gi18n.h>
@@ -52,24 +53,6 @@ void
 lottery_progress_free (LotteryProgress *progress)
 {
   g_free (progress);
-}
-
-static void
-write_all (int         fd,
-           const char *data,
-           gsize       len)
-{
-  while (len > 0)
-    {
-      gssize n = write (fd, data, len);
-
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n <= 0)
-        return;
-      data += n;
-      len -= (gsize) n;
-    }
 }
 
 static char *
@@ -155,7 +138,7 @@ draw (LotteryProgress *progress,
     g_string_append_printf (out, "%*s", (int) (progress->shown - len), "");
   g_string_append_c (out, '\r');
 
-  write_all (progress->fd, out->str, out->len);
+  lottery_write_all (progress->fd, out->str, out->len);
   progress->shown = len;
 }
 
@@ -208,6 +191,6 @@ lottery_progress_clear (LotteryProgress *progress)
 
   out = g_string_new ("\r");
   g_string_append_printf (out, "%*s\r", (int) progress->shown, "");
-  write_all (progress->fd, out->str, out->len);
+  lottery_write_all (progress->fd, out->str, out->len);
   progress->shown = 0;
 }

@@ -132,9 +132,10 @@ validate_name (LotteryBetField field,
   return TRUE;
 }
 
-static gboolean
-all_digits (const char *value,
-            gsize       len)
+/* Is @value (of @len bytes, maybe empty) made of ASCII digits only? */
+gboolean
+lottery_all_digits (const char *value,
+                    gsize       len)
 {
   gsize i;
 
@@ -176,8 +177,8 @@ validate_birthdate (const char *value,
   guint year, month, day;
 
   if (len != LOTTERY_BIRTHDATE_LEN || value[4] != '-' || value[7] != '-' ||
-      !all_digits (value, 4) || !all_digits (value + 5, 2) ||
-      !all_digits (value + 8, 2))
+      !lottery_all_digits (value, 4) || !lottery_all_digits (value + 5, 2) ||
+      !lottery_all_digits (value + 8, 2))
     goto bad;
 
   year = parse_digits (value, 4);
@@ -228,7 +229,8 @@ lottery_bet_set_field (LotteryBet     *bet,
       return TRUE;
 
     case LOTTERY_BET_FIELD_DOCUMENT:
-      if (len == 0 || len > LOTTERY_DOCUMENT_MAX || !all_digits (value, len))
+      if (len == 0 || len > LOTTERY_DOCUMENT_MAX ||
+          !lottery_all_digits (value, len))
         {
           g_autofree char *shown = lottery_printable (value, len);
           return lottery_fail (error, LOTTERY_ERROR_INVALID_BET,
@@ -253,7 +255,7 @@ lottery_bet_set_field (LotteryBet     *bet,
         gsize i;
 
         if (len == 0 || len > LOTTERY_NUMBER_MAX_DIGITS ||
-            !all_digits (value, len))
+            !lottery_all_digits (value, len))
           goto bad_number;
         for (i = 0; i < len; i++)
           v = v * 10 + (guint64) (value[i] - '0');

@@ -65,6 +65,8 @@ gboolean    lottery_bet_has_won          (const LotteryBet *bet);
 gsize       lottery_bet_format_row       (const LotteryBet *bet,
                                           char             *out);
 
+gboolean    lottery_all_digits           (const char       *value,
+                                          gsize             len);
 gsize       lottery_format_uint          (guint64           value,
                                           char             *out);
 char       *lottery_printable            (const char       *value,

@@ -140,21 +140,22 @@ lottery_log_format_line (GLogLevelFlags level,
   return line;
 }
 
-static void
-write_all (int         fd,
-           const char *data,
-           gsize       len)
+/* Writes all of @data to @fd, unbuffered, retrying after signals; gives
+ * up silently on errors (a closed terminal or log pipe must not stop
+ * the program). For log lines and terminal output. */
+void
+lottery_write_all (int         fd,
+                   const char *data,
+                   gsize       len)
 {
   while (len > 0)
     {
       ssize_t n = write (fd, data, len);
 
-      if (n < 0)
-        {
-          if (errno == EINTR)
-            continue;
-          return;
-        }
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        return;
       data += n;
       len -= (gsize) n;
     }
@@ -183,7 +184,7 @@ lottery_log_writer (GLogLevelFlags   log_level,
     return G_LOG_WRITER_UNHANDLED;
 
   line = lottery_log_format_line (log_level, message);
-  write_all (STDOUT_FILENO, line, strlen (line));
+  lottery_write_all (STDOUT_FILENO, line, strlen (line));
 
   return G_LOG_WRITER_HANDLED;
 }

@@ -25,6 +25,9 @@ GLogWriterOutput lottery_log_writer           (GLogLevelFlags   log_level,
                                                const GLogField *fields,
                                                gsize            n_fields,
                                                gpointer         user_data);
+void             lottery_write_all            (int             fd,
+                                               const char     *data,
+                                               gsize           len);
 char            *lottery_log_value            (const char     *text);
 char            *lottery_log_format_line      (GLogLevelFlags  level,
                                                const char     *message);

@@ -179,19 +179,6 @@ lottery_storage_close (LotteryStorage *self,
 }
 
 static gboolean
-all_digits (const char *p,
-            gsize       len)
-{
-  gsize i;
-
-  for (i = 0; i < len; i++)
-    if (p[i] < '0' || p[i] > '9')
-      return FALSE;
-
-  return TRUE;
-}
-
-static gboolean
 row_error (LotteryCsvReader *reader,
            GError          **error,
            const char       *what)
@@ -272,7 +259,7 @@ lottery_storage_load_bets (const char    *path,
       if (n != 6)
         return row_error (reader, error, _("row does not have 6 fields"));
       if (fields[0].len == 0 || fields[0].len > 9 ||
-          !all_digits (fields[0].data, fields[0].len) ||
+          !lottery_all_digits (fields[0].data, fields[0].len) ||
           (agency = g_ascii_strtoull (fields[0].data, NULL, 10)) == 0)
         return row_error (reader, error, _("agency is not a number"));
 
