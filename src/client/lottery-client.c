@@ -180,12 +180,21 @@ lottery_client_handle_local_options (GApplication *application,
   for (i = 0; i < LOTTERY_CLIENT_N_SETTINGS; i++)
     g_variant_dict_lookup (options, settings[i].flag, "&s", &flag_values[i]);
 
+  if (bet != NULL && flag_values[LOTTERY_CLIENT_SETTING_BETS_FILE] != NULL)
+    {
+      g_printerr ("lottery-client: %s\n",
+                  _("--bet and --bets-file cannot go together"));
+      return LOTTERY_CLIENT_EXIT_USAGE;
+    }
+
   /* --ping and --status send no bets: single-bet settings are not
-   * theirs to check. */
+   * theirs to check. A --bets-file flag is stronger than single-bet
+   * variables in the environment. */
   if (!lottery_client_config_load (self->config, config_path,
                                    (const char * const *) envp, flag_values,
                                    &error) ||
       (!self->ping && !g_variant_dict_contains (options, "status") &&
+       (bet != NULL || flag_values[LOTTERY_CLIENT_SETTING_BETS_FILE] == NULL) &&
        !load_single_bet (self, bet, &error)))
     {
       g_printerr ("lottery-client: %s\n", error->message);

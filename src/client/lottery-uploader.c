@@ -433,8 +433,11 @@ close_source (LotteryUploader *self,
     return;
 
   g_clear_pointer (&source->reader, lottery_csv_reader_free);
-  lottery_log (G_LOG_LEVEL_INFO, "close_bets_file", "success", "file: %s",
-               self->bets_file);
+  {
+    g_autofree char *file = lottery_log_value (self->bets_file);
+    lottery_log (G_LOG_LEVEL_INFO, "close_bets_file", "success", "file: %s",
+                 file);
+  }
 }
 
 /* Sends every batch after @skip (already stored) and waits for all
@@ -565,6 +568,10 @@ query_winners (LotteryUploader *self,
                     lottery_message_encode_empty (frame, LOTTERY_MESSAGE_QUERY),
                     cancellable, error))
     return FALSE;
+  /* The answer comes after the draw, once every agency has finished:
+   * say so, so that a quiet wait does not look like a hang. */
+  lottery_log (G_LOG_LEVEL_INFO, "consulta_ganadores", "in_progress",
+               "agency: %u", self->agency);
 
   do
     {
@@ -613,9 +620,9 @@ connect_to_server (LotteryUploader *self,
   if (self->connection == NULL)
     return FALSE;
 
-  /* The timeout was for connecting: waiting for the draw may be long. */
+  /* The connect timeout stays for PING/PONG and HELLO/WELCOME: a
+   * server that accepts and never answers must not hang us. */
   socket = g_socket_connection_get_socket (self->connection);
-  g_socket_set_timeout (socket, 0);
   /* Small messages (FINISH, QUERY) must not wait behind Nagle. */
   g_socket_set_option (socket, IPPROTO_TCP, TCP_NODELAY, 1, NULL);
 
@@ -689,6 +696,8 @@ session (LotteryUploader *self,
                          last_sequence, self->agency, self->answered);
   lottery_log (G_LOG_LEVEL_INFO, "connect", "success",
                "server: %s | last_batch: %u", self->address, last_sequence);
+  /* Welcomed: from here the wait for the draw may be long. */
+  g_socket_set_timeout (g_socket_connection_get_socket (self->connection), 0);
 
   if (!finished &&
       (!upload (self, last_sequence, &n_batches, cancellable, error) ||

@@ -15,6 +15,10 @@ main (int   argc,
   int status;
 
   setlocale (LC_ALL, "");
+  /* Names, paths and --bet are UTF-8: in the C locale GOption would
+   * refuse their non-ASCII bytes. */
+  if (!g_get_charset (NULL))
+    setlocale (LC_CTYPE, "C.UTF-8");
   /* LOTTERY_LOCALEDIR: the build tree's translations (devenv, tests). */
   localedir = g_getenv ("LOTTERY_LOCALEDIR");
   bindtextdomain (GETTEXT_PACKAGE, localedir != NULL ? localedir : LOCALEDIR);

@@ -27,7 +27,7 @@ check_address (const char *value,
   const char *colon = strrchr (value, ':');
 
   /* A port is required: agencies and the server must agree on it. */
-  if (colon == NULL || colon[1] == '\0')
+  if (colon == NULL || colon[1] == '\0' || colon == value)
     return lottery_fail (error, LOTTERY_ERROR_CONFIG,
                          _("“%s” is not host:port"), value);
 

@@ -12,6 +12,7 @@
 #include "lottery-storage.h"
 #include "lottery-csv-reader.h"
 #include "lottery-error.h"
+#include "lottery-log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -61,6 +62,71 @@ lottery_storage_init (LotteryStorage *self)
   self->fd = -1;
 }
 
+/* A file that does not end with a line end holds the start of a row
+ * whose write was cut short (a crash, a full disk): appending to it
+ * would glue the next row onto it. Cut it back to the last whole row. */
+static gboolean
+cut_partial_row (LotteryStorage *self,
+                 GError        **error)
+{
+  char buf[4096];
+  guint64 end = self->size;
+  guint64 keep = 0;
+  int fd;
+
+  if (self->size == 0)
+    return TRUE;
+
+  fd = g_open (self->path, O_RDONLY | O_CLOEXEC, 0);
+  if (fd < 0)
+    goto failed;
+
+  while (end > 0)
+    {
+      gsize n = (gsize) MIN (end, sizeof buf);
+      ssize_t got = pread (fd, buf, n, (off_t) (end - n));
+      const char *nl;
+
+      if (got != (ssize_t) n)
+        {
+          g_close (fd, NULL);
+          goto failed;
+        }
+      if (end == self->size && buf[n - 1] == '\n')
+        {
+          keep = self->size;
+          break;
+        }
+      nl = memrchr (buf, '\n', n);
+      if (nl != NULL)
+        {
+          keep = end - n + (guint64) (nl - buf) + 1;
+          break;
+        }
+      end -= n;
+    }
+  g_close (fd, NULL);
+
+  if (keep == self->size)
+    return TRUE;
+  if (ftruncate (self->fd, (off_t) keep) != 0)
+    goto failed;
+
+  lottery_log (G_LOG_LEVEL_INFO, "recover", "success",
+               "truncated_bytes: %" G_GUINT64_FORMAT, self->size - keep);
+  self->size = keep;
+  return TRUE;
+
+failed:
+  {
+    int saved = errno;
+    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
+                 _("Cannot check the end of storage %s: %s"), self->path,
+                 g_strerror (saved));
+    return FALSE;
+  }
+}
+
 LotteryStorage *
 lottery_storage_open (const char *path,
                       GError    **error)
@@ -92,6 +158,9 @@ lottery_storage_open (const char *path,
   self->path = g_strdup (path);
   self->fd = fd;
   self->size = (guint64) st.st_size;
+
+  if (!cut_partial_row (self, error))
+    return NULL;
 
   return g_steal_pointer (&self);
 }

@@ -252,6 +252,7 @@ tick_cb (gpointer user_data)
 void
 lottery_server_shutdown (LotteryServer *self)
 {
+  g_autofree char *path = NULL;
   g_autoptr(GError) error = NULL;
   GHashTableIter iter;
   gpointer agency;
@@ -298,10 +299,11 @@ lottery_server_shutdown (LotteryServer *self)
   else
     lottery_log (G_LOG_LEVEL_INFO, "join_workers", "success", NULL);
 
+  path = lottery_log_value (self->storage_path);
   if (lottery_storage_close (self->storage, &error))
     lottery_log (G_LOG_LEVEL_INFO, "close_storage", "success", "path: %s",
-                 self->storage_path);
+                 path);
   else
     lottery_log (LOTTERY_LOG_ERROR, "close_storage", "fail", "path: %s | "
-                 "error: %s", self->storage_path, error->message);
+                 "error: %s", path, error->message);
 }

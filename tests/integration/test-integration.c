@@ -477,10 +477,10 @@ test_query_waits (TestFixture   *fixture,
   /* Agency 1 has asked; nothing may answer it yet. */
   g_usleep (500 * G_TIME_SPAN_MILLISECOND);
   g_assert_true (test_process_is_running (client1));
-  g_assert_cmpuint (test_process_count_lines (client1, "consulta_ganadores"),
+  g_assert_cmpuint (test_process_count_lines (client1, ANSWERED),
                     ==, 0);
   g_assert_cmpuint (test_process_count_lines (server, "action: sorteo"), ==, 0);
-  g_assert_cmpuint (test_process_count_lines (server, "consulta_ganadores"),
+  g_assert_cmpuint (test_process_count_lines (server, ANSWERED),
                     ==, 0);
 
   client2 = test_client_start (fixture, test_server_get_port (server), 2,

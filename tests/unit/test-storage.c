@@ -738,6 +738,48 @@ test_concurrent_appends (Fixture       *fixture,
     g_assert_cmpint (check->last_batch[i], ==, BATCHES - 1);
 }
 
+static void
+test_open_cuts_partial_row (Fixture       *fixture,
+                            gconstpointer  user_data)
+{
+  static const struct { const char *before; const char *after; } cases[] = {
+    { "1,A,B,1,1990-01-01,7\r\n1,C,D,2,1990-", "1,A,B,1,1990-01-01,7\r\n" },
+    { "1,A,B,1,1990-01-01,7\r\n1,C,D,2,1990-01-01,75",
+      "1,A,B,1,1990-01-01,7\r\n" },
+    { "1,A,B,1,1990-01-01,7", "" },
+    { "1,A,B,1,1990-01-01,7\r\n", "1,A,B,1,1990-01-01,7\r\n" },
+  };
+  guint i;
+
+  g_test_summary ("A bets.csv that ends in the middle of a row (a write cut "
+                  "short) is cut back to its last whole row when opened, so "
+                  "the next batch starts on a line of its own.");
+
+  for (i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(LotteryStorage) storage = NULL;
+      g_autoptr(GError) error = NULL;
+      g_autofree char *contents = NULL;
+      g_autofree char *expected = NULL;
+      gsize len;
+
+      g_file_set_contents (fixture->path, cases[i].before, -1, &error);
+      g_assert_no_error (error);
+      storage = lottery_storage_open (fixture->path, &error);
+      g_assert_no_error (error);
+      g_assert_cmpuint (lottery_storage_get_size (storage), ==,
+                        strlen (cases[i].after));
+      lottery_storage_append (storage, "1,E,F,3,1990-01-01,9\r\n", 22, &error);
+      g_assert_no_error (error);
+      g_assert_true (lottery_storage_close (storage, NULL));
+
+      g_file_get_contents (fixture->path, &contents, &len, &error);
+      g_assert_no_error (error);
+      expected = g_strconcat (cases[i].after, "1,E,F,3,1990-01-01,9\r\n", NULL);
+      g_assert_cmpstr (contents, ==, expected);
+    }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -755,6 +797,7 @@ main (int   argc,
   ADD ("/storage/append/closed", test_append_closed);
   ADD ("/storage/append/concurrent", test_concurrent_appends);
   ADD ("/storage/open/fails", test_open_fails);
+  ADD ("/storage/open/partial-row", test_open_cuts_partial_row);
   ADD ("/storage/load/roundtrip", test_load_roundtrip);
   ADD ("/storage/load/winners-only", test_load_winners_only);
   ADD ("/storage/load/stop", test_load_stop);
