@@ -262,8 +262,14 @@ server_error (const LotteryMessage *message,
               GError              **error)
 {
   g_autofree char *text = g_strndup (message->error.text, message->error.len);
+  char *c;
   int code = message->error.code <= LOTTERY_ERROR_BETS_FILE
     ? message->error.code : LOTTERY_ERROR_FAILED;
+
+  /* The text ends up on a terminal: no escape sequences from afar. */
+  for (c = text; *c != '\0'; c++)
+    if ((guchar) *c < 0x20 || *c == 0x7f)
+      *c = '?';
 
   return lottery_fail (error, (LotteryError) code, _("The server refused: %s"),
                        text);
@@ -818,6 +824,9 @@ run (LotteryUploader *self,
 
       attempt++;
       ok = session (self, &welcomed, cancellable, &local_error);
+      /* Log lines must not land on top of the progress line. */
+      if (self->progress != NULL)
+        lottery_progress_clear (self->progress);
       disconnect (self);
       if (ok)
         return TRUE;
