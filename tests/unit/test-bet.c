@@ -1,6 +1,7 @@
 /* test-bet.c: validation, agency-file rows and bets.csv rows. */
 #include "config.h"
 
+#include "unit-utils.h"
 #include "lottery-bet.h"
 #include "lottery-csv-reader.h"
 #include "lottery-error.h"
@@ -508,28 +509,6 @@ test_parse_line_long (void)
 }
 
 static void
-set_bet (LotteryBet *bet,
-         guint32     agency,
-         const char *first_name,
-         const char *last_name,
-         const char *document,
-         const char *birthdate,
-         const char *number)
-{
-  const char *values[] = { first_name, last_name, document, birthdate, number };
-  gsize lens[LOTTERY_BET_N_FIELDS];
-  g_autoptr(GError) error = NULL;
-  guint i;
-
-  for (i = 0; i < LOTTERY_BET_N_FIELDS; i++)
-    lens[i] = strlen (values[i]);
-  memset (bet, 0, sizeof *bet);
-  g_assert_true (lottery_bet_set_fields (bet, values, lens, &error));
-  g_assert_no_error (error);
-  bet->agency = agency;
-}
-
-static void
 assert_row (const LotteryBet *bet,
             const char       *expected)
 {
@@ -548,24 +527,24 @@ test_format_row (void)
 {
   LotteryBet bet;
 
-  set_bet (&bet, 1, "Santiago Lionel", "Lorca", "30904465", "1999-03-17",
+  unit_set_bet (&bet, 1, "Santiago Lionel", "Lorca", "30904465", "1999-03-17",
            "7574");
   assert_row (&bet, "1,Santiago Lionel,Lorca,30904465,1999-03-17,7574\r\n");
 
-  set_bet (&bet, 3, "Ana, María", "O\"Brien", "12345678", "2000-02-29", "0");
+  unit_set_bet (&bet, 3, "Ana, María", "O\"Brien", "12345678", "2000-02-29", "0");
   assert_row (&bet, "3,\"Ana, María\",\"O\"\"Brien\",12345678,2000-02-29,0\r\n");
 
-  set_bet (&bet, 100000, "\"", "\"\"", "00000000000000000001", "0001-01-01",
+  unit_set_bet (&bet, 100000, "\"", "\"\"", "00000000000000000001", "0001-01-01",
            "4294967295");
   assert_row (&bet, "100000,\"\"\"\",\"\"\"\"\"\",00000000000000000001,"
                     "0001-01-01,4294967295\r\n");
 
   /* Only the delimiter and quotes call for quoting, as in Python's
    * csv.QUOTE_MINIMAL: spaces, pipes, semicolons and accents do not. */
-  set_bet (&bet, 2, " Ñandú ", "a;b|c'd", "7", "1990-01-01", "12");
+  unit_set_bet (&bet, 2, " Ñandú ", "a;b|c'd", "7", "1990-01-01", "12");
   assert_row (&bet, "2, Ñandú ,a;b|c'd,7,1990-01-01,12\r\n");
 
-  set_bet (&bet, 4, ",", "x,\"y\",z", "7", "1990-01-01", "7574");
+  unit_set_bet (&bet, 4, ",", "x,\"y\",z", "7", "1990-01-01", "7574");
   assert_row (&bet, "4,\",\",\"x,\"\"y\"\",z\",7,1990-01-01,7574\r\n");
 }
 
@@ -582,7 +561,7 @@ test_format_row_longest (void)
   gsize len;
   int n;
 
-  set_bet (&bet, G_MAXUINT32, quotes, quotes, digits, "9999-12-31",
+  unit_set_bet (&bet, G_MAXUINT32, quotes, quotes, digits, "9999-12-31",
            "4294967295");
   /* Exactly LOTTERY_BET_ROW_MAX bytes on the heap: valgrind and
    * MALLOC_CHECK_ catch any overrun. */
@@ -635,7 +614,7 @@ test_copy (void)
   g_assert_cmpuint (bet->first_name_len, ==, 0);
   g_assert_cmpstr (bet->first_name, ==, "");
 
-  set_bet (bet, 9, "Ana", "Pérez", "1", "1990-01-01", "5");
+  unit_set_bet (bet, 9, "Ana", "Pérez", "1", "1990-01-01", "5");
   copy = lottery_bet_copy (bet);
   g_assert_true (copy != bet);
   g_assert_cmpmem (copy, sizeof *copy, bet, sizeof *bet);

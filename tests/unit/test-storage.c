@@ -68,20 +68,8 @@ static void
 spec_to_bet (const BetSpec *spec,
              LotteryBet    *bet)
 {
-  const char *values[] = {
-    spec->first_name, spec->last_name, spec->document, spec->birthdate,
-    spec->number,
-  };
-  gsize lens[LOTTERY_BET_N_FIELDS];
-  g_autoptr(GError) error = NULL;
-  guint i;
-
-  for (i = 0; i < LOTTERY_BET_N_FIELDS; i++)
-    lens[i] = strlen (values[i]);
-  memset (bet, 0, sizeof *bet);
-  g_assert_true (lottery_bet_set_fields (bet, values, lens, &error));
-  g_assert_no_error (error);
-  bet->agency = spec->agency;
+  unit_set_bet (bet, spec->agency, spec->first_name, spec->last_name,
+                spec->document, spec->birthdate, spec->number);
 }
 
 /* Formats @n specs as one batch of rows. */

@@ -3,6 +3,8 @@
 
 #include "unit-utils.h"
 
+#include <string.h>
+
 #include <glib/gstdio.h>
 
 /* A fresh directory under the (per-test) temporary directory. */
@@ -70,4 +72,27 @@ unit_read_file (const char *path,
   g_assert_no_error (error);
 
   return contents;
+}
+
+/* Fills @bet from valid field values, asserting that they validate. */
+void
+unit_set_bet (LotteryBet *bet,
+              guint32     agency,
+              const char *first_name,
+              const char *last_name,
+              const char *document,
+              const char *birthdate,
+              const char *number)
+{
+  const char *values[] = { first_name, last_name, document, birthdate, number };
+  gsize lens[LOTTERY_BET_N_FIELDS];
+  g_autoptr(GError) error = NULL;
+  guint i;
+
+  for (i = 0; i < LOTTERY_BET_N_FIELDS; i++)
+    lens[i] = strlen (values[i]);
+  memset (bet, 0, sizeof *bet);
+  g_assert_true (lottery_bet_set_fields (bet, values, lens, &error));
+  g_assert_no_error (error);
+  bet->agency = agency;
 }

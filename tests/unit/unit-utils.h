@@ -3,6 +3,8 @@
 
 #include <glib.h>
 
+#include "lottery-bet.h"
+
 G_BEGIN_DECLS
 
 char *unit_make_tmp_dir (void);
@@ -13,5 +15,12 @@ char *unit_write_file   (const char *dir,
                          gssize      len);
 char *unit_read_file    (const char *path,
                          gsize      *len);
+void  unit_set_bet      (LotteryBet *bet,
+                         guint32     agency,
+                         const char *first_name,
+                         const char *last_name,
+                         const char *document,
+                         const char *birthdate,
+                         const char *number);
 
 G_END_DECLS
