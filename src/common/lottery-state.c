@@ -256,7 +256,11 @@ lottery_state_get_agencies (LotteryState *self)
 guint
 lottery_state_get_finished_agencies (LotteryState *self)
 {
-  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lock);
+  g_autoptr(GMutexLocker) locker = NULL;
+
+  g_return_val_if_fail (LOTTERY_IS_STATE (self), 0);
+
+  locker = g_mutex_locker_new (&self->lock);
 
   return self->finished;
 }
@@ -264,7 +268,11 @@ lottery_state_get_finished_agencies (LotteryState *self)
 gboolean
 lottery_state_get_draw_done (LotteryState *self)
 {
-  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lock);
+  g_autoptr(GMutexLocker) locker = NULL;
+
+  g_return_val_if_fail (LOTTERY_IS_STATE (self), FALSE);
+
+  locker = g_mutex_locker_new (&self->lock);
 
   return self->draw_done;
 }
@@ -272,7 +280,11 @@ lottery_state_get_draw_done (LotteryState *self)
 guint64
 lottery_state_get_bets_stored (LotteryState *self)
 {
-  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lock);
+  g_autoptr(GMutexLocker) locker = NULL;
+
+  g_return_val_if_fail (LOTTERY_IS_STATE (self), 0);
+
+  locker = g_mutex_locker_new (&self->lock);
 
   return self->bets_stored;
 }

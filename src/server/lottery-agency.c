@@ -6,8 +6,9 @@
  * decoding, validation and storage, one task at a time per connection
  * (taking every batch queued behind the first), so an agency's batches
  * are stored in the order it sent them. While a task runs, the next
- * frames are read ahead (up to MAX_QUEUED) and replies go out in order. A winners query before the draw is parked in
- * LotteryState, not in a thread.
+ * frames are read ahead (up to MAX_QUEUED) and replies go out in order.
+ * A winners query before the draw is parked in LotteryState, not in a
+ * thread.
  */
 #include "config.h"
 
@@ -174,12 +175,16 @@ lottery_agency_new (GSocketConnection *connection,
 guint
 lottery_agency_get_id (LotteryAgency *self)
 {
+  g_return_val_if_fail (LOTTERY_IS_AGENCY (self), 0);
+
   return self->id;
 }
 
 const char *
 lottery_agency_get_peer (LotteryAgency *self)
 {
+  g_return_val_if_fail (LOTTERY_IS_AGENCY (self), NULL);
+
   return self->peer;
 }
 

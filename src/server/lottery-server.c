@@ -97,12 +97,16 @@ lottery_server_new (const LotteryServerConfig *config,
 LotteryState *
 lottery_server_get_state (LotteryServer *self)
 {
+  g_return_val_if_fail (LOTTERY_IS_SERVER (self), NULL);
+
   return self->state;
 }
 
 guint16
 lottery_server_get_port (LotteryServer *self)
 {
+  g_return_val_if_fail (LOTTERY_IS_SERVER (self), 0);
+
   return (guint16) self->port;
 }
 
@@ -235,9 +239,10 @@ lottery_server_start (LotteryServer *self,
   return TRUE;
 
 failed:
-  return lottery_fail (error, LOTTERY_ERROR_FAILED,
-                       _("Cannot listen on port %u: %s"), self->port,
-                       local_error->message);
+  /* Keep GIO's code (address in use, permission denied) for callers. */
+  g_propagate_prefixed_error (error, g_steal_pointer (&local_error),
+                              _("Cannot listen on port %u: "), self->port);
+  return FALSE;
 }
 
 static gboolean
