@@ -178,7 +178,8 @@ lottery_client_handle_local_options (GApplication *application,
   g_variant_dict_lookup (options, "config", "^&ay", &config_path);
   g_variant_dict_lookup (options, "bet", "&s", &bet);
   for (i = 0; i < LOTTERY_CLIENT_N_SETTINGS; i++)
-    g_variant_dict_lookup (options, settings[i].flag, "&s", &flag_values[i]);
+    if (settings[i].flag != NULL)
+      g_variant_dict_lookup (options, settings[i].flag, "&s", &flag_values[i]);
 
   if (bet != NULL && flag_values[LOTTERY_CLIENT_SETTING_BETS_FILE] != NULL)
     {

@@ -135,6 +135,9 @@ lottery_status_view_fetch (const char    *address,
 
   /* Also bounds each read: the server answers at once. */
   g_socket_client_set_timeout (client, TIMEOUT_S);
+  /* Agencies reach the server directly; the desktop proxy settings
+   * would also need GSettings schemas a server host may not have. */
+  g_socket_client_set_enable_proxy (client, FALSE);
   connection = g_socket_client_connect_to_host (client, address, DEFAULT_PORT,
                                                 cancellable, error);
   if (connection == NULL)

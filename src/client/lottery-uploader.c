@@ -620,6 +620,9 @@ connect_to_server (LotteryUploader *self,
   GSocket *socket;
 
   g_socket_client_set_timeout (client, CONNECT_TIMEOUT_S);
+  /* Agencies reach the server directly; the desktop proxy settings
+   * would also need GSettings schemas a server host may not have. */
+  g_socket_client_set_enable_proxy (client, FALSE);
   self->connection = g_socket_client_connect_to_host (client, self->address,
                                                       DEFAULT_PORT,
                                                       cancellable, error);

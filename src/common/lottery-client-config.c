@@ -34,6 +34,24 @@ static const LotterySetting settings[LOTTERY_CLIENT_N_SETTINGS] = {
     LOTTERY_SETTING_LOG_LEVEL, 0, 0,
     G_STRUCT_OFFSET (LotteryClientConfig, log_level),
     N_("DEBUG, INFO, WARNING or ERROR"), N_("LEVEL") },
+  [LOTTERY_CLIENT_SETTING_AUTH_TOKEN] = {
+    "auth.token", "CLI_AUTH_TOKEN", NULL, "auth_token",
+    LOTTERY_SETTING_SECRET, 0, 0,
+    G_STRUCT_OFFSET (LotteryClientConfig, auth_token),
+    N_("This agency's secret token (from lottery-server --gen-token)"),
+    N_("TOKEN") },
+  [LOTTERY_CLIENT_SETTING_AUTH_TOKEN_FILE] = {
+    "auth.token_file", "CLI_AUTH_TOKEN_FILE", "auth-token-file",
+    "auth_token_file", LOTTERY_SETTING_STRING, 0, 0,
+    G_STRUCT_OFFSET (LotteryClientConfig, auth_token_file),
+    N_("File holding this agency's secret token"), N_("PATH") },
+  [LOTTERY_CLIENT_SETTING_TLS_CA] = {
+    "tls.ca", "CLI_TLS_CA", "tls-ca", "tls_ca",
+    LOTTERY_SETTING_STRING, 0, 0,
+    G_STRUCT_OFFSET (LotteryClientConfig, tls_ca),
+    N_("PEM certificates to trust; when set, the client speaks TLS and "
+       "checks the server's certificate"),
+    N_("PATH") },
 };
 
 const LotterySetting *

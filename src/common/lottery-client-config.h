@@ -14,6 +14,9 @@ typedef struct
   guint          batch_max_amount;
   char          *bets_file;
   GLogLevelFlags log_level;
+  char          *auth_token;      /* secret: never logged */
+  char          *auth_token_file;
+  char          *tls_ca;          /* PEM CAs to trust; set means TLS */
   char          *config_file; /* the file read, or NULL */
 } LotteryClientConfig;
 
@@ -24,6 +27,9 @@ enum
   LOTTERY_CLIENT_SETTING_BATCH_MAX_AMOUNT,
   LOTTERY_CLIENT_SETTING_BETS_FILE,
   LOTTERY_CLIENT_SETTING_LOG_LEVEL,
+  LOTTERY_CLIENT_SETTING_AUTH_TOKEN,
+  LOTTERY_CLIENT_SETTING_AUTH_TOKEN_FILE,
+  LOTTERY_CLIENT_SETTING_TLS_CA,
   LOTTERY_CLIENT_N_SETTINGS
 };
 

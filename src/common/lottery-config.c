@@ -85,12 +85,33 @@ lottery_config_set_from_string (const LotterySetting *setting,
         return set_uint (setting, config, (gint64) v, quoted, source, error);
       }
 
+    case LOTTERY_SETTING_CHOICE:
+      {
+        guint i;
+
+        for (i = 0; setting->choices[i] != NULL; i++)
+          if (strcmp (setting->choices[i], value) == 0)
+            {
+              *FIELD (config, setting, guint) = i;
+              return TRUE;
+            }
+        {
+          g_autofree char *joined =
+            g_strjoinv (", ", (char **) setting->choices);
+
+          return lottery_fail (error, LOTTERY_ERROR_CONFIG,
+                               _("%s: %s must be one of %s, not “%s”"),
+                               source, setting->key, joined, value);
+        }
+      }
+
     case LOTTERY_SETTING_ADDRESS:
       if (!check_address (value, &local_error))
         return lottery_fail (error, LOTTERY_ERROR_CONFIG, "%s: %s: %s",
                              source, setting->key, local_error->message);
       G_GNUC_FALLTHROUGH;
     case LOTTERY_SETTING_STRING:
+    case LOTTERY_SETTING_SECRET:
       if (*value == '\0')
         return lottery_fail (error, LOTTERY_ERROR_CONFIG,
                              _("%s: %s must not be empty"),
@@ -328,15 +349,19 @@ lottery_config_option_entries (const LotterySetting *settings,
                                char                **values)
 {
   GOptionEntry *entries = g_new0 (GOptionEntry, n_settings + 1);
-  guint i;
+  guint i, n = 0;
 
   for (i = 0; i < n_settings; i++)
     {
-      entries[i].long_name = settings[i].flag;
-      entries[i].arg = G_OPTION_ARG_STRING;
-      entries[i].arg_data = values != NULL ? &values[i] : NULL;
-      entries[i].description = settings[i].help;
-      entries[i].arg_description = settings[i].arg_description;
+      /* A secret on the command line would show in ps. */
+      if (settings[i].flag == NULL)
+        continue;
+      entries[n].long_name = settings[i].flag;
+      entries[n].arg = G_OPTION_ARG_STRING;
+      entries[n].arg_data = values != NULL ? &values[i] : NULL;
+      entries[n].description = settings[i].help;
+      entries[n].arg_description = settings[i].arg_description;
+      n++;
     }
 
   return entries;
@@ -363,8 +388,21 @@ lottery_config_describe (const LotterySetting *settings,
         case LOTTERY_SETTING_UINT:
           g_string_append_printf (out, "%u", *FIELD (config, s, const guint));
           break;
+        case LOTTERY_SETTING_CHOICE:
+          g_string_append (out,
+                           s->choices[*FIELD (config, s, const guint)]);
+          break;
+        case LOTTERY_SETTING_SECRET:
+          g_string_append (out, *FIELD (config, s, char * const) != NULL
+                                ? "set" : "none");
+          break;
         case LOTTERY_SETTING_STRING:
         case LOTTERY_SETTING_ADDRESS:
+          if (*FIELD (config, s, char * const) == NULL)
+            {
+              g_string_append (out, "none");
+              break;
+            }
           {
             g_autofree char *shown =
               lottery_log_value (*FIELD (config, s, char * const));
@@ -394,6 +432,7 @@ lottery_config_clear (const LotterySetting *settings,
 
   for (i = 0; i < n_settings; i++)
     if (settings[i].type == LOTTERY_SETTING_STRING ||
+        settings[i].type == LOTTERY_SETTING_SECRET ||
         settings[i].type == LOTTERY_SETTING_ADDRESS)
       g_clear_pointer (FIELD (config, &settings[i], char *), g_free);
 }

@@ -17,6 +17,8 @@ typedef enum
   LOTTERY_SETTING_STRING,    /* char *, non-empty */
   LOTTERY_SETTING_ADDRESS,   /* char *, host:port */
   LOTTERY_SETTING_LOG_LEVEL, /* GLogLevelFlags */
+  LOTTERY_SETTING_CHOICE,    /* guint: index into choices */
+  LOTTERY_SETTING_SECRET,    /* char *, never logged nor taken as a flag */
 } LotterySettingType;
 
 typedef struct
@@ -31,6 +33,7 @@ typedef struct
   gsize              offset;   /* of the value in the config struct */
   const char        *help;     /* N_() */
   const char        *arg_description;
+  const char * const *choices; /* LOTTERY_SETTING_CHOICE: NULL-terminated */
 } LotterySetting;
 
 gboolean      lottery_config_load          (const LotterySetting *settings,

@@ -32,7 +32,8 @@ lottery_error_code_name (int code)
   static const char * const names[] = {
     "failed", "protocol", "version", "unknown_agency", "out_of_order",
     "invalid_bet", "already_finished", "draw_done", "storage",
-    "agency_busy", "shutting_down", "config", "bets_file",
+    "agency_busy", "shutting_down", "config", "bets_file", "auth",
+    "server_full", "timeout",
   };
 
   if (code < 0 || code >= (int) G_N_ELEMENTS (names))

@@ -26,6 +26,9 @@ typedef enum
   LOTTERY_ERROR_SHUTTING_DOWN = 10,   /* server is stopping */
   LOTTERY_ERROR_CONFIG = 11,          /* local: bad configuration */
   LOTTERY_ERROR_BETS_FILE = 12,       /* local: bad bets file row */
+  LOTTERY_ERROR_AUTH = 13,            /* wrong or missing agency token */
+  LOTTERY_ERROR_SERVER_FULL = 14,     /* max_connections reached; retry */
+  LOTTERY_ERROR_TIMEOUT = 15,         /* message not finished in time */
 } LotteryError;
 
 GQuark      lottery_error_quark    (void);

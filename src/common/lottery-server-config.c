@@ -2,8 +2,11 @@
 #include "config.h"
 
 #include "lottery-server-config.h"
+#include "lottery-error.h"
 
 #include <glib/gi18n-lib.h>
+
+static const char * const sync_choices[] = { "batch", "none", NULL };
 
 static const LotterySetting settings[LOTTERY_SERVER_N_SETTINGS] = {
   [LOTTERY_SERVER_SETTING_PORT] = {
@@ -32,6 +35,49 @@ static const LotterySetting settings[LOTTERY_SERVER_N_SETTINGS] = {
     LOTTERY_SETTING_LOG_LEVEL, 0, 0,
     G_STRUCT_OFFSET (LotteryServerConfig, log_level),
     N_("DEBUG, INFO, WARNING or ERROR"), N_("LEVEL") },
+  [LOTTERY_SERVER_SETTING_STORAGE_SYNC] = {
+    "storage.sync", "SERVER_STORAGE_SYNC", "storage-sync", "storage_sync",
+    LOTTERY_SETTING_CHOICE, 0, 0,
+    G_STRUCT_OFFSET (LotteryServerConfig, storage_sync),
+    N_("batch: acknowledge a batch only once it is on disk; none: once "
+       "it is written (faster, lost on power failure)"),
+    N_("batch|none"), sync_choices },
+  [LOTTERY_SERVER_SETTING_IO_TIMEOUT] = {
+    "server.io_timeout", "SERVER_IO_TIMEOUT", "io-timeout", "io_timeout",
+    LOTTERY_SETTING_UINT, 1, 3600,
+    G_STRUCT_OFFSET (LotteryServerConfig, io_timeout),
+    N_("Seconds a client has to finish a message it has started"),
+    N_("SECONDS") },
+  [LOTTERY_SERVER_SETTING_IDLE_TIMEOUT] = {
+    "server.idle_timeout", "SERVER_IDLE_TIMEOUT", "idle-timeout",
+    "idle_timeout", LOTTERY_SETTING_UINT, 1, 86400,
+    G_STRUCT_OFFSET (LotteryServerConfig, idle_timeout),
+    N_("Seconds a connection may stay silent (not while it waits for the "
+       "draw)"),
+    N_("SECONDS") },
+  [LOTTERY_SERVER_SETTING_MAX_CONNECTIONS] = {
+    "server.max_connections", "SERVER_MAX_CONNECTIONS", "max-connections",
+    "max_connections", LOTTERY_SETTING_UINT, 1, 1000000,
+    G_STRUCT_OFFSET (LotteryServerConfig, max_connections),
+    N_("Connections served at once; more are refused"), N_("N") },
+  [LOTTERY_SERVER_SETTING_AUTH_TOKENS] = {
+    "auth.tokens", "SERVER_AUTH_TOKENS", "auth-tokens", "auth_tokens",
+    LOTTERY_SETTING_STRING, 0, 0,
+    G_STRUCT_OFFSET (LotteryServerConfig, auth_tokens),
+    N_("JSON file of agency keys; without it any client may act as any "
+       "agency"),
+    N_("PATH") },
+  [LOTTERY_SERVER_SETTING_TLS_CERTIFICATE] = {
+    "tls.certificate", "SERVER_TLS_CERTIFICATE", "tls-certificate",
+    "tls_certificate", LOTTERY_SETTING_STRING, 0, 0,
+    G_STRUCT_OFFSET (LotteryServerConfig, tls_certificate),
+    N_("PEM certificate (chain) to speak TLS with; needs tls.key"),
+    N_("PATH") },
+  [LOTTERY_SERVER_SETTING_TLS_KEY] = {
+    "tls.key", "SERVER_TLS_KEY", "tls-key", "tls_key",
+    LOTTERY_SETTING_STRING, 0, 0,
+    G_STRUCT_OFFSET (LotteryServerConfig, tls_key),
+    N_("PEM private key of tls.certificate"), N_("PATH") },
 };
 
 const LotterySetting *
@@ -51,6 +97,10 @@ lottery_server_config_new (void)
   config->agencies = 5;
   config->storage_path = g_strdup ("bets.csv");
   config->log_level = G_LOG_LEVEL_INFO;
+  config->storage_sync = LOTTERY_SERVER_SYNC_BATCH;
+  config->io_timeout = 10;
+  config->idle_timeout = 300;
+  config->max_connections = 1024;
 
   return config;
 }
@@ -75,9 +125,21 @@ lottery_server_config_load (LotteryServerConfig *config,
 {
   g_clear_pointer (&config->config_file, g_free);
 
-  return lottery_config_load (settings, G_N_ELEMENTS (settings), config, path,
-                              LOTTERY_SERVER_DEFAULT_CONFIG, envp, flag_values,
-                              &config->config_file, error);
+  if (!lottery_config_load (settings, G_N_ELEMENTS (settings), config, path,
+                            LOTTERY_SERVER_DEFAULT_CONFIG, envp, flag_values,
+                            &config->config_file, error))
+    return FALSE;
+
+  if ((config->tls_certificate == NULL) != (config->tls_key == NULL))
+    return lottery_fail (error, LOTTERY_ERROR_CONFIG,
+                         _("%s: tls.certificate and tls.key go together; "
+                           "only %s is set"),
+                         config->config_file != NULL ? config->config_file
+                                                     : _("settings"),
+                         config->tls_key == NULL ? "tls.certificate"
+                                                 : "tls.key");
+
+  return TRUE;
 }
 
 char *

@@ -14,6 +14,13 @@ typedef struct
   guint          agencies;
   char          *storage_path;
   GLogLevelFlags log_level;
+  guint          storage_sync;    /* LotteryStorageSync */
+  guint          io_timeout;      /* seconds to finish a started message */
+  guint          idle_timeout;    /* seconds a connection may say nothing */
+  guint          max_connections;
+  char          *auth_tokens;     /* agency -> stored key file, or NULL */
+  char          *tls_certificate; /* PEM, or NULL for plain TCP */
+  char          *tls_key;
   char          *config_file; /* the file read, or NULL */
 } LotteryServerConfig;
 
@@ -24,8 +31,21 @@ enum
   LOTTERY_SERVER_SETTING_AGENCIES,
   LOTTERY_SERVER_SETTING_STORAGE,
   LOTTERY_SERVER_SETTING_LOG_LEVEL,
+  LOTTERY_SERVER_SETTING_STORAGE_SYNC,
+  LOTTERY_SERVER_SETTING_IO_TIMEOUT,
+  LOTTERY_SERVER_SETTING_IDLE_TIMEOUT,
+  LOTTERY_SERVER_SETTING_MAX_CONNECTIONS,
+  LOTTERY_SERVER_SETTING_AUTH_TOKENS,
+  LOTTERY_SERVER_SETTING_TLS_CERTIFICATE,
+  LOTTERY_SERVER_SETTING_TLS_KEY,
   LOTTERY_SERVER_N_SETTINGS
 };
+
+typedef enum
+{
+  LOTTERY_SERVER_SYNC_BATCH, /* fdatasync before acknowledging */
+  LOTTERY_SERVER_SYNC_NONE,  /* acknowledge once written */
+} LotteryServerSync;
 
 #define LOTTERY_SERVER_DEFAULT_CONFIG "server.json"
 

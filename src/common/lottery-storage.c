@@ -282,6 +282,50 @@ ends_with_winning_number (const char *line,
   return v == LOTTERY_WINNING_NUMBER;
 }
 
+/* Parses and validates one bets.csv row (without its line end) into
+ * @bet: six fields, the agency first. */
+gboolean
+lottery_storage_parse_row (const char *line,
+                           gsize       len,
+                           LotteryBet *bet,
+                           GError    **error)
+{
+  char scratch[LOTTERY_BET_ROW_MAX];
+  LotteryCsvField fields[7];
+  const char *values[LOTTERY_BET_N_FIELDS];
+  gsize lens[LOTTERY_BET_N_FIELDS];
+  guint64 agency;
+  int n, i;
+
+  if (len > sizeof scratch)
+    return lottery_fail (error, LOTTERY_ERROR_STORAGE, _("row is too long"));
+
+  n = lottery_csv_split (line, len, fields, G_N_ELEMENTS (fields), scratch,
+                         error);
+  if (n < 0)
+    return FALSE;
+  if (n != 6)
+    return lottery_fail (error, LOTTERY_ERROR_STORAGE,
+                         _("row does not have 6 fields"));
+  if (fields[0].len == 0 || fields[0].len > 9 ||
+      !lottery_all_digits (fields[0].data, fields[0].len) ||
+      (agency = g_ascii_strtoull (fields[0].data, NULL, 10)) == 0)
+    return lottery_fail (error, LOTTERY_ERROR_STORAGE,
+                         _("agency is not a number"));
+
+  for (i = 0; i < LOTTERY_BET_N_FIELDS; i++)
+    {
+      values[i] = fields[i + 1].data;
+      lens[i] = fields[i + 1].len;
+    }
+  memset (bet, 0, sizeof *bet);
+  if (!lottery_bet_set_fields (bet, values, lens, error))
+    return FALSE;
+  bet->agency = (guint32) agency;
+
+  return TRUE;
+}
+
 /* Streams bets.csv back (the original load_bets ()): each row is parsed
  * and validated again, so a damaged file is reported, not guessed at.
  * With @winners_only, rows whose number is not the winning one are
@@ -296,7 +340,6 @@ lottery_storage_load_bets (const char    *path,
 {
   g_autoptr(LotteryCsvReader) reader = NULL;
   g_autoptr(GError) local_error = NULL;
-  char scratch[LOTTERY_BET_ROW_MAX];
   const char *line;
   gsize len;
 
@@ -307,41 +350,14 @@ lottery_storage_load_bets (const char    *path,
   while (lottery_csv_reader_next_line (reader, &line, &len, cancellable,
                                        &local_error))
     {
-      LotteryCsvField fields[7];
-      const char *values[LOTTERY_BET_N_FIELDS];
-      gsize lens[LOTTERY_BET_N_FIELDS];
       LotteryBet bet;
-      guint64 agency;
-      int n, i;
 
       if (len == 0)
         continue;
       if (winners_only && !ends_with_winning_number (line, len))
         continue;
-      if (len > sizeof scratch)
-        return row_error (reader, error, _("row is too long"));
-
-      n = lottery_csv_split (line, len, fields, G_N_ELEMENTS (fields),
-                             scratch, &local_error);
-      if (n < 0)
+      if (!lottery_storage_parse_row (line, len, &bet, &local_error))
         return row_error (reader, error, local_error->message);
-      if (n != 6)
-        return row_error (reader, error, _("row does not have 6 fields"));
-      if (fields[0].len == 0 || fields[0].len > 9 ||
-          !lottery_all_digits (fields[0].data, fields[0].len) ||
-          (agency = g_ascii_strtoull (fields[0].data, NULL, 10)) == 0)
-        return row_error (reader, error, _("agency is not a number"));
-
-      for (i = 0; i < LOTTERY_BET_N_FIELDS; i++)
-        {
-          values[i] = fields[i + 1].data;
-          lens[i] = fields[i + 1].len;
-        }
-      memset (&bet, 0, sizeof bet);
-      if (!lottery_bet_set_fields (&bet, values, lens, &local_error))
-        return row_error (reader, error, local_error->message);
-      bet.agency = (guint32) agency;
-
       if (!func (&bet, user_data))
         return TRUE;
     }

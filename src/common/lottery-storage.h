@@ -26,6 +26,10 @@ gboolean        lottery_storage_append         (LotteryStorage  *self,
 gboolean        lottery_storage_close          (LotteryStorage  *self,
                                                 GError         **error);
 
+gboolean        lottery_storage_parse_row      (const char      *line,
+                                                gsize            len,
+                                                LotteryBet      *bet,
+                                                GError         **error);
 gboolean        lottery_storage_load_bets      (const char      *path,
                                                 gboolean         winners_only,
                                                 LotteryBetFunc   func,

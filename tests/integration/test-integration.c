@@ -1837,6 +1837,7 @@ test_scale_300 (TestFixture   *fixture,
   idle = test_raw_connect (test_server_get_port (server));
 
   run.client = g_socket_client_new ();
+  g_socket_client_set_enable_proxy (run.client, FALSE);
   run.address = g_inet_socket_address_new_from_string (
     "127.0.0.1", test_server_get_port (server));
   run.pending = SCALE_AGENCIES;

@@ -948,6 +948,8 @@ test_raw_connect (guint16 port)
   GSocketConnection *connection;
 
   g_socket_client_set_timeout (client, TEST_TIMEOUT_MS / 1000);
+  /* Isolated test dirs have no proxy settings schemas. */
+  g_socket_client_set_enable_proxy (client, FALSE);
   connection = g_socket_client_connect (client,
                                         G_SOCKET_CONNECTABLE (address), NULL,
                                         &error);

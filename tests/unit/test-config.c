@@ -147,7 +147,10 @@ test_server_defaults (Fixture       *fixture,
   described = lottery_server_config_describe (config);
   g_assert_cmpstr (described, ==,
                    "port: 12345 | listen_backlog: 5 | agencies: 5 | "
-                   "storage: bets.csv | logging_level: INFO");
+                   "storage: bets.csv | logging_level: INFO | "
+                   "storage_sync: batch | io_timeout: 10 | idle_timeout: 300 | "
+                   "max_connections: 1024 | auth_tokens: none | "
+                   "tls_certificate: none | tls_key: none");
 
   /* No environment at all is the same as an empty one. */
   g_clear_pointer (&config, lottery_server_config_free);
@@ -178,7 +181,8 @@ test_client_defaults (Fixture       *fixture,
   g_assert_cmpstr (described, ==,
                    "client_id: 1 | server_address: localhost:12345 | "
                    "batch_max_amount: 128 | bets_file: agency.csv | "
-                   "log_level: INFO");
+                   "log_level: INFO | auth_token: none | "
+                   "auth_token_file: none | tls_ca: none");
 }
 
 static const char server_json[] =
@@ -752,7 +756,10 @@ test_describe (Fixture       *fixture,
   described = lottery_server_config_describe (config);
   g_assert_cmpstr (described, ==,
                    "port: 12345 | listen_backlog: 5 | agencies: 5 | "
-                   "storage: /a/b/c.csv | logging_level: INFO");
+                   "storage: /a/b/c.csv | logging_level: INFO | "
+                   "storage_sync: batch | io_timeout: 10 | idle_timeout: 300 | "
+                   "max_connections: 1024 | auth_tokens: none | "
+                   "tls_certificate: none | tls_key: none");
 }
 
 int
