@@ -422,6 +422,49 @@ lottery_state_commit_batch (LotteryState *self,
   self->bets_stored += count;
 }
 
+/* Called with the lock held. */
+static gboolean
+check_finish_locked (LotteryState *self,
+                     AgencyRecord *record,
+                     guint         agency,
+                     guint32       last_sequence,
+                     GError      **error)
+{
+  if (record->finished)
+    return lottery_fail (error, LOTTERY_ERROR_ALREADY_FINISHED,
+                         _("Agency %u has already finished"), agency);
+  if (self->draw_started)
+    return lottery_fail (error, LOTTERY_ERROR_DRAW_DONE,
+                         _("The draw has already taken place"));
+  if (last_sequence != record->last_sequence)
+    return lottery_fail (error, LOTTERY_ERROR_OUT_OF_ORDER,
+                         _("Agency %u says it sent %u batches, but %u were "
+                           "stored"),
+                         agency, last_sequence, record->last_sequence);
+
+  return TRUE;
+}
+
+/* Would lottery_state_finish_agency () accept this now? Lets the caller
+ * make the finish durable before it counts. */
+gboolean
+lottery_state_check_finish (LotteryState *self,
+                            guint         agency,
+                            guint32       last_sequence,
+                            GError      **error)
+{
+  g_autoptr(GMutexLocker) locker = NULL;
+  AgencyRecord *record;
+
+  g_return_val_if_fail (LOTTERY_IS_STATE (self), FALSE);
+
+  locker = g_mutex_locker_new (&self->lock);
+  record = lookup_agency (self, agency, error);
+
+  return record != NULL &&
+         check_finish_locked (self, record, agency, last_sequence, error);
+}
+
 /* @agency has sent batches 1..@last_sequence and nothing more. Sets
  * @draw_due when it was the last agency: the caller then runs the draw
  * and hands the outcome to lottery_state_complete_draw (). */
@@ -437,19 +480,9 @@ lottery_state_finish_agency (LotteryState *self,
 
   *draw_due = FALSE;
 
-  if (record == NULL)
+  if (record == NULL ||
+      !check_finish_locked (self, record, agency, last_sequence, error))
     return FALSE;
-  if (record->finished)
-    return lottery_fail (error, LOTTERY_ERROR_ALREADY_FINISHED,
-                         _("Agency %u has already finished"), agency);
-  if (self->draw_started)
-    return lottery_fail (error, LOTTERY_ERROR_DRAW_DONE,
-                         _("The draw has already taken place"));
-  if (last_sequence != record->last_sequence)
-    return lottery_fail (error, LOTTERY_ERROR_OUT_OF_ORDER,
-                         _("Agency %u says it sent %u batches, but %u were "
-                           "stored"),
-                         agency, last_sequence, record->last_sequence);
 
   record->finished = TRUE;
   self->finished++;

@@ -13,7 +13,7 @@ G_DECLARE_FINAL_TYPE (LotteryState, lottery_state, LOTTERY, STATE, GObject)
 /* One agency's counts, for the status view. */
 typedef struct
 {
-  guint64  bets;      /* stored in this run */
+  guint64  bets;      /* stored, this run and the ones it resumed */
   gboolean finished;
   gboolean connected;
 } LotteryAgencyStatus;
@@ -46,6 +46,10 @@ void          lottery_state_commit_batch        (LotteryState        *self,
                                                  guint32              sequence,
                                                  guint                count);
 
+gboolean      lottery_state_check_finish        (LotteryState        *self,
+                                                 guint                agency,
+                                                 guint32              last_sequence,
+                                                 GError             **error);
 gboolean      lottery_state_finish_agency       (LotteryState        *self,
                                                  guint                agency,
                                                  guint32              last_sequence,

@@ -1,11 +1,19 @@
-/* lottery-storage.c: bets.csv, appended batch by batch, read back as a
- * stream.
+/* lottery-storage.c: bets.csv, appended batch by batch, its journal,
+ * and bets.csv read back as a stream.
  *
- * A batch arrives here already formatted as rows and is written under
- * the storage lock with a single write loop, so the rows of one batch
- * are contiguous in the file and never interleave with another
- * agency's. If the write fails half way, the file is cut back to where
- * the batch began: a batch is stored whole or not at all.
+ * bets.csv keeps the course's six columns, so it cannot say which batch
+ * a row came from. Beside it, bets.csv.journal holds one fixed-size
+ * record per batch (agency, sequence number, bets, and where the batch
+ * ends in bets.csv) and one per agency that finished. A restarted
+ * server replays the journal to learn where every agency left off, and
+ * cuts bets.csv back to the end of the last journaled batch: rows of a
+ * batch whose record never made it are not kept, so every row belongs
+ * to a batch that was written whole and acknowledged at most once.
+ *
+ * Appends take the lock only to write; durability is a separate step,
+ * lottery_storage_sync (), which does group commit: while one thread
+ * runs fdatasync(), batches from other agencies are written behind it,
+ * and the next fdatasync() covers all of them.
  */
 #include "config.h"
 
@@ -23,15 +31,38 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* A journal record on disk, 32 bytes, integers big-endian:
+ *   0  "LJ"   magic
+ *   2  u8     type: 'B' batch, 'F' finish, 'A' adopted rows
+ *   3  u8     0
+ *   4  u32    agency
+ *   8  u32    sequence (batch) or last sequence (finish)
+ *  12  u32    bets stored by the batch (0 for a refused batch)
+ *  16  u64    size of bets.csv once the batch is in
+ *  24  u32    0
+ *  28  u32    FNV-1a of bytes 0..27
+ * The checksum tells a whole record from one torn by a crash or a
+ * block of zeros left by a power cut. */
+#define RECORD_SIZE 32
+#define RECORD_MAGIC_0 'L'
+#define RECORD_MAGIC_1 'J'
+
 struct _LotteryStorage
 {
   GObject parent_instance;
 
-  GMutex  lock;   /* guards fd and size */
-  char   *path;
-  int     fd;
-  guint64 size;   /* bytes in the file; where the next batch begins */
-  gboolean broken; /* a partial batch could not be cut back */
+  GMutex   lock;          /* guards everything below */
+  GCond    synced_cond;   /* signalled when a sync ends */
+  char    *path;
+  char    *journal_path;
+  int      fd;            /* bets.csv, O_APPEND */
+  int      journal_fd;    /* bets.csv.journal, O_APPEND */
+  guint64  size;          /* bytes in bets.csv */
+  guint64  journal_size;  /* bytes in the journal: the ticket of a write */
+  guint64  synced;        /* journal bytes known to be on disk */
+  gboolean syncing;       /* a thread is in fdatasync() */
+  gboolean sync;          /* LOTTERY_STORAGE_SYNC */
+  gboolean broken;        /* the files no longer end at a batch boundary */
 };
 
 G_DEFINE_FINAL_TYPE (LotteryStorage, lottery_storage, G_TYPE_OBJECT)
@@ -43,8 +74,12 @@ lottery_storage_finalize (GObject *object)
 
   if (self->fd >= 0)
     g_close (self->fd, NULL);
+  if (self->journal_fd >= 0)
+    g_close (self->journal_fd, NULL);
   g_free (self->path);
+  g_free (self->journal_path);
   g_mutex_clear (&self->lock);
+  g_cond_clear (&self->synced_cond);
 
   G_OBJECT_CLASS (lottery_storage_parent_class)->finalize (object);
 }
@@ -59,110 +94,427 @@ static void
 lottery_storage_init (LotteryStorage *self)
 {
   g_mutex_init (&self->lock);
+  g_cond_init (&self->synced_cond);
   self->fd = -1;
+  self->journal_fd = -1;
 }
 
-/* A file that does not end with a line end holds the start of a row
- * whose write was cut short (a crash, a full disk): appending to it
- * would glue the next row onto it. Cut it back to the last whole row. */
+static gboolean fail_errno (GError     **error,
+                            int          saved,
+                            const char  *format,
+                            ...) G_GNUC_PRINTF (3, 4);
+
+/* @format takes the path and then the errno text. */
 static gboolean
-cut_partial_row (LotteryStorage *self,
-                 GError        **error)
+fail_errno (GError    **error,
+            int         saved,
+            const char *format,
+            ...)
+{
+  va_list args;
+
+  if (error == NULL)
+    return FALSE;
+  va_start (args, format);
+  *error = g_error_new_valist (G_IO_ERROR, g_io_error_from_errno (saved),
+                               format, args);
+  va_end (args);
+
+  return FALSE;
+}
+
+static guint32
+fnv1a (const guint8 *p,
+       gsize         len)
+{
+  guint32 h = 2166136261u;
+
+  while (len-- > 0)
+    h = (h ^ *p++) * 16777619u;
+
+  return h;
+}
+
+static void
+put_u32 (guint8 *p, guint32 v)
+{
+  v = GUINT32_TO_BE (v);
+  memcpy (p, &v, 4);
+}
+
+static guint32
+get_u32 (const guint8 *p)
+{
+  guint32 v;
+
+  memcpy (&v, p, 4);
+  return GUINT32_FROM_BE (v);
+}
+
+static void
+encode_record (guint8                     *p,
+               const LotteryStorageRecord *record)
+{
+  guint64 end = GUINT64_TO_BE (record->end);
+
+  memset (p, 0, RECORD_SIZE);
+  p[0] = RECORD_MAGIC_0;
+  p[1] = RECORD_MAGIC_1;
+  p[2] = (guint8) record->type;
+  put_u32 (p + 4, record->agency);
+  put_u32 (p + 8, record->sequence);
+  put_u32 (p + 12, record->count);
+  memcpy (p + 16, &end, 8);
+  put_u32 (p + 28, fnv1a (p, 28));
+}
+
+static gboolean
+decode_record (const guint8         *p,
+               LotteryStorageRecord *record)
+{
+  guint64 end;
+
+  if (p[0] != RECORD_MAGIC_0 || p[1] != RECORD_MAGIC_1 ||
+      (p[2] != LOTTERY_STORAGE_RECORD_BATCH &&
+       p[2] != LOTTERY_STORAGE_RECORD_FINISH &&
+       p[2] != LOTTERY_STORAGE_RECORD_ADOPTED) ||
+      get_u32 (p + 28) != fnv1a (p, 28))
+    return FALSE;
+
+  record->type = (LotteryStorageRecordType) p[2];
+  record->agency = get_u32 (p + 4);
+  record->sequence = get_u32 (p + 8);
+  record->count = get_u32 (p + 12);
+  memcpy (&end, p + 16, 8);
+  record->end = GUINT64_FROM_BE (end);
+
+  return TRUE;
+}
+
+static gboolean
+write_all (int         fd,
+           const void *data,
+           gsize       len,
+           int        *saved_errno)
+{
+  gsize done = 0;
+
+  while (done < len)
+    {
+      ssize_t n = write (fd, (const char *) data + done, len - done);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        {
+          *saved_errno = n < 0 ? errno : ENOSPC;
+          return FALSE;
+        }
+      done += (gsize) n;
+    }
+
+  return TRUE;
+}
+
+typedef gboolean (*RecordFunc) (const LotteryStorageRecord *record,
+                                gpointer                    user_data);
+
+/* Reads the journal's first @limit bytes record by record, stopping at
+ * the first record that is not whole and consistent: torn, out of order,
+ * or past the end of bets.csv. Returns how many bytes were good. */
+static guint64
+scan_journal (LotteryStorage *self,
+              guint64         limit,
+              guint64        *data_end,
+              RecordFunc      func,
+              gpointer        user_data)
+{
+  guint8 buf[RECORD_SIZE * 256];
+  guint64 offset = 0;
+  guint64 end = 0;
+
+  while (offset + RECORD_SIZE <= limit)
+    {
+      gsize want = (gsize) MIN (sizeof buf, (limit - offset) / RECORD_SIZE *
+                                            RECORD_SIZE);
+      ssize_t got = pread (self->journal_fd, buf, want, (off_t) offset);
+      gsize i;
+
+      if (got < RECORD_SIZE)
+        break;
+      for (i = 0; i + RECORD_SIZE <= (gsize) got; i += RECORD_SIZE)
+        {
+          LotteryStorageRecord record;
+
+          if (!decode_record (buf + i, &record) || record.end < end ||
+              record.end > self->size)
+            goto done;
+          if (func != NULL && !func (&record, user_data))
+            goto done;
+          end = record.end;
+          offset += RECORD_SIZE;
+        }
+    }
+
+done:
+  *data_end = end;
+  return offset;
+}
+
+/* Does bets.csv have a line end just before @end? A journal record is
+ * only written after its rows, but after a power cut the file's length
+ * can be on disk before its last block. */
+static gboolean
+ends_a_row (LotteryStorage *self,
+            guint64         end)
+{
+  int fd;
+  char c = 0;
+  gboolean ok;
+
+  if (end == 0)
+    return TRUE;
+  fd = g_open (self->path, O_RDONLY | O_CLOEXEC, 0);
+  if (fd < 0)
+    return FALSE;
+  ok = pread (fd, &c, 1, (off_t) (end - 1)) == 1 && c == '\n';
+  g_close (fd, NULL);
+
+  return ok;
+}
+
+typedef struct
+{
+  guint64 limit_end;  /* records ending after this are dropped */
+} TrustData;
+
+static gboolean
+trusted_record (const LotteryStorageRecord *record,
+                gpointer                    user_data)
+{
+  return record->end <= ((TrustData *) user_data)->limit_end;
+}
+
+/* Finds how much of the journal and bets.csv to keep, and cuts the
+ * rest: a batch whose rows are not all there, or whose record is
+ * missing, is not part of the lottery. */
+static gboolean
+recover (LotteryStorage *self,
+         GError        **error)
+{
+  TrustData trust = { G_MAXUINT64 };
+  guint64 good, data_end;
+
+  good = scan_journal (self, self->journal_size, &data_end, NULL, NULL);
+  /* Walk back over records whose last row is not on disk. */
+  while (good > 0 && !ends_a_row (self, data_end))
+    {
+      trust.limit_end = data_end - 1;
+      good = scan_journal (self, good, &data_end, trusted_record, &trust);
+    }
+
+  if (good < self->journal_size)
+    {
+      if (ftruncate (self->journal_fd, (off_t) good) != 0)
+        return fail_errno (error, errno, _("Cannot cut journal %s: %s"),
+                           self->journal_path, g_strerror (errno));
+      lottery_log (G_LOG_LEVEL_DEBUG, "recover_journal", "success",
+                   "truncated_bytes: %" G_GUINT64_FORMAT,
+                   self->journal_size - good);
+      self->journal_size = good;
+    }
+
+  if (data_end < self->size)
+    {
+      if (ftruncate (self->fd, (off_t) data_end) != 0)
+        return fail_errno (error, errno, _("Cannot cut storage %s: %s"),
+                           self->path, g_strerror (errno));
+      lottery_log (G_LOG_LEVEL_INFO, "recover", "success",
+                   "truncated_bytes: %" G_GUINT64_FORMAT,
+                   self->size - data_end);
+      self->size = data_end;
+    }
+
+  return TRUE;
+}
+
+/* A bets.csv that ends in the middle of a row (a write cut short)
+ * cannot be appended to: the next row would be glued onto it. */
+static guint64
+last_row_end (LotteryStorage *self)
 {
   char buf[4096];
   guint64 end = self->size;
-  guint64 keep = 0;
   int fd;
-
-  if (self->size == 0)
-    return TRUE;
 
   fd = g_open (self->path, O_RDONLY | O_CLOEXEC, 0);
   if (fd < 0)
-    goto failed;
-
+    return self->size;
   while (end > 0)
     {
       gsize n = (gsize) MIN (end, sizeof buf);
-      ssize_t got = pread (fd, buf, n, (off_t) (end - n));
       const char *nl;
 
-      if (got != (ssize_t) n)
-        {
-          g_close (fd, NULL);
-          goto failed;
-        }
-      if (end == self->size && buf[n - 1] == '\n')
-        {
-          keep = self->size;
-          break;
-        }
+      if (pread (fd, buf, n, (off_t) (end - n)) != (ssize_t) n)
+        break;
       nl = memrchr (buf, '\n', n);
       if (nl != NULL)
         {
-          keep = end - n + (guint64) (nl - buf) + 1;
+          end = end - n + (guint64) (nl - buf) + 1;
           break;
         }
       end -= n;
     }
   g_close (fd, NULL);
 
-  if (keep == self->size)
-    return TRUE;
-  if (ftruncate (self->fd, (off_t) keep) != 0)
-    goto failed;
+  return end;
+}
 
-  lottery_log (G_LOG_LEVEL_INFO, "recover", "success",
-               "truncated_bytes: %" G_GUINT64_FORMAT, self->size - keep);
-  self->size = keep;
+/* bets.csv has rows but there is no journal (it was written by other
+ * means, or the journal was removed): keep its whole rows, record them
+ * as adopted, and start every agency from its first batch. */
+static gboolean
+adopt (LotteryStorage *self,
+       GError        **error)
+{
+  LotteryStorageRecord record = { LOTTERY_STORAGE_RECORD_ADOPTED, 0, 0, 0, 0 };
+  guint8 buf[RECORD_SIZE];
+  int saved;
+
+  record.end = last_row_end (self);
+  if (record.end < self->size)
+    {
+      if (ftruncate (self->fd, (off_t) record.end) != 0)
+        return fail_errno (error, errno, _("Cannot cut storage %s: %s"),
+                           self->path, g_strerror (errno));
+      lottery_log (G_LOG_LEVEL_INFO, "recover", "success",
+                   "truncated_bytes: %" G_GUINT64_FORMAT,
+                   self->size - record.end);
+      self->size = record.end;
+    }
+
+  g_warning ("%s holds %" G_GUINT64_FORMAT " bytes of bets but %s is "
+             "missing: they are kept, and every agency starts from its "
+             "first batch", self->path, self->size, self->journal_path);
+  encode_record (buf, &record);
+  if (!write_all (self->journal_fd, buf, RECORD_SIZE, &saved) ||
+      (self->sync && (fdatasync (self->fd) != 0 ||
+                      fdatasync (self->journal_fd) != 0)))
+    return fail_errno (error, errno, _("Cannot write journal %s: %s"),
+                           self->journal_path, g_strerror (errno));
+  self->journal_size = RECORD_SIZE;
+
   return TRUE;
+}
 
-failed:
-  {
-    int saved = errno;
-    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
-                 _("Cannot check the end of storage %s: %s"), self->path,
-                 g_strerror (saved));
-    return FALSE;
-  }
+static int
+open_file (const char *path,
+           int         flags,
+           guint64    *size,
+           gboolean   *created,
+           GError    **error)
+{
+  struct stat st = { 0 };
+  int fd;
+
+  errno = 0;
+  *created = !g_file_test (path, G_FILE_TEST_EXISTS);
+  fd = g_open (path, flags | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0)
+    {
+      fail_errno (error, errno, _("Cannot open storage %s: %s"), path,
+                  g_strerror (errno));
+      return -1;
+    }
+  if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode))
+    {
+      int saved = errno;
+
+      if (saved == 0 || S_ISDIR (st.st_mode))
+        saved = EISDIR;
+      g_close (fd, NULL);
+      fail_errno (error, saved, _("Cannot use storage %s: %s"), path,
+                  g_strerror (saved));
+      return -1;
+    }
+  *size = (guint64) st.st_size;
+
+  return fd;
+}
+
+/* A new file's name is only durable once its directory is synced. */
+static void
+sync_directory (const char *path)
+{
+  g_autofree char *dir = g_path_get_dirname (path);
+  int fd = g_open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+
+  if (fd >= 0)
+    {
+      fsync (fd);
+      g_close (fd, NULL);
+    }
+}
+
+/**
+ * lottery_storage_open_full:
+ * @path: bets.csv; the journal is @path with ".journal" appended
+ * @flags: #LotteryStorageFlags
+ * @func: (nullable): called for every journal record kept, in order
+ *
+ * Opens (creating if needed) bets.csv and its journal, cuts back what a
+ * crash left half written, then replays the journal through @func so
+ * the caller can rebuild where each agency left off.
+ */
+LotteryStorage *
+lottery_storage_open_full (const char               *path,
+                           LotteryStorageFlags       flags,
+                           LotteryStorageRecordFunc  func,
+                           gpointer                  user_data,
+                           GError                  **error)
+{
+  g_autoptr(LotteryStorage) self = NULL;
+  gboolean created, journal_created;
+  guint64 data_end;
+
+  g_return_val_if_fail (path != NULL, NULL);
+
+  self = g_object_new (LOTTERY_TYPE_STORAGE, NULL);
+  self->path = g_strdup (path);
+  self->journal_path = g_strconcat (path, ".journal", NULL);
+  self->sync = (flags & LOTTERY_STORAGE_SYNC) != 0;
+
+  self->fd = open_file (path, O_WRONLY, &self->size, &created, error);
+  if (self->fd < 0)
+    return NULL;
+  self->journal_fd = open_file (self->journal_path, O_RDWR,
+                                &self->journal_size, &journal_created, error);
+  if (self->journal_fd < 0)
+    return NULL;
+  if (self->sync && (created || journal_created))
+    sync_directory (path);
+
+  if (self->journal_size == 0 && self->size > 0)
+    {
+      if (!adopt (self, error))
+        return NULL;
+    }
+  else if (!recover (self, error))
+    return NULL;
+
+  self->synced = self->journal_size;
+  if (func != NULL)
+    scan_journal (self, self->journal_size, &data_end, func, user_data);
+
+  return g_steal_pointer (&self);
 }
 
 LotteryStorage *
 lottery_storage_open (const char *path,
                       GError    **error)
 {
-  g_autoptr(LotteryStorage) self = NULL;
-  struct stat st;
-  int fd;
-
-  g_return_val_if_fail (path != NULL, NULL);
-
-  fd = g_open (path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (fd < 0)
-    {
-      int saved = errno;
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
-                   _("Cannot open storage %s: %s"), path, g_strerror (saved));
-      return NULL;
-    }
-  if (fstat (fd, &st) != 0)
-    {
-      int saved = errno;
-      g_close (fd, NULL);
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
-                   _("Cannot stat storage %s: %s"), path, g_strerror (saved));
-      return NULL;
-    }
-
-  self = g_object_new (LOTTERY_TYPE_STORAGE, NULL);
-  self->path = g_strdup (path);
-  self->fd = fd;
-  self->size = (guint64) st.st_size;
-
-  if (!cut_partial_row (self, error))
-    return NULL;
-
-  return g_steal_pointer (&self);
+  return lottery_storage_open_full (path, LOTTERY_STORAGE_NONE, NULL, NULL,
+                                    error);
 }
 
 const char *
@@ -176,22 +528,63 @@ lottery_storage_get_path (LotteryStorage *self)
 guint64
 lottery_storage_get_size (LotteryStorage *self)
 {
-  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lock);
+  g_autoptr(GMutexLocker) locker = NULL;
 
+  g_return_val_if_fail (LOTTERY_IS_STORAGE (self), 0);
+
+  locker = g_mutex_locker_new (&self->lock);
   return self->size;
 }
 
-/* Appends @rows (whole CSV rows) as one unit. */
+/* Called with the lock held: takes back a write that went half way. */
+static void
+cut_back (LotteryStorage *self)
+{
+  if (ftruncate (self->fd, (off_t) self->size) != 0 ||
+      ftruncate (self->journal_fd, (off_t) self->journal_size) != 0)
+    {
+      /* No later batch may be acknowledged after a partial one. */
+      self->broken = TRUE;
+      g_critical ("Cannot cut %s back to %" G_GUINT64_FORMAT " bytes: %s",
+                  self->path, self->size, g_strerror (errno));
+    }
+}
+
+/**
+ * lottery_storage_append:
+ * @rows: the rows of every batch in @records, one after the other
+ * @records: what to journal; each batch's @end holds, on entry, the
+ *   length of its rows in @rows (0 for a refused batch or a finish)
+ * @ticket: (out) (optional): pass it to lottery_storage_sync ()
+ *
+ * Writes the rows, then their journal records, as one unit: on failure
+ * neither file keeps any of it. The rows are in bets.csv when this
+ * returns, but on disk only after lottery_storage_sync ().
+ */
 gboolean
-lottery_storage_append (LotteryStorage *self,
-                        const char     *rows,
-                        gsize           len,
-                        GError        **error)
+lottery_storage_append (LotteryStorage       *self,
+                        const char           *rows,
+                        LotteryStorageRecord *records,
+                        guint                 n_records,
+                        guint64              *ticket,
+                        GError              **error)
 {
   g_autoptr(GMutexLocker) locker = NULL;
-  gsize done = 0;
+  g_autofree guint8 *journal = NULL;
+  guint8 stack_journal[RECORD_SIZE * 16];
+  guint8 *out = stack_journal;
+  gsize len = 0;
+  guint64 end;
+  guint i;
+  int saved;
 
   g_return_val_if_fail (LOTTERY_IS_STORAGE (self), FALSE);
+  g_return_val_if_fail (records != NULL || n_records == 0, FALSE);
+
+  if (n_records > G_N_ELEMENTS (stack_journal) / RECORD_SIZE)
+    out = journal = g_malloc ((gsize) n_records * RECORD_SIZE);
+  for (i = 0; i < n_records; i++)
+    len += records[i].end;
 
   locker = g_mutex_locker_new (&self->lock);
   if (self->fd < 0)
@@ -202,34 +595,95 @@ lottery_storage_append (LotteryStorage *self,
                          _("Storage %s ends with a partial batch; refusing "
                            "to append after it"), self->path);
 
-  while (done < len)
+  end = self->size;
+  for (i = 0; i < n_records; i++)
     {
-      ssize_t n = write (self->fd, rows + done, len - done);
+      end += records[i].end;
+      records[i].end = end;
+      encode_record (out + (gsize) i * RECORD_SIZE, &records[i]);
+    }
 
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n <= 0)
-        {
-          int saved = n < 0 ? errno : ENOSPC;
-
-          /* Take back the part that did get written. If even that
-           * fails, the file no longer ends at a batch boundary, and no
-           * later batch may be acknowledged after it. */
-          if (done > 0 && ftruncate (self->fd, (off_t) self->size) != 0)
-            {
-              self->broken = TRUE;
-              g_critical ("Cannot cut %s back to %" G_GUINT64_FORMAT
-                          " bytes: %s", self->path, self->size,
-                          g_strerror (errno));
-            }
-          return lottery_fail (error, LOTTERY_ERROR_STORAGE,
-                               _("Cannot write to %s: %s"), self->path,
-                               g_strerror (saved));
-        }
-      done += (gsize) n;
+  if (!write_all (self->fd, rows, len, &saved) ||
+      !write_all (self->journal_fd, out, (gsize) n_records * RECORD_SIZE,
+                  &saved))
+    {
+      cut_back (self);
+      return lottery_fail (error, LOTTERY_ERROR_STORAGE,
+                           _("Cannot write to %s: %s"), self->path,
+                           g_strerror (saved));
     }
 
   self->size += len;
+  self->journal_size += (guint64) n_records * RECORD_SIZE;
+  if (ticket != NULL)
+    *ticket = self->journal_size;
+
+  return TRUE;
+}
+
+/**
+ * lottery_storage_sync:
+ * @ticket: from lottery_storage_append ()
+ *
+ * With %LOTTERY_STORAGE_SYNC, returns once everything appended up to
+ * @ticket is on disk; otherwise at once. One caller at a time runs
+ * fdatasync(), for everything written so far by anyone; the others wait
+ * for it, or run the next one: the cost of a sync is shared.
+ */
+gboolean
+lottery_storage_sync (LotteryStorage *self,
+                      guint64         ticket,
+                      GError        **error)
+{
+  g_autoptr(GMutexLocker) locker = NULL;
+
+  g_return_val_if_fail (LOTTERY_IS_STORAGE (self), FALSE);
+
+  if (!self->sync)
+    return TRUE;
+
+  locker = g_mutex_locker_new (&self->lock);
+  while (self->synced < ticket)
+    {
+      guint64 goal;
+      int data_fd, journal_fd;
+      int saved = 0;
+
+      if (self->broken)
+        return lottery_fail (error, LOTTERY_ERROR_STORAGE,
+                             _("Storage %s could not be synced"), self->path);
+      if (self->syncing)
+        {
+          g_cond_wait (&self->synced_cond, &self->lock);
+          continue;
+        }
+
+      self->syncing = TRUE;
+      goal = self->journal_size;
+      data_fd = self->fd;
+      journal_fd = self->journal_fd;
+      g_mutex_unlock (&self->lock);
+
+      /* Rows first: a journal record on disk must never point at rows
+       * that are not. */
+      if (fdatasync (data_fd) != 0 || fdatasync (journal_fd) != 0)
+        saved = errno;
+
+      g_mutex_lock (&self->lock);
+      self->syncing = FALSE;
+      if (saved != 0)
+        {
+          /* After a failed fdatasync() the kernel may have dropped the
+           * pages: nothing written since the last good sync can be
+           * vouched for. Only a restart (and its recovery) may go on. */
+          self->broken = TRUE;
+          g_critical ("Cannot sync %s: %s", self->path, g_strerror (saved));
+        }
+      else
+        self->synced = goal;
+      g_cond_broadcast (&self->synced_cond);
+    }
+
   return TRUE;
 }
 
@@ -237,14 +691,28 @@ gboolean
 lottery_storage_close (LotteryStorage *self,
                        GError        **error)
 {
-  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lock);
-  int fd = self->fd;
+  g_autoptr(GMutexLocker) locker = NULL;
+  gboolean ok = TRUE;
 
-  if (fd < 0)
-    return TRUE;
-  self->fd = -1;
+  g_return_val_if_fail (LOTTERY_IS_STORAGE (self), FALSE);
 
-  return g_close (fd, error);
+  locker = g_mutex_locker_new (&self->lock);
+  /* A sync in flight uses the descriptors. */
+  while (self->syncing)
+    g_cond_wait (&self->synced_cond, &self->lock);
+  if (self->fd >= 0)
+    {
+      ok = g_close (self->fd, error);
+      self->fd = -1;
+    }
+  if (self->journal_fd >= 0)
+    {
+      if (!g_close (self->journal_fd, ok ? error : NULL))
+        ok = FALSE;
+      self->journal_fd = -1;
+    }
+
+  return ok;
 }
 
 static gboolean

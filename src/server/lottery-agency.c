@@ -457,6 +457,18 @@ format_batch (BatchItem  *item,
   return TRUE;
 }
 
+/* Does a refused batch still use up its sequence number? A bad batch
+ * would be refused again, so the agency moves on past it; a batch the
+ * server could not take (storage, order) may be sent again. */
+static gboolean
+uses_sequence (const BatchItem *item)
+{
+  return item->error == NULL ||
+         g_error_matches (item->error, LOTTERY_ERROR,
+                          LOTTERY_ERROR_INVALID_BET) ||
+         g_error_matches (item->error, LOTTERY_ERROR, LOTTERY_ERROR_PROTOCOL);
+}
+
 static void
 store_batch_thread (GTask        *task,
                     gpointer      source_object,
@@ -465,9 +477,12 @@ store_batch_thread (GTask        *task,
 {
   BatchJob *job = task_data;
   GByteArray *rows = thread_rows_buffer ();
+  LotteryStorageRecord records[MAX_GROUP];
   g_autoptr(GError) state_error = NULL;
   GError *write_error = NULL;
   guint32 expected = 0;
+  guint64 ticket = 0;
+  guint n_records = 0;
   guint i;
 
   /* The state says whether this agency may store now and which batch
@@ -490,21 +505,38 @@ store_batch_thread (GTask        *task,
                         "batch %u"), sequence, job->agency, expected);
       else
         {
-          /* A bad batch would be refused again: it still uses its
-           * sequence number, with nothing stored. */
           format_batch (item, job->agency, rows);
           expected++;
         }
+
+      if (uses_sequence (item))
+        {
+          LotteryStorageRecord *record = &records[n_records++];
+
+          record->type = LOTTERY_STORAGE_RECORD_BATCH;
+          record->agency = job->agency;
+          record->sequence = sequence;
+          record->count = item->error == NULL ? item->message.batch.count : 0;
+          record->end = item->error == NULL
+                        ? item->rows_end - item->rows_start : 0;
+        }
     }
 
-  if (rows->len > 0 &&
-      !lottery_storage_append (job->storage, (const char *) rows->data,
-                               rows->len, &write_error))
+  /* Journaled (and, with storage.sync, on disk) before it counts: an
+   * acknowledged batch survives a crash, and a restarted server knows
+   * it has it. */
+  if (n_records > 0 &&
+      (!lottery_storage_append (job->storage, (const char *) rows->data,
+                                records, n_records, &ticket, &write_error) ||
+       !lottery_storage_sync (job->storage, ticket, &write_error)))
     {
       /* Nothing of the group is recorded: the agency may resend. */
       for (i = 0; i < job->n_items; i++)
-        if (job->items[i].error == NULL)
-          job->items[i].error = g_error_copy (write_error);
+        if (uses_sequence (&job->items[i]))
+          {
+            g_clear_error (&job->items[i].error);
+            job->items[i].error = g_error_copy (write_error);
+          }
       g_error_free (write_error);
       g_task_return_boolean (task, TRUE);
       return;
@@ -515,10 +547,7 @@ store_batch_thread (GTask        *task,
       BatchItem *item = &job->items[i];
       gboolean stored = item->error == NULL;
 
-      if (stored || g_error_matches (item->error, LOTTERY_ERROR,
-                                     LOTTERY_ERROR_INVALID_BET) ||
-          g_error_matches (item->error, LOTTERY_ERROR,
-                           LOTTERY_ERROR_PROTOCOL))
+      if (uses_sequence (item))
         lottery_state_commit_batch (job->state, job->agency,
                                     item->message.batch.sequence,
                                     stored ? item->message.batch.count : 0);
@@ -709,32 +738,90 @@ handle_hello (LotteryAgency        *self,
 }
 
 static void
+finish_thread (GTask        *task,
+               gpointer      source_object,
+               gpointer      task_data,
+               GCancellable *cancellable)
+{
+  LotteryAgency *self = source_object;
+  LotteryStorageRecord record = { LOTTERY_STORAGE_RECORD_FINISH, 0, 0, 0, 0 };
+  GError *error = NULL;
+  guint64 ticket;
+
+  record.agency = self->id;
+  record.sequence = GPOINTER_TO_UINT (task_data);
+  if (!lottery_storage_append (self->storage, NULL, &record, 1, &ticket,
+                               &error) ||
+      !lottery_storage_sync (self->storage, ticket, &error))
+    g_task_return_error (task, error);
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
+static void
+finish_done_cb (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  LotteryAgency *self = LOTTERY_AGENCY (source);
+  guint32 last_sequence = GPOINTER_TO_UINT (g_task_get_task_data (G_TASK (result)));
+  g_autoptr(GError) error = NULL;
+  guint8 frame[LOTTERY_FRAME_MAX];
+  gboolean draw_due = FALSE;
+  guint64 stored;
+
+  self->busy = FALSE;
+  if (!g_task_propagate_boolean (G_TASK (result), &error) ||
+      !lottery_state_finish_agency (self->state, self->id, last_sequence,
+                                    &draw_due, &error))
+    {
+      lottery_log (LOTTERY_LOG_ERROR, "finish", "fail",
+                   "agency: %u | error: %s", self->id, error->message);
+      send_error (self, error, last_sequence);
+    }
+  else
+    {
+      self->phase = PHASE_FINISHED;
+      stored = lottery_state_get_agency_bets (self->state, self->id);
+      lottery_log (G_LOG_LEVEL_INFO, "finish", "success",
+                   "agency: %u | cantidad: %" G_GUINT64_FORMAT, self->id,
+                   stored);
+      send_frame (self, frame, lottery_message_encode_finished (frame, stored));
+      if (draw_due)
+        g_signal_emit (self, signals[SIGNAL_DRAW_DUE], 0);
+    }
+
+  if (self->closed)
+    maybe_announce_closed (self);
+  else
+    pump (self);
+}
+
+/* FINISH is journaled (and synced) in a worker before it counts, so a
+ * restarted server still knows the agency is done. */
+static void
 handle_finish (LotteryAgency        *self,
                const LotteryMessage *message)
 {
   g_autoptr(GError) error = NULL;
-  guint8 frame[LOTTERY_FRAME_MAX];
-  gboolean draw_due;
-  guint64 stored;
+  g_autoptr(GTask) task = NULL;
+  guint32 last_sequence = message->finish.last_sequence;
 
-  if (!lottery_state_finish_agency (self->state, self->id,
-                                    message->finish.last_sequence, &draw_due,
-                                    &error))
+  if (!lottery_state_check_finish (self->state, self->id, last_sequence,
+                                   &error))
     {
       lottery_log (LOTTERY_LOG_ERROR, "finish", "fail",
                    "agency: %u | error: %s", self->id, error->message);
-      send_error (self, error, message->finish.last_sequence);
+      send_error (self, error, last_sequence);
       return;
     }
 
-  self->phase = PHASE_FINISHED;
-  stored = lottery_state_get_agency_bets (self->state, self->id);
-  lottery_log (G_LOG_LEVEL_INFO, "finish", "success",
-               "agency: %u | cantidad: %" G_GUINT64_FORMAT, self->id, stored);
-  send_frame (self, frame, lottery_message_encode_finished (frame, stored));
-
-  if (draw_due)
-    g_signal_emit (self, signals[SIGNAL_DRAW_DUE], 0);
+  /* No cancellable, like batches: a finish that started is recorded. */
+  task = g_task_new (self, NULL, finish_done_cb, NULL);
+  g_task_set_source_tag (task, handle_finish);
+  g_task_set_task_data (task, GUINT_TO_POINTER (last_sequence), NULL);
+  self->busy = TRUE;
+  g_task_run_in_thread (task, finish_thread);
 }
 
 static void

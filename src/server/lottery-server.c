@@ -32,6 +32,7 @@ struct _LotteryServer
   GHashTable     *agencies;     /* LotteryAgency * (owned) */
   GCancellable   *cancellable;  /* cancelled at shutdown: stops the draw */
   gboolean        drawing;      /* the draw thread is running */
+  gboolean        draw_due;     /* the journal says every agency finished */
   gboolean        stopping;
 };
 
@@ -76,20 +77,80 @@ lottery_server_init (LotteryServer *self)
   self->cancellable = g_cancellable_new ();
 }
 
+typedef struct
+{
+  LotteryServer *server;
+  guint64        batches;
+  guint64        ignored;
+} Replay;
+
+/* Rebuilds the state from the journal: where each agency left off,
+ * which ones finished. */
+static gboolean
+replay_record (const LotteryStorageRecord *record,
+               gpointer                    user_data)
+{
+  Replay *replay = user_data;
+  LotteryState *state = replay->server->state;
+  g_autoptr(GError) error = NULL;
+  gboolean due = FALSE;
+
+  if (record->type == LOTTERY_STORAGE_RECORD_ADOPTED)
+    return TRUE;
+  if (record->agency < 1 ||
+      record->agency > lottery_state_get_agencies (state))
+    {
+      replay->ignored++;
+      return TRUE;
+    }
+
+  if (record->type == LOTTERY_STORAGE_RECORD_BATCH)
+    {
+      lottery_state_commit_batch (state, record->agency, record->sequence,
+                                  record->count);
+      replay->batches++;
+    }
+  else if (!lottery_state_finish_agency (state, record->agency,
+                                         record->sequence, &due, &error))
+    g_warning ("Journal of %s: %s", replay->server->storage_path,
+               error->message);
+  else if (due)
+    replay->server->draw_due = TRUE;
+
+  return TRUE;
+}
+
 /* Opens the storage; nothing listens until lottery_server_start (). */
 LotteryServer *
 lottery_server_new (const LotteryServerConfig *config,
                     GError                   **error)
 {
   g_autoptr(LotteryServer) self = g_object_new (LOTTERY_TYPE_SERVER, NULL);
+  Replay replay = { NULL, 0, 0 };
 
   self->port = config->port;
   self->listen_backlog = config->listen_backlog;
   self->storage_path = g_strdup (config->storage_path);
   self->state = lottery_state_new (config->agencies);
-  self->storage = lottery_storage_open (config->storage_path, error);
+  replay.server = self;
+  self->storage = lottery_storage_open_full (
+    config->storage_path,
+    config->storage_sync == LOTTERY_SERVER_SYNC_BATCH ? LOTTERY_STORAGE_SYNC
+                                                      : LOTTERY_STORAGE_NONE,
+    replay_record, &replay, error);
   if (self->storage == NULL)
     return NULL;
+
+  if (replay.ignored > 0)
+    g_warning ("The journal of %s has %" G_GUINT64_FORMAT " records of "
+               "agencies above %u; they are ignored", config->storage_path,
+               replay.ignored, config->agencies);
+  if (replay.batches > 0)
+    lottery_log (G_LOG_LEVEL_INFO, "resume", "success",
+                 "batches: %" G_GUINT64_FORMAT " | bets: %" G_GUINT64_FORMAT
+                 " | finished_agencies: %u", replay.batches,
+                 lottery_state_get_bets_stored (self->state),
+                 lottery_state_get_finished_agencies (self->state));
 
   return g_steal_pointer (&self);
 }
@@ -236,6 +297,14 @@ lottery_server_start (LotteryServer *self,
 
   lottery_log (G_LOG_LEVEL_INFO, "accept_connections", "in_progress",
                "port: %u", self->port);
+
+  /* Every agency had finished before a restart: draw again from
+   * bets.csv; the outcome is the same. */
+  if (self->draw_due)
+    {
+      self->draw_due = FALSE;
+      draw_due_cb (NULL, self);
+    }
   return TRUE;
 
 failed:

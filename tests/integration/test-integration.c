@@ -756,13 +756,14 @@ test_sigterm_server_restarted (TestFixture   *fixture,
   g_autofree char *port = NULL;
   g_autoptr(GPtrArray) rows = NULL;
   g_autoptr(GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr(GPtrArray) documents = NULL;
   TestProcess *server, *client;
   guint i;
 
   g_test_summary ("A server restarted in the middle of an upload, on the "
-                  "same port and file, has lost which batches it stored: "
-                  "the agency notices and stops with a clear error instead "
-                  "of sending its batches again, so no bet is stored twice.");
+                  "same port and file, rebuilds from its journal which "
+                  "batches it stored; the agency resumes after them, so "
+                  "every bet is stored exactly once.");
 
   server = test_server_start (fixture, 1, NULL);
   port = g_strdup_printf ("%u", test_server_get_port (server));
@@ -773,17 +774,21 @@ test_sigterm_server_restarted (TestFixture   *fixture,
   test_assert_exit (server, 0);
 
   server = test_server_start (fixture, 1, ARGS ("--port", port));
-  test_assert_exit (client, 1);
-  g_assert_cmpuint (test_process_count_stderr_lines (client, "lost its state"),
-                    ==, 1);
-  g_assert_cmpuint (test_process_count_lines (server, RECEIVED), ==, 0);
+  test_assert_exit (client, 0);
+  g_assert_cmpuint (test_process_count_lines (server, "action: resume | "
+                                              "result: success"), ==, 1);
+  g_assert_cmpuint (test_process_count_lines (server, RECEIVED), >, 0);
+  documents = test_winning_documents (file);
+  assert_winners (client, file, documents->len);
 
-  /* Every row is there once. */
+  /* Every row is there once, in the file's order. */
   rows = test_read_rows (path);
-  g_assert_cmpuint (rows->len, >, 0);
   for (i = 0; i < rows->len; i++)
     g_assert_true (g_hash_table_add (seen, g_ptr_array_index (rows, i)));
   test_assert_rows_prefix (rows, file, 1);
+  g_assert_cmpuint (rows->len, ==, BIG_FILE_ROWS / 2);
+  test_process_send_signal (server, SIGTERM);
+  test_assert_exit (server, 0);
 }
 
 static void

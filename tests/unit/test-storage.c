@@ -6,12 +6,14 @@
 
 #include "unit-utils.h"
 
+#include <glib/gstdio.h>
 #include <string.h>
 
 typedef struct
 {
   char *dir;
   char *path; /* dir/bets.csv, not created */
+  char *journal; /* dir/bets.csv.journal */
 } Fixture;
 
 static void
@@ -20,6 +22,7 @@ fixture_setup (Fixture       *fixture,
 {
   fixture->dir = unit_make_tmp_dir ();
   fixture->path = g_build_filename (fixture->dir, "bets.csv", NULL);
+  fixture->journal = g_strconcat (fixture->path, ".journal", NULL);
 }
 
 static void
@@ -28,6 +31,7 @@ fixture_teardown (Fixture       *fixture,
 {
   unit_remove_tree (fixture->dir);
   g_free (fixture->dir);
+  g_free (fixture->journal);
   g_free (fixture->path);
 }
 
@@ -94,6 +98,27 @@ format_rows (const BetSpec *specs,
   return rows;
 }
 
+/* Appends @rows as one batch of @agency, journaled. */
+static gboolean
+append_batch (LotteryStorage *storage,
+              guint           agency,
+              guint           sequence,
+              const char     *rows,
+              gsize           len,
+              GError        **error)
+{
+  LotteryStorageRecord record = { LOTTERY_STORAGE_RECORD_BATCH, 0, 0, 0, 0 };
+  guint64 ticket = 0;
+
+  record.agency = agency;
+  record.sequence = sequence;
+  record.count = 1;
+  record.end = len;
+
+  return lottery_storage_append (storage, rows, &record, 1, &ticket, error) &&
+         lottery_storage_sync (storage, ticket, error);
+}
+
 static void
 append_rows (LotteryStorage *storage,
              const BetSpec  *specs,
@@ -102,8 +127,7 @@ append_rows (LotteryStorage *storage,
   g_autoptr(GString) rows = format_rows (specs, n);
   g_autoptr(GError) error = NULL;
 
-  g_assert_true (lottery_storage_append (storage, rows->str, rows->len,
-                                         &error));
+  g_assert_true (append_batch (storage, 1, 1, rows->str, rows->len, &error));
   g_assert_no_error (error);
 }
 
@@ -224,7 +248,7 @@ test_append_closed (Fixture       *fixture,
   g_assert_true (lottery_storage_close (storage, &error));
   g_assert_no_error (error);
 
-  g_assert_false (lottery_storage_append (storage, "x\r\n", 3, &error));
+  g_assert_false (append_batch (storage, 1, 1, "x\r\n", 3, &error));
   g_assert_error (error, LOTTERY_ERROR, LOTTERY_ERROR_STORAGE);
   g_assert_cmpstr (error->message, ==, expected);
 }
@@ -626,8 +650,8 @@ append_thread (gpointer user_data)
           g_string_append_len (rows, row, lottery_bet_format_row (&bet, row));
         }
 
-      if (!lottery_storage_append (job->storage, rows->str, rows->len,
-                                   &error))
+      if (!append_batch (job->storage, job->thread + 1, b + 1, rows->str,
+                         rows->len, &error))
         g_error ("append failed: %s", error->message);
       g_string_free (rows, TRUE);
     }
@@ -739,9 +763,21 @@ test_open_cuts_partial_row (Fixture       *fixture,
   };
   guint i;
 
-  g_test_summary ("A bets.csv that ends in the middle of a row (a write cut "
-                  "short) is cut back to its last whole row when opened, so "
-                  "the next batch starts on a line of its own.");
+  g_test_summary ("A bets.csv without a journal (written by other means) "
+                  "is adopted with a warning; if it ends in the middle of a "
+                  "row, it is cut back to its last whole row, so the next "
+                  "batch starts on a line of its own.");
+
+  if (!g_test_subprocess ())
+    {
+      g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+      g_test_trap_assert_passed ();
+      g_test_trap_assert_stderr ("*bets.csv.journal is missing: they are "
+                                 "kept, and every agency starts from its "
+                                 "first batch*");
+      return;
+    }
+  g_log_set_always_fatal (G_LOG_LEVEL_ERROR);
 
   for (i = 0; i < G_N_ELEMENTS (cases); i++)
     {
@@ -751,13 +787,14 @@ test_open_cuts_partial_row (Fixture       *fixture,
       g_autofree char *expected = NULL;
       gsize len;
 
+      g_remove (fixture->journal);
       g_file_set_contents (fixture->path, cases[i].before, -1, &error);
       g_assert_no_error (error);
       storage = lottery_storage_open (fixture->path, &error);
       g_assert_no_error (error);
       g_assert_cmpuint (lottery_storage_get_size (storage), ==,
                         strlen (cases[i].after));
-      lottery_storage_append (storage, "1,E,F,3,1990-01-01,9\r\n", 22, &error);
+      append_batch (storage, 1, 1, "1,E,F,3,1990-01-01,9\r\n", 22, &error);
       g_assert_no_error (error);
       g_assert_true (lottery_storage_close (storage, NULL));
 
@@ -765,6 +802,303 @@ test_open_cuts_partial_row (Fixture       *fixture,
       g_assert_no_error (error);
       expected = g_strconcat (cases[i].after, "1,E,F,3,1990-01-01,9\r\n", NULL);
       g_assert_cmpstr (contents, ==, expected);
+    }
+}
+
+/* ---- the journal ---- */
+
+static gboolean
+collect_record (const LotteryStorageRecord *record,
+                gpointer                    user_data)
+{
+  g_array_append_val ((GArray *) user_data, *record);
+  return TRUE;
+}
+
+static GArray *
+reopen (Fixture  *fixture,
+        guint64  *size)
+{
+  g_autoptr(GArray) records = g_array_new (FALSE, TRUE,
+                                           sizeof (LotteryStorageRecord));
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LotteryStorage) storage = NULL;
+
+  storage = lottery_storage_open_full (fixture->path, LOTTERY_STORAGE_SYNC,
+                                       collect_record, records, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (storage);
+  *size = lottery_storage_get_size (storage);
+  g_assert_true (lottery_storage_close (storage, &error));
+
+  return g_steal_pointer (&records);
+}
+
+/* Agency 1: batches 1 (2 bets) and 2 (refused, no rows); agency 2:
+ * batch 1 (1 bet); agency 1 finishes. */
+static const char journal_rows[] =
+  "1,A,B,1,1990-01-01,7574\r\n1,C,D,2,1990-01-01,1\r\n"
+  "2,E,F,3,1990-01-01,7574\r\n";
+#define ROWS_1 47 /* agency 1's two rows */
+
+static void
+write_journaled (Fixture *fixture)
+{
+  LotteryStorageRecord group[] = {
+    { LOTTERY_STORAGE_RECORD_BATCH, 1, 1, 2, ROWS_1 },
+    { LOTTERY_STORAGE_RECORD_BATCH, 1, 2, 0, 0 },
+  };
+  LotteryStorageRecord second = { LOTTERY_STORAGE_RECORD_BATCH, 2, 1, 1,
+                                  sizeof journal_rows - 1 - ROWS_1 };
+  LotteryStorageRecord finish = { LOTTERY_STORAGE_RECORD_FINISH, 1, 2, 0, 0 };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LotteryStorage) storage = NULL;
+  guint64 ticket = 0;
+
+  g_remove (fixture->path);
+  g_remove (fixture->journal);
+  g_assert_cmpint (journal_rows[ROWS_1 - 1], ==, '\n');
+  g_assert_cmpint (journal_rows[ROWS_1 - 2], ==, '\r');
+  storage = lottery_storage_open_full (fixture->path, LOTTERY_STORAGE_SYNC,
+                                       NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (lottery_storage_append (storage, journal_rows, group, 2,
+                                         &ticket, &error));
+  g_assert_no_error (error);
+  /* On return each record's end is where its batch ends. */
+  g_assert_cmpuint (group[0].end, ==, ROWS_1);
+  g_assert_cmpuint (group[1].end, ==, ROWS_1);
+  g_assert_true (lottery_storage_append (storage, journal_rows + ROWS_1,
+                                         &second, 1, &ticket, &error));
+  g_assert_true (lottery_storage_append (storage, NULL, &finish, 1, &ticket,
+                                         &error));
+  g_assert_true (lottery_storage_sync (storage, ticket, &error));
+  g_assert_no_error (error);
+  g_assert_true (lottery_storage_close (storage, &error));
+}
+
+static void
+assert_record (const LotteryStorageRecord *record,
+               char                        type,
+               guint32                     agency,
+               guint32                     sequence,
+               guint32                     count,
+               guint64                     end)
+{
+  g_assert_cmpint (record->type, ==, type);
+  g_assert_cmpuint (record->agency, ==, agency);
+  g_assert_cmpuint (record->sequence, ==, sequence);
+  g_assert_cmpuint (record->count, ==, count);
+  g_assert_cmpuint (record->end, ==, end);
+}
+
+static void
+test_journal_replay (Fixture       *fixture,
+                     gconstpointer  user_data)
+{
+  g_autoptr(GArray) records = NULL;
+  g_autofree char *contents = NULL;
+  guint64 size;
+  gsize len;
+
+  g_test_summary ("Every batch, stored or refused, and every finish is "
+                  "journaled in order, and replayed on open.");
+
+  write_journaled (fixture);
+  records = reopen (fixture, &size);
+  g_assert_cmpuint (records->len, ==, 4);
+  assert_record (&g_array_index (records, LotteryStorageRecord, 0),
+                 'B', 1, 1, 2, ROWS_1);
+  assert_record (&g_array_index (records, LotteryStorageRecord, 1),
+                 'B', 1, 2, 0, ROWS_1);
+  assert_record (&g_array_index (records, LotteryStorageRecord, 2),
+                 'B', 2, 1, 1, sizeof journal_rows - 1);
+  assert_record (&g_array_index (records, LotteryStorageRecord, 3),
+                 'F', 1, 2, 0, sizeof journal_rows - 1);
+  g_assert_cmpuint (size, ==, sizeof journal_rows - 1);
+  contents = unit_read_file (fixture->path, &len);
+  g_assert_cmpmem (contents, len, journal_rows, sizeof journal_rows - 1);
+  contents = unit_read_file (fixture->journal, &len);
+  g_assert_cmpuint (len, ==, 4 * 32);
+}
+
+static void
+write_bytes (const char *path,
+             const char *data,
+             gsize       len)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_file_set_contents (path, data, (gssize) len, &error);
+  g_assert_no_error (error);
+}
+
+static void
+test_journal_torn_data (Fixture       *fixture,
+                        gconstpointer  user_data)
+{
+  g_autofree char *journal = NULL;
+  gsize journal_len, cut;
+
+  g_test_summary ("A crash at any byte of bets.csv: on open, the file is cut "
+                  "back to the end of the last batch that is whole, and only "
+                  "the journal records of whole batches are replayed.");
+
+  write_journaled (fixture);
+  journal = unit_read_file (fixture->journal, &journal_len);
+
+  for (cut = 0; cut < sizeof journal_rows; cut++)
+    {
+      g_autoptr(GArray) records = NULL;
+      g_autofree char *contents = NULL;
+      guint64 size, expected;
+      gsize len;
+
+      write_bytes (fixture->path, journal_rows, cut);
+      write_bytes (fixture->journal, journal, journal_len);
+      records = reopen (fixture, &size);
+
+      expected = cut == sizeof journal_rows - 1 ? cut
+                 : cut >= ROWS_1 ? ROWS_1 : 0;
+      g_assert_cmpuint (size, ==, expected);
+      contents = unit_read_file (fixture->path, &len);
+      g_assert_cmpmem (contents, len, journal_rows, expected);
+      g_assert_cmpuint (records->len, ==,
+                        expected == ROWS_1 ? 2 : expected == 0 ? 0 : 4);
+      contents = unit_read_file (fixture->journal, &len);
+      g_assert_cmpuint (len, ==, records->len * 32);
+    }
+}
+
+static void
+test_journal_torn_journal (Fixture       *fixture,
+                           gconstpointer  user_data)
+{
+  g_autofree char *journal = NULL;
+  gsize journal_len, cut;
+
+  g_test_summary ("A crash at any byte of the journal: whole records are "
+                  "kept, a torn one is dropped, and bets.csv is cut back to "
+                  "the last batch still journaled.");
+
+  write_journaled (fixture);
+  journal = unit_read_file (fixture->journal, &journal_len);
+
+  for (cut = 0; cut <= journal_len; cut++)
+    {
+      static const guint64 ends[] = { 0, ROWS_1, ROWS_1,
+                                      sizeof journal_rows - 1,
+                                      sizeof journal_rows - 1 };
+      g_autoptr(GArray) records = NULL;
+      guint64 size;
+      guint whole = (guint) (cut / 32);
+
+      write_bytes (fixture->path, journal_rows, sizeof journal_rows - 1);
+      write_bytes (fixture->journal, journal, cut);
+      if (cut == 0)
+        continue; /* no journal at all is adoption, tested apart */
+      records = reopen (fixture, &size);
+      g_assert_cmpuint (records->len, ==, whole);
+      g_assert_cmpuint (size, ==, ends[whole]);
+    }
+}
+
+static void
+test_journal_damaged (Fixture       *fixture,
+                      gconstpointer  user_data)
+{
+  g_autofree char *journal = NULL;
+  g_autoptr(GArray) records = NULL;
+  gsize journal_len;
+  guint64 size;
+
+  g_test_summary ("A journal record that fails its checksum (a block of "
+                  "zeros after a power cut) ends the journal there.");
+
+  write_journaled (fixture);
+  journal = unit_read_file (fixture->journal, &journal_len);
+  memset (journal + 32 * 2, 0, 32); /* agency 2's batch */
+  write_bytes (fixture->journal, journal, journal_len);
+  records = reopen (fixture, &size);
+  g_assert_cmpuint (records->len, ==, 2);
+  g_assert_cmpuint (size, ==, ROWS_1);
+
+  /* A flipped bit anywhere in a record is caught too. */
+  write_journaled (fixture);
+  journal = (g_free (journal), unit_read_file (fixture->journal, &journal_len));
+  journal[32 + 9] ^= 0x10;
+  write_bytes (fixture->journal, journal, journal_len);
+  g_clear_pointer (&records, g_array_unref);
+  records = reopen (fixture, &size);
+  g_assert_cmpuint (records->len, ==, 1);
+}
+
+typedef struct
+{
+  LotteryStorage *storage;
+  guint           agency;
+} SyncJob;
+
+static gpointer
+sync_thread (gpointer user_data)
+{
+  SyncJob *job = user_data;
+  guint i;
+
+  for (i = 1; i <= 50; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      char row[64];
+      int len = g_snprintf (row, sizeof row, "%u,A,B,%u,1990-01-01,1\r\n",
+                            job->agency, i);
+
+      g_assert_true (append_batch (job->storage, job->agency, i, row,
+                                   (gsize) len, &error));
+      g_assert_no_error (error);
+    }
+
+  return NULL;
+}
+
+static void
+test_sync_concurrent (Fixture       *fixture,
+                      gconstpointer  user_data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LotteryStorage) storage = NULL;
+  g_autoptr(GArray) records = NULL;
+  guint32 last[5] = { 0, };
+  GThread *threads[4];
+  SyncJob jobs[4];
+  guint64 size;
+  guint i;
+
+  g_test_summary ("Agencies appending and syncing at once (group commit) "
+                  "all return, and every batch is journaled once, in each "
+                  "agency's order.");
+
+  storage = lottery_storage_open_full (fixture->path, LOTTERY_STORAGE_SYNC,
+                                       NULL, NULL, &error);
+  g_assert_no_error (error);
+  for (i = 0; i < G_N_ELEMENTS (threads); i++)
+    {
+      jobs[i].storage = storage;
+      jobs[i].agency = i + 1;
+      threads[i] = g_thread_new ("sync", sync_thread, &jobs[i]);
+    }
+  for (i = 0; i < G_N_ELEMENTS (threads); i++)
+    g_thread_join (threads[i]);
+  g_assert_true (lottery_storage_close (storage, &error));
+
+  records = reopen (fixture, &size);
+  g_assert_cmpuint (records->len, ==, 4 * 50);
+  for (i = 0; i < records->len; i++)
+    {
+      const LotteryStorageRecord *r =
+        &g_array_index (records, LotteryStorageRecord, i);
+
+      g_assert_cmpuint (r->sequence, ==, last[r->agency] + 1);
+      last[r->agency] = r->sequence;
     }
 }
 
@@ -786,6 +1120,11 @@ main (int   argc,
   ADD ("/storage/append/concurrent", test_concurrent_appends);
   ADD ("/storage/open/fails", test_open_fails);
   ADD ("/storage/open/partial-row", test_open_cuts_partial_row);
+  ADD ("/storage/journal/replay", test_journal_replay);
+  ADD ("/storage/journal/torn-data", test_journal_torn_data);
+  ADD ("/storage/journal/torn-journal", test_journal_torn_journal);
+  ADD ("/storage/journal/damaged", test_journal_damaged);
+  ADD ("/storage/sync/concurrent", test_sync_concurrent);
   ADD ("/storage/load/roundtrip", test_load_roundtrip);
   ADD ("/storage/load/winners-only", test_load_winners_only);
   ADD ("/storage/load/stop", test_load_stop);
