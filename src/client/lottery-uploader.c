@@ -754,7 +754,9 @@ is_retryable (const GError *error)
     return TRUE;
 
   return g_error_matches (error, LOTTERY_ERROR, LOTTERY_ERROR_AGENCY_BUSY) ||
-         g_error_matches (error, LOTTERY_ERROR, LOTTERY_ERROR_SHUTTING_DOWN);
+         g_error_matches (error, LOTTERY_ERROR, LOTTERY_ERROR_SHUTTING_DOWN) ||
+         g_error_matches (error, LOTTERY_ERROR, LOTTERY_ERROR_SERVER_FULL) ||
+         g_error_matches (error, LOTTERY_ERROR, LOTTERY_ERROR_TIMEOUT);
 }
 
 /* Sleeps @ms unless @cancellable fires first; returns FALSE if it did. */

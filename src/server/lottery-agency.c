@@ -62,6 +62,13 @@ struct _LotteryAgency
   GBytes            *writing;   /* the reply bytes being written */
   gboolean           close_after_flush;
 
+  gint64             io_timeout;   /* usec to finish a started message */
+  gint64             idle_timeout; /* usec of silence allowed */
+  gint64             activity;     /* when the last frame arrived */
+  gint64             partial_since; /* first byte of an unfinished frame,
+                                     * or 0 */
+  gboolean           spoken;    /* a whole frame has arrived */
+
   gboolean           closing;   /* no more frames are handled */
   gboolean           closed;    /* the socket is closed */
   gboolean           announced; /* ::closed was emitted */
@@ -131,6 +138,9 @@ lottery_agency_init (LotteryAgency *self)
   self->cancellable = g_cancellable_new ();
   self->pending = g_byte_array_new ();
   self->phase = PHASE_HELLO;
+  self->io_timeout = 10 * G_USEC_PER_SEC;
+  self->idle_timeout = 300 * G_USEC_PER_SEC;
+  self->activity = g_get_monotonic_time ();
 }
 
 static char *
@@ -966,6 +976,9 @@ extract_frames (LotteryAgency *self)
                          g_bytes_new (self->rbuf + self->rstart +
                                       LOTTERY_FRAME_PREFIX, body_len));
       self->rstart += LOTTERY_FRAME_PREFIX + body_len;
+      self->activity = g_get_monotonic_time ();
+      self->partial_since = 0;
+      self->spoken = TRUE;
     }
 
   return TRUE;
@@ -1019,7 +1032,12 @@ read_done_cb (GObject      *source,
     }
 
   self->rend += (gsize) n;
+  if (self->partial_since == 0)
+    self->partial_since = g_get_monotonic_time ();
   pump (self);
+  /* What is left is the start of a frame still to come. */
+  if (self->rstart == self->rend)
+    self->partial_since = 0;
 }
 
 static void
@@ -1061,6 +1079,55 @@ pump (LotteryAgency *self)
   process (self);
   if (!self->closing && g_queue_get_length (&self->queued) < MAX_QUEUED)
     read_more (self);
+}
+
+void
+lottery_agency_set_timeouts (LotteryAgency *self,
+                             guint          io_timeout_s,
+                             guint          idle_timeout_s)
+{
+  g_return_if_fail (LOTTERY_IS_AGENCY (self));
+
+  self->io_timeout = (gint64) io_timeout_s * G_USEC_PER_SEC;
+  self->idle_timeout = (gint64) idle_timeout_s * G_USEC_PER_SEC;
+}
+
+/* Called about once a second by the server. A client that starts a
+ * message must finish it within io_timeout (a slow-loris holds nothing
+ * for long), must say something within io_timeout of connecting, and
+ * may then stay silent for idle_timeout, except while the server owes
+ * it an answer (a batch being stored, a query waiting for the draw). */
+void
+lottery_agency_check_timeouts (LotteryAgency *self,
+                               gint64         now)
+{
+  g_autoptr(GError) error = NULL;
+  guint io_s = (guint) (self->io_timeout / G_USEC_PER_SEC);
+  guint idle_s = (guint) (self->idle_timeout / G_USEC_PER_SEC);
+
+  g_return_if_fail (LOTTERY_IS_AGENCY (self));
+
+  if (self->closing)
+    return;
+
+  /* Only while we wait on the client: when reading is paused, the
+   * unfinished frame is our doing. */
+  if (self->reading && self->partial_since != 0 &&
+      now - self->partial_since > self->io_timeout)
+    lottery_fail (&error, LOTTERY_ERROR_TIMEOUT,
+                  _("A message was not completed within %u seconds"), io_s);
+  else if (!self->spoken && now - self->activity > self->io_timeout)
+    lottery_fail (&error, LOTTERY_ERROR_TIMEOUT,
+                  _("Nothing was sent within %u seconds of connecting"),
+                  io_s);
+  else if (self->busy || self->writing != NULL)
+    self->activity = now; /* silence is ours, not the client's */
+  else if (now - self->activity > self->idle_timeout)
+    lottery_fail (&error, LOTTERY_ERROR_TIMEOUT,
+                  _("The connection was idle for %u seconds"), idle_s);
+
+  if (error != NULL)
+    fail_and_close (self, "receive_message", error);
 }
 
 void

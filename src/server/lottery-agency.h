@@ -14,6 +14,11 @@ G_DECLARE_FINAL_TYPE (LotteryAgency, lottery_agency, LOTTERY, AGENCY, GObject)
 LotteryAgency *lottery_agency_new      (GSocketConnection *connection,
                                         LotteryState      *state,
                                         LotteryStorage    *storage);
+void           lottery_agency_set_timeouts (LotteryAgency *self,
+                                            guint          io_timeout_s,
+                                            guint          idle_timeout_s);
+void           lottery_agency_check_timeouts (LotteryAgency *self,
+                                              gint64         now);
 void           lottery_agency_start    (LotteryAgency     *self);
 void           lottery_agency_close    (LotteryAgency     *self);
 guint          lottery_agency_get_id   (LotteryAgency     *self);

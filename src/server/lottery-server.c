@@ -11,6 +11,7 @@
 #include "lottery-agency.h"
 #include "lottery-error.h"
 #include "lottery-log.h"
+#include "lottery-protocol.h"
 #include "lottery-storage.h"
 
 #include <glib/gi18n.h>
@@ -25,6 +26,12 @@ struct _LotteryServer
 
   guint           port;
   guint           listen_backlog;
+  guint           io_timeout;
+  guint           idle_timeout;
+  guint           max_connections;
+  guint           sweep;        /* timeouts source id */
+  guint64         refused;      /* connections refused since last logged */
+  gint64          refused_logged;
   char           *storage_path;
   LotteryState   *state;
   LotteryStorage *storage;
@@ -55,6 +62,7 @@ lottery_server_finalize (GObject *object)
         g_signal_handlers_disconnect_by_data (agency, self);
     }
   g_clear_pointer (&self->agencies, g_hash_table_unref);
+  g_clear_handle_id (&self->sweep, g_source_remove);
   g_clear_object (&self->cancellable);
   g_clear_object (&self->service);
   g_clear_object (&self->storage);
@@ -130,6 +138,9 @@ lottery_server_new (const LotteryServerConfig *config,
 
   self->port = config->port;
   self->listen_backlog = config->listen_backlog;
+  self->io_timeout = config->io_timeout;
+  self->idle_timeout = config->idle_timeout;
+  self->max_connections = config->max_connections;
   self->storage_path = g_strdup (config->storage_path);
   self->state = lottery_state_new (config->agencies);
   replay.server = self;
@@ -246,6 +257,65 @@ agency_closed_cb (LotteryAgency *agency,
   g_hash_table_remove (self->agencies, agency);
 }
 
+/* Over max_connections: one ERROR frame, written without blocking
+ * (it fits any socket buffer), then close. Logged at most once a
+ * second, so that a flood does not also flood the log. */
+static void
+refuse (LotteryServer     *self,
+        GSocketConnection *connection)
+{
+  guint8 frame[LOTTERY_FRAME_MAX];
+  g_autofree char *message = g_strdup_printf (
+    _("The server is serving its maximum of %u connections; try again "
+      "later"), self->max_connections);
+  GSocket *socket = g_socket_connection_get_socket (connection);
+  gsize len = lottery_message_encode_error (frame, LOTTERY_ERROR_SERVER_FULL,
+                                            0, message);
+  gint64 now = g_get_monotonic_time ();
+
+  g_socket_set_blocking (socket, FALSE);
+  g_socket_send (socket, (const char *) frame, len, NULL, NULL);
+  g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
+
+  self->refused++;
+  if (now - self->refused_logged >= G_USEC_PER_SEC)
+    {
+      g_autoptr(GSocketAddress) address =
+        g_socket_connection_get_remote_address (connection, NULL);
+      g_autofree char *ip = G_IS_INET_SOCKET_ADDRESS (address)
+        ? g_inet_address_to_string (g_inet_socket_address_get_address (
+                                      G_INET_SOCKET_ADDRESS (address)))
+        : g_strdup ("unknown");
+
+      lottery_log (LOTTERY_LOG_ERROR, "accept_connections", "fail",
+                   "ip: %s | refused: %" G_GUINT64_FORMAT " | error: "
+                   "max_connections (%u) reached", ip, self->refused,
+                   self->max_connections);
+      self->refused = 0;
+      self->refused_logged = now;
+    }
+}
+
+static gboolean
+sweep_cb (gpointer user_data)
+{
+  LotteryServer *self = user_data;
+  g_autoptr(GPtrArray) open = g_ptr_array_new_with_free_func (g_object_unref);
+  gint64 now = g_get_monotonic_time ();
+  GHashTableIter iter;
+  gpointer agency;
+  guint i;
+
+  /* Closing a connection may edit the table. */
+  g_hash_table_iter_init (&iter, self->agencies);
+  while (g_hash_table_iter_next (&iter, &agency, NULL))
+    g_ptr_array_add (open, g_object_ref (agency));
+  for (i = 0; i < open->len; i++)
+    lottery_agency_check_timeouts (g_ptr_array_index (open, i), now);
+
+  return G_SOURCE_CONTINUE;
+}
+
 static gboolean
 incoming_cb (GSocketService    *service,
              GSocketConnection *connection,
@@ -257,8 +327,14 @@ incoming_cb (GSocketService    *service,
 
   if (self->stopping)
     return TRUE;
+  if (g_hash_table_size (self->agencies) >= self->max_connections)
+    {
+      refuse (self, connection);
+      return TRUE;
+    }
 
   agency = lottery_agency_new (connection, self->state, self->storage);
+  lottery_agency_set_timeouts (agency, self->io_timeout, self->idle_timeout);
   lottery_log (G_LOG_LEVEL_INFO, "accept_connections", "success", "ip: %s",
                lottery_agency_get_peer (agency));
 
@@ -294,6 +370,7 @@ lottery_server_start (LotteryServer *self,
 
   g_signal_connect (self->service, "incoming", G_CALLBACK (incoming_cb), self);
   g_socket_service_start (self->service);
+  self->sweep = g_timeout_add_seconds (1, sweep_cb, self);
 
   lottery_log (G_LOG_LEVEL_INFO, "accept_connections", "in_progress",
                "port: %u", self->port);
@@ -336,6 +413,7 @@ lottery_server_shutdown (LotteryServer *self)
 
   self->stopping = TRUE;
   g_cancellable_cancel (self->cancellable);
+  g_clear_handle_id (&self->sweep, g_source_remove);
 
   if (self->service != NULL)
     {

@@ -10,6 +10,30 @@
 #include <locale.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/resource.h>
+
+/* Every connection is a descriptor: take all the system allows, and say
+ * so if max_connections cannot be honoured. */
+static void
+raise_open_files (guint max_connections)
+{
+  struct rlimit limit;
+
+  if (getrlimit (RLIMIT_NOFILE, &limit) != 0)
+    return;
+  if (limit.rlim_cur < limit.rlim_max)
+    {
+      limit.rlim_cur = limit.rlim_max;
+      setrlimit (RLIMIT_NOFILE, &limit);
+      getrlimit (RLIMIT_NOFILE, &limit);
+    }
+  /* Room for the listener, the storage, the log and the draw. */
+  if (limit.rlim_cur != RLIM_INFINITY &&
+      limit.rlim_cur < (rlim_t) max_connections + 32)
+    g_warning ("server.max_connections is %u but this process may open "
+               "only %lu files; raise the limit (ulimit -n)",
+               max_connections, (unsigned long) limit.rlim_cur);
+}
 
 static gboolean
 stop_cb (gpointer user_data)
@@ -114,6 +138,8 @@ main (int   argc,
     g_autofree char *settings = lottery_server_config_describe (config);
     lottery_log (G_LOG_LEVEL_INFO, "config", "success", "%s", settings);
   }
+
+  raise_open_files (config->max_connections);
 
   /* Handlers first: a stop may come as soon as the port is logged. */
   loop = g_main_loop_new (NULL, FALSE);
