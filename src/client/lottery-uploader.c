@@ -263,7 +263,7 @@ server_error (const LotteryMessage *message,
 {
   g_autofree char *text = g_strndup (message->error.text, message->error.len);
   char *c;
-  int code = message->error.code <= LOTTERY_ERROR_BETS_FILE
+  int code = message->error.code <= LOTTERY_ERROR_TIMEOUT
     ? message->error.code : LOTTERY_ERROR_FAILED;
 
   /* The text ends up on a terminal: no escape sequences from afar. */

@@ -1,0 +1,625 @@
+/* test-faults.c: the real server and clients under crashes, cut
+ * connections, a torn bets.csv and hostile peers. */
+#include "config.h"
+
+#include "test-utils.h"
+
+#include "lottery-error.h"
+#include "lottery-protocol.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+static const char RECEIVED[] = "action: apuesta_recibida | result: success";
+static const char ANSWERED[] = "action: consulta_ganadores | result: success";
+static const char WINNER[] = "action: ganador | result: success";
+
+#define ARGS(...) ((const char * const []) { __VA_ARGS__, NULL })
+
+static char *
+bets_path (TestFixture *fixture)
+{
+  return test_fixture_path (fixture, "bets.csv");
+}
+
+/* bets.csv holds every row of @agency_file exactly once, in order. */
+static void
+assert_agency_rows (GPtrArray  *rows,
+                    const char *agency_file,
+                    guint       agency)
+{
+  g_autoptr(GPtrArray) expected = test_expected_rows (agency_file, agency);
+  g_autofree char *prefix = g_strdup_printf ("%u,", agency);
+  guint i, n = 0;
+
+  for (i = 0; i < rows->len; i++)
+    {
+      const char *row = g_ptr_array_index (rows, i);
+
+      if (!g_str_has_prefix (row, prefix))
+        continue;
+      g_assert_cmpuint (n, <, expected->len);
+      g_assert_cmpstr (row, ==, g_ptr_array_index (expected, n));
+      n++;
+    }
+  g_assert_cmpuint (n, ==, expected->len);
+}
+
+static void
+assert_winners (TestProcess *client,
+                const char  *agency_file)
+{
+  g_autoptr(GPtrArray) winners = test_process_get_values (client, WINNER,
+                                                          "dni");
+  g_autoptr(GPtrArray) documents = test_winning_documents (agency_file);
+  g_autofree char *answer = g_strdup_printf ("%s | cant_ganadores: %u",
+                                             ANSWERED, documents->len);
+
+  g_assert_cmpuint (test_process_count_lines (client, answer), ==, 1);
+  test_assert_same_strings (winners, documents);
+}
+
+/* ---- crashes ---- */
+
+#define CRASH_AGENCIES 5
+#define CRASH_ROWS 40000
+
+static void
+test_sigkill_resume (TestFixture   *fixture,
+                     gconstpointer  data)
+{
+  const char *sync = data;
+  g_autofree char *path = bets_path (fixture);
+  g_autofree char *port = NULL;
+  g_autoptr(GPtrArray) rows = NULL;
+  char *files[CRASH_AGENCIES];
+  TestProcess *clients[CRASH_AGENCIES];
+  TestProcess *server;
+  guint connects = 0;
+  guint i;
+
+  g_test_summary ("SIGKILL to the server in the middle of a five-agency "
+                  "upload, then a restart on the same port and file: the "
+                  "agencies resume where the journal says, every bet is "
+                  "stored exactly once, and the draw finds the right "
+                  "winners.");
+
+  for (i = 0; i < CRASH_AGENCIES; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("agency-%u.csv", i + 1);
+
+      files[i] = test_gen_bets (fixture, name, CRASH_ROWS, 100 + i, -1, FALSE);
+    }
+
+  server = test_server_start (fixture, CRASH_AGENCIES,
+                              ARGS ("--storage-sync", sync));
+  port = g_strdup_printf ("%u", test_server_get_port (server));
+  for (i = 0; i < CRASH_AGENCIES; i++)
+    clients[i] = test_client_start (fixture, test_server_get_port (server),
+                                    i + 1, ARGS ("--bets-file", files[i]),
+                                    NULL);
+
+  /* Mid-upload: a few hundred batches in, out of about 1,500. */
+  test_assert_line (server, RECEIVED, 300);
+  test_process_send_signal (server, SIGKILL);
+  g_assert_true (test_process_wait_exit (server, TEST_TIMEOUT_MS));
+  g_assert_cmpuint (test_process_count_lines (server, "action: sorteo"), ==, 0);
+
+  server = test_server_start (fixture, CRASH_AGENCIES,
+                              ARGS ("--port", port, "--storage-sync", sync));
+  for (i = 0; i < CRASH_AGENCIES; i++)
+    test_assert_exit (clients[i], 0);
+  test_assert_line (server, "action: resume | result: success", 1);
+  test_assert_line (server, "action: sorteo | result: success", 1);
+
+  rows = test_read_rows (path);
+  for (i = 0; i < CRASH_AGENCIES; i++)
+    {
+      assert_agency_rows (rows, files[i], i + 1);
+      assert_winners (clients[i], files[i]);
+      connects += test_process_count_lines (clients[i], "action: connect | "
+                                            "result: success");
+      g_free (files[i]);
+    }
+  g_assert_cmpuint (rows->len, ==, CRASH_AGENCIES * CRASH_ROWS);
+  /* Agencies came back and carried on after their last stored batch (one
+   * may have started only after the crash). */
+  g_assert_cmpuint (connects, >, CRASH_AGENCIES);
+  g_assert_cmpuint (test_process_count_lines (server, "action: hello | "
+                                              "result: success"), >=,
+                    CRASH_AGENCIES);
+
+  test_process_send_signal (server, SIGTERM);
+  test_assert_exit (server, 0);
+}
+
+static void
+test_restart_after_draw (TestFixture   *fixture,
+                         gconstpointer  data)
+{
+  g_autofree char *file1 = test_gen_bets (fixture, "agency-1.csv", 3000, 7, 2,
+                                          FALSE);
+  g_autofree char *file2 = test_gen_bets (fixture, "agency-2.csv", 3000, 8, 3,
+                                          FALSE);
+  g_autofree char *path = bets_path (fixture);
+  g_autoptr(GPtrArray) rows = NULL;
+  TestProcess *server, *client1, *client2;
+
+  g_test_summary ("A server killed after every agency finished draws again "
+                  "at start, from bets.csv: an agency asking again gets the "
+                  "same winners, and nobody may send more bets.");
+
+  server = test_server_start (fixture, 2, NULL);
+  client1 = test_client_start (fixture, test_server_get_port (server), 1,
+                               ARGS ("--bets-file", file1), NULL);
+  client2 = test_client_run (fixture, test_server_get_port (server), 2,
+                             ARGS ("--bets-file", file2), NULL);
+  test_assert_exit (client2, 0);
+  test_assert_exit (client1, 0);
+  test_process_send_signal (server, SIGKILL);
+  g_assert_true (test_process_wait_exit (server, TEST_TIMEOUT_MS));
+
+  server = test_server_start (fixture, 2, NULL);
+  test_assert_line (server, "bets: 6000 | finished_agencies: 2", 1);
+  test_assert_line (server, "action: sorteo | result: success", 1);
+
+  /* Run again with the same file: everything is stored, it only asks. */
+  client2 = test_client_run (fixture, test_server_get_port (server), 2,
+                             ARGS ("--bets-file", file2), NULL);
+  test_assert_exit (client2, 0);
+  assert_winners (client2, file2);
+  g_assert_cmpuint (test_process_count_lines (server, RECEIVED), ==, 0);
+  rows = test_read_rows (path);
+  g_assert_cmpuint (rows->len, ==, 6000);
+  test_process_send_signal (server, SIGTERM);
+  test_assert_exit (server, 0);
+}
+
+static void
+test_torn_row (TestFixture   *fixture,
+               gconstpointer  data)
+{
+  g_autofree char *file = test_gen_bets (fixture, "agency-1.csv", 500, 3, 1,
+                                         FALSE);
+  g_autofree char *path = bets_path (fixture);
+  static const char torn[] = "1,Juana,P\xc3\xa9rez,3";
+  g_autofree char *expected_line = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *before = NULL;
+  g_autofree char *after = NULL;
+  gsize before_len, after_len;
+  TestProcess *server, *client;
+  FILE *out;
+
+  g_test_summary ("A bets.csv cut in the middle of a row (a crash during a "
+                  "write): at start the server cuts it back to the last "
+                  "whole batch and logs action: recover with the bytes it "
+                  "removed; the agency then resumes.");
+
+  server = test_server_start (fixture, 2, NULL);
+  client = test_client_start (fixture, test_server_get_port (server), 1,
+                              ARGS ("--bets-file", file), NULL);
+  test_assert_line (client, "action: finish | result: success", 1);
+  test_process_send_signal (client, SIGTERM);
+  test_assert_exit (client, 0);
+  test_process_send_signal (server, SIGTERM);
+  test_assert_exit (server, 0);
+
+  g_assert_true (g_file_get_contents (path, &before, &before_len, &error));
+  /* Half a row, as a crash in the middle of a write leaves it. */
+  out = fopen (path, "ab");
+  g_assert_nonnull (out);
+  fputs (torn, out);
+  fclose (out);
+
+  server = test_server_start (fixture, 2, NULL);
+  expected_line = g_strdup_printf ("action: recover | result: success | "
+                                   "truncated_bytes: %zu", strlen (torn));
+  test_assert_line (server, expected_line, 1);
+  g_assert_true (g_file_get_contents (path, &after, &after_len, &error));
+  g_assert_cmpmem (after, after_len, before, before_len);
+  test_process_send_signal (server, SIGTERM);
+  test_assert_exit (server, 0);
+}
+
+/* ---- a proxy that cuts connections ---- */
+
+typedef struct
+{
+  GSocket  *listener;
+  guint16   server_port;
+  gsize     cut_after;   /* client bytes before a cut */
+  guint     cuts;        /* connections still to cut */
+  guint     accepted;
+  gboolean  stop;
+} Proxy;
+
+/* Forwards both ways until either side closes, or until @cut_after
+ * bytes went to the server: then both sockets are closed at once. */
+static void
+proxy_pipe (Proxy   *proxy,
+            GSocket *client,
+            gboolean cut)
+{
+  g_autoptr(GSocket) server = NULL;
+  g_autoptr(GSocketAddress) address = NULL;
+  g_autoptr(GError) error = NULL;
+  gsize sent = 0;
+  char buf[4096];
+
+  server = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
+                         G_SOCKET_PROTOCOL_TCP, &error);
+  g_assert_no_error (error);
+  address = g_inet_socket_address_new_from_string ("127.0.0.1",
+                                                   proxy->server_port);
+  if (!g_socket_connect (server, address, NULL, NULL))
+    return;
+
+  for (;;)
+    {
+      struct pollfd fds[2] = {
+        { g_socket_get_fd (client), POLLIN, 0 },
+        { g_socket_get_fd (server), POLLIN, 0 },
+      };
+      gssize n;
+
+      if (poll (fds, 2, 100) < 0 && errno != EINTR)
+        return;
+      if (proxy->stop)
+        return;
+      if (fds[0].revents != 0)
+        {
+          gsize want = sizeof buf;
+
+          if (cut && proxy->cut_after - sent < want)
+            want = proxy->cut_after - sent;
+          n = g_socket_receive (client, buf, want, NULL, NULL);
+          if (n <= 0 || !g_socket_send (server, buf, (gsize) n, NULL, NULL))
+            return;
+          sent += (gsize) n;
+          if (cut && sent >= proxy->cut_after)
+            return; /* both close, in the middle of a frame */
+        }
+      if (fds[1].revents != 0)
+        {
+          n = g_socket_receive (server, buf, sizeof buf, NULL, NULL);
+          if (n <= 0 || g_socket_send (client, buf, (gsize) n, NULL, NULL) < 0)
+            return;
+        }
+    }
+}
+
+static gpointer
+proxy_thread (gpointer user_data)
+{
+  Proxy *proxy = user_data;
+
+  while (!proxy->stop)
+    {
+      g_autoptr(GSocket) client = NULL;
+      gboolean cut;
+
+      if (!g_socket_condition_timed_wait (proxy->listener, G_IO_IN,
+                                          100 * 1000, NULL, NULL))
+        continue;
+      client = g_socket_accept (proxy->listener, NULL, NULL);
+      if (client == NULL)
+        continue;
+      g_socket_set_blocking (client, TRUE);
+      proxy->accepted++;
+      cut = proxy->cuts > 0;
+      if (cut)
+        proxy->cuts--;
+      proxy_pipe (proxy, client, cut);
+    }
+
+  return NULL;
+}
+
+static void
+test_proxy_cut (TestFixture   *fixture,
+                gconstpointer  data)
+{
+  g_autofree char *file = test_gen_bets (fixture, "agency-1.csv", 20000, 21,
+                                         -1, FALSE);
+  g_autofree char *path = bets_path (fixture);
+  g_autoptr(GSocketAddress) any = NULL;
+  g_autoptr(GSocketAddress) bound = NULL;
+  g_autoptr(GPtrArray) rows = NULL;
+  g_autoptr(GError) error = NULL;
+  Proxy proxy = { 0, };
+  TestProcess *server, *client;
+  GThread *thread;
+
+  g_test_summary ("A connection cut in the middle of a batch (a proxy drops "
+                  "it after N bytes), twice: the agency reconnects, the "
+                  "server says where it left off, and every bet is stored "
+                  "exactly once.");
+
+  server = test_server_start (fixture, 1, NULL);
+  proxy.server_port = test_server_get_port (server);
+  /* Not a multiple of any frame size: the cut lands inside a batch. */
+  proxy.cut_after = 100 * 1000 + 777;
+  proxy.cuts = 2;
+  proxy.listener = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
+                                 G_SOCKET_PROTOCOL_TCP, &error);
+  g_assert_no_error (error);
+  any = g_inet_socket_address_new_from_string ("127.0.0.1", 0);
+  g_assert_true (g_socket_bind (proxy.listener, any, TRUE, &error));
+  g_assert_true (g_socket_listen (proxy.listener, &error));
+  bound = g_socket_get_local_address (proxy.listener, &error);
+  g_assert_no_error (error);
+  thread = g_thread_new ("proxy", proxy_thread, &proxy);
+
+  client = test_client_run (
+    fixture, g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound)),
+    1, ARGS ("--bets-file", file), NULL);
+  test_assert_exit (client, 0);
+  proxy.stop = TRUE;
+  g_thread_join (thread);
+  g_object_unref (proxy.listener);
+
+  g_assert_cmpuint (proxy.accepted, ==, 3);
+  g_assert_cmpuint (test_process_count_lines (client, "action: connect | "
+                                              "result: success"), ==, 3);
+  rows = test_read_rows (path);
+  assert_agency_rows (rows, file, 1);
+  assert_winners (client, file);
+  test_process_send_signal (server, SIGTERM);
+  test_assert_exit (server, 0);
+}
+
+/* ---- hostile peers ---- */
+
+/* Reads the ERROR the server sends before it closes. */
+static guint16
+expect_error_then_close (GSocketConnection *connection)
+{
+  guint8 buffer[LOTTERY_FRAME_MAX];
+  LotteryMessage message;
+
+  test_raw_receive (connection, buffer, &message);
+  g_assert_cmpint (message.type, ==, LOTTERY_MESSAGE_ERROR);
+  test_raw_expect_closed (connection);
+
+  return message.error.code;
+}
+
+static void
+test_hostile (TestFixture   *fixture,
+              gconstpointer  data)
+{
+  g_autofree char *file = test_gen_bets (fixture, "agency-1.csv", 20000, 5,
+                                         -1, FALSE);
+  g_autofree char *path = bets_path (fixture);
+  g_autoptr(GSocketConnection) oversized = NULL;
+  g_autoptr(GSocketConnection) claims = NULL;
+  g_autoptr(GSocketConnection) noise = NULL;
+  g_autoptr(GSocketConnection) loris = NULL;
+  g_autoptr(GSocketConnection) silent = NULL;
+  g_autoptr(GPtrArray) rows = NULL;
+  static const guint8 huge_prefix[] = { 0x3b, 0x9a, 0xca, 0x00, 0x02 };
+  guint8 frame[LOTTERY_FRAME_MAX];
+  guint8 random_bytes[3000];
+  TestProcess *server, *client;
+  gint64 started;
+  gsize len;
+  guint i;
+
+  g_test_summary ("Hostile peers: a length prefix of 10^9 bytes, a batch "
+                  "claiming far more bets than it carries, random bytes, a "
+                  "client sending one byte at a time, a silent connection. "
+                  "Each gets an error and is closed (the slow ones after "
+                  "io_timeout), the honest agency is served meanwhile, and "
+                  "nothing of the bad ones is stored.");
+
+  server = test_server_start (fixture, 2, ARGS ("--io-timeout", "1"));
+  client = test_client_start (fixture, test_server_get_port (server), 1,
+                              ARGS ("--bets-file", file), NULL);
+
+  oversized = test_raw_connect (test_server_get_port (server));
+  test_raw_send (oversized, huge_prefix, sizeof huge_prefix);
+  g_assert_cmpuint (expect_error_then_close (oversized), ==,
+                    LOTTERY_ERROR_PROTOCOL);
+
+  /* Agency 2 says hello, then sends a batch whose count (65,535) its
+   * 10 bytes cannot hold. */
+  claims = test_raw_connect (test_server_get_port (server));
+  len = lottery_message_encode_hello (frame, 2);
+  test_raw_send (claims, frame, len);
+  {
+    guint8 reply[LOTTERY_FRAME_MAX];
+    LotteryMessage message;
+    static const guint8 batch[] = {
+      0, 0, 0, 17, LOTTERY_MESSAGE_BATCH, 0, 0, 0, 1, 0xff, 0xff,
+      1, 'A', 1, 'B', 1, '1', 10, '2', '0', '0', '0'
+    };
+
+    test_raw_receive (claims, reply, &message);
+    g_assert_cmpint (message.type, ==, LOTTERY_MESSAGE_WELCOME);
+    test_raw_send (claims, batch, sizeof batch);
+    test_raw_receive (claims, reply, &message);
+    g_assert_cmpint (message.type, ==, LOTTERY_MESSAGE_ERROR);
+  }
+
+  noise = test_raw_connect (test_server_get_port (server));
+  for (i = 0; i < sizeof random_bytes; i++)
+    random_bytes[i] = (guint8) g_test_rand_int_range (0, 256);
+  random_bytes[0] = 0xff; /* a prefix no frame has */
+  test_raw_send (noise, random_bytes, sizeof random_bytes);
+  g_assert_cmpuint (expect_error_then_close (noise), ==,
+                    LOTTERY_ERROR_PROTOCOL);
+
+  /* A slow-loris: a PING frame one byte every 300 ms would take 1.5 s. */
+  loris = test_raw_connect (test_server_get_port (server));
+  silent = test_raw_connect (test_server_get_port (server));
+  started = g_get_monotonic_time ();
+  len = lottery_message_encode_empty (frame, LOTTERY_MESSAGE_PING);
+  for (i = 0; i + 1 < len; i++)
+    {
+      test_raw_send (loris, frame + i, 1);
+      g_usleep (300 * G_TIME_SPAN_MILLISECOND);
+    }
+  g_assert_cmpuint (expect_error_then_close (loris), ==,
+                    LOTTERY_ERROR_TIMEOUT);
+  g_assert_cmpint (g_get_monotonic_time () - started, <, 4 * G_USEC_PER_SEC);
+  g_assert_cmpuint (expect_error_then_close (silent), ==,
+                    LOTTERY_ERROR_TIMEOUT);
+
+  test_assert_line (client, "action: finish | result: success", 1);
+  test_process_send_signal (client, SIGTERM);
+  test_assert_exit (client, 0);
+
+  /* Agency 1's bets, all of them, and nothing else. */
+  rows = test_read_rows (path);
+  assert_agency_rows (rows, file, 1);
+  g_assert_cmpuint (rows->len, ==, 20000);
+  g_assert_cmpuint (test_process_count_lines (server, "action: receive_message "
+                                              "| result: fail"), >=, 4);
+  test_process_send_signal (server, SIGTERM);
+  test_assert_exit (server, 0);
+}
+
+#define FLOOD 2000
+#define FLOOD_LIMIT 500
+
+static void
+test_flood (TestFixture   *fixture,
+            gconstpointer  data)
+{
+  g_autofree char *file = test_gen_bets (fixture, "agency-1.csv", 2000, 9, 2,
+                                         FALSE);
+  g_autoptr(GSocketAddress) address = NULL;
+  g_autoptr(GPtrArray) sockets = g_ptr_array_new_with_free_func (g_object_unref);
+  TestProcess *server, *client;
+  guint full = 0, timed_out = 0, other = 0;
+  guint i;
+
+  g_test_summary ("2,000 connections at once against max_connections 500: "
+                  "the extra ones are refused with server_full, the ones "
+                  "held are cut after io_timeout, and an honest agency "
+                  "started during the flood is served (it retries while the "
+                  "server is full).");
+
+  server = test_server_start (fixture, 1,
+                              ARGS ("--max-connections", "500",
+                                    "--io-timeout", "2",
+                                    "--listen-backlog", "4096"));
+  address = g_inet_socket_address_new_from_string (
+    "127.0.0.1", test_server_get_port (server));
+
+  for (i = 0; i < FLOOD; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      GSocket *socket = g_socket_new (G_SOCKET_FAMILY_IPV4,
+                                      G_SOCKET_TYPE_STREAM,
+                                      G_SOCKET_PROTOCOL_TCP, &error);
+
+      g_assert_no_error (error);
+      g_socket_set_blocking (socket, FALSE);
+      g_socket_connect (socket, address, NULL, NULL);
+      g_ptr_array_add (sockets, socket);
+    }
+  client = test_client_start (fixture, test_server_get_port (server), 1,
+                              ARGS ("--bets-file", file), NULL);
+
+  /* Every flood socket ends with one ERROR frame, then EOF. */
+  for (i = 0; i < FLOOD; i++)
+    {
+      GSocket *socket = g_ptr_array_index (sockets, i);
+      guint8 buffer[LOTTERY_FRAME_MAX];
+      gsize got = 0;
+      gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+      LotteryMessage message;
+      gsize body;
+
+      g_socket_set_blocking (socket, TRUE);
+      while (g_get_monotonic_time () < deadline)
+        {
+          gssize n;
+
+          if (!g_socket_condition_timed_wait (socket, G_IO_IN,
+                                              deadline - g_get_monotonic_time (),
+                                              NULL, NULL))
+            break;
+          n = g_socket_receive (socket, (char *) buffer + got,
+                                sizeof buffer - got, NULL, NULL);
+          if (n <= 0)
+            break;
+          got += (gsize) n;
+        }
+      if (got >= LOTTERY_FRAME_PREFIX &&
+          lottery_frame_parse_prefix (buffer, &body, NULL) &&
+          got == LOTTERY_FRAME_PREFIX + body &&
+          lottery_message_decode (buffer + LOTTERY_FRAME_PREFIX, body,
+                                  &message, NULL) &&
+          message.type == LOTTERY_MESSAGE_ERROR)
+        {
+          if (message.error.code == LOTTERY_ERROR_SERVER_FULL)
+            full++;
+          else if (message.error.code == LOTTERY_ERROR_TIMEOUT)
+            timed_out++;
+          else
+            other++;
+        }
+      else
+        other++;
+    }
+
+  g_test_message ("refused: %u, timed out: %u, other: %u", full, timed_out,
+                  other);
+  g_assert_cmpuint (other, ==, 0);
+  g_assert_cmpuint (full + timed_out, ==, FLOOD);
+  g_assert_cmpuint (timed_out, <=, FLOOD_LIMIT);
+  g_assert_cmpuint (full, >=, FLOOD - FLOOD_LIMIT);
+  /* The log counts them too (and the honest agency's refused tries). */
+  g_assert_cmpuint (test_process_sum_values (server, "action: "
+                                             "accept_connections | result: "
+                                             "fail", "refused"), >=, full);
+
+  test_assert_exit (client, 0);
+  assert_winners (client, file);
+  g_assert_true (test_process_is_running (server));
+  test_process_send_signal (server, SIGTERM);
+  test_assert_exit (server, 0);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  struct rlimit limit;
+
+  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+  g_test_summary ("lottery-server and lottery-client under faults: crashes "
+                  "and restarts, cut connections, a torn bets.csv, hostile "
+                  "peers and a connection flood.");
+
+  /* The flood opens 2,000 sockets here. */
+  if (getrlimit (RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max)
+    {
+      limit.rlim_cur = limit.rlim_max;
+      setrlimit (RLIMIT_NOFILE, &limit);
+    }
+
+#define ADD(path, data, func) \
+  g_test_add (path, TestFixture, data, test_fixture_setup, func, \
+              test_fixture_teardown)
+
+  ADD ("/faults/sigkill/sync-batch", "batch", test_sigkill_resume);
+  ADD ("/faults/sigkill/sync-none", "none", test_sigkill_resume);
+  ADD ("/faults/sigkill/after-draw", NULL, test_restart_after_draw);
+  ADD ("/faults/torn-row", NULL, test_torn_row);
+  ADD ("/faults/proxy-cut", NULL, test_proxy_cut);
+  ADD ("/faults/hostile", NULL, test_hostile);
+  ADD ("/faults/flood", NULL, test_flood);
+
+#undef ADD
+
+  return g_test_run ();
+}
