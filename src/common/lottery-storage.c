@@ -61,17 +61,36 @@ struct _LotteryStorage
   guint64  journal_size;  /* bytes in the journal: the ticket of a write */
   guint64  synced;        /* journal bytes known to be on disk */
   gboolean syncing;       /* a thread is in fdatasync() */
+  guint64  syncs;         /* fdatasync () rounds so far */
+  GThread *syncer;        /* runs lottery_storage_sync_async () requests */
+  GQueue   requests;      /* GTask *, in the order they were made */
+  GCond    requests_cond; /* signalled on a new request or on stopping */
+  gboolean stopping;      /* the syncer should exit once idle */
   gboolean sync;          /* LOTTERY_STORAGE_SYNC */
   gboolean broken;        /* the files no longer end at a batch boundary */
 };
 
 G_DEFINE_FINAL_TYPE (LotteryStorage, lottery_storage, G_TYPE_OBJECT)
 
+static gpointer syncer_thread (gpointer user_data);
+
+/* The syncer finishes what was asked of it, then exits. */
+static void
+stop_syncer (LotteryStorage *self)
+{
+  g_mutex_lock (&self->lock);
+  self->stopping = TRUE;
+  g_cond_signal (&self->requests_cond);
+  g_mutex_unlock (&self->lock);
+  g_clear_pointer (&self->syncer, g_thread_join);
+}
+
 static void
 lottery_storage_finalize (GObject *object)
 {
   LotteryStorage *self = LOTTERY_STORAGE (object);
 
+  stop_syncer (self);
   if (self->fd >= 0)
     g_close (self->fd, NULL);
   if (self->journal_fd >= 0)
@@ -80,6 +99,7 @@ lottery_storage_finalize (GObject *object)
   g_free (self->journal_path);
   g_mutex_clear (&self->lock);
   g_cond_clear (&self->synced_cond);
+  g_cond_clear (&self->requests_cond);
 
   G_OBJECT_CLASS (lottery_storage_parent_class)->finalize (object);
 }
@@ -95,6 +115,8 @@ lottery_storage_init (LotteryStorage *self)
 {
   g_mutex_init (&self->lock);
   g_cond_init (&self->synced_cond);
+  g_cond_init (&self->requests_cond);
+  g_queue_init (&self->requests);
   self->fd = -1;
   self->journal_fd = -1;
 }
@@ -503,6 +525,8 @@ lottery_storage_open_full (const char               *path,
     return NULL;
 
   self->synced = self->journal_size;
+  if (self->sync)
+    self->syncer = g_thread_new ("lottery-sync", syncer_thread, self);
   if (func != NULL)
     scan_journal (self, self->journal_size, &data_end, func, user_data);
 
@@ -621,28 +645,13 @@ lottery_storage_append (LotteryStorage       *self,
   return TRUE;
 }
 
-/**
- * lottery_storage_sync:
- * @ticket: from lottery_storage_append ()
- *
- * With %LOTTERY_STORAGE_SYNC, returns once everything appended up to
- * @ticket is on disk; otherwise at once. One caller at a time runs
- * fdatasync(), for everything written so far by anyone; the others wait
- * for it, or run the next one: the cost of a sync is shared.
- */
-gboolean
-lottery_storage_sync (LotteryStorage *self,
-                      guint64         ticket,
-                      GError        **error)
+/* Called with the lock held; may drop it while fdatasync () runs. One
+ * thread at a time syncs everything written so far; others wait for it
+ * (or run the next one), so the cost of a sync is shared. */
+static gboolean
+sync_locked (LotteryStorage *self,
+             guint64         ticket)
 {
-  g_autoptr(GMutexLocker) locker = NULL;
-
-  g_return_val_if_fail (LOTTERY_IS_STORAGE (self), FALSE);
-
-  if (!self->sync)
-    return TRUE;
-
-  locker = g_mutex_locker_new (&self->lock);
   while (self->synced < ticket)
     {
       guint64 goal;
@@ -650,8 +659,7 @@ lottery_storage_sync (LotteryStorage *self,
       int saved = 0;
 
       if (self->broken)
-        return lottery_fail (error, LOTTERY_ERROR_STORAGE,
-                             _("Storage %s could not be synced"), self->path);
+        return FALSE;
       if (self->syncing)
         {
           g_cond_wait (&self->synced_cond, &self->lock);
@@ -671,9 +679,10 @@ lottery_storage_sync (LotteryStorage *self,
 
       g_mutex_lock (&self->lock);
       self->syncing = FALSE;
+      self->syncs++;
       if (saved != 0)
         {
-          /* After a failed fdatasync() the kernel may have dropped the
+          /* After a failed fdatasync () the kernel may have dropped the
            * pages: nothing written since the last good sync can be
            * vouched for. Only a restart (and its recovery) may go on. */
           self->broken = TRUE;
@@ -687,6 +696,139 @@ lottery_storage_sync (LotteryStorage *self,
   return TRUE;
 }
 
+/**
+ * lottery_storage_sync:
+ * @ticket: from lottery_storage_append ()
+ *
+ * With %LOTTERY_STORAGE_SYNC, blocks until everything appended up to
+ * @ticket is on disk; otherwise returns at once.
+ */
+gboolean
+lottery_storage_sync (LotteryStorage *self,
+                      guint64         ticket,
+                      GError        **error)
+{
+  g_autoptr(GMutexLocker) locker = NULL;
+
+  g_return_val_if_fail (LOTTERY_IS_STORAGE (self), FALSE);
+
+  if (!self->sync)
+    return TRUE;
+
+  locker = g_mutex_locker_new (&self->lock);
+  if (!sync_locked (self, ticket))
+    return lottery_fail (error, LOTTERY_ERROR_STORAGE,
+                         _("Storage %s could not be synced"), self->path);
+
+  return TRUE;
+}
+
+/* The syncer thread: completes queued sync requests in the order they
+ * came, each round with one sync covering all of them. */
+static gpointer
+syncer_thread (gpointer user_data)
+{
+  LotteryStorage *self = user_data;
+
+  g_mutex_lock (&self->lock);
+  for (;;)
+    {
+      GQueue done = G_QUEUE_INIT;
+      guint64 goal = 0;
+      gboolean ok;
+      GList *l;
+      GTask *task;
+
+      while (g_queue_is_empty (&self->requests) && !self->stopping)
+        g_cond_wait (&self->requests_cond, &self->lock);
+      if (g_queue_is_empty (&self->requests))
+        break;
+
+      for (l = self->requests.head; l != NULL; l = l->next)
+        goal = MAX (goal, GPOINTER_TO_SIZE (g_task_get_task_data (l->data)));
+      ok = sync_locked (self, goal);
+      done = self->requests;
+      g_queue_init (&self->requests);
+      g_mutex_unlock (&self->lock);
+
+      while ((task = g_queue_pop_head (&done)) != NULL)
+        {
+          if (ok)
+            g_task_return_boolean (task, TRUE);
+          else
+            g_task_return_new_error (task, LOTTERY_ERROR, LOTTERY_ERROR_STORAGE,
+                                     _("Storage %s could not be synced"),
+                                     self->path);
+          g_object_unref (task);
+        }
+
+      g_mutex_lock (&self->lock);
+    }
+  g_mutex_unlock (&self->lock);
+
+  return NULL;
+}
+
+/**
+ * lottery_storage_sync_async:
+ * @ticket: from lottery_storage_append (), or 0 for nothing to sync
+ *
+ * Like lottery_storage_sync (), without blocking: @callback runs (in
+ * the thread-default main context) once @ticket is on disk. Requests
+ * complete in the order they were made, also those with nothing to
+ * sync, so a connection's replies keep their order. Without
+ * %LOTTERY_STORAGE_SYNC, completes at once.
+ */
+void
+lottery_storage_sync_async (LotteryStorage      *self,
+                            guint64              ticket,
+                            GCancellable        *cancellable,
+                            GAsyncReadyCallback  callback,
+                            gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  g_autoptr(GMutexLocker) locker = NULL;
+
+  g_return_if_fail (LOTTERY_IS_STORAGE (self));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, lottery_storage_sync_async);
+  g_task_set_task_data (task, GSIZE_TO_POINTER ((gsize) ticket), NULL);
+
+  locker = g_mutex_locker_new (&self->lock);
+  if (!self->sync || self->syncer == NULL)
+    {
+      g_clear_pointer (&locker, g_mutex_locker_free);
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
+  g_queue_push_tail (&self->requests, g_steal_pointer (&task));
+  g_cond_signal (&self->requests_cond);
+}
+
+gboolean
+lottery_storage_sync_finish (LotteryStorage  *self,
+                             GAsyncResult    *result,
+                             GError         **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/* How many fdatasync () rounds ran: with group commit, far fewer than
+ * batches. */
+guint64
+lottery_storage_get_sync_count (LotteryStorage *self)
+{
+  g_autoptr(GMutexLocker) locker = NULL;
+
+  g_return_val_if_fail (LOTTERY_IS_STORAGE (self), 0);
+
+  locker = g_mutex_locker_new (&self->lock);
+  return self->syncs;
+}
+
 gboolean
 lottery_storage_close (LotteryStorage *self,
                        GError        **error)
@@ -696,8 +838,10 @@ lottery_storage_close (LotteryStorage *self,
 
   g_return_val_if_fail (LOTTERY_IS_STORAGE (self), FALSE);
 
+  stop_syncer (self);
+
   locker = g_mutex_locker_new (&self->lock);
-  /* A sync in flight uses the descriptors. */
+  /* A blocking sync in flight uses the descriptors. */
   while (self->syncing)
     g_cond_wait (&self->synced_cond, &self->lock);
   if (self->fd >= 0)

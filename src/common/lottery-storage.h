@@ -60,6 +60,15 @@ gboolean        lottery_storage_append         (LotteryStorage  *self,
 gboolean        lottery_storage_sync           (LotteryStorage  *self,
                                                 guint64          ticket,
                                                 GError         **error);
+void            lottery_storage_sync_async     (LotteryStorage  *self,
+                                                guint64          ticket,
+                                                GCancellable    *cancellable,
+                                                GAsyncReadyCallback callback,
+                                                gpointer         user_data);
+gboolean        lottery_storage_sync_finish    (LotteryStorage  *self,
+                                                GAsyncResult    *result,
+                                                GError         **error);
+guint64         lottery_storage_get_sync_count (LotteryStorage  *self);
 gboolean        lottery_storage_close          (LotteryStorage  *self,
                                                 GError         **error);
 

@@ -27,6 +27,7 @@
 #define MAX_QUEUED       16 /* frames read ahead */
 #define MAX_GROUP        16 /* batches stored by one task */
 #define MAX_PENDING_REPLIES (64 * 1024) /* bytes of unsent replies */
+#define MAX_SYNCING      4  /* groups written, waiting for the disk */
 
 typedef enum
 {
@@ -56,6 +57,8 @@ struct _LotteryAgency
   gboolean           reading;
   GQueue             queued;    /* GBytes: frame bodies not yet handled */
   gboolean           busy;      /* a batch or a query is in progress */
+  guint              syncing;   /* answers waiting for the disk */
+  guint32            finishing; /* the FINISH waiting for the disk */
   gboolean           querying;  /* the query is parked in the state */
 
   GByteArray        *pending;   /* replies not yet handed to a write */
@@ -202,7 +205,8 @@ lottery_agency_get_peer (LotteryAgency *self)
 static void
 maybe_announce_closed (LotteryAgency *self)
 {
-  if (!self->closed || self->busy || self->writing != NULL || self->announced)
+  if (!self->closed || self->busy || self->syncing > 0 ||
+      self->writing != NULL || self->announced)
     return;
 
   /* Only now may another connection speak for this agency: a batch
@@ -290,7 +294,8 @@ flush (LotteryAgency *self)
 
   if (self->pending->len == 0)
     {
-      if (self->close_after_flush)
+      /* Not while answers are still to come. */
+      if (self->close_after_flush && !self->busy && self->syncing == 0)
         close_now (self);
       return;
     }
@@ -372,6 +377,7 @@ typedef struct
 {
   BatchItem      *items;
   guint           n_items;
+  guint64         ticket;    /* from lottery_storage_append (), or 0 */
   guint           agency;
   LotteryState   *state;
   LotteryStorage *storage;
@@ -532,13 +538,12 @@ store_batch_thread (GTask        *task,
         }
     }
 
-  /* Journaled (and, with storage.sync, on disk) before it counts: an
-   * acknowledged batch survives a crash, and a restarted server knows
-   * it has it. */
+  /* Journaled before it counts, so a restarted server knows it has it.
+   * The answers wait for the disk (batch_synced_cb), but the next group
+   * may be written meanwhile: one sync then covers both. */
   if (n_records > 0 &&
-      (!lottery_storage_append (job->storage, (const char *) rows->data,
-                                records, n_records, &ticket, &write_error) ||
-       !lottery_storage_sync (job->storage, ticket, &write_error)))
+      !lottery_storage_append (job->storage, (const char *) rows->data,
+                               records, n_records, &ticket, &write_error))
     {
       /* Nothing of the group is recorded: the agency may resend. */
       for (i = 0; i < job->n_items; i++)
@@ -565,19 +570,16 @@ store_batch_thread (GTask        *task,
         log_stored_bets (&item->message);
     }
 
+  job->ticket = ticket;
   g_task_return_boolean (task, TRUE);
 }
 
+/* Answers every batch of @job, in order. */
 static void
-batch_done_cb (GObject      *source,
-               GAsyncResult *result,
-               gpointer      user_data)
+answer_batches (LotteryAgency *self,
+                BatchJob      *job)
 {
-  LotteryAgency *self = LOTTERY_AGENCY (source);
-  BatchJob *job = g_task_get_task_data (G_TASK (result));
   guint i;
-
-  self->busy = FALSE;
 
   for (i = 0; i < job->n_items; i++)
     {
@@ -606,10 +608,52 @@ batch_done_cb (GObject      *source,
                                                   (guint16) count));
         }
     }
+}
+
+static void
+batch_synced_cb (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  LotteryAgency *self = LOTTERY_AGENCY (g_task_get_source_object (task));
+  BatchJob *job = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+  guint i;
+
+  self->syncing--;
+  if (!lottery_storage_sync_finish (LOTTERY_STORAGE (source), result, &error))
+    {
+      /* Written but not known to be on disk: not acknowledged. The
+       * storage refuses more until a restart sorts out what is there. */
+      for (i = 0; i < job->n_items; i++)
+        if (job->items[i].error == NULL)
+          job->items[i].error = g_error_copy (error);
+    }
+  answer_batches (self, job);
 
   if (self->closed)
     maybe_announce_closed (self);
   else
+    pump (self);
+}
+
+static void
+batch_done_cb (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  LotteryAgency *self = LOTTERY_AGENCY (source);
+  BatchJob *job = g_task_get_task_data (G_TASK (result));
+
+  self->busy = FALSE;
+  /* Answers keep their order: every group waits its turn, also one
+   * with nothing written. */
+  self->syncing++;
+  lottery_storage_sync_async (self->storage, job->ticket, NULL,
+                              batch_synced_cb, g_object_ref (result));
+
+  if (!self->closed)
     pump (self);
 }
 
@@ -748,40 +792,20 @@ handle_hello (LotteryAgency        *self,
 }
 
 static void
-finish_thread (GTask        *task,
-               gpointer      source_object,
-               gpointer      task_data,
-               GCancellable *cancellable)
+finish_synced_cb (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
 {
-  LotteryAgency *self = source_object;
-  LotteryStorageRecord record = { LOTTERY_STORAGE_RECORD_FINISH, 0, 0, 0, 0 };
-  GError *error = NULL;
-  guint64 ticket;
-
-  record.agency = self->id;
-  record.sequence = GPOINTER_TO_UINT (task_data);
-  if (!lottery_storage_append (self->storage, NULL, &record, 1, &ticket,
-                               &error) ||
-      !lottery_storage_sync (self->storage, ticket, &error))
-    g_task_return_error (task, error);
-  else
-    g_task_return_boolean (task, TRUE);
-}
-
-static void
-finish_done_cb (GObject      *source,
-                GAsyncResult *result,
-                gpointer      user_data)
-{
-  LotteryAgency *self = LOTTERY_AGENCY (source);
-  guint32 last_sequence = GPOINTER_TO_UINT (g_task_get_task_data (G_TASK (result)));
+  g_autoptr(LotteryAgency) self = user_data;
+  guint32 last_sequence = self->finishing;
   g_autoptr(GError) error = NULL;
   guint8 frame[LOTTERY_FRAME_MAX];
   gboolean draw_due = FALSE;
   guint64 stored;
 
   self->busy = FALSE;
-  if (!g_task_propagate_boolean (G_TASK (result), &error) ||
+  self->syncing--;
+  if (!lottery_storage_sync_finish (LOTTERY_STORAGE (source), result, &error) ||
       !lottery_state_finish_agency (self->state, self->id, last_sequence,
                                     &draw_due, &error))
     {
@@ -807,18 +831,24 @@ finish_done_cb (GObject      *source,
     pump (self);
 }
 
-/* FINISH is journaled (and synced) in a worker before it counts, so a
- * restarted server still knows the agency is done. */
+/* FINISH is journaled, and answered once on disk like a batch, so a
+ * restarted server still knows the agency is done. The record is 32
+ * bytes into the page cache: written here, on the main thread. */
 static void
 handle_finish (LotteryAgency        *self,
                const LotteryMessage *message)
 {
+  LotteryStorageRecord record = { LOTTERY_STORAGE_RECORD_FINISH, 0, 0, 0, 0 };
   g_autoptr(GError) error = NULL;
-  g_autoptr(GTask) task = NULL;
   guint32 last_sequence = message->finish.last_sequence;
+  guint64 ticket;
 
+  record.agency = self->id;
+  record.sequence = last_sequence;
   if (!lottery_state_check_finish (self->state, self->id, last_sequence,
-                                   &error))
+                                   &error) ||
+      !lottery_storage_append (self->storage, NULL, &record, 1, &ticket,
+                               &error))
     {
       lottery_log (LOTTERY_LOG_ERROR, "finish", "fail",
                    "agency: %u | error: %s", self->id, error->message);
@@ -826,12 +856,12 @@ handle_finish (LotteryAgency        *self,
       return;
     }
 
-  /* No cancellable, like batches: a finish that started is recorded. */
-  task = g_task_new (self, NULL, finish_done_cb, NULL);
-  g_task_set_source_tag (task, handle_finish);
-  g_task_set_task_data (task, GUINT_TO_POINTER (last_sequence), NULL);
+  /* Nothing else of this agency is handled until it is answered. */
   self->busy = TRUE;
-  g_task_run_in_thread (task, finish_thread);
+  self->syncing++;
+  self->finishing = last_sequence;
+  lottery_storage_sync_async (self->storage, ticket, NULL, finish_synced_cb,
+                              g_object_ref (self));
 }
 
 static void
@@ -942,7 +972,7 @@ process (LotteryAgency *self)
 {
   /* A peer that sends requests without reading the answers is not
    * answered further until it reads: replies do not pile up here. */
-  while (!self->busy && !self->closing &&
+  while (!self->busy && !self->closing && self->syncing < MAX_SYNCING &&
          self->pending->len < MAX_PENDING_REPLIES)
     {
       g_autoptr(GBytes) frame = g_queue_pop_head (&self->queued);
@@ -1026,7 +1056,7 @@ read_done_cb (GObject      *source,
       self->closing = TRUE;
       /* Replies still queued, if any, go out before the socket closes. */
       self->close_after_flush = TRUE;
-      if (!self->busy)
+      if (!self->busy && self->syncing == 0)
         flush (self);
       return;
     }
@@ -1070,7 +1100,7 @@ pump (LotteryAgency *self)
   if (self->closing)
     {
       /* After EOF: once the last batch is answered, close. */
-      if (self->close_after_flush && !self->busy)
+      if (self->close_after_flush && !self->busy && self->syncing == 0)
         flush (self);
       return;
     }
@@ -1120,7 +1150,7 @@ lottery_agency_check_timeouts (LotteryAgency *self,
     lottery_fail (&error, LOTTERY_ERROR_TIMEOUT,
                   _("Nothing was sent within %u seconds of connecting"),
                   io_s);
-  else if (self->busy || self->writing != NULL)
+  else if (self->busy || self->syncing > 0 || self->writing != NULL)
     self->activity = now; /* silence is ours, not the client's */
   else if (now - self->activity > self->idle_timeout)
     lottery_fail (&error, LOTTERY_ERROR_TIMEOUT,

@@ -1102,6 +1102,78 @@ test_sync_concurrent (Fixture       *fixture,
     }
 }
 
+typedef struct
+{
+  guint order[64];
+  guint n_done;
+  guint n_failed;
+} SyncOrder;
+
+typedef struct
+{
+  SyncOrder *order;
+  guint      index;
+} SyncRequest;
+
+static void
+sync_done_cb (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  g_autofree SyncRequest *request = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!lottery_storage_sync_finish (LOTTERY_STORAGE (source), result, &error))
+    request->order->n_failed++;
+  request->order->order[request->order->n_done++] = request->index;
+}
+
+static void
+test_sync_async_order (Fixture       *fixture,
+                       gconstpointer  user_data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LotteryStorage) storage = NULL;
+  SyncOrder order = { { 0, }, 0, 0 };
+  guint i;
+
+  g_test_summary ("Asynchronous syncs complete in the order they were asked "
+                  "for, requests with nothing to sync included, and many "
+                  "requests share few fdatasync () rounds.");
+
+  storage = lottery_storage_open_full (fixture->path, LOTTERY_STORAGE_SYNC,
+                                       NULL, NULL, &error);
+  g_assert_no_error (error);
+  for (i = 0; i < G_N_ELEMENTS (order.order); i++)
+    {
+      LotteryStorageRecord record = { LOTTERY_STORAGE_RECORD_BATCH, 1, 0, 1,
+                                      22 };
+      SyncRequest *request = g_new0 (SyncRequest, 1);
+      guint64 ticket = 0;
+
+      record.sequence = i + 1;
+      /* Every third request has nothing of its own to sync. */
+      if (i % 3 != 2)
+        g_assert_true (lottery_storage_append (storage,
+                                               "1,E,F,3,1990-01-01,9\r\n",
+                                               &record, 1, &ticket, &error));
+      g_assert_no_error (error);
+      request->order = &order;
+      request->index = i;
+      lottery_storage_sync_async (storage, ticket, NULL, sync_done_cb, request);
+    }
+  while (order.n_done < G_N_ELEMENTS (order.order))
+    g_main_context_iteration (NULL, TRUE);
+
+  g_assert_cmpuint (order.n_failed, ==, 0);
+  for (i = 0; i < G_N_ELEMENTS (order.order); i++)
+    g_assert_cmpuint (order.order[i], ==, i);
+  g_assert_cmpuint (lottery_storage_get_sync_count (storage), >=, 1);
+  g_assert_cmpuint (lottery_storage_get_sync_count (storage), <,
+                    G_N_ELEMENTS (order.order) / 2);
+  g_assert_true (lottery_storage_close (storage, &error));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1125,6 +1197,7 @@ main (int   argc,
   ADD ("/storage/journal/torn-journal", test_journal_torn_journal);
   ADD ("/storage/journal/damaged", test_journal_damaged);
   ADD ("/storage/sync/concurrent", test_sync_concurrent);
+  ADD ("/storage/sync/async-order", test_sync_async_order);
   ADD ("/storage/load/roundtrip", test_load_roundtrip);
   ADD ("/storage/load/winners-only", test_load_winners_only);
   ADD ("/storage/load/stop", test_load_stop);
