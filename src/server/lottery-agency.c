@@ -27,7 +27,7 @@
 #define MAX_QUEUED       16 /* frames read ahead */
 #define MAX_GROUP        16 /* batches stored by one task */
 #define MAX_PENDING_REPLIES (64 * 1024) /* bytes of unsent replies */
-#define MAX_SYNCING      4  /* groups written, waiting for the disk */
+#define MAX_SYNCING      16 /* groups written, waiting for the disk */
 
 typedef enum
 {
@@ -390,7 +390,7 @@ batch_job_free (BatchJob *job)
 
   for (i = 0; i < job->n_items; i++)
     {
-      g_bytes_unref (job->items[i].frame);
+      g_clear_pointer (&job->items[i].frame, g_bytes_unref);
       g_clear_error (&job->items[i].error);
     }
   g_free (job->items);
@@ -568,6 +568,11 @@ store_batch_thread (GTask        *task,
                                     stored ? item->message.batch.count : 0);
       if (stored && lottery_log_enabled (G_LOG_LEVEL_DEBUG))
         log_stored_bets (&item->message);
+      /* While the answer waits for the disk, only the sequence and count
+       * are needed: the bets go now. */
+      g_clear_pointer (&item->frame, g_bytes_unref);
+      item->message.batch.data = NULL;
+      item->message.batch.len = 0;
     }
 
   job->ticket = ticket;
