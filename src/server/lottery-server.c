@@ -409,6 +409,7 @@ lottery_server_shutdown (LotteryServer *self)
   gpointer agency;
   gint64 deadline;
   guint n_connections;
+  guint64 syncs;
   guint tick;
 
   self->stopping = TRUE;
@@ -452,9 +453,10 @@ lottery_server_shutdown (LotteryServer *self)
     lottery_log (G_LOG_LEVEL_INFO, "join_workers", "success", NULL);
 
   path = lottery_log_value (self->storage_path);
+  syncs = lottery_storage_get_sync_count (self->storage);
   if (lottery_storage_close (self->storage, &error))
-    lottery_log (G_LOG_LEVEL_INFO, "close_storage", "success", "path: %s",
-                 path);
+    lottery_log (G_LOG_LEVEL_INFO, "close_storage", "success", "path: %s | "
+                 "syncs: %" G_GUINT64_FORMAT, path, syncs);
   else
     lottery_log (LOTTERY_LOG_ERROR, "close_storage", "fail", "path: %s | "
                  "error: %s", path, error->message);
