@@ -918,6 +918,7 @@ test_journal_replay (Fixture       *fixture,
   g_assert_cmpuint (size, ==, sizeof journal_rows - 1);
   contents = unit_read_file (fixture->path, &len);
   g_assert_cmpmem (contents, len, journal_rows, sizeof journal_rows - 1);
+  g_free (contents);
   contents = unit_read_file (fixture->journal, &len);
   g_assert_cmpuint (len, ==, 4 * 32);
 }
@@ -965,6 +966,7 @@ test_journal_torn_data (Fixture       *fixture,
       g_assert_cmpmem (contents, len, journal_rows, expected);
       g_assert_cmpuint (records->len, ==,
                         expected == ROWS_1 ? 2 : expected == 0 ? 0 : 4);
+      g_free (contents);
       contents = unit_read_file (fixture->journal, &len);
       g_assert_cmpuint (len, ==, records->len * 32);
     }
