@@ -3,6 +3,7 @@
 
 #include <gio/gio.h>
 
+#include "lottery-auth.h"
 #include "lottery-state.h"
 #include "lottery-storage.h"
 
@@ -14,6 +15,8 @@ G_DECLARE_FINAL_TYPE (LotteryAgency, lottery_agency, LOTTERY, AGENCY, GObject)
 LotteryAgency *lottery_agency_new      (GSocketConnection *connection,
                                         LotteryState      *state,
                                         LotteryStorage    *storage);
+void           lottery_agency_set_auth (LotteryAgency     *self,
+                                        LotteryAuth       *auth);
 void           lottery_agency_start    (LotteryAgency     *self);
 void           lottery_agency_close    (LotteryAgency     *self);
 guint          lottery_agency_get_id   (LotteryAgency     *self);
