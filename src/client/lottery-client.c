@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include "lottery-client.h"
+#include "lottery-auth.h"
 #include "lottery-client-config.h"
 #include "lottery-error.h"
 #include "lottery-log.h"
@@ -27,6 +28,8 @@ struct _LotteryClient
 
   LotteryClientConfig *config;
   LotteryBet          *single_bet; /* --bet or NOMBRE…NUMERO, else NULL */
+  gboolean             has_token;
+  guint8               token[LOTTERY_AUTH_TOKEN_LEN]; /* secret */
   GCancellable        *cancellable;
   guint                sigterm;
   guint                sigint;
@@ -49,6 +52,7 @@ lottery_client_finalize (GObject *object)
   g_clear_pointer (&self->config, lottery_client_config_free);
   g_clear_pointer (&self->single_bet, lottery_bet_free);
   g_clear_object (&self->cancellable);
+  lottery_auth_wipe (self->token, sizeof self->token);
 
   G_OBJECT_CLASS (lottery_client_parent_class)->finalize (object);
 }
@@ -100,6 +104,32 @@ load_single_bet (LotteryClient *self,
   bet->agency = self->config->id;
   self->single_bet = g_steal_pointer (&bet);
   return TRUE;
+}
+
+/* The agency's token, from auth.token (the file or CLI_AUTH_TOKEN) or
+ * from the file auth.token_file names; none is fine until a server
+ * asks for it. */
+static gboolean
+load_token (LotteryClient *self,
+            GError       **error)
+{
+  const LotteryClientConfig *config = self->config;
+
+  if (config->auth_token != NULL && config->auth_token_file != NULL)
+    return lottery_fail (error, LOTTERY_ERROR_CONFIG,
+                         _("auth.token and auth.token_file cannot go "
+                           "together: set only one"));
+  if (config->auth_token != NULL)
+    self->has_token = lottery_auth_token_parse (config->auth_token,
+                                                "auth.token", self->token,
+                                                error);
+  else if (config->auth_token_file != NULL)
+    self->has_token = lottery_auth_token_read_file (config->auth_token_file,
+                                                    self->token, error);
+  else
+    return TRUE;
+
+  return self->has_token;
 }
 
 /* --ping: exit 0 if the server answers. Quiet on success, so that it
@@ -188,15 +218,17 @@ lottery_client_handle_local_options (GApplication *application,
       return LOTTERY_CLIENT_EXIT_USAGE;
     }
 
-  /* --ping and --status send no bets: single-bet settings are not
-   * theirs to check. A --bets-file flag is stronger than single-bet
-   * variables in the environment. */
+  /* --ping and --status send no bets and no HELLO: single-bet and
+   * token settings are not theirs to check. A --bets-file flag is
+   * stronger than single-bet variables in the environment. */
   if (!lottery_client_config_load (self->config, config_path,
                                    (const char * const *) envp, flag_values,
                                    &error) ||
       (!self->ping && !g_variant_dict_contains (options, "status") &&
        (bet != NULL || flag_values[LOTTERY_CLIENT_SETTING_BETS_FILE] == NULL) &&
-       !load_single_bet (self, bet, &error)))
+       !load_single_bet (self, bet, &error)) ||
+      (!self->ping && !g_variant_dict_contains (options, "status") &&
+       !load_token (self, &error)))
     {
       g_printerr ("lottery-client: %s\n", error->message);
       return LOTTERY_CLIENT_EXIT_USAGE;
@@ -309,6 +341,8 @@ lottery_client_activate (GApplication *application)
   uploader = lottery_uploader_new (self->config->id,
                                    self->config->server_address,
                                    self->config->batch_max_amount);
+  if (self->has_token)
+    lottery_uploader_set_token (uploader, self->token);
   if (self->single_bet != NULL)
     lottery_uploader_set_single_bet (uploader, self->single_bet);
   else
@@ -349,6 +383,7 @@ lottery_client_init (LotteryClient *self)
   GApplication *app = G_APPLICATION (self);
   g_autofree GOptionEntry *setting_entries = NULL;
   g_autofree char *description = NULL;
+  g_autofree char *full_description = NULL;
   const GOptionEntry entries[] = {
     { "config", 'c', 0, G_OPTION_ARG_FILENAME, NULL,
       N_("JSON config file (default: ./client.json if present)"), N_("PATH") },
@@ -406,7 +441,16 @@ lottery_client_init (LotteryClient *self)
       "  CLI_ID=2 lottery-client --config %s\n"
       "  lottery-client --status --server localhost:12345\n"),
     SYSCONFDIR "/lottery/client.json", SYSCONFDIR "/lottery/client.json");
-  g_application_set_option_context_description (app, description);
+  /* A paragraph of its own, so that the text above keeps its
+   * translation. */
+  full_description = g_strconcat (description, "\n",
+    _("A server that requires tokens asks the agency to prove that it holds\n"
+      "its own (made by lottery-server --gen-token); the token never crosses\n"
+      "the network. It comes from CLI_AUTH_TOKEN or auth.token in the JSON\n"
+      "file (there is no flag: ps would show it), or from the file named by\n"
+      "--auth-token-file (CLI_AUTH_TOKEN_FILE, auth.token_file).\n"),
+    NULL);
+  g_application_set_option_context_description (app, full_description);
 }
 
 LotteryClient *

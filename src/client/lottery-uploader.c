@@ -14,6 +14,7 @@
 #include "config.h"
 
 #include "lottery-uploader.h"
+#include "lottery-auth.h"
 #include "lottery-csv-reader.h"
 #include "lottery-error.h"
 #include "lottery-log.h"
@@ -54,6 +55,9 @@ struct _LotteryUploader
   guint              batch_max_amount;
   char              *bets_file;
   LotteryBet        *single_bet;
+  gboolean           has_token;
+  guint8             token[LOTTERY_AUTH_TOKEN_LEN]; /* secret */
+  gboolean           warned_open;   /* said the server asked for no token */
 
   GSocketConnection *connection;
   guint8            *rbuf;
@@ -92,6 +96,7 @@ lottery_uploader_finalize (GObject *object)
   g_free (self->obuf);
   g_clear_pointer (&self->winners, g_ptr_array_unref);
   g_clear_pointer (&self->progress, lottery_progress_free);
+  lottery_auth_wipe (self->token, sizeof self->token);
 
   G_OBJECT_CLASS (lottery_uploader_parent_class)->finalize (object);
 }
@@ -149,6 +154,19 @@ lottery_uploader_set_progress (LotteryUploader *self,
 {
   g_clear_pointer (&self->progress, lottery_progress_free);
   self->progress = progress;
+}
+
+/* The agency's token (LOTTERY_AUTH_TOKEN_LEN bytes, copied), to answer
+ * a server that asks for proof of it; NULL for none. */
+void
+lottery_uploader_set_token (LotteryUploader *self,
+                            const guint8    *token)
+{
+  self->has_token = token != NULL;
+  if (token != NULL)
+    memcpy (self->token, token, sizeof self->token);
+  else
+    lottery_auth_wipe (self->token, sizeof self->token);
 }
 
 /* NULL-terminated; valid once lottery_uploader_run () succeeded. */
@@ -653,6 +671,34 @@ disconnect (LotteryUploader *self)
                self->address);
 }
 
+/* The server asked for proof of the agency's token: answer its nonce
+ * (the token itself never leaves) and read what comes next into
+ * @message. Without a token, or with a wrong one, there is nothing to
+ * retry. */
+static gboolean
+answer_challenge (LotteryUploader *self,
+                  LotteryMessage  *message,
+                  GCancellable    *cancellable,
+                  GError         **error)
+{
+  guint8 frame[LOTTERY_FRAME_MAX];
+  guint8 proof[LOTTERY_AUTH_PROOF_LEN];
+
+  if (!self->has_token)
+    return lottery_fail (error, LOTTERY_ERROR_AUTH,
+                         _("The server requires a token for agency %u "
+                           "(auth.token / CLI_AUTH_TOKEN / auth.token_file)"),
+                         self->agency);
+
+  /* The nonce lives in the read buffer: use it before the next read. */
+  lottery_auth_compute_proof (self->token, self->agency,
+                              message->challenge.nonce, proof);
+
+  return write_frame (self, frame, lottery_message_encode_auth (frame, proof),
+                      cancellable, error) &&
+         read_message (self, message, cancellable, error);
+}
+
 /* One connection: HELLO, the batches the server lacks, FINISH unless it
  * was already accepted, QUERY. @welcomed tells whether the server
  * answered the HELLO (the retry budget then starts again). */
@@ -677,6 +723,21 @@ session (LotteryUploader *self,
                     cancellable, error) ||
       !read_message (self, &message, cancellable, error))
     return FALSE;
+  if (message.type == LOTTERY_MESSAGE_CHALLENGE)
+    {
+      if (!answer_challenge (self, &message, cancellable, error))
+        return FALSE;
+    }
+  else if (self->has_token && !self->warned_open &&
+           message.type == LOTTERY_MESSAGE_WELCOME)
+    {
+      /* Not an error, but a token set here says tokens were meant to be
+       * required there. */
+      self->warned_open = TRUE;
+      lottery_log (G_LOG_LEVEL_WARNING, "auth", "success",
+                   "agency: %u | mode: open | warning: the server did not "
+                   "ask for this agency's token", self->agency);
+    }
   if (message.type == LOTTERY_MESSAGE_ERROR)
     return server_error (&message, error);
   if (message.type != LOTTERY_MESSAGE_WELCOME)

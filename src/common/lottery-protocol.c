@@ -50,12 +50,14 @@ lottery_message_type_name (guint8 type)
     case LOTTERY_MESSAGE_FINISH: return "FINISH";
     case LOTTERY_MESSAGE_QUERY: return "QUERY";
     case LOTTERY_MESSAGE_PING: return "PING";
+    case LOTTERY_MESSAGE_AUTH: return "AUTH";
     case LOTTERY_MESSAGE_WELCOME: return "WELCOME";
     case LOTTERY_MESSAGE_ACK: return "ACK";
     case LOTTERY_MESSAGE_ERROR: return "ERROR";
     case LOTTERY_MESSAGE_FINISHED: return "FINISHED";
     case LOTTERY_MESSAGE_WINNERS: return "WINNERS";
     case LOTTERY_MESSAGE_PONG: return "PONG";
+    case LOTTERY_MESSAGE_CHALLENGE: return "CHALLENGE";
     case LOTTERY_MESSAGE_STATUS: return "STATUS";
     case LOTTERY_MESSAGE_STATUS_REPLY: return "STATUS_REPLY";
     default: return "UNKNOWN";
@@ -142,6 +144,18 @@ lottery_message_decode (const guint8   *body,
       if (!expect_len (type, plen, 4, error))
         return FALSE;
       message->finish.last_sequence = get_u32 (p);
+      return TRUE;
+
+    case LOTTERY_MESSAGE_AUTH:
+      if (!expect_len (type, plen, LOTTERY_AUTH_PROOF_LEN, error))
+        return FALSE;
+      message->auth.proof = p;
+      return TRUE;
+
+    case LOTTERY_MESSAGE_CHALLENGE:
+      if (!expect_len (type, plen, LOTTERY_AUTH_NONCE_LEN, error))
+        return FALSE;
+      message->challenge.nonce = p;
       return TRUE;
 
     case LOTTERY_MESSAGE_QUERY:
@@ -256,6 +270,24 @@ lottery_message_encode_finish (guint8  *out,
   out[4] = LOTTERY_MESSAGE_FINISH;
   put_u32 (out + 5, last_sequence);
   return finish_frame (out, 5);
+}
+
+gsize
+lottery_message_encode_auth (guint8       *out,
+                             const guint8 *proof)
+{
+  out[4] = LOTTERY_MESSAGE_AUTH;
+  memcpy (out + 5, proof, LOTTERY_AUTH_PROOF_LEN);
+  return finish_frame (out, 1 + LOTTERY_AUTH_PROOF_LEN);
+}
+
+gsize
+lottery_message_encode_challenge (guint8       *out,
+                                  const guint8 *nonce)
+{
+  out[4] = LOTTERY_MESSAGE_CHALLENGE;
+  memcpy (out + 5, nonce, LOTTERY_AUTH_NONCE_LEN);
+  return finish_frame (out, 1 + LOTTERY_AUTH_NONCE_LEN);
 }
 
 gsize

@@ -23,6 +23,9 @@ G_BEGIN_DECLS
 /* The smallest encoded bet: 1-byte names and document. */
 #define LOTTERY_BET_WIRE_MIN     (3 * 2 + LOTTERY_BIRTHDATE_LEN + 4)
 #define LOTTERY_BATCH_MAX_BETS   ((LOTTERY_FRAME_BODY_MAX - LOTTERY_BATCH_HEADER) / LOTTERY_BET_WIRE_MIN)
+/* CHALLENGE and AUTH payloads; lottery-auth.h says what they hold. */
+#define LOTTERY_AUTH_NONCE_LEN   32
+#define LOTTERY_AUTH_PROOF_LEN   32
 
 typedef enum
 {
@@ -31,12 +34,14 @@ typedef enum
   LOTTERY_MESSAGE_FINISH   = 0x03, /* u32 last sequence */
   LOTTERY_MESSAGE_QUERY    = 0x04, /* (empty) */
   LOTTERY_MESSAGE_PING     = 0x05, /* (empty) */
+  LOTTERY_MESSAGE_AUTH     = 0x06, /* 32-byte client proof */
   LOTTERY_MESSAGE_WELCOME  = 0x81, /* u16 version, u32 last sequence, u8 flags */
   LOTTERY_MESSAGE_ACK      = 0x82, /* u32 sequence, u16 count */
   LOTTERY_MESSAGE_ERROR    = 0x83, /* u16 code, u32 sequence, u16 len, text */
   LOTTERY_MESSAGE_FINISHED = 0x84, /* u64 bets stored for the agency */
   LOTTERY_MESSAGE_WINNERS  = 0x85, /* u8 flags, u16 count, documents */
   LOTTERY_MESSAGE_PONG     = 0x86, /* (empty) */
+  LOTTERY_MESSAGE_CHALLENGE = 0x87, /* 32-byte nonce */
   /* Operators' messages, numbered apart from the agency session's. */
   LOTTERY_MESSAGE_STATUS       = 0x10, /* (empty) */
   LOTTERY_MESSAGE_STATUS_REPLY = 0x90, /* u8 flags, u64 draw time, u32 agencies,
@@ -76,6 +81,8 @@ typedef struct
     struct { guint16 version; guint32 agency; } hello;
     struct { guint32 sequence; guint16 count; const guint8 *data; gsize len; } batch;
     struct { guint32 last_sequence; } finish;
+    struct { const guint8 *proof; } auth;      /* LOTTERY_AUTH_PROOF_LEN bytes */
+    struct { const guint8 *nonce; } challenge; /* LOTTERY_AUTH_NONCE_LEN bytes */
     struct { guint16 version; guint32 last_sequence; guint8 flags; } welcome;
     struct { guint32 sequence; guint16 count; } ack;
     struct { guint16 code; guint32 sequence; const char *text; gsize len; } error;
@@ -102,6 +109,10 @@ gsize       lottery_message_encode_hello   (guint8              *out,
                                             guint32              agency);
 gsize       lottery_message_encode_finish  (guint8              *out,
                                             guint32              last_sequence);
+gsize       lottery_message_encode_auth    (guint8              *out,
+                                            const guint8        *proof);
+gsize       lottery_message_encode_challenge (guint8            *out,
+                                              const guint8      *nonce);
 gsize       lottery_message_encode_empty   (guint8              *out,
                                             LotteryMessageType   type);
 gsize       lottery_message_encode_welcome (guint8              *out,

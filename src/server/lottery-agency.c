@@ -32,6 +32,7 @@
 typedef enum
 {
   PHASE_HELLO,    /* waiting for HELLO */
+  PHASE_AUTH,     /* CHALLENGE sent, waiting for AUTH */
   PHASE_UPLOAD,   /* batches, then FINISH */
   PHASE_FINISHED, /* queries */
 } Phase;
@@ -46,10 +47,13 @@ struct _LotteryAgency
   GCancellable      *cancellable;
   LotteryState      *state;
   LotteryStorage    *storage;
+  LotteryAuth       *auth;      /* NULL: open mode, HELLO is enough */
   char              *peer;
 
   guint              id;        /* agency id once HELLO is accepted */
   Phase              phase;
+  guint32            challenged; /* agency of the HELLO awaiting AUTH */
+  guint8             nonce[LOTTERY_AUTH_NONCE_LEN];
 
   guint8            *rbuf;
   gsize              rstart;    /* first unparsed byte */
@@ -100,6 +104,7 @@ lottery_agency_finalize (GObject *object)
   g_clear_object (&self->cancellable);
   g_clear_object (&self->state);
   g_clear_object (&self->storage);
+  g_clear_object (&self->auth);
   g_free (self->peer);
   g_free (self->rbuf);
   g_queue_clear_full (&self->queued, (GDestroyNotify) g_bytes_unref);
@@ -183,6 +188,19 @@ lottery_agency_new (GSocketConnection *connection,
                        IPPROTO_TCP, TCP_NODELAY, 1, NULL);
 
   return self;
+}
+
+/* With @auth, a HELLO is answered with a CHALLENGE, and the agency is
+ * claimed only once its AUTH proves that it holds the agency's token.
+ * Call before lottery_agency_start (). */
+void
+lottery_agency_set_auth (LotteryAgency *self,
+                         LotteryAuth   *auth)
+{
+  g_return_if_fail (LOTTERY_IS_AGENCY (self));
+  g_return_if_fail (auth == NULL || LOTTERY_IS_AUTH (auth));
+
+  g_set_object (&self->auth, auth);
 }
 
 guint
@@ -748,9 +766,28 @@ query_done_cb (GObject      *source,
 
 /* ---- dispatch ---- */
 
+/* Refuses the HELLO (or AUTH) of @agency, then closes; the line names
+ * the agency asked for and the peer. */
 static void
-handle_hello (LotteryAgency        *self,
-              const LotteryMessage *message)
+refuse_hello (LotteryAgency *self,
+              guint32        agency,
+              const GError  *error)
+{
+  g_autofree char *with_agency =
+    g_strdup_printf ("agency: %u | ip: %s", agency, self->peer);
+
+  lottery_log (LOTTERY_LOG_ERROR, "hello", "fail", "%s | error: %s",
+               with_agency, error->message);
+  send_error (self, error, 0);
+  self->closing = TRUE;
+  self->close_after_flush = TRUE;
+  flush (self);
+}
+
+/* Claims @agency for this connection and answers WELCOME. */
+static void
+welcome_agency (LotteryAgency *self,
+                guint32        agency)
 {
   g_autoptr(GError) error = NULL;
   guint8 frame[LOTTERY_FRAME_MAX];
@@ -758,31 +795,14 @@ handle_hello (LotteryAgency        *self,
   gboolean finished;
   guint8 flags = 0;
 
-  if (message->hello.version != LOTTERY_PROTOCOL_VERSION)
+  if (!lottery_state_claim_agency (self->state, agency, &last_sequence,
+                                   &finished, &error))
     {
-      lottery_fail (&error, LOTTERY_ERROR_VERSION,
-                    _("Protocol version %u is not supported; this server "
-                      "speaks version %d"),
-                    message->hello.version, LOTTERY_PROTOCOL_VERSION);
-      fail_and_close (self, "hello", error);
-      return;
-    }
-  if (!lottery_state_claim_agency (self->state, message->hello.agency,
-                                   &last_sequence, &finished, &error))
-    {
-      g_autofree char *with_agency =
-        g_strdup_printf ("agency: %u | ip: %s", message->hello.agency,
-                         self->peer);
-      lottery_log (LOTTERY_LOG_ERROR, "hello", "fail", "%s | error: %s",
-                   with_agency, error->message);
-      send_error (self, error, 0);
-      self->closing = TRUE;
-      self->close_after_flush = TRUE;
-      flush (self);
+      refuse_hello (self, agency, error);
       return;
     }
 
-  self->id = message->hello.agency;
+  self->id = agency;
   self->phase = finished ? PHASE_FINISHED : PHASE_UPLOAD;
   if (finished)
     flags |= LOTTERY_WELCOME_FINISHED;
@@ -794,6 +814,79 @@ handle_hello (LotteryAgency        *self,
                last_sequence);
   send_frame (self, frame,
               lottery_message_encode_welcome (frame, last_sequence, flags));
+}
+
+/* Tokens are required: before anything is claimed (so that not even
+ * "busy" is told to a stranger), the agency must answer a fresh nonce
+ * with proof that it holds its token. A connection that never answers
+ * holds nothing. */
+static void
+send_challenge (LotteryAgency *self,
+                guint32        agency)
+{
+  g_autoptr(GError) error = NULL;
+  guint8 frame[LOTTERY_FRAME_MAX];
+
+  if (!lottery_auth_check_agency (self->auth, agency, &error) ||
+      !lottery_auth_random (self->nonce, sizeof self->nonce, &error))
+    {
+      refuse_hello (self, agency, error);
+      return;
+    }
+
+  self->challenged = agency;
+  self->phase = PHASE_AUTH;
+  lottery_log (G_LOG_LEVEL_DEBUG, "hello", "in_progress",
+               "agency: %u | ip: %s | challenge: sent", agency, self->peer);
+  send_frame (self, frame,
+              lottery_message_encode_challenge (frame, self->nonce));
+}
+
+static void
+handle_auth (LotteryAgency        *self,
+             const LotteryMessage *message)
+{
+  g_autoptr(GError) error = NULL;
+  guint32 agency = self->challenged;
+  gboolean ok;
+
+  ok = lottery_auth_verify (self->auth, agency, self->nonce,
+                            message->auth.proof, &error);
+  /* A nonce is good for one answer, right or wrong. */
+  lottery_auth_wipe (self->nonce, sizeof self->nonce);
+  self->challenged = 0;
+  self->phase = PHASE_HELLO;
+  if (!ok)
+    {
+      refuse_hello (self, agency, error);
+      return;
+    }
+
+  lottery_log (G_LOG_LEVEL_DEBUG, "auth", "success", "agency: %u | ip: %s",
+               agency, self->peer);
+  welcome_agency (self, agency);
+}
+
+static void
+handle_hello (LotteryAgency        *self,
+              const LotteryMessage *message)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (message->hello.version != LOTTERY_PROTOCOL_VERSION)
+    {
+      lottery_fail (&error, LOTTERY_ERROR_VERSION,
+                    _("Protocol version %u is not supported; this server "
+                      "speaks version %d"),
+                    message->hello.version, LOTTERY_PROTOCOL_VERSION);
+      fail_and_close (self, "hello", error);
+      return;
+    }
+
+  if (self->auth != NULL)
+    send_challenge (self, message->hello.agency);
+  else
+    welcome_agency (self, message->hello.agency);
 }
 
 static void
@@ -911,6 +1004,14 @@ handle_frame (LotteryAgency *self,
       if (message.type == LOTTERY_MESSAGE_HELLO)
         {
           handle_hello (self, &message);
+          return;
+        }
+      break;
+
+    case PHASE_AUTH:
+      if (message.type == LOTTERY_MESSAGE_AUTH)
+        {
+          handle_auth (self, &message);
           return;
         }
       break;
@@ -1151,6 +1252,10 @@ lottery_agency_check_timeouts (LotteryAgency *self,
       now - self->partial_since > self->io_timeout)
     lottery_fail (&error, LOTTERY_ERROR_TIMEOUT,
                   _("A message was not completed within %u seconds"), io_s);
+  else if (self->phase == PHASE_AUTH &&
+           now - self->activity > self->io_timeout)
+    lottery_fail (&error, LOTTERY_ERROR_TIMEOUT,
+                  _("No AUTH came within %u seconds of the CHALLENGE"), io_s);
   else if (!self->spoken && now - self->activity > self->io_timeout)
     lottery_fail (&error, LOTTERY_ERROR_TIMEOUT,
                   _("Nothing was sent within %u seconds of connecting"),

@@ -3,6 +3,7 @@
 
 #include <gio/gio.h>
 
+#include "lottery-auth.h"
 #include "lottery-state.h"
 #include "lottery-storage.h"
 
@@ -19,6 +20,8 @@ void           lottery_agency_set_timeouts (LotteryAgency *self,
                                             guint          idle_timeout_s);
 void           lottery_agency_check_timeouts (LotteryAgency *self,
                                               gint64         now);
+void           lottery_agency_set_auth (LotteryAgency     *self,
+                                        LotteryAuth       *auth);
 void           lottery_agency_start    (LotteryAgency     *self);
 void           lottery_agency_close    (LotteryAgency     *self);
 guint          lottery_agency_get_id   (LotteryAgency     *self);

@@ -35,6 +35,7 @@ struct _LotteryServer
   char           *storage_path;
   LotteryState   *state;
   LotteryStorage *storage;
+  LotteryAuth    *auth;         /* agencies' stored keys; NULL: open mode */
   GSocketService *service;
   GHashTable     *agencies;     /* LotteryAgency * (owned) */
   GCancellable   *cancellable;  /* cancelled at shutdown: stops the draw */
@@ -66,6 +67,7 @@ lottery_server_finalize (GObject *object)
   g_clear_object (&self->cancellable);
   g_clear_object (&self->service);
   g_clear_object (&self->storage);
+  g_clear_object (&self->auth);
   g_clear_object (&self->state);
   g_free (self->storage_path);
 
@@ -164,6 +166,19 @@ lottery_server_new (const LotteryServerConfig *config,
                  lottery_state_get_finished_agencies (self->state));
 
   return g_steal_pointer (&self);
+}
+
+/* With @auth, every agency must prove that it holds its token before it
+ * is let in; without, anyone who reaches the port may act as any
+ * agency. Call before lottery_server_start (). */
+void
+lottery_server_set_auth (LotteryServer *self,
+                         LotteryAuth   *auth)
+{
+  g_return_if_fail (LOTTERY_IS_SERVER (self));
+  g_return_if_fail (auth == NULL || LOTTERY_IS_AUTH (auth));
+
+  g_set_object (&self->auth, auth);
 }
 
 LotteryState *
@@ -335,6 +350,7 @@ incoming_cb (GSocketService    *service,
 
   agency = lottery_agency_new (connection, self->state, self->storage);
   lottery_agency_set_timeouts (agency, self->io_timeout, self->idle_timeout);
+  lottery_agency_set_auth (agency, self->auth);
   lottery_log (G_LOG_LEVEL_INFO, "accept_connections", "success", "ip: %s",
                lottery_agency_get_peer (agency));
 

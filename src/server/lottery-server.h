@@ -3,6 +3,7 @@
 
 #include <gio/gio.h>
 
+#include "lottery-auth.h"
 #include "lottery-server-config.h"
 #include "lottery-state.h"
 
@@ -13,6 +14,8 @@ G_DECLARE_FINAL_TYPE (LotteryServer, lottery_server, LOTTERY, SERVER, GObject)
 
 LotteryServer *lottery_server_new       (const LotteryServerConfig *config,
                                          GError                   **error);
+void           lottery_server_set_auth  (LotteryServer             *self,
+                                         LotteryAuth               *auth);
 gboolean       lottery_server_start     (LotteryServer             *self,
                                          GError                   **error);
 guint16        lottery_server_get_port  (LotteryServer             *self);

@@ -1,6 +1,7 @@
 /* lottery-server: the central server of the national lottery. */
 #include "config.h"
 
+#include "lottery-auth.h"
 #include "lottery-log.h"
 #include "lottery-server.h"
 #include "lottery-server-config.h"
@@ -10,6 +11,7 @@
 #include <locale.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 
 /* Every connection is a descriptor: take all the system allows, and say
@@ -46,6 +48,44 @@ stop_cb (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
+/* --gen-token AGENCY: a new token on the first line (the agency's
+ * secret, its auth.token) and the tokens file's line for it on the
+ * second (what the server keeps, which does not let its reader in). */
+static int
+gen_token (const char *agency_text)
+{
+  const LotterySetting *agencies =
+    &lottery_server_config_settings ()[LOTTERY_SERVER_SETTING_AGENCIES];
+  g_autoptr(GError) error = NULL;
+  g_autofree char *hex = NULL;
+  g_autofree char *line = NULL;
+  guint8 token[LOTTERY_AUTH_TOKEN_LEN];
+  guint64 agency;
+
+  if (!g_ascii_string_to_unsigned (agency_text, 10, 1, agencies->max, &agency,
+                                   NULL))
+    {
+      g_printerr ("lottery-server: --gen-token: ");
+      g_printerr (_("the agency must be an integer from 1 to %u, not “%s”"),
+                  agencies->max, agency_text);
+      g_printerr ("\n");
+      return 2;
+    }
+  if (!lottery_auth_token_generate (token, &error))
+    {
+      g_printerr ("lottery-server: %s\n", error->message);
+      return 1;
+    }
+
+  hex = lottery_auth_hex (token, sizeof token);
+  line = lottery_auth_tokens_file_line ((guint32) agency, token);
+  lottery_auth_wipe (token, sizeof token);
+  g_print ("%s\n%s\n", hex, line);
+  lottery_auth_wipe (hex, strlen (hex));
+
+  return 0;
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -53,13 +93,16 @@ main (int   argc,
   g_autoptr(GOptionContext) context = NULL;
   g_autoptr(LotteryServerConfig) config = lottery_server_config_new ();
   g_autoptr(LotteryServer) server = NULL;
+  g_autoptr(LotteryAuth) auth = NULL;
   g_autoptr(GMainLoop) loop = NULL;
   g_autoptr(GError) error = NULL;
   g_auto(GStrv) envp = g_get_environ ();
   g_autofree GOptionEntry *setting_entries = NULL;
   g_autofree char *description = NULL;
+  g_autofree char *full_description = NULL;
   char *flag_values[LOTTERY_SERVER_N_SETTINGS] = { NULL, };
   g_autofree char *config_path = NULL;
+  g_autofree char *gen_token_agency = NULL;
   gboolean version = FALSE;
   const char *localedir;
   guint sigterm, sigint;
@@ -67,6 +110,9 @@ main (int   argc,
   const GOptionEntry entries[] = {
     { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path,
       N_("JSON config file (default: ./server.json if present)"), N_("PATH") },
+    { "gen-token", 0, 0, G_OPTION_ARG_STRING, &gen_token_agency,
+      N_("Print a new token for agency ID and its line for the "
+         "auth.tokens file, then exit"), N_("ID") },
     { "version", 0, 0, G_OPTION_ARG_NONE, &version,
       N_("Print the version and exit"), NULL },
     G_OPTION_ENTRY_NULL
@@ -104,7 +150,18 @@ main (int   argc,
       "  lottery-server --agencies 5 --storage /var/lib/lottery/bets.csv\n"
       "  SERVER_PORT=0 lottery-server --config %s\n"),
     SYSCONFDIR "/lottery/server.json", SYSCONFDIR "/lottery/server.json");
-  g_option_context_set_description (context, description);
+  /* A paragraph of its own, so that the text above keeps its
+   * translation. */
+  full_description = g_strconcat (description, "\n",
+    _("Agencies prove who they are with a token when auth.tokens\n"
+      "(--auth-tokens, SERVER_AUTH_TOKENS) names a JSON file of their stored\n"
+      "keys; without it, anyone who can reach the port can act as any agency.\n"
+      "--gen-token ID prints a new token for agency ID on its first line (the\n"
+      "agency's secret: its auth.token) and, on the second, the line to add\n"
+      "to that file: {\"agencies\": {\"1\": \"sha256:…\", …}}. Example:\n"
+      "  lottery-server --gen-token 3\n"),
+    NULL);
+  g_option_context_set_description (context, full_description);
   g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
   setting_entries = lottery_config_option_entries (
     lottery_server_config_settings (), LOTTERY_SERVER_N_SETTINGS, flag_values);
@@ -120,6 +177,8 @@ main (int   argc,
       g_print ("lottery-server %s\n", PACKAGE_VERSION);
       return 0;
     }
+  if (gen_token_agency != NULL)
+    return gen_token (gen_token_agency);
 
   if (!lottery_server_config_load (config, config_path,
                                    (const char * const *) envp,
@@ -132,12 +191,32 @@ main (int   argc,
     }
   for (i = 0; i < LOTTERY_SERVER_N_SETTINGS; i++)
     g_free (flag_values[i]);
+  /* The tokens file is configuration: a bad one is found before
+   * anything starts. */
+  if (config->auth_tokens != NULL)
+    {
+      auth = lottery_auth_new_from_file (config->auth_tokens,
+                                         config->agencies, &error);
+      if (auth == NULL)
+        {
+          g_printerr ("lottery-server: %s\n", error->message);
+          return 2;
+        }
+    }
 
   lottery_log_init (config->log_level);
   {
     g_autofree char *settings = lottery_server_config_describe (config);
     lottery_log (G_LOG_LEVEL_INFO, "config", "success", "%s", settings);
   }
+  if (auth != NULL)
+    lottery_log (G_LOG_LEVEL_INFO, "auth", "success",
+                 "mode: token | agencies: %u",
+                 lottery_auth_get_agencies (auth));
+  else
+    lottery_log (G_LOG_LEVEL_WARNING, "auth", "success",
+                 "mode: open | warning: no auth.tokens, so anyone who can "
+                 "reach the port can act as any agency");
 
   raise_open_files (config->max_connections);
 
@@ -147,6 +226,8 @@ main (int   argc,
   sigint = g_unix_signal_add (SIGINT, stop_cb, loop);
 
   server = lottery_server_new (config, &error);
+  if (server != NULL)
+    lottery_server_set_auth (server, auth);
   if (server == NULL || !lottery_server_start (server, &error))
     {
       lottery_log (LOTTERY_LOG_ERROR, "exit", "fail", "error: %s",

@@ -154,6 +154,52 @@ test_roundtrip_hello (void)
   g_assert_cmpuint (message.hello.agency, ==, 100000);
 }
 
+/* AUTH and CHALLENGE carry 32 bytes each, byte for byte. */
+static void
+test_roundtrip_auth (void)
+{
+  static const LotteryMessageType types[] = {
+    LOTTERY_MESSAGE_AUTH, LOTTERY_MESSAGE_CHALLENGE,
+  };
+  guint8 payload[32];
+  guint i;
+
+  G_STATIC_ASSERT (LOTTERY_AUTH_PROOF_LEN == 32);
+  G_STATIC_ASSERT (LOTTERY_AUTH_NONCE_LEN == 32);
+  for (i = 0; i < sizeof payload; i++)
+    payload[i] = (guint8) (0xff - i);
+
+  for (i = 0; i < G_N_ELEMENTS (types); i++)
+    {
+      guint8 frame[LOTTERY_FRAME_MAX];
+      guint8 wire[4 + 1 + 32] = { 0, 0, 0, 33, (guint8) types[i] };
+      g_autofree guint8 *copy = NULL;
+      LotteryMessage message;
+      g_autoptr(GError) error = NULL;
+      gsize len;
+
+      /* Whatever the encoder does not write must not pass for payload. */
+      memset (frame, 0xaa, sizeof frame);
+      len = types[i] == LOTTERY_MESSAGE_AUTH
+              ? lottery_message_encode_auth (frame, payload)
+              : lottery_message_encode_challenge (frame, payload);
+      g_test_message ("%s", lottery_message_type_name (types[i]));
+      memcpy (wire + 5, payload, sizeof payload);
+      g_assert_cmpmem (frame, len, wire, sizeof wire);
+      g_assert_true (decode_frame (frame, len, &copy, &message, &error));
+      g_assert_no_error (error);
+      g_assert_cmpint (message.type, ==, types[i]);
+      if (types[i] == LOTTERY_MESSAGE_AUTH)
+        g_assert_cmpmem (message.auth.proof, 32, payload, sizeof payload);
+      else
+        g_assert_cmpmem (message.challenge.nonce, 32, payload, sizeof payload);
+      /* The payload is borrowed from the decoded buffer. */
+      g_assert_true ((types[i] == LOTTERY_MESSAGE_AUTH
+                        ? message.auth.proof
+                        : message.challenge.nonce) == copy + 1);
+    }
+}
+
 static void
 test_roundtrip_finish (void)
 {
@@ -842,6 +888,10 @@ valid_frames (void)
   ADD_FRAME (lottery_message_encode_error (frame, 4, 6, "out of order"));
   ADD_FRAME (lottery_message_encode_finished (frame, 123456));
   ADD_FRAME (lottery_message_encode_winners (frame, documents, 3, &n_encoded));
+  ADD_FRAME (lottery_message_encode_auth (frame, (const guint8 *)
+                                          "0123456789abcdef0123456789abcdef"));
+  ADD_FRAME (lottery_message_encode_challenge (frame, (const guint8 *)
+                                               "fedcba9876543210fedcba9876543210"));
 
 #undef ADD_FRAME
 
@@ -930,7 +980,7 @@ test_decode_trailing (void)
 static void
 test_decode_unknown_type (void)
 {
-  static const guint8 types[] = { 0x00, 0x06, 0x7f, 0x80, 0x87, 0xff };
+  static const guint8 types[] = { 0x00, 0x07, 0x7f, 0x80, 0x88, 0xff };
   guint i;
 
   for (i = 0; i < G_N_ELEMENTS (types); i++)
@@ -989,6 +1039,10 @@ test_type_names (void)
                    "WINNERS");
   g_assert_cmpstr (lottery_message_type_name (LOTTERY_MESSAGE_PONG), ==,
                    "PONG");
+  g_assert_cmpstr (lottery_message_type_name (LOTTERY_MESSAGE_AUTH), ==,
+                   "AUTH");
+  g_assert_cmpstr (lottery_message_type_name (LOTTERY_MESSAGE_CHALLENGE), ==,
+                   "CHALLENGE");
 }
 
 /* Random bodies, and valid frames with random damage, must be rejected
@@ -997,7 +1051,8 @@ static void
 test_decode_random (void)
 {
   static const guint8 types[] = {
-    0x01, 0x02, 0x03, 0x04, 0x05, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x00,
+    0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86,
+    0x87, 0x00,
   };
   g_autoptr(GRand) rand = g_rand_new_with_seed (7574);
   g_autoptr(GPtrArray) frames = valid_frames ();
@@ -1161,6 +1216,7 @@ main (int   argc,
 
   g_test_add_func ("/protocol/prefix", test_prefix);
   g_test_add_func ("/protocol/roundtrip/hello", test_roundtrip_hello);
+  g_test_add_func ("/protocol/roundtrip/auth-challenge", test_roundtrip_auth);
   g_test_add_func ("/protocol/roundtrip/finish", test_roundtrip_finish);
   g_test_add_func ("/protocol/roundtrip/empty", test_roundtrip_empty);
   g_test_add_func ("/protocol/roundtrip/welcome", test_roundtrip_welcome);
