@@ -13,7 +13,11 @@
  * Appends take the lock only to write; durability is a separate step,
  * lottery_storage_sync (), which does group commit: while one thread
  * runs fdatasync(), batches from other agencies are written behind it,
- * and the next fdatasync() covers all of them.
+ * and the next fdatasync() covers all of them. With
+ * LOTTERY_STORAGE_SYNC, journal records are held in memory until the
+ * sync that covers their rows: bets.csv is synced first, then the
+ * records are written and the journal synced, so a record on disk never
+ * points at rows that are not.
  */
 #include "config.h"
 
@@ -22,11 +26,12 @@
 #include "lottery-error.h"
 #include "lottery-log.h"
 
+#include <glib/gi18n-lib.h>
+#include <glib/gstdio.h>
+
 #include <errno.h>
 #include <fcntl.h>
-#include <glib/gi18n-lib.h>
 #include <inttypes.h>
-#include <glib/gstdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -58,7 +63,9 @@ struct _LotteryStorage
   int      fd;            /* bets.csv, O_APPEND */
   int      journal_fd;    /* bets.csv.journal, O_APPEND */
   guint64  size;          /* bytes in bets.csv */
-  guint64  journal_size;  /* bytes in the journal: the ticket of a write */
+  guint64  journal_size;  /* journal bytes, written or held: tickets */
+  guint64  journal_written; /* journal bytes in the file */
+  GByteArray *held;       /* records waiting for their rows' sync */
   guint64  synced;        /* journal bytes known to be on disk */
   gboolean syncing;       /* a thread is in fdatasync() */
   guint64  syncs;         /* fdatasync () rounds so far */
@@ -74,15 +81,31 @@ G_DEFINE_FINAL_TYPE (LotteryStorage, lottery_storage, G_TYPE_OBJECT)
 
 static gpointer syncer_thread (gpointer user_data);
 
-/* The syncer finishes what was asked of it, then exits. */
+/* The syncer finishes what was asked of it, then exits; no request is
+ * taken once it is stopping. */
 static void
 stop_syncer (LotteryStorage *self)
 {
+  GThread *syncer;
+
   g_mutex_lock (&self->lock);
   self->stopping = TRUE;
   g_cond_signal (&self->requests_cond);
+  syncer = g_steal_pointer (&self->syncer);
   g_mutex_unlock (&self->lock);
-  g_clear_pointer (&self->syncer, g_thread_join);
+
+  if (syncer == NULL)
+    return;
+  /* A request's task holds a reference, so the last one can only be
+   * dropped here if the owner never called lottery_storage_close (). */
+  if (syncer == g_thread_self ())
+    {
+      g_critical ("LotteryStorage finalized by its own syncer thread; call "
+                  "lottery_storage_close () first");
+      g_thread_unref (syncer);
+      return;
+    }
+  g_thread_join (syncer);
 }
 
 static void
@@ -91,6 +114,7 @@ lottery_storage_finalize (GObject *object)
   LotteryStorage *self = LOTTERY_STORAGE (object);
 
   stop_syncer (self);
+  g_clear_pointer (&self->held, g_byte_array_unref);
   if (self->fd >= 0)
     g_close (self->fd, NULL);
   if (self->journal_fd >= 0)
@@ -117,6 +141,7 @@ lottery_storage_init (LotteryStorage *self)
   g_cond_init (&self->synced_cond);
   g_cond_init (&self->requests_cond);
   g_queue_init (&self->requests);
+  self->held = g_byte_array_new ();
   self->fd = -1;
   self->journal_fd = -1;
 }
@@ -238,18 +263,20 @@ write_all (int         fd,
   return TRUE;
 }
 
-typedef gboolean (*RecordFunc) (const LotteryStorageRecord *record,
-                                gpointer                    user_data);
-
 /* Reads the journal's first @limit bytes record by record, stopping at
  * the first record that is not whole and consistent: torn, out of order,
- * or past the end of bets.csv. Returns how many bytes were good. */
-static guint64
-scan_journal (LotteryStorage *self,
-              guint64         limit,
-              guint64        *data_end,
-              RecordFunc      func,
-              gpointer        user_data)
+ * or past the end of bets.csv (or @max_end). @good gets how many bytes
+ * were good and @data_end where the last good batch ends in bets.csv.
+ * Fails only on a read error: damage is not an error, it is cut. */
+static gboolean
+scan_journal (LotteryStorage          *self,
+              guint64                  limit,
+              guint64                  max_end,
+              LotteryStorageRecordFunc func,
+              gpointer                 user_data,
+              guint64                 *good,
+              guint64                 *data_end,
+              GError                 **error)
 {
   guint8 buf[RECORD_SIZE * 256];
   guint64 offset = 0;
@@ -262,6 +289,11 @@ scan_journal (LotteryStorage *self,
       ssize_t got = pread (self->journal_fd, buf, want, (off_t) offset);
       gsize i;
 
+      if (got < 0 && errno == EINTR)
+        continue;
+      if (got < 0)
+        return fail_errno (error, errno, _("Cannot read journal %s: %s"),
+                           self->journal_path, g_strerror (errno));
       if (got < RECORD_SIZE)
         break;
       for (i = 0; i + RECORD_SIZE <= (gsize) got; i += RECORD_SIZE)
@@ -269,7 +301,7 @@ scan_journal (LotteryStorage *self,
           LotteryStorageRecord record;
 
           if (!decode_record (buf + i, &record) || record.end < end ||
-              record.end > self->size)
+              record.end > MIN (self->size, max_end))
             goto done;
           if (func != NULL && !func (&record, user_data))
             goto done;
@@ -279,42 +311,34 @@ scan_journal (LotteryStorage *self,
     }
 
 done:
+  *good = offset;
   *data_end = end;
-  return offset;
+  return TRUE;
 }
 
-/* Does bets.csv have a line end just before @end? A journal record is
- * only written after its rows, but after a power cut the file's length
- * can be on disk before its last block. */
+/* Does bets.csv have a line end just before @end? After a power cut
+ * the file's length can be on disk before its last block. */
 static gboolean
 ends_a_row (LotteryStorage *self,
-            guint64         end)
+            guint64         end,
+            gboolean       *ends,
+            GError        **error)
 {
-  int fd;
   char c = 0;
-  gboolean ok;
+  ssize_t got;
 
+  *ends = TRUE;
   if (end == 0)
     return TRUE;
-  fd = g_open (self->path, O_RDONLY | O_CLOEXEC, 0);
-  if (fd < 0)
-    return FALSE;
-  ok = pread (fd, &c, 1, (off_t) (end - 1)) == 1 && c == '\n';
-  g_close (fd, NULL);
+  do
+    got = pread (self->fd, &c, 1, (off_t) (end - 1));
+  while (got < 0 && errno == EINTR);
+  if (got < 0)
+    return fail_errno (error, errno, _("Cannot read storage %s: %s"),
+                       self->path, g_strerror (errno));
+  *ends = got == 1 && c == '\n';
 
-  return ok;
-}
-
-typedef struct
-{
-  guint64 limit_end;  /* records ending after this are dropped */
-} TrustData;
-
-static gboolean
-trusted_record (const LotteryStorageRecord *record,
-                gpointer                    user_data)
-{
-  return record->end <= ((TrustData *) user_data)->limit_end;
+  return TRUE;
 }
 
 /* Finds how much of the journal and bets.csv to keep, and cuts the
@@ -324,15 +348,20 @@ static gboolean
 recover (LotteryStorage *self,
          GError        **error)
 {
-  TrustData trust = { G_MAXUINT64 };
   guint64 good, data_end;
+  gboolean ends;
 
-  good = scan_journal (self, self->journal_size, &data_end, NULL, NULL);
+  if (!scan_journal (self, self->journal_size, G_MAXUINT64, NULL, NULL,
+                     &good, &data_end, error) ||
+      !ends_a_row (self, data_end, &ends, error))
+    return FALSE;
   /* Walk back over records whose last row is not on disk. */
-  while (good > 0 && !ends_a_row (self, data_end))
+  while (!ends)
     {
-      trust.limit_end = data_end - 1;
-      good = scan_journal (self, good, &data_end, trusted_record, &trust);
+      if (!scan_journal (self, good, data_end - 1, NULL, NULL, &good,
+                         &data_end, error) ||
+          !ends_a_row (self, data_end, &ends, error))
+        return FALSE;
     }
 
   if (good < self->journal_size)
@@ -340,7 +369,7 @@ recover (LotteryStorage *self,
       if (ftruncate (self->journal_fd, (off_t) good) != 0)
         return fail_errno (error, errno, _("Cannot cut journal %s: %s"),
                            self->journal_path, g_strerror (errno));
-      lottery_log (G_LOG_LEVEL_DEBUG, "recover_journal", "success",
+      lottery_log (G_LOG_LEVEL_INFO, "recover_journal", "success",
                    "truncated_bytes: %" G_GUINT64_FORMAT,
                    self->journal_size - good);
       self->journal_size = good;
@@ -367,17 +396,13 @@ last_row_end (LotteryStorage *self)
 {
   char buf[4096];
   guint64 end = self->size;
-  int fd;
 
-  fd = g_open (self->path, O_RDONLY | O_CLOEXEC, 0);
-  if (fd < 0)
-    return self->size;
   while (end > 0)
     {
       gsize n = (gsize) MIN (end, sizeof buf);
       const char *nl;
 
-      if (pread (fd, buf, n, (off_t) (end - n)) != (ssize_t) n)
+      if (pread (self->fd, buf, n, (off_t) (end - n)) != (ssize_t) n)
         break;
       nl = memrchr (buf, '\n', n);
       if (nl != NULL)
@@ -387,7 +412,6 @@ last_row_end (LotteryStorage *self)
         }
       end -= n;
     }
-  g_close (fd, NULL);
 
   return end;
 }
@@ -401,7 +425,7 @@ adopt (LotteryStorage *self,
 {
   LotteryStorageRecord record = { LOTTERY_STORAGE_RECORD_ADOPTED, 0, 0, 0, 0 };
   guint8 buf[RECORD_SIZE];
-  int saved;
+  int saved = 0;
 
   record.end = last_row_end (self);
   if (record.end < self->size)
@@ -419,14 +443,26 @@ adopt (LotteryStorage *self,
              "missing: they are kept, and every agency starts from its "
              "first batch", self->path, self->size, self->journal_path);
   encode_record (buf, &record);
-  if (!write_all (self->journal_fd, buf, RECORD_SIZE, &saved) ||
-      (self->sync && (fdatasync (self->fd) != 0 ||
-                      fdatasync (self->journal_fd) != 0)))
-    return fail_errno (error, errno, _("Cannot write journal %s: %s"),
-                           self->journal_path, g_strerror (errno));
+  if (self->sync && fdatasync (self->fd) != 0)
+    return fail_errno (error, errno, _("Cannot sync storage %s: %s"),
+                       self->path, g_strerror (errno));
+  if (!write_all (self->journal_fd, buf, RECORD_SIZE, &saved))
+    goto failed;
+  if (self->sync && fdatasync (self->journal_fd) != 0)
+    {
+      saved = errno;
+      goto failed;
+    }
   self->journal_size = RECORD_SIZE;
-
   return TRUE;
+
+failed:
+  /* Leave no half record behind. */
+  if (ftruncate (self->journal_fd, 0) != 0)
+    g_warning ("Cannot cut journal %s: %s", self->journal_path,
+               g_strerror (errno));
+  return fail_errno (error, saved, _("Cannot write journal %s: %s"),
+                     self->journal_path, g_strerror (saved));
 }
 
 static int
@@ -497,7 +533,7 @@ lottery_storage_open_full (const char               *path,
 {
   g_autoptr(LotteryStorage) self = NULL;
   gboolean created, journal_created;
-  guint64 data_end;
+  guint64 good, data_end;
 
   g_return_val_if_fail (path != NULL, NULL);
 
@@ -506,7 +542,7 @@ lottery_storage_open_full (const char               *path,
   self->journal_path = g_strconcat (path, ".journal", NULL);
   self->sync = (flags & LOTTERY_STORAGE_SYNC) != 0;
 
-  self->fd = open_file (path, O_WRONLY, &self->size, &created, error);
+  self->fd = open_file (path, O_RDWR, &self->size, &created, error);
   if (self->fd < 0)
     return NULL;
   self->journal_fd = open_file (self->journal_path, O_RDWR,
@@ -516,7 +552,19 @@ lottery_storage_open_full (const char               *path,
   if (self->sync && (created || journal_created))
     sync_directory (path);
 
-  if (self->journal_size == 0 && self->size > 0)
+  /* A journal without its bets.csv is most likely an old lottery's:
+   * replaying it against a new file would skip or finish agencies. */
+  if (created && self->journal_size > 0)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                   _("%s is missing but its journal %s is not: restore "
+                     "%s, or move the journal away too to start a new "
+                     "lottery"), path, self->journal_path, path);
+      g_unlink (path);
+      return NULL;
+    }
+
+  if (journal_created && self->size > 0)
     {
       if (!adopt (self, error))
         return NULL;
@@ -524,11 +572,13 @@ lottery_storage_open_full (const char               *path,
   else if (!recover (self, error))
     return NULL;
 
-  self->synced = self->journal_size;
+  self->synced = self->journal_written = self->journal_size;
+  if (func != NULL &&
+      !scan_journal (self, self->journal_size, G_MAXUINT64, func, user_data,
+                     &good, &data_end, error))
+    return NULL;
   if (self->sync)
     self->syncer = g_thread_new ("lottery-sync", syncer_thread, self);
-  if (func != NULL)
-    scan_journal (self, self->journal_size, &data_end, func, user_data);
 
   return g_steal_pointer (&self);
 }
@@ -565,7 +615,7 @@ static void
 cut_back (LotteryStorage *self)
 {
   if (ftruncate (self->fd, (off_t) self->size) != 0 ||
-      ftruncate (self->journal_fd, (off_t) self->journal_size) != 0)
+      ftruncate (self->journal_fd, (off_t) self->journal_written) != 0)
     {
       /* No later batch may be acknowledged after a partial one. */
       self->broken = TRUE;
@@ -627,9 +677,11 @@ lottery_storage_append (LotteryStorage       *self,
       encode_record (out + (gsize) i * RECORD_SIZE, &records[i]);
     }
 
+  /* With sync, the records wait for the sync of their rows. */
   if (!write_all (self->fd, rows, len, &saved) ||
-      !write_all (self->journal_fd, out, (gsize) n_records * RECORD_SIZE,
-                  &saved))
+      (!self->sync &&
+       !write_all (self->journal_fd, out, (gsize) n_records * RECORD_SIZE,
+                   &saved)))
     {
       cut_back (self);
       return lottery_fail (error, LOTTERY_ERROR_STORAGE,
@@ -637,6 +689,10 @@ lottery_storage_append (LotteryStorage       *self,
                            g_strerror (saved));
     }
 
+  if (self->sync)
+    g_byte_array_append (self->held, out, n_records * RECORD_SIZE);
+  else
+    self->journal_written += (guint64) n_records * RECORD_SIZE;
   self->size += len;
   self->journal_size += (guint64) n_records * RECORD_SIZE;
   if (ticket != NULL)
@@ -654,11 +710,12 @@ sync_locked (LotteryStorage *self,
 {
   while (self->synced < ticket)
     {
+      GByteArray *held;
       guint64 goal;
       int data_fd, journal_fd;
       int saved = 0;
 
-      if (self->broken)
+      if (self->broken || self->fd < 0)
         return FALSE;
       if (self->syncing)
         {
@@ -668,18 +725,26 @@ sync_locked (LotteryStorage *self,
 
       self->syncing = TRUE;
       goal = self->journal_size;
+      held = g_steal_pointer (&self->held);
+      self->held = g_byte_array_new ();
       data_fd = self->fd;
       journal_fd = self->journal_fd;
       g_mutex_unlock (&self->lock);
 
-      /* Rows first: a journal record on disk must never point at rows
-       * that are not. */
-      if (fdatasync (data_fd) != 0 || fdatasync (journal_fd) != 0)
-        saved = errno;
+      /* Rows first, then their records: a journal record on disk must
+       * never point at rows that are not. Only this thread writes the
+       * journal while it syncs. */
+      if (fdatasync (data_fd) != 0 ||
+          !write_all (journal_fd, held->data, held->len, &saved) ||
+          fdatasync (journal_fd) != 0)
+        saved = saved != 0 ? saved : errno;
 
       g_mutex_lock (&self->lock);
       self->syncing = FALSE;
       self->syncs++;
+      if (saved == 0)
+        self->journal_written += held->len;
+      g_byte_array_unref (held);
       if (saved != 0)
         {
           /* After a failed fdatasync () the kernel may have dropped the
@@ -745,7 +810,7 @@ syncer_thread (gpointer user_data)
         break;
 
       for (l = self->requests.head; l != NULL; l = l->next)
-        goal = MAX (goal, GPOINTER_TO_SIZE (g_task_get_task_data (l->data)));
+        goal = MAX (goal, *(guint64 *) g_task_get_task_data (l->data));
       ok = sync_locked (self, goal);
       done = self->requests;
       g_queue_init (&self->requests);
@@ -793,17 +858,26 @@ lottery_storage_sync_async (LotteryStorage      *self,
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, lottery_storage_sync_async);
-  g_task_set_task_data (task, GSIZE_TO_POINTER ((gsize) ticket), NULL);
+  g_task_set_task_data (task, g_memdup2 (&ticket, sizeof ticket), g_free);
 
   locker = g_mutex_locker_new (&self->lock);
-  if (!self->sync || self->syncer == NULL)
+  if (self->sync && !self->stopping)
     {
-      g_clear_pointer (&locker, g_mutex_locker_free);
-      g_task_return_boolean (task, TRUE);
+      g_queue_push_tail (&self->requests, g_steal_pointer (&task));
+      g_cond_signal (&self->requests_cond);
       return;
     }
-  g_queue_push_tail (&self->requests, g_steal_pointer (&task));
-  g_cond_signal (&self->requests_cond);
+  /* Without sync there is nothing to wait for; once closed, only what
+   * is already on disk can be vouched for. */
+  if (self->sync && ticket > self->synced)
+    {
+      g_clear_pointer (&locker, g_mutex_locker_free);
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CLOSED,
+                               _("Storage %s is closed"), self->path);
+      return;
+    }
+  g_clear_pointer (&locker, g_mutex_locker_free);
+  g_task_return_boolean (task, TRUE);
 }
 
 gboolean
@@ -841,12 +915,17 @@ lottery_storage_close (LotteryStorage *self,
   stop_syncer (self);
 
   locker = g_mutex_locker_new (&self->lock);
+  /* Records still held go to disk with their rows. */
+  if (self->sync && self->fd >= 0 && !sync_locked (self, self->journal_size))
+    ok = lottery_fail (error, LOTTERY_ERROR_STORAGE,
+                       _("Storage %s could not be synced"), self->path);
   /* A blocking sync in flight uses the descriptors. */
   while (self->syncing)
     g_cond_wait (&self->synced_cond, &self->lock);
   if (self->fd >= 0)
     {
-      ok = g_close (self->fd, error);
+      if (!g_close (self->fd, ok ? error : NULL))
+        ok = FALSE;
       self->fd = -1;
     }
   if (self->journal_fd >= 0)
