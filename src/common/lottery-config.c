@@ -116,6 +116,10 @@ lottery_config_set_from_string (const LotterySetting *setting,
         return lottery_fail (error, LOTTERY_ERROR_CONFIG,
                              _("%s: %s must not be empty"),
                              source, setting->key);
+      if (setting->type == LOTTERY_SETTING_SECRET &&
+          *FIELD (config, setting, char *) != NULL)
+        explicit_bzero (*FIELD (config, setting, char *),
+                        strlen (*FIELD (config, setting, char *)));
       g_free (*FIELD (config, setting, char *));
       *FIELD (config, setting, char *) = g_strdup (value);
       return TRUE;
@@ -431,8 +435,14 @@ lottery_config_clear (const LotterySetting *settings,
   guint i;
 
   for (i = 0; i < n_settings; i++)
-    if (settings[i].type == LOTTERY_SETTING_STRING ||
-        settings[i].type == LOTTERY_SETTING_SECRET ||
-        settings[i].type == LOTTERY_SETTING_ADDRESS)
-      g_clear_pointer (FIELD (config, &settings[i], char *), g_free);
+    {
+      char **field = FIELD (config, &settings[i], char *);
+
+      if (settings[i].type == LOTTERY_SETTING_SECRET && *field != NULL)
+        explicit_bzero (*field, strlen (*field));
+      if (settings[i].type == LOTTERY_SETTING_STRING ||
+          settings[i].type == LOTTERY_SETTING_SECRET ||
+          settings[i].type == LOTTERY_SETTING_ADDRESS)
+        g_clear_pointer (field, g_free);
+    }
 }

@@ -74,7 +74,8 @@ struct _LotteryAgency
   gint64             activity;     /* when the last frame arrived */
   gint64             partial_since; /* first byte of an unfinished frame,
                                      * or 0 */
-  gboolean           spoken;    /* a whole frame has arrived */
+  gint64             accepted;     /* when the connection came in */
+  gint64             write_since;  /* when the write in progress began */
 
   gboolean           closing;   /* no more frames are handled */
   gboolean           closed;    /* the socket is closed */
@@ -148,7 +149,7 @@ lottery_agency_init (LotteryAgency *self)
   self->phase = PHASE_HELLO;
   self->io_timeout = 10 * G_USEC_PER_SEC;
   self->idle_timeout = 300 * G_USEC_PER_SEC;
-  self->activity = g_get_monotonic_time ();
+  self->activity = self->accepted = g_get_monotonic_time ();
 }
 
 static char *
@@ -186,6 +187,15 @@ lottery_agency_new (GSocketConnection *connection,
    * Nagle holds each one back until the previous is acknowledged. */
   g_socket_set_option (g_socket_connection_get_socket (connection),
                        IPPROTO_TCP, TCP_NODELAY, 1, NULL);
+  /* A peer that vanished (a cable pulled, a partition) would hold its
+   * agency until idle_timeout; keepalive notices within a minute. */
+  g_socket_set_keepalive (g_socket_connection_get_socket (connection), TRUE);
+  g_socket_set_option (g_socket_connection_get_socket (connection),
+                       IPPROTO_TCP, TCP_KEEPIDLE, 30, NULL);
+  g_socket_set_option (g_socket_connection_get_socket (connection),
+                       IPPROTO_TCP, TCP_KEEPINTVL, 5, NULL);
+  g_socket_set_option (g_socket_connection_get_socket (connection),
+                       IPPROTO_TCP, TCP_KEEPCNT, 4, NULL);
 
   return self;
 }
@@ -319,6 +329,7 @@ flush (LotteryAgency *self)
     }
 
   len = self->pending->len;
+  self->write_since = g_get_monotonic_time ();
   self->writing = g_byte_array_free_to_bytes (g_steal_pointer (&self->pending));
   self->pending = g_byte_array_sized_new (256);
   g_output_stream_write_all_async (self->output,
@@ -354,6 +365,53 @@ send_error (LotteryAgency *self,
                                             error->message));
 }
 
+static void
+ordered_error_cb (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  LotteryAgency *self = LOTTERY_AGENCY (g_task_get_source_object (task));
+  GBytes *frame = g_task_get_task_data (task);
+  gsize len;
+  const guint8 *data = g_bytes_get_data (frame, &len);
+
+  self->syncing--;
+  lottery_storage_sync_finish (LOTTERY_STORAGE (source), result, NULL);
+  send_frame (self, data, len);
+  if (self->closed)
+    maybe_announce_closed (self);
+  else
+    pump (self);
+}
+
+/* An ERROR that must not overtake the answers still waiting for the
+ * disk: it takes its turn in the same queue. */
+static void
+send_error_in_order (LotteryAgency *self,
+                     const GError  *error,
+                     guint32        sequence)
+{
+  guint8 frame[LOTTERY_FRAME_MAX];
+  guint16 code = error->domain == LOTTERY_ERROR ? (guint16) error->code
+                                                : LOTTERY_ERROR_FAILED;
+  gsize len;
+  GTask *task;
+
+  if (self->syncing == 0)
+    {
+      send_error (self, error, sequence);
+      return;
+    }
+
+  len = lottery_message_encode_error (frame, code, sequence, error->message);
+  task = g_task_new (self, NULL, NULL, NULL);
+  g_task_set_task_data (task, g_bytes_new (frame, len),
+                        (GDestroyNotify) g_bytes_unref);
+  self->syncing++;
+  lottery_storage_sync_async (self->storage, 0, NULL, ordered_error_cb, task);
+}
+
 /* Replies with @error, then closes once the reply is out. */
 static void
 fail_and_close (LotteryAgency *self,
@@ -370,7 +428,7 @@ fail_and_close (LotteryAgency *self,
     lottery_log (LOTTERY_LOG_ERROR, action, "fail", "ip: %s | error: %s",
                  self->peer, reason);
 
-  send_error (self, error, 0);
+  send_error_in_order (self, error, 0);
   self->closing = TRUE;
   self->close_after_flush = TRUE;
   flush (self);
@@ -950,7 +1008,7 @@ handle_finish (LotteryAgency        *self,
     {
       lottery_log (LOTTERY_LOG_ERROR, "finish", "fail",
                    "agency: %u | error: %s", self->id, error->message);
-      send_error (self, error, last_sequence);
+      send_error_in_order (self, error, last_sequence);
       return;
     }
 
@@ -1113,8 +1171,8 @@ extract_frames (LotteryAgency *self)
                                       LOTTERY_FRAME_PREFIX, body_len));
       self->rstart += LOTTERY_FRAME_PREFIX + body_len;
       self->activity = g_get_monotonic_time ();
-      self->partial_since = 0;
-      self->spoken = TRUE;
+      /* What follows a whole frame is a new frame's start, if anything. */
+      self->partial_since = self->rstart < self->rend ? self->activity : 0;
     }
 
   return TRUE;
@@ -1167,13 +1225,11 @@ read_done_cb (GObject      *source,
       return;
     }
 
-  self->rend += (gsize) n;
-  if (self->partial_since == 0)
-    self->partial_since = g_get_monotonic_time ();
-  pump (self);
-  /* What is left is the start of a frame still to come. */
+  /* Bytes of a frame still to come start its clock. */
   if (self->rstart == self->rend)
-    self->partial_since = 0;
+    self->partial_since = g_get_monotonic_time ();
+  self->rend += (gsize) n;
+  pump (self);
 }
 
 static void
@@ -1238,11 +1294,25 @@ lottery_agency_check_timeouts (LotteryAgency *self,
                                gint64         now)
 {
   g_autoptr(GError) error = NULL;
-  guint io_s = (guint) (self->io_timeout / G_USEC_PER_SEC);
-  guint idle_s = (guint) (self->idle_timeout / G_USEC_PER_SEC);
+  guint io_s, idle_s;
 
   g_return_if_fail (LOTTERY_IS_AGENCY (self));
 
+  io_s = (guint) (self->io_timeout / G_USEC_PER_SEC);
+  idle_s = (guint) (self->idle_timeout / G_USEC_PER_SEC);
+  if (self->closed)
+    return;
+
+  /* A peer that does not read its answers would hold the connection
+   * (and its agency) forever, also once it is closing. */
+  if (self->writing != NULL && now - self->write_since > self->io_timeout)
+    {
+      lottery_log (LOTTERY_LOG_ERROR, "send_reply", "fail",
+                   "agency: %u | ip: %s | error: answers not read within %u "
+                   "seconds", self->id, self->peer, io_s);
+      close_now (self);
+      return;
+    }
   if (self->closing)
     return;
 
@@ -1252,14 +1322,15 @@ lottery_agency_check_timeouts (LotteryAgency *self,
       now - self->partial_since > self->io_timeout)
     lottery_fail (&error, LOTTERY_ERROR_TIMEOUT,
                   _("A message was not completed within %u seconds"), io_s);
-  else if (self->phase == PHASE_AUTH &&
-           now - self->activity > self->io_timeout)
+  /* Until it is an agency (HELLO, and AUTH with tokens), a connection
+   * has io_timeout in all: PINGs do not keep a stranger's slot. */
+  else if (self->id == 0 && self->phase == PHASE_AUTH &&
+           now - self->accepted > self->io_timeout)
     lottery_fail (&error, LOTTERY_ERROR_TIMEOUT,
-                  _("No AUTH came within %u seconds of the CHALLENGE"), io_s);
-  else if (!self->spoken && now - self->activity > self->io_timeout)
+                  _("No AUTH came within %u seconds of connecting"), io_s);
+  else if (self->id == 0 && now - self->accepted > self->io_timeout)
     lottery_fail (&error, LOTTERY_ERROR_TIMEOUT,
-                  _("Nothing was sent within %u seconds of connecting"),
-                  io_s);
+                  _("No HELLO came within %u seconds of connecting"), io_s);
   else if (self->busy || self->syncing > 0 || self->writing != NULL)
     self->activity = now; /* silence is ours, not the client's */
   else if (now - self->activity > self->idle_timeout)

@@ -287,6 +287,8 @@ refuse (LotteryServer     *self,
   gsize len = lottery_message_encode_error (frame, LOTTERY_ERROR_SERVER_FULL,
                                             0, message);
   gint64 now = g_get_monotonic_time ();
+  g_autoptr(GSocketAddress) address =
+    g_socket_connection_get_remote_address (connection, NULL);
 
   g_socket_set_blocking (socket, FALSE);
   g_socket_send (socket, (const char *) frame, len, NULL, NULL);
@@ -295,8 +297,6 @@ refuse (LotteryServer     *self,
   self->refused++;
   if (now - self->refused_logged >= G_USEC_PER_SEC)
     {
-      g_autoptr(GSocketAddress) address =
-        g_socket_connection_get_remote_address (connection, NULL);
       g_autofree char *ip = G_IS_INET_SOCKET_ADDRESS (address)
         ? g_inet_address_to_string (g_inet_socket_address_get_address (
                                       G_INET_SOCKET_ADDRESS (address)))

@@ -17,7 +17,7 @@
 /* Every connection is a descriptor: take all the system allows, and say
  * so if max_connections cannot be honoured. */
 static void
-raise_open_files (guint max_connections)
+raise_open_files (guint *max_connections)
 {
   struct rlimit limit;
 
@@ -31,10 +31,17 @@ raise_open_files (guint max_connections)
     }
   /* Room for the listener, the storage, the log and the draw. */
   if (limit.rlim_cur != RLIM_INFINITY &&
-      limit.rlim_cur < (rlim_t) max_connections + 32)
-    g_warning ("server.max_connections is %u but this process may open "
-               "only %lu files; raise the limit (ulimit -n)",
-               max_connections, (unsigned long) limit.rlim_cur);
+      limit.rlim_cur < (rlim_t) *max_connections + 64)
+    {
+      guint fit = limit.rlim_cur > 64 ? (guint) (limit.rlim_cur - 64) : 1;
+
+      /* Past the limit, accept () would fail over and over. */
+      g_warning ("server.max_connections is %u but this process may open "
+                 "only %lu files: serving at most %u connections; raise "
+                 "the limit (ulimit -n)", *max_connections,
+                 (unsigned long) limit.rlim_cur, fit);
+      *max_connections = fit;
+    }
 }
 
 static gboolean
@@ -218,7 +225,7 @@ main (int   argc,
                  "mode: open | warning: no auth.tokens, so anyone who can "
                  "reach the port can act as any agency");
 
-  raise_open_files (config->max_connections);
+  raise_open_files (&config->max_connections);
 
   /* Handlers first: a stop may come as soon as the port is logged. */
   loop = g_main_loop_new (NULL, FALSE);

@@ -455,11 +455,24 @@ test_hostile (TestFixture   *fixture,
   g_assert_cmpuint (expect_error_then_close (noise), ==,
                     LOTTERY_ERROR_PROTOCOL);
 
-  /* A slow-loris: a PING frame one byte every 300 ms would take 1.5 s. */
+  /* A slow-loris, already an agency: a whole PING, then the start of
+   * a next frame, one byte every 300 ms. */
   loris = test_raw_connect (test_server_get_port (server));
   silent = test_raw_connect (test_server_get_port (server));
+  len = lottery_message_encode_hello (frame, 2);
+  test_raw_send (loris, frame, len);
+  {
+    guint8 reply[LOTTERY_FRAME_MAX];
+    LotteryMessage message;
+
+    test_raw_receive (loris, reply, &message);
+    g_assert_cmpint (message.type, ==, LOTTERY_MESSAGE_WELCOME);
+    len = lottery_message_encode_empty (frame, LOTTERY_MESSAGE_PING);
+    test_raw_send (loris, frame, len);
+    test_raw_receive (loris, reply, &message);
+    g_assert_cmpint (message.type, ==, LOTTERY_MESSAGE_PONG);
+  }
   started = g_get_monotonic_time ();
-  len = lottery_message_encode_empty (frame, LOTTERY_MESSAGE_PING);
   for (i = 0; i + 1 < len; i++)
     {
       test_raw_send (loris, frame + i, 1);
@@ -481,6 +494,105 @@ test_hostile (TestFixture   *fixture,
   g_assert_cmpuint (rows->len, ==, 20000);
   g_assert_cmpuint (test_process_count_lines (server, "action: receive_message "
                                               "| result: fail"), >=, 4);
+  test_process_send_signal (server, SIGTERM);
+  test_assert_exit (server, 0);
+}
+
+/* A stranger that keeps sending PINGs, an agency that goes silent, and
+ * one that waits for the draw. */
+static void
+test_idle (TestFixture   *fixture,
+           gconstpointer  data)
+{
+  g_autofree char *file = test_gen_bets (fixture, "agency-2.csv", 300, 12, 1,
+                                         FALSE);
+  g_autoptr(GSocketConnection) stranger = NULL;
+  g_autoptr(GSocketConnection) quiet = NULL;
+  guint8 frame[LOTTERY_FRAME_MAX];
+  guint8 reply[LOTTERY_FRAME_MAX];
+  LotteryMessage message;
+  TestProcess *server, *waiting, *first, *last;
+  gint64 started;
+  gsize len;
+  guint i;
+
+  g_test_summary ("Until it says HELLO, a connection has io_timeout in all, "
+                  "PINGs or not; an agency silent for idle_timeout is cut; "
+                  "an agency whose query waits for the draw is not.");
+
+  server = test_server_start (fixture, 3, ARGS ("--io-timeout", "2",
+                                                "--idle-timeout", "2"));
+  waiting = test_client_start (fixture, test_server_get_port (server), 2,
+                               ARGS ("--bets-file", file), NULL);
+  test_assert_line (waiting, "action: consulta_ganadores | result: "
+                    "in_progress", 1);
+
+  stranger = test_raw_connect (test_server_get_port (server));
+  started = g_get_monotonic_time ();
+  len = lottery_message_encode_empty (frame, LOTTERY_MESSAGE_PING);
+  for (i = 0; i < 10; i++)
+    {
+      test_raw_send (stranger, frame, len);
+      test_raw_receive (stranger, reply, &message);
+      if (message.type != LOTTERY_MESSAGE_PONG)
+        break;
+      g_usleep (500 * G_TIME_SPAN_MILLISECOND);
+    }
+  g_assert_cmpint (message.type, ==, LOTTERY_MESSAGE_ERROR);
+  g_assert_cmpuint (message.error.code, ==, LOTTERY_ERROR_TIMEOUT);
+  g_assert_cmpint (g_get_monotonic_time () - started, <, 5 * G_USEC_PER_SEC);
+
+  quiet = test_raw_connect (test_server_get_port (server));
+  len = lottery_message_encode_hello (frame, 1);
+  test_raw_send (quiet, frame, len);
+  test_raw_receive (quiet, reply, &message);
+  g_assert_cmpint (message.type, ==, LOTTERY_MESSAGE_WELCOME);
+  g_assert_cmpuint (expect_error_then_close (quiet), ==,
+                    LOTTERY_ERROR_TIMEOUT);
+  test_assert_line (server, "error: The connection was idle for 2 seconds", 1);
+
+  /* Agency 2 waited through all that; agencies 1 and 3 finish now. */
+  g_assert_true (test_process_is_running (waiting));
+  first = test_client_start (fixture, test_server_get_port (server), 1,
+                             ARGS ("--bet", "Ana,Diaz,1,1990-01-01,5"), NULL);
+  test_assert_line (first, "action: consulta_ganadores | result: "
+                    "in_progress", 1);
+  last = test_client_run (fixture, test_server_get_port (server), 3,
+                          ARGS ("--bet", "Eva,Paz,3,1990-01-01,5"), NULL);
+  test_assert_exit (last, 0);
+  test_assert_exit (first, 0);
+  test_assert_exit (waiting, 0);
+  assert_winners (waiting, file);
+  test_process_send_signal (server, SIGTERM);
+  test_assert_exit (server, 0);
+}
+
+/* A peer that asks and never reads its answers. */
+static void
+test_no_reader (TestFixture   *fixture,
+                gconstpointer  data)
+{
+  g_autoptr(GSocketConnection) greedy = NULL;
+  guint8 frame[LOTTERY_FRAME_MAX];
+  TestProcess *server;
+  gsize len;
+  guint i;
+
+  g_test_summary ("A peer that sends requests and never reads the answers "
+                  "is cut once a write has waited io_timeout, and the "
+                  "server keeps serving.");
+
+  /* 100,000 agencies: each STATUS answer is about 900 KB. */
+  server = test_server_start (fixture, 100000, ARGS ("--io-timeout", "1"));
+  greedy = test_raw_connect (test_server_get_port (server));
+  len = lottery_message_encode_empty (frame, LOTTERY_MESSAGE_STATUS);
+  for (i = 0; i < 20; i++)
+    test_raw_send (greedy, frame, len);
+
+  test_assert_line (server, "action: send_reply | result: fail", 1);
+  g_assert_cmpuint (test_process_count_lines (server,
+                                              "answers not read within 1 "
+                                              "seconds"), ==, 1);
   test_process_send_signal (server, SIGTERM);
   test_assert_exit (server, 0);
 }
@@ -618,6 +730,8 @@ main (int   argc,
   ADD ("/faults/proxy-cut", NULL, test_proxy_cut);
   ADD ("/faults/hostile", NULL, test_hostile);
   ADD ("/faults/flood", NULL, test_flood);
+  ADD ("/faults/idle", NULL, test_idle);
+  ADD ("/faults/no-reader", NULL, test_no_reader);
 
 #undef ADD
 

@@ -1835,8 +1835,10 @@ test_scale_300 (TestFixture   *fixture,
                   "while one more connection stays idle; each gets exactly "
                   "its own winners.");
 
+  /* The idle connection must outlive the run, however slow (ASan). */
   server = test_server_start (fixture, SCALE_AGENCIES,
-                              ARGS ("--listen-backlog", "512"));
+                              ARGS ("--listen-backlog", "512",
+                                    "--io-timeout", "3600"));
 
   /* Connected, silent: it must hold nobody up. */
   idle = test_raw_connect (test_server_get_port (server));
