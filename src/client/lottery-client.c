@@ -383,6 +383,7 @@ lottery_client_init (LotteryClient *self)
   GApplication *app = G_APPLICATION (self);
   g_autofree GOptionEntry *setting_entries = NULL;
   g_autofree char *description = NULL;
+  g_autofree char *env_list = NULL;
   g_autofree char *full_description = NULL;
   const GOptionEntry entries[] = {
     { "config", 'c', 0, G_OPTION_ARG_FILENAME, NULL,
@@ -418,13 +419,15 @@ lottery_client_init (LotteryClient *self)
       "to the central server in batches, says when it has finished, and\n"
       "prints the agency’s winners once the draw has taken place. With\n"
       "--status it shows the server’s progress instead."));
+  env_list = lottery_config_env_list (lottery_client_config_settings (),
+                                      LOTTERY_CLIENT_N_SETTINGS);
   description = g_strdup_printf (
     _("Settings, from the strongest to the weakest: the flags; the\n"
-      "environment variables CLI_ID, CLI_SERVER_ADDRESS, CLI_BATCH_MAXAMOUNT,\n"
-      "CLI_BETS_FILE and CLI_LOG_LEVEL; the JSON file given with --config,\n"
-      "else ./client.json if it exists; the built-in defaults. Empty\n"
-      "variables are ignored. An example configuration, to use with\n"
-      "--config:\n"
+      "environment variables\n"
+      "%s;\n"
+      "the JSON file given with --config, else ./client.json if it exists;\n"
+      "the built-in defaults. Empty variables are ignored. An example\n"
+      "configuration, to use with --config:\n"
       "  %s\n"
       "\n"
       "With NOMBRE, APELLIDO, DOCUMENTO, NACIMIENTO and NUMERO in the\n"
@@ -440,7 +443,8 @@ lottery_client_init (LotteryClient *self)
       "  lottery-client --id 1 --server localhost:12345 --bets-file agency-1.csv\n"
       "  CLI_ID=2 lottery-client --config %s\n"
       "  lottery-client --status --server localhost:12345\n"),
-    SYSCONFDIR "/lottery/client.json", SYSCONFDIR "/lottery/client.json");
+    env_list, SYSCONFDIR "/lottery/client.json",
+    SYSCONFDIR "/lottery/client.json");
   /* A paragraph of its own, so that the text above keeps its
    * translation. */
   full_description = g_strconcat (description, "\n",

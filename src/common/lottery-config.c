@@ -371,6 +371,33 @@ lottery_config_option_entries (const LotterySetting *settings,
   return entries;
 }
 
+/* The settings' environment variables for --help, two spaces in and
+ * wrapped before 72 columns, so the list never goes stale. */
+char *
+lottery_config_env_list (const LotterySetting *settings,
+                         guint                 n_settings)
+{
+  GString *out = g_string_new ("  ");
+  gsize line_start = 0;
+  guint i;
+
+  for (i = 0; i < n_settings; i++)
+    {
+      const char *env = settings[i].env;
+
+      if (i > 0 && out->len - line_start + strlen (env) + 2 > 72)
+        {
+          g_string_append (out, ",\n  ");
+          line_start = out->len - 2;
+        }
+      else if (i > 0)
+        g_string_append (out, ", ");
+      g_string_append (out, env);
+    }
+
+  return g_string_free (out, FALSE);
+}
+
 /* "port: 12345 | listen_backlog: 5 | …" for the config log line. */
 char *
 lottery_config_describe (const LotterySetting *settings,

@@ -809,11 +809,14 @@ syncer_thread (gpointer user_data)
       if (g_queue_is_empty (&self->requests))
         break;
 
-      for (l = self->requests.head; l != NULL; l = l->next)
-        goal = MAX (goal, *(guint64 *) g_task_get_task_data (l->data));
-      ok = sync_locked (self, goal);
+      /* Only the requests taken now are answered by this round: one
+       * that comes while fdatasync () runs may be for rows written after
+       * it started. */
       done = self->requests;
       g_queue_init (&self->requests);
+      for (l = done.head; l != NULL; l = l->next)
+        goal = MAX (goal, *(guint64 *) g_task_get_task_data (l->data));
+      ok = sync_locked (self, goal);
       g_mutex_unlock (&self->lock);
 
       while ((task = g_queue_pop_head (&done)) != NULL)

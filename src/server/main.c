@@ -106,6 +106,7 @@ main (int   argc,
   g_auto(GStrv) envp = g_get_environ ();
   g_autofree GOptionEntry *setting_entries = NULL;
   g_autofree char *description = NULL;
+  g_autofree char *env_list = NULL;
   g_autofree char *full_description = NULL;
   char *flag_values[LOTTERY_SERVER_N_SETTINGS] = { NULL, };
   g_autofree char *config_path = NULL;
@@ -141,13 +142,15 @@ main (int   argc,
     _("Central server of the national lottery: receives the agencies’ bets,\n"
       "stores them in a CSV file and, once every agency has finished, draws\n"
       "the winners and tells each agency its own."));
+  env_list = lottery_config_env_list (lottery_server_config_settings (),
+                                      LOTTERY_SERVER_N_SETTINGS);
   description = g_strdup_printf (
     _("Settings, from the strongest to the weakest: the flags; the\n"
-      "environment variables SERVER_PORT, SERVER_LISTEN_BACKLOG,\n"
-      "SERVER_AGENCIES, SERVER_STORAGE and LOGGING_LEVEL; the JSON file given\n"
-      "with --config, else ./server.json if it exists; the built-in defaults.\n"
-      "Empty variables are ignored. An example configuration, to use with\n"
-      "--config:\n"
+      "environment variables\n"
+      "%s;\n"
+      "the JSON file given with --config, else ./server.json if it exists;\n"
+      "the built-in defaults. Empty variables are ignored. An example\n"
+      "configuration, to use with --config:\n"
       "  %s\n"
       "\n"
       "Log lines go to standard output. SIGTERM or SIGINT stops the server\n"
@@ -156,7 +159,8 @@ main (int   argc,
       "Examples:\n"
       "  lottery-server --agencies 5 --storage /var/lib/lottery/bets.csv\n"
       "  SERVER_PORT=0 lottery-server --config %s\n"),
-    SYSCONFDIR "/lottery/server.json", SYSCONFDIR "/lottery/server.json");
+    env_list, SYSCONFDIR "/lottery/server.json",
+    SYSCONFDIR "/lottery/server.json");
   /* A paragraph of its own, so that the text above keeps its
    * translation. */
   full_description = g_strconcat (description, "\n",

@@ -113,7 +113,12 @@ test_sigkill_resume (TestFixture   *fixture,
   server = test_server_start (fixture, CRASH_AGENCIES,
                               ARGS ("--port", port, "--storage-sync", sync));
   for (i = 0; i < CRASH_AGENCIES; i++)
-    test_assert_exit (clients[i], 0);
+    {
+      /* On a hang, every process's story is needed, not one. */
+      if (!test_process_wait_exit (clients[i], TEST_TIMEOUT_MS))
+        test_fixture_dump (fixture);
+      test_assert_exit (clients[i], 0);
+    }
   test_assert_line (server, "action: resume | result: success", 1);
   test_assert_line (server, "action: sorteo | result: success", 1);
 
