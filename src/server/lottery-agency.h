@@ -11,12 +11,15 @@ G_BEGIN_DECLS
 #define LOTTERY_TYPE_AGENCY (lottery_agency_get_type ())
 G_DECLARE_FINAL_TYPE (LotteryAgency, lottery_agency, LOTTERY, AGENCY, GObject)
 
-LotteryAgency *lottery_agency_new      (GSocketConnection *connection,
-                                        LotteryState      *state,
-                                        LotteryStorage    *storage);
-void           lottery_agency_start    (LotteryAgency     *self);
-void           lottery_agency_close    (LotteryAgency     *self);
-guint          lottery_agency_get_id   (LotteryAgency     *self);
-const char    *lottery_agency_get_peer (LotteryAgency     *self);
+LotteryAgency *lottery_agency_new                   (GIOStream         *stream,
+                                                     GSocketConnection *connection,
+                                                     LotteryState      *state,
+                                                     LotteryStorage    *storage);
+void           lottery_agency_set_handshake_timeout (LotteryAgency     *self,
+                                                     guint              seconds);
+void           lottery_agency_start                 (LotteryAgency     *self);
+void           lottery_agency_close                 (LotteryAgency     *self);
+guint          lottery_agency_get_id                (LotteryAgency     *self);
+const char    *lottery_agency_get_peer              (LotteryAgency     *self);
 
 G_END_DECLS
