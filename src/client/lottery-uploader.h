@@ -20,6 +20,8 @@ void             lottery_uploader_set_single_bet   (LotteryUploader   *self,
                                                     const LotteryBet  *bet);
 void             lottery_uploader_set_progress     (LotteryUploader   *self,
                                                     LotteryProgress   *progress);
+void             lottery_uploader_set_tls_database (LotteryUploader   *self,
+                                                    GTlsDatabase      *database);
 gboolean         lottery_uploader_run              (LotteryUploader   *self,
                                                     GCancellable      *cancellable,
                                                     GError           **error);
