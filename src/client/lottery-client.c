@@ -10,6 +10,7 @@
 #include "lottery-client.h"
 #include "lottery-auth.h"
 #include "lottery-client-config.h"
+#include "lottery-connect.h"
 #include "lottery-error.h"
 #include "lottery-log.h"
 #include "lottery-progress.h"
@@ -30,6 +31,7 @@ struct _LotteryClient
   LotteryBet          *single_bet; /* --bet or NOMBRE…NUMERO, else NULL */
   gboolean             has_token;
   guint8               token[LOTTERY_AUTH_TOKEN_LEN]; /* secret */
+  GTlsDatabase        *tls_ca;     /* tls.ca loaded, or NULL: plain TCP */
   GCancellable        *cancellable;
   guint                sigterm;
   guint                sigint;
@@ -51,6 +53,7 @@ lottery_client_finalize (GObject *object)
 
   g_clear_pointer (&self->config, lottery_client_config_free);
   g_clear_pointer (&self->single_bet, lottery_bet_free);
+  g_clear_object (&self->tls_ca);
   g_clear_object (&self->cancellable);
   lottery_auth_wipe (self->token, sizeof self->token);
 
@@ -143,6 +146,7 @@ ping (LotteryClient *self)
   uploader = lottery_uploader_new (self->config->id,
                                    self->config->server_address,
                                    self->config->batch_max_amount);
+  lottery_uploader_set_tls_database (uploader, self->tls_ca);
   if (!lottery_uploader_ping (uploader, NULL, &error))
     {
       g_printerr ("lottery-client: %s: %s\n", self->config->server_address,
@@ -162,8 +166,8 @@ show_status (LotteryClient *self,
   g_autoptr(GError) error = NULL;
   g_autofree char *text = NULL;
 
-  view = lottery_status_view_fetch (self->config->server_address, NULL,
-                                    &error);
+  view = lottery_status_view_fetch (self->config->server_address,
+                                    self->tls_ca, NULL, &error);
   if (view == NULL)
     {
       g_printerr ("lottery-client: %s: %s\n", self->config->server_address,
@@ -235,6 +239,16 @@ lottery_client_handle_local_options (GApplication *application,
     }
 
   lottery_log_init (self->config->log_level);
+  /* Like an unreadable bets file: the settings are fine, the file not. */
+  if (self->config->tls_ca != NULL)
+    {
+      self->tls_ca = lottery_connect_load_ca (self->config->tls_ca, &error);
+      if (self->tls_ca == NULL)
+        {
+          g_printerr ("lottery-client: %s\n", error->message);
+          return LOTTERY_CLIENT_EXIT_FAILURE;
+        }
+    }
   if (self->ping)
     return ping (self);
   if (g_variant_dict_contains (options, "status"))
@@ -347,6 +361,7 @@ lottery_client_activate (GApplication *application)
     lottery_uploader_set_single_bet (uploader, self->single_bet);
   else
     lottery_uploader_set_bets_file (uploader, self->config->bets_file);
+  lottery_uploader_set_tls_database (uploader, self->tls_ca);
   /* The progress line is for a person watching a terminal. */
   if (self->single_bet == NULL && !self->quiet && isatty (STDERR_FILENO))
     lottery_uploader_set_progress (uploader,

@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include "lottery-status-view.h"
+#include "lottery-connect.h"
 #include "lottery-error.h"
 #include "lottery-stream.h"
 
@@ -14,7 +15,6 @@
 #include <json-glib/json-glib.h>
 #include <string.h>
 
-#define DEFAULT_PORT 12345
 #define TIMEOUT_S    5
 #define N_COLUMNS    4
 
@@ -82,13 +82,13 @@ lottery_status_view_add_reply (LotteryStatusView    *view,
 }
 
 static gboolean
-exchange (GSocketConnection *connection,
+exchange (GIOStream         *connection,
           LotteryStatusView *view,
           GCancellable      *cancellable,
           GError           **error)
 {
-  GInputStream *in = g_io_stream_get_input_stream (G_IO_STREAM (connection));
-  GOutputStream *out = g_io_stream_get_output_stream (G_IO_STREAM (connection));
+  GInputStream *in = g_io_stream_get_input_stream (connection);
+  GOutputStream *out = g_io_stream_get_output_stream (connection);
   g_autofree guint8 *buffer = g_malloc (LOTTERY_FRAME_MAX);
   guint8 frame[LOTTERY_FRAME_MAX];
   gsize len = lottery_message_encode_empty (frame, LOTTERY_MESSAGE_STATUS);
@@ -122,29 +122,26 @@ exchange (GSocketConnection *connection,
 }
 
 /* One connection, STATUS, the answer. No retries: it says how the
- * server is now, or that it does not answer. */
+ * server is now, or that it does not answer. With @ca (else NULL) the
+ * connection is TLS and the server must present a certificate from one
+ * of those CAs. */
 LotteryStatusView *
 lottery_status_view_fetch (const char    *address,
+                           GTlsDatabase  *ca,
                            GCancellable  *cancellable,
                            GError       **error)
 {
-  g_autoptr(GSocketClient) client = g_socket_client_new ();
-  g_autoptr(GSocketConnection) connection = NULL;
+  g_autoptr(GIOStream) connection = NULL;
   g_autoptr(LotteryStatusView) view = lottery_status_view_new ();
   gboolean ok;
 
   /* Also bounds each read: the server answers at once. */
-  g_socket_client_set_timeout (client, TIMEOUT_S);
-  /* Agencies reach the server directly; the desktop proxy settings
-   * would also need GSettings schemas a server host may not have. */
-  g_socket_client_set_enable_proxy (client, FALSE);
-  connection = g_socket_client_connect_to_host (client, address, DEFAULT_PORT,
-                                                cancellable, error);
+  connection = lottery_connect (address, ca, TIMEOUT_S, cancellable, error);
   if (connection == NULL)
     return NULL;
 
   ok = exchange (connection, view, cancellable, error);
-  g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
+  lottery_connect_close (connection);
 
   return ok ? g_steal_pointer (&view) : NULL;
 }

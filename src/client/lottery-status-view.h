@@ -23,6 +23,7 @@ gboolean           lottery_status_view_add_reply    (LotteryStatusView       *vi
                                                      const LotteryMessage    *message,
                                                      GError                 **error);
 LotteryStatusView *lottery_status_view_fetch        (const char              *address,
+                                                     GTlsDatabase            *ca,
                                                      GCancellable            *cancellable,
                                                      GError                 **error);
 char              *lottery_status_view_format_table (const LotteryStatusView *view);

@@ -15,6 +15,7 @@
 
 #include "lottery-uploader.h"
 #include "lottery-auth.h"
+#include "lottery-connect.h"
 #include "lottery-csv-reader.h"
 #include "lottery-error.h"
 #include "lottery-log.h"
@@ -23,8 +24,6 @@
 #include "lottery-stream.h"
 
 #include <glib/gi18n.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <string.h>
 
 /* 128 batches (about 800 KiB) in flight: enough to cover the server's
@@ -36,7 +35,6 @@
 #define BACKOFF_MAX_MS     1000
 #define CONNECT_TIMEOUT_S  5
 #define MAX_REPORTED_ROWS  100
-#define DEFAULT_PORT       12345
 
 typedef struct
 {
@@ -58,8 +56,9 @@ struct _LotteryUploader
   gboolean           has_token;
   guint8             token[LOTTERY_AUTH_TOKEN_LEN]; /* secret */
   gboolean           warned_open;   /* said the server asked for no token */
+  GTlsDatabase      *tls_database;  /* NULL: plain TCP */
 
-  GSocketConnection *connection;
+  GIOStream         *connection;    /* TCP, or TLS over it */
   guint8            *rbuf;
   guint8            *obuf;          /* frames not yet written */
   gsize              olen;
@@ -92,6 +91,7 @@ lottery_uploader_finalize (GObject *object)
   g_free (self->address);
   g_free (self->bets_file);
   g_clear_pointer (&self->single_bet, lottery_bet_free);
+  g_clear_object (&self->tls_database);
   g_free (self->rbuf);
   g_free (self->obuf);
   g_clear_pointer (&self->winners, g_ptr_array_unref);
@@ -144,6 +144,14 @@ lottery_uploader_set_single_bet (LotteryUploader  *self,
 {
   g_clear_pointer (&self->single_bet, lottery_bet_free);
   self->single_bet = lottery_bet_copy (bet);
+}
+
+/* Speaks TLS and trusts only the CAs of @database; NULL: plain TCP. */
+void
+lottery_uploader_set_tls_database (LotteryUploader *self,
+                                   GTlsDatabase    *database)
+{
+  g_set_object (&self->tls_database, database);
 }
 
 /* Shows @progress (transfer full) while uploading; it is cleared when
@@ -636,26 +644,13 @@ connect_to_server (LotteryUploader *self,
                    GCancellable    *cancellable,
                    GError         **error)
 {
-  g_autoptr(GSocketClient) client = g_socket_client_new ();
-  GSocket *socket;
+  /* The connect timeout stays for PING/PONG and HELLO/WELCOME (and the
+   * TLS handshake): a server that accepts and never answers must not
+   * hang us. */
+  self->connection = lottery_connect (self->address, self->tls_database,
+                                      CONNECT_TIMEOUT_S, cancellable, error);
 
-  g_socket_client_set_timeout (client, CONNECT_TIMEOUT_S);
-  /* Agencies reach the server directly; the desktop proxy settings
-   * would also need GSettings schemas a server host may not have. */
-  g_socket_client_set_enable_proxy (client, FALSE);
-  self->connection = g_socket_client_connect_to_host (client, self->address,
-                                                      DEFAULT_PORT,
-                                                      cancellable, error);
-  if (self->connection == NULL)
-    return FALSE;
-
-  /* The connect timeout stays for PING/PONG and HELLO/WELCOME: a
-   * server that accepts and never answers must not hang us. */
-  socket = g_socket_connection_get_socket (self->connection);
-  /* Small messages (FINISH, QUERY) must not wait behind Nagle. */
-  g_socket_set_option (socket, IPPROTO_TCP, TCP_NODELAY, 1, NULL);
-
-  return TRUE;
+  return self->connection != NULL;
 }
 
 static void
@@ -665,7 +660,7 @@ disconnect (LotteryUploader *self)
     return;
 
   self->olen = 0;
-  g_io_stream_close (G_IO_STREAM (self->connection), NULL, NULL);
+  lottery_connect_close (self->connection);
   g_clear_object (&self->connection);
   lottery_log (G_LOG_LEVEL_INFO, "close_connection", "success", "server: %s",
                self->address);
@@ -769,7 +764,7 @@ session (LotteryUploader *self,
   lottery_log (G_LOG_LEVEL_INFO, "connect", "success",
                "server: %s | last_batch: %u", self->address, last_sequence);
   /* Welcomed: from here the wait for the draw may be long. */
-  g_socket_set_timeout (g_socket_connection_get_socket (self->connection), 0);
+  g_socket_set_timeout (lottery_connect_get_socket (self->connection), 0);
 
   if (!finished &&
       (!upload (self, last_sequence, &n_batches, cancellable, error) ||
@@ -799,11 +794,14 @@ lottery_uploader_ping (LotteryUploader *self,
                     lottery_message_encode_empty (frame, LOTTERY_MESSAGE_PING),
                     cancellable, error) &&
        read_message (self, &message, cancellable, error);
-  if (ok && message.type != LOTTERY_MESSAGE_PONG)
+  /* Such as a TLS server telling a client in the clear. */
+  if (ok && message.type == LOTTERY_MESSAGE_ERROR)
+    ok = server_error (&message, error);
+  else if (ok && message.type != LOTTERY_MESSAGE_PONG)
     ok = lottery_fail (error, LOTTERY_ERROR_PROTOCOL, _("Expected PONG, got %s"),
                        lottery_message_type_name (message.type));
 
-  g_io_stream_close (G_IO_STREAM (self->connection), NULL, NULL);
+  lottery_connect_close (self->connection);
   g_clear_object (&self->connection);
   return ok;
 }

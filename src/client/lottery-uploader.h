@@ -22,6 +22,8 @@ void             lottery_uploader_set_progress     (LotteryUploader   *self,
                                                     LotteryProgress   *progress);
 void             lottery_uploader_set_token        (LotteryUploader   *self,
                                                     const guint8      *token);
+void             lottery_uploader_set_tls_database (LotteryUploader   *self,
+                                                    GTlsDatabase      *database);
 gboolean         lottery_uploader_run              (LotteryUploader   *self,
                                                     GCancellable      *cancellable,
                                                     GError           **error);

@@ -9,6 +9,12 @@
  * frames are read ahead (up to MAX_QUEUED) and replies go out in order.
  * A winners query before the draw is parked in LotteryState, not in a
  * thread.
+ *
+ * Over TLS, reading starts once the handshake is done. GIO runs a
+ * handshake in a thread of its pool, blocking on the socket, so it is
+ * started only when the client has sent its first bytes (a port probe
+ * or a silent client holds no thread), and a client that has not
+ * finished it handshake_timeout seconds later is cancelled and closed.
  */
 #include "config.h"
 
@@ -28,6 +34,8 @@
 #define MAX_GROUP        16 /* batches stored by one task */
 #define MAX_PENDING_REPLIES (64 * 1024) /* bytes of unsent replies */
 #define MAX_SYNCING      16 /* groups written, waiting for the disk */
+#define HANDSHAKE_TIMEOUT_S 10
+#define TLS_HANDSHAKE_RECORD 0x16 /* a TLS record's first byte */
 
 typedef enum
 {
@@ -41,6 +49,7 @@ struct _LotteryAgency
 {
   GObject parent_instance;
 
+  GIOStream         *stream;    /* the connection, or TLS over it */
   GSocketConnection *connection;
   GInputStream      *input;
   GOutputStream     *output;
@@ -80,6 +89,11 @@ struct _LotteryAgency
   gboolean           closing;   /* no more frames are handled */
   gboolean           closed;    /* the socket is closed */
   gboolean           announced; /* ::closed was emitted */
+
+  guint              handshake_timeout;    /* seconds */
+  guint              handshake_timeout_id; /* its source, while it runs */
+  gboolean           handshaking;          /* a GIO thread holds the socket */
+  gboolean           secured;              /* TLS: the handshake is done */
 };
 
 enum
@@ -101,6 +115,8 @@ lottery_agency_finalize (GObject *object)
 {
   LotteryAgency *self = LOTTERY_AGENCY (object);
 
+  g_clear_handle_id (&self->handshake_timeout_id, g_source_remove);
+  g_clear_object (&self->stream);
   g_clear_object (&self->connection);
   g_clear_object (&self->cancellable);
   g_clear_object (&self->state);
@@ -150,6 +166,7 @@ lottery_agency_init (LotteryAgency *self)
   self->io_timeout = 10 * G_USEC_PER_SEC;
   self->idle_timeout = 300 * G_USEC_PER_SEC;
   self->activity = self->accepted = g_get_monotonic_time ();
+  self->handshake_timeout = HANDSHAKE_TIMEOUT_S;
 }
 
 static char *
@@ -165,19 +182,25 @@ describe_peer (GSocketConnection *connection)
   return g_strdup ("unknown");
 }
 
+/* @stream is what the agency speaks over: @connection itself, or a
+ * GTlsServerConnection over it (its handshake not yet done).
+ * @connection gives the peer's address and the socket. */
 LotteryAgency *
-lottery_agency_new (GSocketConnection *connection,
+lottery_agency_new (GIOStream         *stream,
+                    GSocketConnection *connection,
                     LotteryState      *state,
                     LotteryStorage    *storage)
 {
   LotteryAgency *self;
 
+  g_return_val_if_fail (G_IS_IO_STREAM (stream), NULL);
   g_return_val_if_fail (G_IS_SOCKET_CONNECTION (connection), NULL);
 
   self = g_object_new (LOTTERY_TYPE_AGENCY, NULL);
+  self->stream = g_object_ref (stream);
   self->connection = g_object_ref (connection);
-  self->input = g_io_stream_get_input_stream (G_IO_STREAM (connection));
-  self->output = g_io_stream_get_output_stream (G_IO_STREAM (connection));
+  self->input = g_io_stream_get_input_stream (stream);
+  self->output = g_io_stream_get_output_stream (stream);
   self->state = g_object_ref (state);
   self->storage = g_object_ref (storage);
   self->peer = describe_peer (connection);
@@ -229,12 +252,23 @@ lottery_agency_get_peer (LotteryAgency *self)
   return self->peer;
 }
 
+/* Seconds a TLS client has to finish the handshake it has started. */
+void
+lottery_agency_set_handshake_timeout (LotteryAgency *self,
+                                      guint          seconds)
+{
+  g_return_if_fail (LOTTERY_IS_AGENCY (self));
+  g_return_if_fail (seconds > 0);
+
+  self->handshake_timeout = seconds;
+}
+
 /* Emits ::closed once nothing of this connection is in flight. */
 static void
 maybe_announce_closed (LotteryAgency *self)
 {
   if (!self->closed || self->busy || self->syncing > 0 ||
-      self->writing != NULL || self->announced)
+      self->writing != NULL || self->handshaking || self->announced)
     return;
 
   /* Only now may another connection speak for this agency: a batch
@@ -253,8 +287,13 @@ close_now (LotteryAgency *self)
 
   self->closing = TRUE;
   self->closed = TRUE;
+  g_clear_handle_id (&self->handshake_timeout_id, g_source_remove);
   g_cancellable_cancel (self->cancellable);
-  g_io_stream_close (G_IO_STREAM (self->connection), NULL, NULL);
+  /* A handshake thread may still be using the socket: it is closed when
+   * the handshake returns. Over TLS the socket is closed without a
+   * close_notify, which could block on a client that does not read. */
+  if (!self->handshaking)
+    g_io_stream_close (G_IO_STREAM (self->connection), NULL, NULL);
 
   if (self->id != 0)
     lottery_log (G_LOG_LEVEL_INFO, "close_connection", "success",
@@ -1273,6 +1312,122 @@ pump (LotteryAgency *self)
     read_more (self);
 }
 
+/* ---- TLS ---- */
+
+static void
+handshake_done_cb (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  g_autoptr(LotteryAgency) self = user_data;
+  g_autoptr(GError) error = NULL;
+  gboolean ok;
+
+  ok = g_tls_connection_handshake_finish (G_TLS_CONNECTION (source), result,
+                                          &error);
+  self->handshaking = FALSE;
+  g_clear_handle_id (&self->handshake_timeout_id, g_source_remove);
+
+  if (self->closed)
+    {
+      /* Stopped meanwhile (timeout, shutdown): the socket is free now. */
+      g_io_stream_close (G_IO_STREAM (self->connection), NULL, NULL);
+      maybe_announce_closed (self);
+      return;
+    }
+  if (!ok)
+    {
+      g_autofree char *reason = lottery_log_value (error->message);
+
+      lottery_log (LOTTERY_LOG_ERROR, "tls_handshake", "fail",
+                   "ip: %s | error: %s", self->peer, reason);
+      close_now (self);
+      return;
+    }
+
+  self->secured = TRUE;
+  lottery_log (G_LOG_LEVEL_DEBUG, "tls_handshake", "success",
+               "ip: %s | cipher: %s", self->peer,
+               g_tls_connection_get_ciphersuite_name (
+                 G_TLS_CONNECTION (source)));
+  read_more (self);
+}
+
+static gboolean
+handshake_timeout_cb (gpointer user_data)
+{
+  LotteryAgency *self = user_data;
+
+  self->handshake_timeout_id = 0;
+  lottery_log (LOTTERY_LOG_ERROR, "tls_handshake", "fail",
+               "ip: %s | error: TLS handshake not done within %u s",
+               self->peer, self->handshake_timeout);
+  close_now (self);
+
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+first_bytes_cb (GSocket      *socket,
+                GIOCondition  condition,
+                gpointer      user_data)
+{
+  LotteryAgency *self = user_data;
+  guint8 first = 0;
+  GInputVector vector = { &first, 1 };
+  int flags = G_SOCKET_MSG_PEEK;
+
+  if (self->closed)
+    return G_SOURCE_REMOVE;
+
+  /* Readable with nothing to read: the client left without a word, like
+   * a port probe. */
+  if (g_socket_get_available_bytes (socket) <= 0 ||
+      g_socket_receive_message (socket, NULL, &vector, 1, NULL, NULL, &flags,
+                                NULL, NULL) != 1)
+    {
+      close_now (self);
+      return G_SOURCE_REMOVE;
+    }
+  /* Every TLS client starts with a handshake record; anything else is a
+   * client speaking the protocol in the clear, which is told so in the
+   * clear rather than left to retry. */
+  if (first != TLS_HANDSHAKE_RECORD)
+    {
+      g_autoptr(GError) error = NULL;
+
+      lottery_fail (&error, LOTTERY_ERROR_PROTOCOL,
+                    _("This server speaks TLS only: the client needs tls.ca"));
+      self->output = g_io_stream_get_output_stream (
+        G_IO_STREAM (self->connection));
+      fail_and_close (self, "tls_handshake", error);
+      return G_SOURCE_REMOVE;
+    }
+
+  self->handshaking = TRUE;
+  self->handshake_timeout_id = g_timeout_add_seconds (self->handshake_timeout,
+                                                      handshake_timeout_cb,
+                                                      self);
+  g_tls_connection_handshake_async (G_TLS_CONNECTION (self->stream),
+                                    G_PRIORITY_DEFAULT, self->cancellable,
+                                    handshake_done_cb, g_object_ref (self));
+  return G_SOURCE_REMOVE;
+}
+
+/* Waits, on the main context, for the client's first bytes, then hands
+ * the handshake to GIO. */
+static void
+start_tls (LotteryAgency *self)
+{
+  GSocket *socket = g_socket_connection_get_socket (self->connection);
+  g_autoptr(GSource) source = g_socket_create_source (socket, G_IO_IN,
+                                                      self->cancellable);
+
+  g_source_set_callback (source, G_SOURCE_FUNC (first_bytes_cb),
+                         g_object_ref (self), g_object_unref);
+  g_source_attach (source, g_main_context_get_thread_default ());
+}
+
 void
 lottery_agency_set_timeouts (LotteryAgency *self,
                              guint          io_timeout_s,
@@ -1316,6 +1471,20 @@ lottery_agency_check_timeouts (LotteryAgency *self,
   if (self->closing)
     return;
 
+  /* Before a TLS handshake nothing can be said to the client; once it
+   * has started, its own timeout runs. */
+  if (G_IS_TLS_CONNECTION (self->stream) && !self->secured)
+    {
+      if (!self->handshaking && now - self->accepted > self->io_timeout)
+        {
+          lottery_log (LOTTERY_LOG_ERROR, "tls_handshake", "fail",
+                       "ip: %s | error: nothing sent within %u s", self->peer,
+                       io_s);
+          close_now (self);
+        }
+      return;
+    }
+
   /* Only while we wait on the client: when reading is paused, the
    * unfinished frame is our doing. */
   if (self->reading && self->partial_since != 0 &&
@@ -1346,5 +1515,8 @@ lottery_agency_start (LotteryAgency *self)
 {
   g_return_if_fail (LOTTERY_IS_AGENCY (self));
 
-  read_more (self);
+  if (G_IS_TLS_CONNECTION (self->stream))
+    start_tls (self);
+  else
+    read_more (self);
 }

@@ -3,7 +3,8 @@
  * The server owns the LotteryState and the LotteryStorage for its whole
  * run and every connection (LotteryAgency) until that connection has
  * closed and its last batch is stored. All of this runs on the main
- * context; only batches and the draw run in GTask's thread pool.
+ * context; only batches and the draw run in GTask's thread pool (and,
+ * with TLS, GIO's handshakes).
  */
 #include "config.h"
 
@@ -39,6 +40,8 @@ struct _LotteryServer
   GSocketService *service;
   GHashTable     *agencies;     /* LotteryAgency * (owned) */
   GCancellable   *cancellable;  /* cancelled at shutdown: stops the draw */
+  GTlsCertificate *tls_certificate; /* NULL: plain TCP */
+  guint           handshake_timeout;
   gboolean        drawing;      /* the draw thread is running */
   gboolean        draw_due;     /* the journal says every agency finished */
   gboolean        stopping;
@@ -65,6 +68,7 @@ lottery_server_finalize (GObject *object)
   g_clear_pointer (&self->agencies, g_hash_table_unref);
   g_clear_handle_id (&self->sweep, g_source_remove);
   g_clear_object (&self->cancellable);
+  g_clear_object (&self->tls_certificate);
   g_clear_object (&self->service);
   g_clear_object (&self->storage);
   g_clear_object (&self->auth);
@@ -130,6 +134,59 @@ replay_record (const LotteryStorageRecord *record,
   return TRUE;
 }
 
+/* tls.certificate and tls.key, checked one by one so that the error
+ * names the file at fault. */
+static GTlsCertificate *
+load_tls_certificate (const LotteryServerConfig *config,
+                      GError                   **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(GTlsCertificate) alone = NULL;
+  g_autofree char *pem = NULL;
+  g_autofree char *key = NULL;
+  GTlsCertificate *certificate;
+
+  if (!g_tls_backend_supports_tls (g_tls_backend_get_default ()))
+    {
+      lottery_fail (error, LOTTERY_ERROR_CONFIG,
+                    _("tls.certificate is set, but TLS needs GIO’s TLS "
+                      "backend, which is not installed (package "
+                      "glib-networking)"));
+      return NULL;
+    }
+
+  /* GLib's messages name the file that cannot be read. */
+  if (!g_file_get_contents (config->tls_certificate, &pem, NULL,
+                            &local_error))
+    {
+      lottery_fail (error, LOTTERY_ERROR_CONFIG, "tls.certificate: %s",
+                    local_error->message);
+      return NULL;
+    }
+  if (!g_file_get_contents (config->tls_key, &key, NULL, &local_error))
+    {
+      lottery_fail (error, LOTTERY_ERROR_CONFIG, "tls.key: %s",
+                    local_error->message);
+      return NULL;
+    }
+
+  certificate = g_tls_certificate_new_from_files (config->tls_certificate,
+                                                  config->tls_key,
+                                                  &local_error);
+  if (certificate != NULL)
+    return certificate;
+
+  /* The certificate alone parses: the key is what is wrong. */
+  alone = g_tls_certificate_new_from_pem (pem, -1, NULL);
+  if (alone != NULL)
+    lottery_fail (error, LOTTERY_ERROR_CONFIG, "tls.key: %s: %s",
+                  config->tls_key, local_error->message);
+  else
+    lottery_fail (error, LOTTERY_ERROR_CONFIG, "tls.certificate: %s: %s",
+                  config->tls_certificate, local_error->message);
+  return NULL;
+}
+
 /* Opens the storage; nothing listens until lottery_server_start (). */
 LotteryServer *
 lottery_server_new (const LotteryServerConfig *config,
@@ -137,6 +194,16 @@ lottery_server_new (const LotteryServerConfig *config,
 {
   g_autoptr(LotteryServer) self = g_object_new (LOTTERY_TYPE_SERVER, NULL);
   Replay replay = { NULL, 0, 0 };
+
+  /* Before the storage: a server that cannot speak TLS as asked must
+   * not touch bets.csv. */
+  if (config->tls_certificate != NULL)
+    {
+      self->tls_certificate = load_tls_certificate (config, error);
+      if (self->tls_certificate == NULL)
+        return NULL;
+    }
+  self->handshake_timeout = config->io_timeout;
 
   self->port = config->port;
   self->listen_backlog = config->listen_backlog;
@@ -290,8 +357,11 @@ refuse (LotteryServer     *self,
   g_autoptr(GSocketAddress) address =
     g_socket_connection_get_remote_address (connection, NULL);
 
+  /* Over TLS the frame would be noise before a handshake: just close;
+   * the agency retries a connection that drops. */
   g_socket_set_blocking (socket, FALSE);
-  g_socket_send (socket, (const char *) frame, len, NULL, NULL);
+  if (self->tls_certificate == NULL)
+    g_socket_send (socket, (const char *) frame, len, NULL, NULL);
   g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
 
   self->refused++;
@@ -331,6 +401,43 @@ sweep_cb (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
+/* What the agency speaks over: @connection, or TLS over it; NULL (and
+ * logged) if TLS cannot be set up. */
+static GIOStream *
+wrap_tls (LotteryServer     *self,
+          GSocketConnection *connection)
+{
+  g_autoptr(GError) error = NULL;
+  GIOStream *tls;
+
+  if (self->tls_certificate == NULL)
+    return g_object_ref (G_IO_STREAM (connection));
+
+  /* What g_tls_server_connection_new () does, but with no CA database:
+   * agencies are not asked for certificates, and the default database
+   * (the system's CAs, read from disk for each connection) would cost
+   * the main thread some 10 ms per connection. A client that closes
+   * without close_notify has closed, as over TCP: frames carry their
+   * own length. */
+  tls = g_initable_new (g_tls_backend_get_server_connection_type (
+                          g_tls_backend_get_default ()),
+                        NULL, &error,
+                        "base-io-stream", connection,
+                        "certificate", self->tls_certificate,
+                        "database", NULL,
+                        "authentication-mode", G_TLS_AUTHENTICATION_NONE,
+                        "require-close-notify", FALSE,
+                        NULL);
+  if (tls == NULL)
+    {
+      lottery_log (LOTTERY_LOG_ERROR, "accept_connections", "fail",
+                   "error: %s", error->message);
+      return NULL;
+    }
+
+  return tls;
+}
+
 static gboolean
 incoming_cb (GSocketService    *service,
              GSocketConnection *connection,
@@ -338,6 +445,7 @@ incoming_cb (GSocketService    *service,
              gpointer           user_data)
 {
   LotteryServer *self = user_data;
+  g_autoptr(GIOStream) stream = NULL;
   LotteryAgency *agency;
 
   if (self->stopping)
@@ -348,7 +456,10 @@ incoming_cb (GSocketService    *service,
       return TRUE;
     }
 
-  agency = lottery_agency_new (connection, self->state, self->storage);
+  stream = wrap_tls (self, connection);
+  if (stream == NULL)
+    return TRUE;
+  agency = lottery_agency_new (stream, connection, self->state, self->storage);
   lottery_agency_set_timeouts (agency, self->io_timeout, self->idle_timeout);
   lottery_agency_set_auth (agency, self->auth);
   lottery_log (G_LOG_LEVEL_INFO, "accept_connections", "success", "ip: %s",
@@ -357,6 +468,8 @@ incoming_cb (GSocketService    *service,
   g_hash_table_add (self->agencies, agency);
   g_signal_connect (agency, "draw-due", G_CALLBACK (draw_due_cb), self);
   g_signal_connect (agency, "closed", G_CALLBACK (agency_closed_cb), self);
+  if (self->tls_certificate != NULL)
+    lottery_agency_set_handshake_timeout (agency, self->handshake_timeout);
   lottery_agency_start (agency);
 
   return TRUE;
@@ -389,7 +502,8 @@ lottery_server_start (LotteryServer *self,
   self->sweep = g_timeout_add_seconds (1, sweep_cb, self);
 
   lottery_log (G_LOG_LEVEL_INFO, "accept_connections", "in_progress",
-               "port: %u", self->port);
+               "port: %u | tls: %s", self->port,
+               self->tls_certificate != NULL ? "on" : "off");
 
   /* Every agency had finished before a restart: draw again from
    * bets.csv; the outcome is the same. */

@@ -1,0 +1,279 @@
+/* lottery-connect.c: the client's connection to the central server.
+ *
+ * The upload, --ping and --status all connect here: TCP with a timeout
+ * (which also bounds every read and write until the caller lifts it),
+ * no proxy, TCP_NODELAY. With a CA database the connection is TLS and
+ * the handshake is done before lottery_connect () returns: the server's
+ * certificate must chain to one of those CAs and be issued for the host
+ * of the address, or nothing is sent.
+ */
+#include "config.h"
+
+#include "lottery-connect.h"
+#include "lottery-error.h"
+
+#include <glib/gi18n.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#define DEFAULT_PORT    12345
+/* Longest a TLS close waits to hand its close_notify to the socket. */
+#define CLOSE_TIMEOUT_S 1
+
+/* The CA certificates of @path (PEM) as a database to check the
+ * server's certificate against. */
+GTlsDatabase *
+lottery_connect_load_ca (const char  *path,
+                         GError     **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autofree char *contents = NULL;
+  g_autofree char *absolute = NULL;
+  GTlsDatabase *database;
+  GList *certificates;
+
+  g_return_val_if_fail (path != NULL, NULL);
+
+  if (!g_tls_backend_supports_tls (g_tls_backend_get_default ()))
+    {
+      lottery_fail (error, LOTTERY_ERROR_CONFIG,
+                    _("tls.ca is set, but TLS needs GIO’s TLS backend, "
+                      "which is not installed (package glib-networking)"));
+      return NULL;
+    }
+
+  /* GLib's message names the file. */
+  if (!g_file_get_contents (path, &contents, NULL, &local_error))
+    {
+      lottery_fail (error, LOTTERY_ERROR_CONFIG, "tls.ca: %s",
+                    local_error->message);
+      return NULL;
+    }
+  /* A file without certificates would make a database that trusts
+   * nobody, and every connection would fail for a less obvious reason. */
+  certificates = g_tls_certificate_list_new_from_file (path, &local_error);
+  if (certificates == NULL)
+    {
+      if (local_error != NULL)
+        lottery_fail (error, LOTTERY_ERROR_CONFIG, "tls.ca: %s: %s", path,
+                      local_error->message);
+      else
+        lottery_fail (error, LOTTERY_ERROR_CONFIG,
+                      _("tls.ca: %s holds no PEM certificate"), path);
+      return NULL;
+    }
+  g_list_free_full (certificates, g_object_unref);
+
+  /* GTlsFileDatabase wants an absolute path. */
+  absolute = g_canonicalize_filename (path, NULL);
+  database = g_tls_file_database_new (absolute, &local_error);
+  if (database == NULL)
+    lottery_fail (error, LOTTERY_ERROR_CONFIG, "tls.ca: %s: %s", path,
+                  local_error->message);
+
+  return database;
+}
+
+/* The TCP connection under @stream (owned by @stream). */
+static GSocketConnection *
+base_connection (GIOStream *stream)
+{
+  GIOStream *base = NULL;
+
+  if (!G_IS_TLS_CONNECTION (stream))
+    return G_SOCKET_CONNECTION (stream);
+
+  g_object_get (stream, "base-io-stream", &base, NULL);
+  g_object_unref (base);
+
+  return G_SOCKET_CONNECTION (base);
+}
+
+/* The socket under @stream, for its timeout. */
+GSocket *
+lottery_connect_get_socket (GIOStream *stream)
+{
+  g_return_val_if_fail (G_IS_IO_STREAM (stream), NULL);
+
+  return g_socket_connection_get_socket (base_connection (stream));
+}
+
+static void
+append_reason (GString    *reasons,
+               const char *reason)
+{
+  if (reasons->len > 0)
+    g_string_append (reasons, "; ");
+  g_string_append (reasons, reason);
+}
+
+/* Why the server's certificate was refused, in words. */
+static char *
+describe_certificate_errors (GTlsCertificateFlags  flags,
+                             GTlsDatabase         *ca,
+                             const char           *host)
+{
+  GString *reasons = g_string_new (NULL);
+  g_autofree char *anchors = NULL;
+
+  if (G_IS_TLS_FILE_DATABASE (ca))
+    g_object_get (ca, "anchors", &anchors, NULL);
+
+  if (flags & G_TLS_CERTIFICATE_UNKNOWN_CA)
+    {
+      g_autofree char *reason =
+        g_strdup_printf (_("is not signed by a CA in %s (unknown CA)"),
+                         anchors != NULL ? anchors : "tls.ca");
+      append_reason (reasons, reason);
+    }
+  if (flags & G_TLS_CERTIFICATE_BAD_IDENTITY)
+    {
+      g_autofree char *reason =
+        g_strdup_printf (_("is not issued for %s (bad identity)"), host);
+      append_reason (reasons, reason);
+    }
+  if (flags & G_TLS_CERTIFICATE_NOT_ACTIVATED)
+    append_reason (reasons, _("is not valid yet"));
+  if (flags & G_TLS_CERTIFICATE_EXPIRED)
+    append_reason (reasons, _("has expired"));
+  if (flags & G_TLS_CERTIFICATE_REVOKED)
+    append_reason (reasons, _("has been revoked"));
+  if (flags & G_TLS_CERTIFICATE_INSECURE)
+    append_reason (reasons, _("uses an insecure algorithm"));
+  if (reasons->len == 0)
+    append_reason (reasons, _("could not be verified"));
+
+  return g_string_free (reasons, FALSE);
+}
+
+/* TLS over @connection, handshake done and the server verified. */
+static GIOStream *
+start_tls (GSocketConnection  *connection,
+           const char         *address,
+           GTlsDatabase       *ca,
+           GCancellable       *cancellable,
+           GError            **error)
+{
+  g_autoptr(GSocketConnectable) identity = NULL;
+  g_autoptr(GIOStream) tls = NULL;
+  g_autoptr(GError) local_error = NULL;
+  GTlsCertificateFlags flags;
+
+  identity = g_network_address_parse (address, DEFAULT_PORT, error);
+  if (identity == NULL)
+    return NULL;
+  /* What g_tls_client_connection_new () does, with @ca given from the
+   * start: set afterwards, the system's CAs would be read from disk
+   * first, for nothing (some 10 ms). Frames carry their own length, so
+   * a cut-off stream shows anyway: a server that closes without
+   * close_notify has simply closed. */
+  tls = g_initable_new (g_tls_backend_get_client_connection_type (
+                          g_tls_backend_get_default ()),
+                        cancellable, error,
+                        "base-io-stream", connection,
+                        "server-identity", identity,
+                        "database", ca,
+                        "require-close-notify", FALSE,
+                        NULL);
+  if (tls == NULL)
+    return NULL;
+
+  if (g_tls_connection_handshake (G_TLS_CONNECTION (tls), cancellable,
+                                  &local_error))
+    return g_steal_pointer (&tls);
+
+  flags = g_tls_connection_get_peer_certificate_errors (G_TLS_CONNECTION (tls));
+  if (g_error_matches (local_error, G_TLS_ERROR, G_TLS_ERROR_BAD_CERTIFICATE) ||
+      flags != 0)
+    {
+      const char *host =
+        g_network_address_get_hostname (G_NETWORK_ADDRESS (identity));
+      g_autofree char *reasons = describe_certificate_errors (flags, ca, host);
+
+      /* A G_TLS_ERROR: the uploader does not retry it. */
+      g_set_error (error, G_TLS_ERROR, G_TLS_ERROR_BAD_CERTIFICATE,
+                   _("The server at %s is not trusted: its certificate %s"),
+                   address, reasons);
+      return NULL;
+    }
+
+  /* GIO calls a connection closed or reset during the handshake "not
+   * TLS": like any dropped connection (a server stopping) it is worth a
+   * retry, as a timeout is. Other TLS errors, such as plain protocol
+   * bytes where TLS was expected, are not. */
+  if (g_error_matches (local_error, G_TLS_ERROR, G_TLS_ERROR_NOT_TLS))
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
+                 _("TLS handshake with %s failed: %s"), address,
+                 local_error->message);
+  else if (local_error->domain == G_TLS_ERROR)
+    g_propagate_prefixed_error (error, g_steal_pointer (&local_error),
+                                _("TLS handshake with %s failed (is the "
+                                  "server set up for TLS?): "), address);
+  else
+    g_propagate_prefixed_error (error, g_steal_pointer (&local_error),
+                                _("TLS handshake with %s failed: "), address);
+  return NULL;
+}
+
+/* Connects to @address (host:port, port 12345 if none) within
+ * @timeout_s seconds; the socket keeps that timeout for every read and
+ * write until lottery_connect_get_socket () changes it. With @ca, the
+ * result is a GTlsClientConnection whose handshake is done; else the
+ * GSocketConnection. */
+GIOStream *
+lottery_connect (const char    *address,
+                 GTlsDatabase  *ca,
+                 guint          timeout_s,
+                 GCancellable  *cancellable,
+                 GError       **error)
+{
+  g_autoptr(GSocketClient) client = g_socket_client_new ();
+  g_autoptr(GSocketConnection) connection = NULL;
+  GIOStream *tls;
+
+  g_return_val_if_fail (address != NULL, NULL);
+  g_return_val_if_fail (ca == NULL || G_IS_TLS_DATABASE (ca), NULL);
+
+  g_socket_client_set_timeout (client, timeout_s);
+  /* Agencies reach the server directly; the desktop proxy settings
+   * would also need GSettings schemas a server host may not have. */
+  g_socket_client_set_enable_proxy (client, FALSE);
+  connection = g_socket_client_connect_to_host (client, address, DEFAULT_PORT,
+                                                cancellable, error);
+  if (connection == NULL)
+    return NULL;
+
+  /* Small messages (FINISH, QUERY) must not wait behind Nagle. */
+  g_socket_set_option (g_socket_connection_get_socket (connection),
+                       IPPROTO_TCP, TCP_NODELAY, 1, NULL);
+
+  if (ca == NULL)
+    return G_IO_STREAM (g_steal_pointer (&connection));
+
+  tls = start_tls (connection, address, ca, cancellable, error);
+  if (tls == NULL)
+    g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
+
+  return tls;
+}
+
+/* Closes @stream and its socket. Over TLS the close_notify is sent if
+ * the socket takes it within a second: a server that stopped reading
+ * must not hold up a client that is leaving. */
+void
+lottery_connect_close (GIOStream *stream)
+{
+  GSocketConnection *connection;
+
+  g_return_if_fail (G_IS_IO_STREAM (stream));
+
+  connection = base_connection (stream);
+  if (G_IS_TLS_CONNECTION (stream))
+    {
+      g_socket_set_timeout (g_socket_connection_get_socket (connection),
+                            CLOSE_TIMEOUT_S);
+      g_io_stream_close (stream, NULL, NULL);
+    }
+  /* Also when the TLS close failed half-way. */
+  g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
+}
