@@ -246,6 +246,15 @@ lottery_connect (const char    *address,
   /* Small messages (FINISH, QUERY) must not wait behind Nagle. */
   g_socket_set_option (g_socket_connection_get_socket (connection),
                        IPPROTO_TCP, TCP_NODELAY, 1, NULL);
+  /* The wait for the draw has no timeout: keepalive tells a server that
+   * vanished (host down, partition) from one that is still drawing. */
+  g_socket_set_keepalive (g_socket_connection_get_socket (connection), TRUE);
+  g_socket_set_option (g_socket_connection_get_socket (connection),
+                       IPPROTO_TCP, TCP_KEEPIDLE, 30, NULL);
+  g_socket_set_option (g_socket_connection_get_socket (connection),
+                       IPPROTO_TCP, TCP_KEEPINTVL, 5, NULL);
+  g_socket_set_option (g_socket_connection_get_socket (connection),
+                       IPPROTO_TCP, TCP_KEEPCNT, 4, NULL);
 
   if (ca == NULL)
     return G_IO_STREAM (g_steal_pointer (&connection));
