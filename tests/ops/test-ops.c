@@ -903,11 +903,18 @@ test_spanish_help (TestFixture   *fixture,
   g_assert_true (has_line (client_help,
                            "Configuración, de mayor a menor precedencia: "
                            "las opciones; las"));
+  g_assert_true (has_line (client_help, "variables de entorno"));
+  g_assert_true (has_line (client_help,
+                           "el archivo JSON indicado con --config o, si no, "
+                           "./client.json si existe;"));
 
   server_help = run_for_output (fixture, ARGS (server, "--help"), 0, FALSE);
   g_assert_true (has_line (server_help,
                            "Servidor central de la Lotería Nacional: recibe "
                            "las apuestas de las"));
+  g_assert_true (has_line (server_help,
+                           "el archivo JSON indicado con --config o, si no, "
+                           "./server.json si existe;"));
 }
 
 static void
