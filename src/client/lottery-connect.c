@@ -2,7 +2,7 @@
  *
  * The upload, --ping and --status all connect here: TCP with a timeout
  * (which also bounds every read and write until the caller lifts it),
- * no proxy, TCP_NODELAY. With a CA database the connection is TLS and
+ * no proxy, TCP_NODELAY and keepalive. With a CA database the connection is TLS and
  * the handshake is done before lottery_connect () returns: the server's
  * certificate must chain to one of those CAs and be issued for the host
  * of the address, or nothing is sent.
@@ -10,11 +10,10 @@
 #include "config.h"
 
 #include "lottery-connect.h"
+#include "lottery-stream.h"
 #include "lottery-error.h"
 
 #include <glib/gi18n.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 
 #define DEFAULT_PORT    12345
 /* Longest a TLS close waits to hand its close_notify to the socket. */
@@ -243,18 +242,10 @@ lottery_connect (const char    *address,
   if (connection == NULL)
     return NULL;
 
-  /* Small messages (FINISH, QUERY) must not wait behind Nagle. */
-  g_socket_set_option (g_socket_connection_get_socket (connection),
-                       IPPROTO_TCP, TCP_NODELAY, 1, NULL);
-  /* The wait for the draw has no timeout: keepalive tells a server that
-   * vanished (host down, partition) from one that is still drawing. */
-  g_socket_set_keepalive (g_socket_connection_get_socket (connection), TRUE);
-  g_socket_set_option (g_socket_connection_get_socket (connection),
-                       IPPROTO_TCP, TCP_KEEPIDLE, 30, NULL);
-  g_socket_set_option (g_socket_connection_get_socket (connection),
-                       IPPROTO_TCP, TCP_KEEPINTVL, 5, NULL);
-  g_socket_set_option (g_socket_connection_get_socket (connection),
-                       IPPROTO_TCP, TCP_KEEPCNT, 4, NULL);
+  /* Small messages (FINISH, QUERY) must not wait behind Nagle, and the
+   * wait for the draw, which has no timeout, must notice a server that
+   * vanished (host down, partition). */
+  lottery_socket_tune (g_socket_connection_get_socket (connection));
 
   if (ca == NULL)
     return G_IO_STREAM (g_steal_pointer (&connection));

@@ -8,6 +8,9 @@
 #include "lottery-stream.h"
 #include "lottery-error.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
 #include <glib/gi18n-lib.h>
 
 /* Reads one frame into @buffer (LOTTERY_FRAME_MAX bytes) and decodes it;
@@ -59,4 +62,20 @@ lottery_stream_write (GOutputStream *stream,
 {
   return g_output_stream_write_all (stream, data, len, NULL, cancellable,
                                     error);
+}
+
+/* TCP_NODELAY: frames are small and the peer waits for them, so Nagle
+ * would hold each back until the previous one is acknowledged.
+ * Keepalive: a peer that vanished is noticed within about a minute
+ * (30 s idle, then 4 probes 5 s apart), not never. */
+void
+lottery_socket_tune (GSocket *socket)
+{
+  g_return_if_fail (G_IS_SOCKET (socket));
+
+  g_socket_set_option (socket, IPPROTO_TCP, TCP_NODELAY, 1, NULL);
+  g_socket_set_keepalive (socket, TRUE);
+  g_socket_set_option (socket, IPPROTO_TCP, TCP_KEEPIDLE, 30, NULL);
+  g_socket_set_option (socket, IPPROTO_TCP, TCP_KEEPINTVL, 5, NULL);
+  g_socket_set_option (socket, IPPROTO_TCP, TCP_KEEPCNT, 4, NULL);
 }

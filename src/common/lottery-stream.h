@@ -1,4 +1,5 @@
-/* lottery-stream.h: blocking frame I/O on GIO streams (clients, tests). */
+/* lottery-stream.h: blocking frame I/O on GIO streams (clients, tests),
+ * and the TCP options both ends use. */
 #pragma once
 
 #include <gio/gio.h>
@@ -17,5 +18,7 @@ gboolean lottery_stream_write        (GOutputStream  *stream,
                                       gsize           len,
                                       GCancellable   *cancellable,
                                       GError        **error);
+
+void     lottery_socket_tune         (GSocket        *socket);
 
 G_END_DECLS

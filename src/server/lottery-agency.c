@@ -23,10 +23,9 @@
 #include "lottery-log.h"
 #include "lottery-protocol.h"
 #include "lottery-status-reply.h"
+#include "lottery-stream.h"
 
 #include <glib/gi18n.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <string.h>
 
 #define READ_BUFFER_SIZE (32 * 1024)
@@ -206,19 +205,9 @@ lottery_agency_new (GIOStream         *stream,
   self->peer = describe_peer (connection);
   self->rbuf = g_malloc (READ_BUFFER_SIZE);
 
-  /* Replies are small and the agency waits for them: without this,
-   * Nagle holds each one back until the previous is acknowledged. */
-  g_socket_set_option (g_socket_connection_get_socket (connection),
-                       IPPROTO_TCP, TCP_NODELAY, 1, NULL);
-  /* A peer that vanished (a cable pulled, a partition) would hold its
-   * agency until idle_timeout; keepalive notices within a minute. */
-  g_socket_set_keepalive (g_socket_connection_get_socket (connection), TRUE);
-  g_socket_set_option (g_socket_connection_get_socket (connection),
-                       IPPROTO_TCP, TCP_KEEPIDLE, 30, NULL);
-  g_socket_set_option (g_socket_connection_get_socket (connection),
-                       IPPROTO_TCP, TCP_KEEPINTVL, 5, NULL);
-  g_socket_set_option (g_socket_connection_get_socket (connection),
-                       IPPROTO_TCP, TCP_KEEPCNT, 4, NULL);
+  /* Replies wait for no Nagle delay, and a peer that vanished (a cable
+   * pulled, a partition) frees its agency within a minute. */
+  lottery_socket_tune (g_socket_connection_get_socket (connection));
 
   return self;
 }
@@ -277,6 +266,17 @@ maybe_announce_closed (LotteryAgency *self)
     lottery_state_release_agency (self->state, self->id);
   self->announced = TRUE;
   g_signal_emit (self, signals[SIGNAL_CLOSED], 0);
+}
+
+/* After an answer went out (or was given up): the next frames, or, on a
+ * closed connection, the announcement once nothing is in flight. */
+static void
+carry_on (LotteryAgency *self)
+{
+  if (self->closed)
+    maybe_announce_closed (self);
+  else
+    pump (self);
 }
 
 static void
@@ -418,10 +418,7 @@ ordered_error_cb (GObject      *source,
   self->syncing--;
   lottery_storage_sync_finish (LOTTERY_STORAGE (source), result, NULL);
   send_frame (self, data, len);
-  if (self->closed)
-    maybe_announce_closed (self);
-  else
-    pump (self);
+  carry_on (self);
 }
 
 /* An ERROR that must not overtake the answers still waiting for the
@@ -752,10 +749,7 @@ batch_synced_cb (GObject      *source,
     }
   answer_batches (self, job);
 
-  if (self->closed)
-    maybe_announce_closed (self);
-  else
-    pump (self);
+  carry_on (self);
 }
 
 static void
@@ -1020,10 +1014,7 @@ finish_synced_cb (GObject      *source,
         g_signal_emit (self, signals[SIGNAL_DRAW_DUE], 0);
     }
 
-  if (self->closed)
-    maybe_announce_closed (self);
-  else
-    pump (self);
+  carry_on (self);
 }
 
 /* FINISH is journaled, and answered once on disk like a batch, so a

@@ -26,16 +26,6 @@ static const char EXITED[] = "action: exit | result: success";
 
 #define ARGS(...) ((const char * const []) { __VA_ARGS__, NULL })
 
-static void
-assert_no_stderr (TestProcess *process)
-{
-  g_autoptr(GPtrArray) lines = test_process_get_stderr_lines (process);
-
-  if (lines->len > 0)
-    test_process_dump (process);
-  g_assert_cmpuint (lines->len, ==, 0);
-}
-
 /* The batch sizes the server stored, in the order it logged them. */
 static GArray *
 received_counts (TestProcess *server)
@@ -70,21 +60,6 @@ static GPtrArray *
 client_winners (TestProcess *client)
 {
   return test_process_get_values (client, WINNER, "dni");
-}
-
-static void
-assert_winners (TestProcess *client,
-                const char  *agency_file,
-                guint        expected)
-{
-  g_autoptr(GPtrArray) winners = client_winners (client);
-  g_autoptr(GPtrArray) documents = test_winning_documents (agency_file);
-  g_autofree char *answer = g_strdup_printf ("%s | cant_ganadores: %u",
-                                             ANSWERED, expected);
-
-  g_assert_cmpuint (test_process_count_lines (client, answer), ==, 1);
-  g_assert_cmpuint (documents->len, ==, expected);
-  test_assert_same_strings (winners, documents);
 }
 
 /* Every stdout line is a log line:
@@ -135,7 +110,7 @@ check_one_bet (TestFixture *fixture,
                                               "action: apuesta_enviada"), ==, 1);
   g_assert_cmpuint (test_process_count_lines (client, answer), ==, 1);
   g_assert_cmpuint (test_process_count_lines (client, EXITED), ==, 1);
-  assert_no_stderr (client);
+  test_assert_no_stderr (client);
 
   test_assert_lines (server, ANSWERED, 1);
   test_assert_lines (server, DRAW, 1);
@@ -156,7 +131,7 @@ check_one_bet (TestFixture *fixture,
   }
 
   g_assert_true (test_process_is_running (server));
-  assert_no_stderr (server);
+  test_assert_no_stderr (server);
   assert_log_format (server);
   assert_log_format (client);
 }
@@ -244,7 +219,7 @@ check_batches (TestFixture *fixture,
                               : ARGS ("--bets-file", agency_file),
                             source == MAX_FROM_FILE ? NULL : ARGS (env_max));
   test_assert_exit (client, 0);
-  assert_no_stderr (client);
+  test_assert_no_stderr (client);
   g_assert_cmpuint (test_process_count_lines (client,
                       "action: consulta_ganadores | result: success"), ==, 1);
 
@@ -415,8 +390,8 @@ check_agencies (TestFixture  *fixture,
       TestProcess *client = g_ptr_array_index (clients, i);
 
       test_assert_exit (client, 0);
-      assert_no_stderr (client);
-      assert_winners (client, g_ptr_array_index (files, i), winners[i]);
+      test_assert_no_stderr (client);
+      test_assert_winners (client, g_ptr_array_index (files, i), winners[i]);
     }
 
   test_assert_line (server, DRAW, 1);
@@ -487,8 +462,8 @@ test_query_waits (TestFixture   *fixture,
                                ARGS ("--bets-file", file2), NULL);
   test_assert_exit (client2, 0);
   test_assert_exit (client1, 0);
-  assert_winners (client1, file1, 1);
-  assert_winners (client2, file2, 2);
+  test_assert_winners (client1, file1, 1);
+  test_assert_winners (client2, file2, 2);
   test_assert_lines (server, ANSWERED, 2);
 
   /* The answer to agency 1 followed agency 2's FINISH and the draw. */
@@ -587,7 +562,7 @@ test_sigterm_server (TestFixture   *fixture,
                   (test_process_get_exit_time (server) - signalled) / 1000);
   g_assert_cmpint (test_process_get_exit_time (server) - signalled, <,
                    2 * G_USEC_PER_SEC);
-  assert_no_stderr (server);
+  test_assert_no_stderr (server);
   assert_in_order (server, ARGS ("action: signal | result: success",
                                  "action: close_listener | result: success",
                                  "action: close_connection | result: success | "
@@ -655,7 +630,7 @@ test_sigterm_client (TestFixture   *fixture,
                   (test_process_get_exit_time (client) - signalled) / 1000);
   g_assert_cmpint (test_process_get_exit_time (client) - signalled, <,
                    G_USEC_PER_SEC);
-  assert_no_stderr (client);
+  test_assert_no_stderr (client);
   assert_in_order (client, ARGS ("action: signal | result: success",
                                  "action: close_bets_file | result: success",
                                  "action: close_connection | result: success",
@@ -678,15 +653,15 @@ test_sigterm_client (TestFixture   *fixture,
   again = test_client_run (fixture, test_server_get_port (server), 1,
                            ARGS ("--bets-file", "agency-1.csv"), NULL);
   test_assert_exit (again, 0);
-  assert_no_stderr (again);
-  assert_winners (again, file, 3);
+  test_assert_no_stderr (again);
+  test_assert_winners (again, file, 3);
   test_assert_line (server, DRAW, 1);
 
   rows = test_read_rows (path);
   expected = test_expected_rows (file, 1);
   g_assert_cmpuint (rows->len, ==, expected->len);
   test_assert_rows_prefix (rows, file, 1);
-  assert_no_stderr (server);
+  test_assert_no_stderr (server);
 }
 
 static void
@@ -729,8 +704,8 @@ test_sigterm_waiting_client (TestFixture   *fixture,
                              ARGS ("--bets-file", file2), NULL);
   test_assert_exit (client2, 0);
   test_assert_exit (again, 0);
-  assert_winners (again, file1, 2);
-  assert_winners (client2, file2, 1);
+  test_assert_winners (again, file1, 2);
+  test_assert_winners (client2, file2, 1);
   test_assert_lines (server, DRAW, 1);
   /* The second client may come while the first is still being let go
    * (a busy refusal, then a retry); nothing else may fail. */
@@ -779,7 +754,7 @@ test_sigterm_server_restarted (TestFixture   *fixture,
                                               "result: success"), ==, 1);
   g_assert_cmpuint (test_process_count_lines (server, RECEIVED), >, 0);
   documents = test_winning_documents (file);
-  assert_winners (client, file, documents->len);
+  test_assert_winners (client, file, documents->len);
 
   /* Every row is there once, in the file's order. */
   rows = test_read_rows (path);
@@ -821,7 +796,7 @@ test_sigterm_server_parked (TestFixture   *fixture,
                                  "action: close_storage | result: success",
                                  EXITED));
   g_assert_cmpuint (test_process_count_lines (server, "action: sorteo"), ==, 0);
-  assert_no_stderr (server);
+  test_assert_no_stderr (server);
 
   /* Its server gone, the client retries, then fails. */
   test_assert_line (client, "action: connect | result: fail", 1);
@@ -845,7 +820,7 @@ test_winners_many (TestFixture   *fixture,
   client = test_client_run (fixture, test_server_get_port (server), 1,
                             ARGS ("--bets-file", file), NULL);
   test_assert_exit (client, 0);
-  assert_winners (client, file, 2500);
+  test_assert_winners (client, file, 2500);
   test_assert_lines (server, "action: consulta_ganadores | result: success | "
                              "agency: 1 | cant_ganadores: 2500", 1);
 }
@@ -871,8 +846,8 @@ test_empty_file (TestFixture   *fixture,
                                ARGS ("--bets-file", header), NULL);
   test_assert_exit (client1, 0);
   test_assert_exit (client2, 0);
-  assert_no_stderr (client1);
-  assert_no_stderr (client2);
+  test_assert_no_stderr (client1);
+  test_assert_no_stderr (client2);
   g_assert_cmpuint (test_process_count_lines (client1, "cant_ganadores: 0"),
                     ==, 1);
   g_assert_cmpuint (test_process_count_lines (client2, "cant_ganadores: 0"),
@@ -1097,7 +1072,7 @@ test_client_unknown_agency (TestFixture   *fixture,
   ping = test_client_run (fixture, test_server_get_port (server), 1,
                           ARGS ("--ping"), NULL);
   test_assert_exit (ping, 0);
-  assert_no_stderr (ping);
+  test_assert_no_stderr (ping);
   g_assert_cmpuint (test_process_count_lines (ping, NULL), ==, 0);
 
   start = g_get_monotonic_time ();
@@ -1184,7 +1159,7 @@ test_client_server_restart (TestFixture   *fixture,
   g_assert_cmpuint (test_server_get_port (server), ==, port);
 
   test_assert_exit (client, 0);
-  assert_no_stderr (client);
+  test_assert_no_stderr (client);
   g_assert_cmpuint (test_process_count_lines (client,
                       "action: apuesta_enviada | result: success | dni: 1 | "
                       "numero: 7574"), ==, 1);
@@ -1237,7 +1212,7 @@ test_invalid_rows (TestFixture   *fixture,
   client = test_client_run (fixture, test_server_get_port (server), 1,
                             ARGS ("--bets-file", file), NULL);
   test_assert_exit (client, 3);
-  assert_no_stderr (client);
+  test_assert_no_stderr (client);
 
   g_assert_cmpuint (test_process_count_lines (client,
                                               "action: leer_apuesta | result: "
@@ -1386,7 +1361,7 @@ test_protocol_errors (TestFixture   *fixture,
   client = test_client_run (fixture, port, 2, ARGS ("--bets-file", file2),
                             NULL);
   test_assert_exit (client, 0);
-  assert_winners (client, file2, 1);
+  test_assert_winners (client, file2, 1);
 
   /* Agency 1 gets its own winner, and a batch after the draw is refused. */
   test_raw_send (agency1, frame,
@@ -1421,7 +1396,7 @@ test_protocol_errors (TestFixture   *fixture,
   g_assert_cmpuint (test_process_count_lines (server,
                       "action: apuesta_almacenada | result: success"), ==,
                     1 + 300);
-  assert_no_stderr (server);
+  test_assert_no_stderr (server);
 }
 
 static void

@@ -1003,3 +1003,34 @@ test_raw_expect_closed (GSocketConnection *connection)
   else
     g_assert_cmpint (n, ==, 0);
 }
+
+/* @process wrote nothing on stderr (dumped if it did). */
+void
+test_assert_no_stderr (TestProcess *process)
+{
+  g_autoptr(GPtrArray) lines = test_process_get_stderr_lines (process);
+
+  if (lines->len > 0)
+    test_process_dump (process);
+  g_assert_cmpuint (lines->len, ==, 0);
+}
+
+/* @client logged exactly the winners of @agency_file, @expected of
+ * them, and one answer line saying so. */
+void
+test_assert_winners (TestProcess *client,
+                     const char  *agency_file,
+                     guint        expected)
+{
+  g_autoptr(GPtrArray) winners =
+    test_process_get_values (client, "action: ganador | result: success",
+                             "dni");
+  g_autoptr(GPtrArray) documents = test_winning_documents (agency_file);
+  g_autofree char *answer = g_strdup_printf (
+    "action: consulta_ganadores | result: success | cant_ganadores: %u",
+    expected);
+
+  g_assert_cmpuint (test_process_count_lines (client, answer), ==, 1);
+  g_assert_cmpuint (documents->len, ==, expected);
+  test_assert_same_strings (winners, documents);
+}

@@ -102,6 +102,10 @@ guint64      test_process_sum_values       (TestProcess        *process,
                                             const char         *needle,
                                             const char         *key);
 void         test_process_dump             (TestProcess        *process);
+void         test_assert_no_stderr         (TestProcess        *process);
+void         test_assert_winners           (TestProcess        *client,
+                                            const char         *agency_file,
+                                            guint               expected);
 
 #define test_assert_line(process, needle, count)                          \
   G_STMT_START {                                                          \
