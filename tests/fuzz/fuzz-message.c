@@ -212,6 +212,13 @@ decode_body (const guint8 *body,
       frame_len = lottery_message_encode_finished (frame,
                                                    message.finished.stored);
       break;
+    case LOTTERY_MESSAGE_AUTH:
+      frame_len = lottery_message_encode_auth (frame, message.auth.proof);
+      break;
+    case LOTTERY_MESSAGE_CHALLENGE:
+      frame_len = lottery_message_encode_challenge (frame,
+                                                    message.challenge.nonce);
+      break;
     case LOTTERY_MESSAGE_QUERY:
     case LOTTERY_MESSAGE_PING:
     case LOTTERY_MESSAGE_PONG:

@@ -157,6 +157,15 @@ write_messages (void)
               lottery_message_encode_empty (out, LOTTERY_MESSAGE_PING));
   write_seed ("message", "pong", out,
               lottery_message_encode_empty (out, LOTTERY_MESSAGE_PONG));
+  {
+    guint8 bytes[32];
+
+    memset (bytes, 0xa5, sizeof bytes);
+    write_seed ("message", "auth", out,
+                lottery_message_encode_auth (out, bytes));
+    write_seed ("message", "challenge", out,
+                lottery_message_encode_challenge (out, bytes));
+  }
   write_seed ("message", "status", out,
               lottery_message_encode_empty (out, LOTTERY_MESSAGE_STATUS));
   write_seed ("message", "welcome", out,
