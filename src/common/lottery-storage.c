@@ -477,7 +477,8 @@ open_file (const char *path,
 
   errno = 0;
   *created = !g_file_test (path, G_FILE_TEST_EXISTS);
-  fd = g_open (path, flags | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  /* Names, documents and birth dates: not for every user to read. */
+  fd = g_open (path, flags | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
   if (fd < 0)
     {
       fail_errno (error, errno, _("Cannot open storage %s: %s"), path,
@@ -614,8 +615,11 @@ lottery_storage_get_size (LotteryStorage *self)
 static void
 cut_back (LotteryStorage *self)
 {
+  /* With sync the journal is the syncer's alone (it may be writing
+   * right now), and this append wrote nothing to it. */
   if (ftruncate (self->fd, (off_t) self->size) != 0 ||
-      ftruncate (self->journal_fd, (off_t) self->journal_written) != 0)
+      (!self->sync &&
+       ftruncate (self->journal_fd, (off_t) self->journal_written) != 0))
     {
       /* No later batch may be acknowledged after a partial one. */
       self->broken = TRUE;

@@ -35,6 +35,9 @@
 #define MAX_SYNCING      16 /* groups written, waiting for the disk */
 #define HANDSHAKE_TIMEOUT_S 10
 #define TLS_HANDSHAKE_RECORD 0x16 /* a TLS record's first byte */
+/* GIO runs a handshake in a thread of GTask's pool, the one batches and
+ * the draw use; stalled peers must not take all of it. */
+#define MAX_HANDSHAKES   8
 
 typedef enum
 {
@@ -71,6 +74,7 @@ struct _LotteryAgency
   gboolean           busy;      /* a batch or a query is in progress */
   guint              syncing;   /* answers waiting for the disk */
   guint32            finishing; /* the FINISH waiting for the disk */
+  GBytes            *held_error; /* an ERROR waiting for a busy worker */
   gboolean           querying;  /* the query is parked in the state */
 
   GByteArray        *pending;   /* replies not yet handed to a write */
@@ -126,6 +130,7 @@ lottery_agency_finalize (GObject *object)
   g_queue_clear_full (&self->queued, (GDestroyNotify) g_bytes_unref);
   g_clear_pointer (&self->pending, g_byte_array_unref);
   g_clear_pointer (&self->writing, g_bytes_unref);
+  g_clear_pointer (&self->held_error, g_bytes_unref);
 
   G_OBJECT_CLASS (lottery_agency_parent_class)->finalize (object);
 }
@@ -404,25 +409,59 @@ send_error (LotteryAgency *self,
                                             error->message));
 }
 
+typedef struct
+{
+  LotteryAgency *agency;
+  GBytes        *frame;
+} OrderedFrame;
+
 static void
-ordered_error_cb (GObject      *source,
+ordered_frame_cb (GObject      *source,
                   GAsyncResult *result,
                   gpointer      user_data)
 {
-  g_autoptr(GTask) task = user_data;
-  LotteryAgency *self = LOTTERY_AGENCY (g_task_get_source_object (task));
-  GBytes *frame = g_task_get_task_data (task);
+  OrderedFrame *ordered = user_data;
+  g_autoptr(LotteryAgency) self = ordered->agency;
+  g_autoptr(GBytes) frame = ordered->frame;
   gsize len;
   const guint8 *data = g_bytes_get_data (frame, &len);
 
+  g_free (ordered);
   self->syncing--;
   lottery_storage_sync_finish (LOTTERY_STORAGE (source), result, NULL);
   send_frame (self, data, len);
   carry_on (self);
 }
 
-/* An ERROR that must not overtake the answers still waiting for the
- * disk: it takes its turn in the same queue. */
+/* Sends @frame after every answer still waiting for the disk: it takes
+ * its turn in the same queue. */
+static void
+send_frame_in_order (LotteryAgency *self,
+                     GBytes        *frame)
+{
+  OrderedFrame *ordered;
+  gsize len;
+  const guint8 *data;
+
+  if (self->syncing == 0)
+    {
+      data = g_bytes_get_data (frame, &len);
+      send_frame (self, data, len);
+      return;
+    }
+
+  ordered = g_new (OrderedFrame, 1);
+  ordered->agency = g_object_ref (self);
+  ordered->frame = g_bytes_ref (frame);
+  self->syncing++;
+  lottery_storage_sync_async (self->storage, 0, NULL, ordered_frame_cb,
+                              ordered);
+}
+
+/* An ERROR that must not overtake the answers of batches before it: if
+ * a batch is still in a worker, it waits until that batch has asked for
+ * its sync (release_held_error ()). Only the first is kept: the
+ * connection closes after it. */
 static void
 send_error_in_order (LotteryAgency *self,
                      const GError  *error,
@@ -431,21 +470,29 @@ send_error_in_order (LotteryAgency *self,
   guint8 frame[LOTTERY_FRAME_MAX];
   guint16 code = error->domain == LOTTERY_ERROR ? (guint16) error->code
                                                 : LOTTERY_ERROR_FAILED;
-  gsize len;
-  GTask *task;
+  g_autoptr(GBytes) bytes = NULL;
 
-  if (self->syncing == 0)
+  bytes = g_bytes_new (frame, lottery_message_encode_error (frame, code,
+                                                            sequence,
+                                                            error->message));
+  if (self->busy)
     {
-      send_error (self, error, sequence);
+      if (self->held_error == NULL)
+        self->held_error = g_steal_pointer (&bytes);
       return;
     }
+  send_frame_in_order (self, bytes);
+}
 
-  len = lottery_message_encode_error (frame, code, sequence, error->message);
-  task = g_task_new (self, NULL, NULL, NULL);
-  g_task_set_task_data (task, g_bytes_new (frame, len),
-                        (GDestroyNotify) g_bytes_unref);
-  self->syncing++;
-  lottery_storage_sync_async (self->storage, 0, NULL, ordered_error_cb, task);
+static void
+release_held_error (LotteryAgency *self)
+{
+  g_autoptr(GBytes) frame = NULL;
+
+  if (self->busy || self->held_error == NULL)
+    return;
+  frame = g_steal_pointer (&self->held_error);
+  send_frame_in_order (self, frame);
 }
 
 /* Replies with @error, then closes once the reply is out. */
@@ -766,6 +813,7 @@ batch_done_cb (GObject      *source,
   self->syncing++;
   lottery_storage_sync_async (self->storage, job->ticket, NULL,
                               batch_synced_cb, g_object_ref (result));
+  release_held_error (self);
 
   if (!self->closed)
     pump (self);
@@ -852,6 +900,7 @@ query_done_cb (GObject      *source,
 
   lottery_log (G_LOG_LEVEL_INFO, "consulta_ganadores", "success",
                "agency: %u | cant_ganadores: %u", self->id, n);
+  release_held_error (self);
   pump (self);
 }
 
@@ -1014,6 +1063,7 @@ finish_synced_cb (GObject      *source,
         g_signal_emit (self, signals[SIGNAL_DRAW_DUE], 0);
     }
 
+  release_held_error (self);
   carry_on (self);
 }
 
@@ -1234,6 +1284,12 @@ read_done_cb (GObject      *source,
     }
   if (n == 0)
     {
+      /* A client without a token leaves after the CHALLENGE: say so,
+       * or the refusal leaves no trace. */
+      if (self->phase == PHASE_AUTH)
+        lottery_log (LOTTERY_LOG_ERROR, "hello", "fail",
+                     "agency: %u | ip: %s | error: no AUTH after the "
+                     "CHALLENGE (no token?)", self->challenged, self->peer);
       /* A probe that connects and leaves is not an error. */
       if (self->rend > self->rstart)
         lottery_log (G_LOG_LEVEL_DEBUG, "receive_message", "fail",
@@ -1305,6 +1361,29 @@ pump (LotteryAgency *self)
 
 /* ---- TLS ---- */
 
+/* Handshakes in GIO's threads, and connections waiting for a turn (main
+ * thread only). */
+static guint handshakes;
+static GQueue handshake_queue = G_QUEUE_INIT;
+
+static void start_handshake (LotteryAgency *self);
+
+/* A handshake ended (or never started): the next one waiting may go. */
+static void
+next_handshake (void)
+{
+  LotteryAgency *next;
+
+  while (handshakes < MAX_HANDSHAKES &&
+         (next = g_queue_pop_head (&handshake_queue)) != NULL)
+    {
+      if (!next->closed)
+        start_handshake (next);
+      g_object_unref (next);
+    }
+}
+
+
 static void
 handshake_done_cb (GObject      *source,
                    GAsyncResult *result,
@@ -1317,6 +1396,8 @@ handshake_done_cb (GObject      *source,
   ok = g_tls_connection_handshake_finish (G_TLS_CONNECTION (source), result,
                                           &error);
   self->handshaking = FALSE;
+  handshakes--;
+  next_handshake ();
   g_clear_handle_id (&self->handshake_timeout_id, g_source_remove);
 
   if (self->closed)
@@ -1358,6 +1439,18 @@ handshake_timeout_cb (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+static void start_tls (LotteryAgency *self);
+
+static gboolean
+recheck_cb (gpointer user_data)
+{
+  LotteryAgency *self = user_data;
+
+  if (!self->closed)
+    start_tls (self);
+  return G_SOURCE_REMOVE;
+}
+
 static gboolean
 first_bytes_cb (GSocket      *socket,
                 GIOCondition  condition,
@@ -1395,6 +1488,40 @@ first_bytes_cb (GSocket      *socket,
       return G_SOURCE_REMOVE;
     }
 
+  /* A thread is given only once the whole first record (the
+   * ClientHello) is here: a peer that sends a few bytes and stalls gets
+   * none. Looked at again shortly; io_timeout bounds the wait. */
+  {
+    guint8 header[5];
+    GInputVector peek = { header, sizeof header };
+    int peek_flags = G_SOCKET_MSG_PEEK;
+    gssize available = g_socket_get_available_bytes (socket);
+
+    if (available < (gssize) sizeof header ||
+        g_socket_receive_message (socket, NULL, &peek, 1, NULL, NULL,
+                                  &peek_flags, NULL, NULL) != sizeof header ||
+        available < (gssize) sizeof header + ((header[3] << 8) | header[4]))
+      {
+        g_timeout_add_full (G_PRIORITY_DEFAULT, 20, recheck_cb,
+                            g_object_ref (self), g_object_unref);
+        return G_SOURCE_REMOVE;
+      }
+  }
+
+  if (handshakes >= MAX_HANDSHAKES)
+    {
+      /* Still bounded by io_timeout from connecting (check_timeouts). */
+      g_queue_push_tail (&handshake_queue, g_object_ref (self));
+      return G_SOURCE_REMOVE;
+    }
+  start_handshake (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+start_handshake (LotteryAgency *self)
+{
+  handshakes++;
   self->handshaking = TRUE;
   self->handshake_timeout_id = g_timeout_add_seconds (self->handshake_timeout,
                                                       handshake_timeout_cb,
@@ -1402,7 +1529,6 @@ first_bytes_cb (GSocket      *socket,
   g_tls_connection_handshake_async (G_TLS_CONNECTION (self->stream),
                                     G_PRIORITY_DEFAULT, self->cancellable,
                                     handshake_done_cb, g_object_ref (self));
-  return G_SOURCE_REMOVE;
 }
 
 /* Waits, on the main context, for the client's first bytes, then hands
@@ -1469,8 +1595,8 @@ lottery_agency_check_timeouts (LotteryAgency *self,
       if (!self->handshaking && now - self->accepted > self->io_timeout)
         {
           lottery_log (LOTTERY_LOG_ERROR, "tls_handshake", "fail",
-                       "ip: %s | error: nothing sent within %u s", self->peer,
-                       io_s);
+                       "ip: %s | error: TLS handshake not started within "
+                       "%u s", self->peer, io_s);
           close_now (self);
         }
       return;

@@ -622,13 +622,13 @@ test_stalled_handshake (TestFixture   *fixture,
   g_test_message ("ping answered in %" G_GINT64_FORMAT " ms",
                   (test_process_get_exit_time (ping) - start) / 1000);
 
-  test_assert_line (server, "error: TLS handshake not done within 1 s", 1);
+  /* Neither a silent peer nor one whose ClientHello never arrives gets
+   * a handshake thread; both are closed, without a word, at io_timeout. */
   test_raw_expect_closed (half);
-  /* Silent past io_timeout: closed too, without a word. */
   test_raw_expect_closed (silent);
-  test_assert_line (server, "error: nothing sent within 1 s", 1);
+  test_assert_line (server, "error: TLS handshake not started within 1 s", 2);
 
-  /* A stop cancels a handshake in progress at once. */
+  /* A stop does not wait for a stalled peer. */
   last = test_raw_connect (test_server_get_port (server));
   test_raw_send (last, stalled, sizeof stalled);
   g_usleep (200 * 1000);
