@@ -62,31 +62,6 @@ only_stderr_line (TestProcess *process)
   return g_strdup (g_ptr_array_index (lines, 0));
 }
 
-/* Every stdout line holding @needle (every line, if NULL) is a log line,
- * as test-integration checks too. */
-static void
-assert_log_format (TestProcess *process,
-                   const char  *needle)
-{
-  g_autoptr(GPtrArray) lines = test_process_get_lines (process, needle);
-  g_autoptr(GRegex) regex = g_regex_new (
-    "^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2} "
-    "(DEBUG    |INFO     |WARNING  |ERROR    )"
-    "action: [a-z_]+ \\| result: (success|fail|in_progress)"
-    "( \\| [a-z_]+: [^|]*)*$", 0, 0, NULL);
-  guint i;
-
-  g_assert_cmpuint (lines->len, >, 0);
-  for (i = 0; i < lines->len; i++)
-    {
-      const char *line = g_ptr_array_index (lines, i);
-
-      if (!g_regex_match (regex, line, 0, NULL))
-        g_test_message ("not a log line: %s", line);
-      g_assert_true (g_regex_match (regex, line, 0, NULL));
-    }
-}
-
 /* A secret must appear in no line a program wrote. */
 static void
 assert_never_shown (TestProcess *process,
@@ -339,9 +314,9 @@ test_two_agencies (TestFixture   *fixture,
       assert_never_shown (client1, tokens[i]->hex);
       assert_never_shown (client2, tokens[i]->hex);
     }
-  assert_log_format (server, NULL);
-  assert_log_format (client1, NULL);
-  assert_log_format (client2, NULL);
+  test_assert_log_format (server, NULL);
+  test_assert_log_format (client1, NULL);
+  test_assert_log_format (client2, NULL);
 }
 
 static void
@@ -419,7 +394,7 @@ test_wrong_token (TestFixture   *fixture,
   assert_never_shown (server, token1->hex);
   assert_never_shown (client, token1->hex);
   assert_never_shown (client, token2->hex);
-  assert_log_format (server, NULL);
+  test_assert_log_format (server, NULL);
 }
 
 static void
@@ -608,8 +583,8 @@ test_busy (TestFixture   *fixture,
   test_raw_receive (idle, buffer, &message);
   g_assert_cmpint (message.type, ==, LOTTERY_MESSAGE_PONG);
   /* At DEBUG, GLib's own messages show up too: check ours. */
-  assert_log_format (server, "action: hello");
-  assert_log_format (server, "action: auth");
+  test_assert_log_format (server, "action: hello");
+  test_assert_log_format (server, "action: auth");
 }
 
 static void
@@ -649,8 +624,8 @@ test_open_mode (TestFixture   *fixture,
   test_assert_lines (server, HELLO_OK, 2);
   g_assert_cmpuint (test_process_count_lines (server, OPEN_MODE), ==, 1);
   g_assert_cmpuint (test_process_count_lines (server, "action: auth"), ==, 1);
-  assert_log_format (server, NULL);
-  assert_log_format (client2, NULL);
+  test_assert_log_format (server, NULL);
+  test_assert_log_format (client2, NULL);
 }
 
 static void

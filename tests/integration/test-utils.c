@@ -1034,3 +1034,29 @@ test_assert_winners (TestProcess *client,
   g_assert_cmpuint (documents->len, ==, expected);
   test_assert_same_strings (winners, documents);
 }
+
+/* Every stdout line of @process holding @needle (every line, if NULL)
+ * is a log line:
+ * YYYY-MM-DD HH:MM:SS LEVEL    action: X | result: Y[ | key: value…] */
+void
+test_assert_log_format (TestProcess *process,
+                        const char  *needle)
+{
+  g_autoptr(GPtrArray) lines = test_process_get_lines (process, needle);
+  g_autoptr(GRegex) regex = g_regex_new (
+    "^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2} "
+    "(DEBUG    |INFO     |WARNING  |ERROR    )"
+    "action: [a-z_]+ \\| result: (success|fail|in_progress)"
+    "( \\| [a-z_]+: [^|]*)*$", 0, 0, NULL);
+  guint i;
+
+  g_assert_cmpuint (lines->len, >, 0);
+  for (i = 0; i < lines->len; i++)
+    {
+      const char *line = g_ptr_array_index (lines, i);
+
+      if (!g_regex_match (regex, line, 0, NULL))
+        g_test_message ("not a log line: %s", line);
+      g_assert_true (g_regex_match (regex, line, 0, NULL));
+    }
+}

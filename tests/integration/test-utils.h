@@ -103,6 +103,8 @@ guint64      test_process_sum_values       (TestProcess        *process,
                                             const char         *key);
 void         test_process_dump             (TestProcess        *process);
 void         test_assert_no_stderr         (TestProcess        *process);
+void         test_assert_log_format        (TestProcess        *process,
+                                            const char         *needle);
 void         test_assert_winners           (TestProcess        *client,
                                             const char         *agency_file,
                                             guint               expected);
