@@ -329,7 +329,10 @@ lottery_auth_compute_proof (const guint8 *token,
   for (i = 0; i < LOTTERY_AUTH_PROOF_LEN; i++)
     proof[i] = client_key[i] ^ sig[i];
 
+  /* With the proof, the signature gives the ClientKey back. */
   lottery_auth_wipe (client_key, sizeof client_key);
+  lottery_auth_wipe (stored_key, sizeof stored_key);
+  lottery_auth_wipe (sig, sizeof sig);
 }
 
 /* Compares every byte whatever the first difference, so the time taken

@@ -341,7 +341,6 @@ write_done_cb (GObject      *source,
                      "agency: %u | ip: %s | error: %s", self->id, self->peer,
                      error->message);
       close_now (self);
-      maybe_announce_closed (self);
       return;
     }
 

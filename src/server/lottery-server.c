@@ -96,6 +96,7 @@ typedef struct
   LotteryServer *server;
   guint64        batches;
   guint64        ignored;
+  guint32       *last;    /* per agency, the last batch replayed */
 } Replay;
 
 /* Rebuilds the state from the journal: where each agency left off,
@@ -120,6 +121,16 @@ replay_record (const LotteryStorageRecord *record,
 
   if (record->type == LOTTERY_STORAGE_RECORD_BATCH)
     {
+      guint32 expected = replay->last[record->agency - 1] + 1;
+
+      /* Batches are journaled in each agency's order, one after the
+       * other: a gap means a damaged journal, which must not pass
+       * silently. */
+      if (record->sequence != expected)
+        g_warning ("Journal of %s: batch %u of agency %u follows batch %u",
+                   replay->server->storage_path, record->sequence,
+                   record->agency, expected - 1);
+      replay->last[record->agency - 1] = record->sequence;
       lottery_state_commit_batch (state, record->agency, record->sequence,
                                   record->count);
       replay->batches++;
@@ -193,7 +204,8 @@ lottery_server_new (const LotteryServerConfig *config,
                     GError                   **error)
 {
   g_autoptr(LotteryServer) self = g_object_new (LOTTERY_TYPE_SERVER, NULL);
-  Replay replay = { NULL, 0, 0 };
+  g_autofree guint32 *last = g_new0 (guint32, config->agencies);
+  Replay replay = { NULL, 0, 0, NULL };
 
   /* Before the storage: a server that cannot speak TLS as asked must
    * not touch bets.csv. */
@@ -213,6 +225,7 @@ lottery_server_new (const LotteryServerConfig *config,
   self->storage_path = g_strdup (config->storage_path);
   self->state = lottery_state_new (config->agencies);
   replay.server = self;
+  replay.last = last;
   self->storage = lottery_storage_open_full (
     config->storage_path,
     config->storage_sync == LOTTERY_SERVER_SYNC_BATCH ? LOTTERY_STORAGE_SYNC
