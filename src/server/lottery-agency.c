@@ -14,7 +14,7 @@
  * handshake in a thread of its pool, blocking on the socket, so it is
  * started only when the client has sent its first bytes (a port probe
  * or a silent client holds no thread), and a client that has not
- * finished it handshake_timeout seconds later is cancelled and closed.
+ * finished it io_timeout seconds later is cancelled and closed.
  */
 #include "config.h"
 
@@ -33,7 +33,6 @@
 #define MAX_GROUP        16 /* batches stored by one task */
 #define MAX_PENDING_REPLIES (64 * 1024) /* bytes of unsent replies */
 #define MAX_SYNCING      16 /* groups written, waiting for the disk */
-#define HANDSHAKE_TIMEOUT_S 10
 #define TLS_HANDSHAKE_RECORD 0x16 /* a TLS record's first byte */
 /* GIO runs a handshake in a thread of GTask's pool, the one batches and
  * the draw use; stalled peers must not take all of it. */
@@ -93,7 +92,6 @@ struct _LotteryAgency
   gboolean           closed;    /* the socket is closed */
   gboolean           announced; /* ::closed was emitted */
 
-  guint              handshake_timeout;    /* seconds */
   guint              handshake_timeout_id; /* its source, while it runs */
   gboolean           handshaking;          /* a GIO thread holds the socket */
   gboolean           secured;              /* TLS: the handshake is done */
@@ -170,7 +168,6 @@ lottery_agency_init (LotteryAgency *self)
   self->io_timeout = 10 * G_USEC_PER_SEC;
   self->idle_timeout = 300 * G_USEC_PER_SEC;
   self->activity = self->accepted = g_get_monotonic_time ();
-  self->handshake_timeout = HANDSHAKE_TIMEOUT_S;
 }
 
 static char *
@@ -244,17 +241,6 @@ lottery_agency_get_peer (LotteryAgency *self)
   g_return_val_if_fail (LOTTERY_IS_AGENCY (self), NULL);
 
   return self->peer;
-}
-
-/* Seconds a TLS client has to finish the handshake it has started. */
-void
-lottery_agency_set_handshake_timeout (LotteryAgency *self,
-                                      guint          seconds)
-{
-  g_return_if_fail (LOTTERY_IS_AGENCY (self));
-  g_return_if_fail (seconds > 0);
-
-  self->handshake_timeout = seconds;
 }
 
 /* Emits ::closed once nothing of this connection is in flight. */
@@ -394,18 +380,27 @@ send_frame (LotteryAgency *self,
   flush (self);
 }
 
+/* @error as an ERROR frame in @frame (LOTTERY_FRAME_MAX bytes); errors
+ * of other domains travel as "failed". */
+static gsize
+encode_error (guint8       *frame,
+              const GError *error,
+              guint32       sequence)
+{
+  guint16 code = error->domain == LOTTERY_ERROR ? (guint16) error->code
+                                                : LOTTERY_ERROR_FAILED;
+
+  return lottery_message_encode_error (frame, code, sequence, error->message);
+}
+
 static void
 send_error (LotteryAgency *self,
             const GError  *error,
             guint32        sequence)
 {
   guint8 frame[LOTTERY_FRAME_MAX];
-  guint16 code = error->domain == LOTTERY_ERROR ? (guint16) error->code
-                                                : LOTTERY_ERROR_FAILED;
 
-  send_frame (self, frame,
-              lottery_message_encode_error (frame, code, sequence,
-                                            error->message));
+  send_frame (self, frame, encode_error (frame, error, sequence));
 }
 
 typedef struct
@@ -467,13 +462,9 @@ send_error_in_order (LotteryAgency *self,
                      guint32        sequence)
 {
   guint8 frame[LOTTERY_FRAME_MAX];
-  guint16 code = error->domain == LOTTERY_ERROR ? (guint16) error->code
-                                                : LOTTERY_ERROR_FAILED;
   g_autoptr(GBytes) bytes = NULL;
 
-  bytes = g_bytes_new (frame, lottery_message_encode_error (frame, code,
-                                                            sequence,
-                                                            error->message));
+  bytes = g_bytes_new (frame, encode_error (frame, error, sequence));
   if (self->busy)
     {
       if (self->held_error == NULL)
@@ -1432,7 +1423,7 @@ handshake_timeout_cb (gpointer user_data)
   self->handshake_timeout_id = 0;
   lottery_log (LOTTERY_LOG_ERROR, "tls_handshake", "fail",
                "ip: %s | error: TLS handshake not done within %u s",
-               self->peer, self->handshake_timeout);
+               self->peer, (guint) (self->io_timeout / G_USEC_PER_SEC));
   close_now (self);
 
   return G_SOURCE_REMOVE;
@@ -1522,9 +1513,9 @@ start_handshake (LotteryAgency *self)
 {
   handshakes++;
   self->handshaking = TRUE;
-  self->handshake_timeout_id = g_timeout_add_seconds (self->handshake_timeout,
-                                                      handshake_timeout_cb,
-                                                      self);
+  self->handshake_timeout_id =
+    g_timeout_add_seconds ((guint) (self->io_timeout / G_USEC_PER_SEC),
+                           handshake_timeout_cb, self);
   g_tls_connection_handshake_async (G_TLS_CONNECTION (self->stream),
                                     G_PRIORITY_DEFAULT, self->cancellable,
                                     handshake_done_cb, g_object_ref (self));

@@ -21,8 +21,6 @@ void           lottery_agency_set_timeouts          (LotteryAgency     *self,
                                                      guint              idle_timeout_s);
 void           lottery_agency_set_auth              (LotteryAgency     *self,
                                                      LotteryAuth       *auth);
-void           lottery_agency_set_handshake_timeout (LotteryAgency     *self,
-                                                     guint              seconds);
 void           lottery_agency_check_timeouts        (LotteryAgency     *self,
                                                      gint64             now);
 void           lottery_agency_start                 (LotteryAgency     *self);

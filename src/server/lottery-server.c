@@ -41,7 +41,6 @@ struct _LotteryServer
   GHashTable     *agencies;     /* LotteryAgency * (owned) */
   GCancellable   *cancellable;  /* cancelled at shutdown: stops the draw */
   GTlsCertificate *tls_certificate; /* NULL: plain TCP */
-  guint           handshake_timeout;
   gboolean        drawing;      /* the draw thread is running */
   gboolean        draw_due;     /* the journal says every agency finished */
   gboolean        stopping;
@@ -215,7 +214,6 @@ lottery_server_new (const LotteryServerConfig *config,
       if (self->tls_certificate == NULL)
         return NULL;
     }
-  self->handshake_timeout = config->io_timeout;
 
   self->port = config->port;
   self->listen_backlog = config->listen_backlog;
@@ -481,8 +479,6 @@ incoming_cb (GSocketService    *service,
   g_hash_table_add (self->agencies, agency);
   g_signal_connect (agency, "draw-due", G_CALLBACK (draw_due_cb), self);
   g_signal_connect (agency, "closed", G_CALLBACK (agency_closed_cb), self);
-  if (self->tls_certificate != NULL)
-    lottery_agency_set_handshake_timeout (agency, self->handshake_timeout);
   lottery_agency_start (agency);
 
   return TRUE;
