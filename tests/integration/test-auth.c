@@ -149,22 +149,6 @@ token_env (Token *token)
   return g_strdup_printf ("CLI_AUTH_TOKEN=%s", token->hex);
 }
 
-static guint32
-expect_error (GSocketConnection *connection,
-              guint16            code)
-{
-  guint8 buffer[LOTTERY_FRAME_MAX];
-  LotteryMessage message;
-
-  test_raw_receive (connection, buffer, &message);
-  g_assert_cmpint (message.type, ==, LOTTERY_MESSAGE_ERROR);
-  g_test_message ("ERROR %s: %.*s", lottery_error_code_name (message.error.code),
-                  (int) message.error.len, message.error.text);
-  g_assert_cmpuint (message.error.code, ==, code);
-
-  return message.error.sequence;
-}
-
 /* Sends HELLO, reads the CHALLENGE (its nonce into @nonce, if not
  * NULL) and answers it with @token; the bytes sent are appended to
  * @sent, if not NULL. The server's next answer is left to the caller. */
@@ -375,7 +359,7 @@ test_wrong_token (TestFixture   *fixture,
   g_assert_cmpint (message.type, ==, LOTTERY_MESSAGE_CHALLENGE);
   memset (proof, 0x42, sizeof proof);
   test_raw_send (raw, frame, lottery_message_encode_auth (frame, proof));
-  expect_error (raw, LOTTERY_ERROR_AUTH);
+  test_raw_expect_error (raw, LOTTERY_ERROR_AUTH);
   test_raw_expect_closed (raw);
   test_assert_lines (server, "action: hello | result: fail | agency: 1 | "
                      "ip: 127.0.0.1", 2);
@@ -384,7 +368,7 @@ test_wrong_token (TestFixture   *fixture,
   g_clear_object (&raw);
   raw = test_raw_connect (test_server_get_port (server));
   test_raw_send (raw, frame, lottery_message_encode_auth (frame, proof));
-  expect_error (raw, LOTTERY_ERROR_OUT_OF_ORDER);
+  test_raw_expect_error (raw, LOTTERY_ERROR_OUT_OF_ORDER);
   test_raw_expect_closed (raw);
 
   g_assert_cmpuint (test_process_count_lines (server, HELLO_OK), ==, 0);
@@ -494,7 +478,7 @@ test_replay (TestFixture   *fixture,
                              LOTTERY_AUTH_NONCE_LEN) != 0);
       /* Refused as unauthenticated, not as busy: the proof is checked
        * before the agency is looked at. */
-      expect_error (replay, LOTTERY_ERROR_AUTH);
+      test_raw_expect_error (replay, LOTTERY_ERROR_AUTH);
       test_raw_expect_closed (replay);
       test_assert_lines (server, "ERROR    action: hello | result: fail | "
                          "agency: 1 | ip: 127.0.0.1 | error: Wrong token for "
@@ -550,7 +534,7 @@ test_busy (TestFixture   *fixture,
 
   second = test_raw_connect (port);
   raw_authenticate (second, 1, token1->bytes, NULL, NULL);
-  expect_error (second, LOTTERY_ERROR_AGENCY_BUSY);
+  test_raw_expect_error (second, LOTTERY_ERROR_AGENCY_BUSY);
   test_raw_expect_closed (second);
   test_assert_lines (server, "ERROR    action: hello | result: fail | "
                      "agency: 1 | ip: 127.0.0.1 | error: Agency 1 already "

@@ -375,20 +375,6 @@ test_proxy_cut (TestFixture   *fixture,
 
 /* ---- hostile peers ---- */
 
-/* Reads the ERROR the server sends before it closes. */
-static guint16
-expect_error_then_close (GSocketConnection *connection)
-{
-  guint8 buffer[LOTTERY_FRAME_MAX];
-  LotteryMessage message;
-
-  test_raw_receive (connection, buffer, &message);
-  g_assert_cmpint (message.type, ==, LOTTERY_MESSAGE_ERROR);
-  test_raw_expect_closed (connection);
-
-  return message.error.code;
-}
-
 static void
 test_hostile (TestFixture   *fixture,
               gconstpointer  data)
@@ -423,8 +409,8 @@ test_hostile (TestFixture   *fixture,
 
   oversized = test_raw_connect (test_server_get_port (server));
   test_raw_send (oversized, huge_prefix, sizeof huge_prefix);
-  g_assert_cmpuint (expect_error_then_close (oversized), ==,
-                    LOTTERY_ERROR_PROTOCOL);
+  test_raw_expect_error (oversized, LOTTERY_ERROR_PROTOCOL);
+  test_raw_expect_closed (oversized);
 
   /* Agency 2 says hello, then sends a batch whose count (65,535) its
    * 10 bytes cannot hold. */
@@ -451,8 +437,8 @@ test_hostile (TestFixture   *fixture,
     random_bytes[i] = (guint8) g_test_rand_int_range (0, 256);
   random_bytes[0] = 0xff; /* a prefix no frame has */
   test_raw_send (noise, random_bytes, sizeof random_bytes);
-  g_assert_cmpuint (expect_error_then_close (noise), ==,
-                    LOTTERY_ERROR_PROTOCOL);
+  test_raw_expect_error (noise, LOTTERY_ERROR_PROTOCOL);
+  test_raw_expect_closed (noise);
 
   /* A slow-loris, already an agency: a whole PING, then the start of
    * a next frame, one byte every 300 ms. */
@@ -477,11 +463,11 @@ test_hostile (TestFixture   *fixture,
       test_raw_send (loris, frame + i, 1);
       g_usleep (300 * G_TIME_SPAN_MILLISECOND);
     }
-  g_assert_cmpuint (expect_error_then_close (loris), ==,
-                    LOTTERY_ERROR_TIMEOUT);
+  test_raw_expect_error (loris, LOTTERY_ERROR_TIMEOUT);
+  test_raw_expect_closed (loris);
   g_assert_cmpint (g_get_monotonic_time () - started, <, 4 * G_USEC_PER_SEC);
-  g_assert_cmpuint (expect_error_then_close (silent), ==,
-                    LOTTERY_ERROR_TIMEOUT);
+  test_raw_expect_error (silent, LOTTERY_ERROR_TIMEOUT);
+  test_raw_expect_closed (silent);
 
   test_assert_line (client, "action: finish | result: success", 1);
   test_process_send_signal (client, SIGTERM);
@@ -546,8 +532,8 @@ test_idle (TestFixture   *fixture,
   test_raw_send (quiet, frame, len);
   test_raw_receive (quiet, reply, &message);
   g_assert_cmpint (message.type, ==, LOTTERY_MESSAGE_WELCOME);
-  g_assert_cmpuint (expect_error_then_close (quiet), ==,
-                    LOTTERY_ERROR_TIMEOUT);
+  test_raw_expect_error (quiet, LOTTERY_ERROR_TIMEOUT);
+  test_raw_expect_closed (quiet);
   test_assert_line (server, "error: The connection was idle for 2 seconds", 1);
 
   /* Agency 2 waited through all that; agencies 1 and 3 finish now. */

@@ -1242,22 +1242,6 @@ encode_batch (guint8       *out,
   return len;
 }
 
-static guint32
-expect_error (GSocketConnection *connection,
-              guint16            code)
-{
-  guint8 buffer[LOTTERY_FRAME_MAX];
-  LotteryMessage message;
-
-  test_raw_receive (connection, buffer, &message);
-  g_assert_cmpint (message.type, ==, LOTTERY_MESSAGE_ERROR);
-  g_test_message ("ERROR %s: %.*s", lottery_error_code_name (message.error.code),
-                  (int) message.error.len, message.error.text);
-  g_assert_cmpuint (message.error.code, ==, code);
-
-  return message.error.sequence;
-}
-
 static void
 test_protocol_errors (TestFixture   *fixture,
                       gconstpointer  data)
@@ -1294,7 +1278,7 @@ test_protocol_errors (TestFixture   *fixture,
       g_autoptr(GSocketConnection) c = test_raw_connect (port);
 
       test_raw_send (c, frame, lottery_message_encode_hello (frame, id));
-      expect_error (c, LOTTERY_ERROR_UNKNOWN_AGENCY);
+      test_raw_expect_error (c, LOTTERY_ERROR_UNKNOWN_AGENCY);
       test_raw_expect_closed (c);
     }
   test_assert_lines (server, "action: hello | result: fail", 2);
@@ -1304,7 +1288,7 @@ test_protocol_errors (TestFixture   *fixture,
     g_autoptr(GSocketConnection) c = test_raw_connect (port);
 
     test_raw_send (c, frame, encode_batch (frame, 1, "Ana,Pérez,1,2000-01-01,1"));
-    expect_error (c, LOTTERY_ERROR_OUT_OF_ORDER);
+    test_raw_expect_error (c, LOTTERY_ERROR_OUT_OF_ORDER);
     test_raw_expect_closed (c);
   }
 
@@ -1326,7 +1310,7 @@ test_protocol_errors (TestFixture   *fixture,
   g_assert_cmpint (message.type, ==, LOTTERY_MESSAGE_FINISHED);
   g_assert_cmpuint (message.finished.stored, ==, 1);
   test_raw_send (agency1, frame, lottery_message_encode_finish (frame, 1));
-  expect_error (agency1, LOTTERY_ERROR_ALREADY_FINISHED);
+  test_raw_expect_error (agency1, LOTTERY_ERROR_ALREADY_FINISHED);
   /* That refusal leaves the connection open. */
   test_raw_send (agency1, frame,
                  lottery_message_encode_empty (frame, LOTTERY_MESSAGE_PING));
@@ -1350,7 +1334,7 @@ test_protocol_errors (TestFixture   *fixture,
                    9);
   test_raw_send (agency1, frame,
                  encode_batch (frame, 2, "Ana,Pérez,2,2000-01-01,7574"));
-  expect_error (agency1, LOTTERY_ERROR_DRAW_DONE);
+  test_raw_expect_error (agency1, LOTTERY_ERROR_DRAW_DONE);
   g_io_stream_close (G_IO_STREAM (agency1), NULL, NULL);
 
   /* After all that, an ordinary client of agency 1 still gets its answer
@@ -1399,7 +1383,7 @@ test_agency_busy (TestFixture   *fixture,
 
   second = test_raw_connect (port);
   test_raw_send (second, frame, lottery_message_encode_hello (frame, 1));
-  expect_error (second, LOTTERY_ERROR_AGENCY_BUSY);
+  test_raw_expect_error (second, LOTTERY_ERROR_AGENCY_BUSY);
   test_raw_expect_closed (second);
 
   /* The client retries while agency 1 is taken... */
@@ -1454,7 +1438,7 @@ test_invalid_batch (TestFixture   *fixture,
   g_assert_true (lottery_batch_encoder_add (encoder, &bet));
   test_raw_send (c, encoder->frame, lottery_batch_encoder_finish (encoder, 1));
   g_free (encoder);
-  g_assert_cmpuint (expect_error (c, LOTTERY_ERROR_INVALID_BET), ==, 1);
+  g_assert_cmpuint (test_raw_expect_error (c, LOTTERY_ERROR_INVALID_BET), ==, 1);
 
   test_raw_send (c, frame, encode_batch (frame, 2, "Ana,Pérez,2,2000-01-01,1"));
   test_raw_receive (c, buffer, &message);

@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include "test-utils.h"
+#include "lottery-error.h"
 #include "lottery-stream.h"
 
 #include <glib/gstdio.h>
@@ -1059,4 +1060,21 @@ test_assert_log_format (TestProcess *process,
         g_test_message ("not a log line: %s", line);
       g_assert_true (g_regex_match (regex, line, 0, NULL));
     }
+}
+
+/* Reads one message: an ERROR with @code. Returns its sequence. */
+guint32
+test_raw_expect_error (GSocketConnection *connection,
+                       guint16            code)
+{
+  guint8 buffer[LOTTERY_FRAME_MAX];
+  LotteryMessage message;
+
+  test_raw_receive (connection, buffer, &message);
+  g_assert_cmpint (message.type, ==, LOTTERY_MESSAGE_ERROR);
+  g_test_message ("ERROR %s: %.*s", lottery_error_code_name (message.error.code),
+                  (int) message.error.len, message.error.text);
+  g_assert_cmpuint (message.error.code, ==, code);
+
+  return message.error.sequence;
 }

@@ -150,5 +150,7 @@ void         test_raw_receive              (GSocketConnection  *connection,
                                             guint8             *buffer,
                                             LotteryMessage     *message);
 void         test_raw_expect_closed        (GSocketConnection  *connection);
+guint32      test_raw_expect_error         (GSocketConnection  *connection,
+                                            guint16             code);
 
 G_END_DECLS
