@@ -761,6 +761,9 @@ session (LotteryUploader *self,
                            "answered %u: it lost its state (restarted?), so "
                            "nothing is sent again"),
                          last_sequence, self->agency, self->answered);
+  /* What the server says it holds is on its disk: as good as an ACK that
+   * a cut connection never delivered, and progress for the retry budget. */
+  self->answered = last_sequence;
   lottery_log (G_LOG_LEVEL_INFO, "connect", "success",
                "server: %s | last_batch: %u", self->address, last_sequence);
   /* Welcomed: from here the wait for the draw may be long. */
