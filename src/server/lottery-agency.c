@@ -270,11 +270,18 @@ carry_on (LotteryAgency *self)
     pump (self);
 }
 
+/* Closes the socket once; every later call (a write or read failing
+ * because of that close, a timeout, shutdown) only tries the
+ * announcement again, so that whatever order they come in, the slot and
+ * the agency are released exactly once, when nothing is left in flight. */
 static void
 close_now (LotteryAgency *self)
 {
   if (self->closed)
-    return;
+    {
+      maybe_announce_closed (self);
+      return;
+    }
 
   self->closing = TRUE;
   self->closed = TRUE;
@@ -891,7 +898,7 @@ query_done_cb (GObject      *source,
   lottery_log (G_LOG_LEVEL_INFO, "consulta_ganadores", "success",
                "agency: %u | cant_ganadores: %u", self->id, n);
   release_held_error (self);
-  pump (self);
+  carry_on (self);
 }
 
 /* ---- dispatch ---- */

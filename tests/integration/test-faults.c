@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 static const char RECEIVED[] = "action: apuesta_recibida | result: success";
@@ -236,10 +237,57 @@ typedef struct
   guint     cuts;        /* connections still to cut */
   guint     accepted;
   gboolean  stop;
+  gboolean  reset;       /* cut with a RST, at a random byte */
+  GRand    *rand;
 } Proxy;
 
+/* Closing with SO_LINGER 0 sends a RST: the server's next read or write
+ * fails at once, also one already in flight. */
+static void
+abort_socket (GSocket *socket)
+{
+  struct linger linger = { 1, 0 };
+
+  setsockopt (g_socket_get_fd (socket), SOL_SOCKET, SO_LINGER, &linger,
+              sizeof linger);
+}
+
+typedef struct
+{
+  GSocket  *from;
+  GSocket  *to;
+  gboolean  done;       /* set by the other direction to stop this one */
+} Backward;
+
+/* Server to client, in a thread of its own: one direction blocked on a
+ * full socket must not stop the other (the server may hold its answers
+ * until its requests are read). */
+static gpointer
+backward_thread (gpointer user_data)
+{
+  Backward *backward = user_data;
+  char buf[4096];
+
+  while (!g_atomic_int_get (&backward->done))
+    {
+      struct pollfd fd = { g_socket_get_fd (backward->from), POLLIN, 0 };
+      gssize n;
+
+      if (poll (&fd, 1, 50) <= 0)
+        continue;
+      n = g_socket_receive (backward->from, buf, sizeof buf, NULL, NULL);
+      if (n <= 0 || !g_socket_send (backward->to, buf, (gsize) n, NULL, NULL))
+        break;
+    }
+  /* The client sees the server's close. */
+  g_socket_shutdown (backward->to, FALSE, TRUE, NULL);
+
+  return NULL;
+}
+
 /* Forwards both ways until either side closes, or until @cut_after
- * bytes went to the server: then both sockets are closed at once. */
+ * bytes went to the server: then both sockets are closed at once (with
+ * a RST when the proxy resets). */
 static void
 proxy_pipe (Proxy   *proxy,
             GSocket *client,
@@ -248,9 +296,14 @@ proxy_pipe (Proxy   *proxy,
   g_autoptr(GSocket) server = NULL;
   g_autoptr(GSocketAddress) address = NULL;
   g_autoptr(GError) error = NULL;
+  Backward backward = { 0, };
+  GThread *thread;
   gsize sent = 0;
+  gsize cut_after = proxy->cut_after;
   char buf[4096];
 
+  if (cut && proxy->reset)
+    cut_after = (gsize) g_rand_int_range (proxy->rand, 8 * 1024, 64 * 1024);
   server = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
                          G_SOCKET_PROTOCOL_TCP, &error);
   g_assert_no_error (error);
@@ -259,38 +312,37 @@ proxy_pipe (Proxy   *proxy,
   if (!g_socket_connect (server, address, NULL, NULL))
     return;
 
+  backward.from = server;
+  backward.to = client;
+  thread = g_thread_new ("proxy-back", backward_thread, &backward);
   for (;;)
     {
-      struct pollfd fds[2] = {
-        { g_socket_get_fd (client), POLLIN, 0 },
-        { g_socket_get_fd (server), POLLIN, 0 },
-      };
+      struct pollfd fd = { g_socket_get_fd (client), POLLIN, 0 };
+      gsize want = sizeof buf;
       gssize n;
 
-      if (poll (fds, 2, 100) < 0 && errno != EINTR)
-        return;
       if (proxy->stop)
-        return;
-      if (fds[0].revents != 0)
+        break;
+      if (poll (&fd, 1, 100) <= 0)
+        continue;
+      if (cut && cut_after - sent < want)
+        want = cut_after - sent;
+      n = g_socket_receive (client, buf, want, NULL, NULL);
+      if (n <= 0 || !g_socket_send (server, buf, (gsize) n, NULL, NULL))
+        break;
+      sent += (gsize) n;
+      if (cut && sent >= cut_after)
         {
-          gsize want = sizeof buf;
-
-          if (cut && proxy->cut_after - sent < want)
-            want = proxy->cut_after - sent;
-          n = g_socket_receive (client, buf, want, NULL, NULL);
-          if (n <= 0 || !g_socket_send (server, buf, (gsize) n, NULL, NULL))
-            return;
-          sent += (gsize) n;
-          if (cut && sent >= proxy->cut_after)
-            return; /* both close, in the middle of a frame */
-        }
-      if (fds[1].revents != 0)
-        {
-          n = g_socket_receive (server, buf, sizeof buf, NULL, NULL);
-          if (n <= 0 || g_socket_send (client, buf, (gsize) n, NULL, NULL) < 0)
-            return;
+          if (proxy->reset)
+            {
+              abort_socket (server);
+              abort_socket (client);
+            }
+          break; /* both close, in the middle of a frame */
         }
     }
+  g_atomic_int_set (&backward.done, TRUE);
+  g_thread_join (thread);
 }
 
 static gpointer
@@ -371,6 +423,66 @@ test_proxy_cut (TestFixture   *fixture,
   assert_all_winners (client, file);
   test_process_send_signal (server, SIGTERM);
   test_assert_exit (server, 0);
+}
+
+#define RESETS 100
+
+/* Many connections reset at random points, while batches and their
+ * answers are crossing: each reset connection must release its agency
+ * at once, or the agency's next connection is refused as busy. */
+static void
+test_proxy_resets (TestFixture   *fixture,
+                   gconstpointer  data)
+{
+  g_autofree char *file = test_gen_bets (fixture, "agency-1.csv", 100000, 31,
+                                         -1, FALSE);
+  g_autofree char *path = bets_path (fixture);
+  g_autoptr(GSocketAddress) any = NULL;
+  g_autoptr(GSocketAddress) bound = NULL;
+  g_autoptr(GPtrArray) rows = NULL;
+  g_autoptr(GError) error = NULL;
+  Proxy proxy = { 0, };
+  TestProcess *server, *client;
+  GThread *thread;
+
+  g_test_summary ("100 connections of one agency reset (RST) at random "
+                  "points of the upload: every reconnect is accepted, "
+                  "every bet is stored exactly once, and the server stops "
+                  "with nothing pending.");
+
+  server = test_server_start (fixture, 1, NULL);
+  proxy.server_port = test_server_get_port (server);
+  proxy.cuts = RESETS;
+  proxy.reset = TRUE;
+  proxy.rand = g_rand_new_with_seed (g_test_rand_int ());
+  proxy.listener = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
+                                 G_SOCKET_PROTOCOL_TCP, &error);
+  g_assert_no_error (error);
+  any = g_inet_socket_address_new_from_string ("127.0.0.1", 0);
+  g_assert_true (g_socket_bind (proxy.listener, any, TRUE, &error));
+  g_assert_true (g_socket_listen (proxy.listener, &error));
+  bound = g_socket_get_local_address (proxy.listener, &error);
+  g_assert_no_error (error);
+  thread = g_thread_new ("proxy", proxy_thread, &proxy);
+
+  client = test_client_run (
+    fixture, g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound)),
+    1, ARGS ("--bets-file", file), NULL);
+  test_assert_exit (client, 0);
+  proxy.stop = TRUE;
+  g_thread_join (thread);
+  g_object_unref (proxy.listener);
+  g_rand_free (proxy.rand);
+
+  g_assert_cmpuint (proxy.accepted, >, RESETS);
+  g_assert_cmpuint (test_process_count_lines (client, "agency_busy"), ==, 0);
+  rows = test_read_rows (path);
+  assert_agency_rows (rows, file, 1);
+  assert_all_winners (client, file);
+  test_process_send_signal (server, SIGTERM);
+  test_assert_exit (server, 0);
+  g_assert_cmpuint (test_process_count_lines (server, "result: fail | "
+                                              "pending:"), ==, 0);
 }
 
 /* ---- hostile peers ---- */
@@ -582,6 +694,85 @@ test_no_reader (TestFixture   *fixture,
   test_assert_exit (server, 0);
 }
 
+/* Tries to become agency @id on a new connection until @deadline:
+ * returns the last answer's type (WELCOME once the agency is free). */
+static LotteryMessageType
+try_hello (guint16 port,
+           guint32 id,
+           gint64  deadline,
+           guint16 *code)
+{
+  guint8 frame[LOTTERY_FRAME_MAX];
+  guint8 reply[LOTTERY_FRAME_MAX];
+  LotteryMessage message = { 0 };
+
+  do
+    {
+      g_autoptr(GSocketConnection) connection = test_raw_connect (port);
+
+      test_raw_send (connection, frame,
+                     lottery_message_encode_hello (frame, id));
+      test_raw_receive (connection, reply, &message);
+      if (message.type == LOTTERY_MESSAGE_WELCOME)
+        break;
+      *code = message.type == LOTTERY_MESSAGE_ERROR ? message.error.code : 0;
+      g_usleep (200 * G_TIME_SPAN_MILLISECOND);
+    }
+  while (g_get_monotonic_time () < deadline);
+
+  return message.type;
+}
+
+/* Four connections that ask for STATUS and never read: each is cut when
+ * its write stalls past io_timeout, and the cut must give back its slot
+ * and its agency; before, the write's error came after the close and
+ * nothing was released, so four such peers held the server full (and
+ * an agency busy) until a restart. */
+static void
+test_no_reader_frees (TestFixture   *fixture,
+                      gconstpointer  data)
+{
+  g_autoptr(GPtrArray) greedy = g_ptr_array_new_with_free_func (g_object_unref);
+  guint8 frame[LOTTERY_FRAME_MAX];
+  TestProcess *server;
+  guint16 code = 0;
+  gsize len;
+  guint i, j;
+
+  g_test_summary ("Connections cut while their answers are being written "
+                  "give back their max_connections slot and their agency.");
+
+  /* 100,000 agencies: each STATUS answer is about 900 KB. */
+  server = test_server_start (fixture, 100000,
+                              ARGS ("--io-timeout", "1",
+                                    "--max-connections", "4"));
+  for (i = 0; i < 4; i++)
+    {
+      GSocketConnection *connection =
+        test_raw_connect (test_server_get_port (server));
+
+      /* One of them claims agency 1 first. */
+      if (i == 0)
+        test_raw_send (connection, frame,
+                       lottery_message_encode_hello (frame, 1));
+      len = lottery_message_encode_empty (frame, LOTTERY_MESSAGE_STATUS);
+      for (j = 0; j < 8; j++)
+        test_raw_send (connection, frame, len);
+      g_ptr_array_add (greedy, connection);
+    }
+  test_assert_line (server, "answers not read within 1 seconds", 4);
+
+  /* The four are still open on this side, but hold nothing there. */
+  g_assert_cmpint (try_hello (test_server_get_port (server), 1,
+                              g_get_monotonic_time () + 5 * G_USEC_PER_SEC,
+                              &code), ==, LOTTERY_MESSAGE_WELCOME);
+
+  test_process_send_signal (server, SIGTERM);
+  test_assert_exit (server, 0);
+  g_assert_cmpuint (test_process_count_lines (server, "result: fail | "
+                                              "pending:"), ==, 0);
+}
+
 #define FLOOD 2000
 #define FLOOD_LIMIT 500
 
@@ -713,10 +904,12 @@ main (int   argc,
   ADD ("/faults/sigkill/after-draw", NULL, test_restart_after_draw);
   ADD ("/faults/torn-row", NULL, test_torn_row);
   ADD ("/faults/proxy-cut", NULL, test_proxy_cut);
+  ADD ("/faults/proxy-resets", NULL, test_proxy_resets);
   ADD ("/faults/hostile", NULL, test_hostile);
   ADD ("/faults/flood", NULL, test_flood);
   ADD ("/faults/idle", NULL, test_idle);
   ADD ("/faults/no-reader", NULL, test_no_reader);
+  ADD ("/faults/no-reader-frees", NULL, test_no_reader_frees);
 
 #undef ADD
 
