@@ -28,6 +28,7 @@
 #define TIMEOUT_S           10
 #define MAX_BODY            4096
 #define PAGE_RESOURCE       "/org/lottery/server/status-page.html"
+#define HISTORY             300 /* seconds of bets per second kept */
 
 struct _LotteryHttpServer
 {
@@ -40,6 +41,11 @@ struct _LotteryHttpServer
   GHashTable      *open;        /* GIOStream * (weak) -> Connection * */
   guint            sweep;
   guint16          port;
+  /* Bets stored each second, oldest first, so that the page's chart
+   * has the last minutes as soon as it opens. */
+  guint64          history[HISTORY];
+  guint            history_len;
+  guint64          last_total;
 };
 
 G_DEFINE_FINAL_TYPE (LotteryHttpServer, lottery_http_server, G_TYPE_OBJECT)
@@ -192,11 +198,45 @@ agency_state (const LotteryStatusEntry *entry,
   return _("Waiting");
 }
 
+/* The chart of bets per second: an SVG path in a 300 x 100 box, the
+ * newest second on the right, and its area below. */
+static void
+render_chart (LotteryHttpServer *self,
+              GString           *page)
+{
+  g_autoptr(GString) line = g_string_new (NULL);
+  g_autoptr(GString) values = g_string_new (NULL);
+  g_autofree char *area = NULL;
+  g_autofree char *peak = NULL;
+  guint x0 = HISTORY - self->history_len;
+  guint64 top = 1;
+  guint i;
+
+  for (i = 0; i < self->history_len; i++)
+    top = MAX (top, self->history[i]);
+  for (i = 0; i < self->history_len; i++)
+    {
+      g_string_append_printf (line, "%c%u %.1f", i == 0 ? 'M' : 'L', x0 + i,
+                              100 - self->history[i] * 95.0 / top);
+      g_string_append_printf (values, "%s%" G_GUINT64_FORMAT, i == 0 ? "" : ",",
+                              self->history[i]);
+    }
+  area = line->len > 0 ? g_strdup_printf ("%sL%u 100L%u 100Z", line->str,
+                                          HISTORY, x0)
+                       : g_strdup ("");
+  peak = g_strdup_printf ("%" G_GUINT64_FORMAT, top);
+  g_string_replace (page, "@CHART_LINE@", line->str, 1);
+  g_string_replace (page, "@CHART_AREA@", area, 1);
+  g_string_replace (page, "@HISTORY@", values->str, 1);
+  g_string_replace (page, "@PEAK@", peak, 1);
+}
+
 /* The page with the state as it is now: correct without JavaScript,
  * which then keeps it up to date. Every value is a number the server
  * counted or one of its own words: nothing to escape. */
 static char *
-render_page (LotteryStatusView *view)
+render_page (LotteryHttpServer *self,
+             LotteryStatusView *view)
 {
   g_autoptr(GBytes) resource = g_resources_lookup_data (
     PAGE_RESOURCE, G_RESOURCE_LOOKUP_FLAGS_NONE, NULL);
@@ -250,6 +290,7 @@ render_page (LotteryStatusView *view)
   page = g_string_new_len (g_bytes_get_data (resource, NULL),
                            (gssize) g_bytes_get_size (resource));
   translate_page (page);
+  render_chart (self, page);
   g_string_replace (page, "@ROWS@", rows->str, 1);
   g_string_replace (page, "@DRAW@", draw, 0);
   g_string_replace (page, "@DRAW_STATE@", view->draw_done ? "done" : "pending",
@@ -332,7 +373,7 @@ handle_request (SoupServer        *soup,
            lottery_status_view_format_json (view));
   else
     reply (msg, SOUP_STATUS_OK, "text/html; charset=utf-8",
-           render_page (view));
+           render_page (self, view));
 }
 
 /* A request with a body is not for us: rather than let soup read it,
@@ -420,15 +461,25 @@ incoming_cb (GSocketService    *service,
   return TRUE;
 }
 
-/* A connection past its deadline is shut down; soup sees its end and
- * lets go of it. */
+/* Once a second: the chart's next point, and connections past their
+ * deadline are shut down (soup sees their end and lets go of them). */
 static gboolean
 sweep_cb (gpointer user_data)
 {
   LotteryHttpServer *self = user_data;
   gint64 now = g_get_monotonic_time ();
+  guint64 total = lottery_state_get_bets_stored (self->state);
   GHashTableIter iter;
   gpointer connection;
+
+  if (self->history_len == HISTORY)
+    memmove (self->history, self->history + 1,
+             (HISTORY - 1) * sizeof self->history[0]);
+  else
+    self->history_len++;
+  self->history[self->history_len - 1] =
+    total >= self->last_total ? total - self->last_total : 0;
+  self->last_total = total;
 
   g_hash_table_iter_init (&iter, self->open);
   while (g_hash_table_iter_next (&iter, NULL, &connection))
@@ -540,6 +591,7 @@ lottery_http_server_listen (LotteryHttpServer *self,
       return FALSE;
     }
 
+  self->last_total = lottery_state_get_bets_stored (self->state);
   self->port = g_inet_socket_address_get_port (
     G_INET_SOCKET_ADDRESS (effective));
   g_signal_connect (self->service, "incoming", G_CALLBACK (incoming_cb), self);
