@@ -4,8 +4,9 @@
   http-check.py metrics URL AGENCY=BETS... : scrapes URL every 50 ms until
       the draw is done, parsing each scrape with prometheus_client's
       text_string_to_metric_families; exits 1 at the first broken rule.
-  http-check.py attack HOST PORT SECONDS : slow-loris, huge headers and
-      1,000 connections against an HTTP port for SECONDS.
+  http-check.py attack HOST PORT SECONDS : slow-loris, huge headers,
+      1,000 connections and a stream of whole requests against an HTTP
+      port for SECONDS.
 """
 import socket
 import sys
@@ -163,7 +164,18 @@ def attack(host, port, seconds):
         finally:
             if big is not None:
                 big.close()
-        time.sleep(0.5)
+        # And whole requests, as fast as they are answered.
+        for path in ("/", "/metrics", "/status.json") * 10:
+            try:
+                with socket.create_connection((host, port), 2) as s:
+                    s.sendall(b"GET " + path.encode() +
+                              b" HTTP/1.1\r\nHost: x\r\n\r\n")
+                    s.settimeout(2)
+                    while s.recv(65536):
+                        pass
+            except OSError:
+                pass
+        time.sleep(0.2)
     print("attack: done", flush=True)
 
 
