@@ -208,6 +208,7 @@ render_chart (LotteryHttpServer *self,
   g_autoptr(GString) values = g_string_new (NULL);
   g_autofree char *area = NULL;
   g_autofree char *peak = NULL;
+  g_autofree char *rate = NULL;
   guint x0 = HISTORY - self->history_len;
   guint64 top = 1;
   guint i;
@@ -225,10 +226,13 @@ render_chart (LotteryHttpServer *self,
                                           HISTORY, x0)
                        : g_strdup ("");
   peak = g_strdup_printf ("%" G_GUINT64_FORMAT, top);
+  rate = g_strdup_printf ("%" G_GUINT64_FORMAT, self->history_len > 0
+                          ? self->history[self->history_len - 1] : 0);
   g_string_replace (page, "@CHART_LINE@", line->str, 1);
   g_string_replace (page, "@CHART_AREA@", area, 1);
   g_string_replace (page, "@HISTORY@", values->str, 1);
   g_string_replace (page, "@PEAK@", peak, 1);
+  g_string_replace (page, "@RATE@", rate, 1);
 }
 
 /* The page with the state as it is now: correct without JavaScript,
