@@ -173,6 +173,15 @@ lottery_metrics_observe_sync (LotteryMetrics *self,
 
 /* ---- rendering ---- */
 
+/* 15 significant digits: integers as they are, and no binary noise
+ * (0.0005, not 0.00050000000000000001). */
+static const char *
+format_number (char   number[G_ASCII_DTOSTR_BUF_SIZE],
+               double value)
+{
+  return g_ascii_formatd (number, G_ASCII_DTOSTR_BUF_SIZE, "%.15g", value);
+}
+
 static void
 family (GString    *out,
         const char *name,
@@ -194,7 +203,7 @@ sample (GString    *out,
 
   family (out, name, type, help);
   g_string_append_printf (out, "%s %s\n", name,
-                          g_ascii_dtostr (number, sizeof number, value));
+                          format_number (number, value));
 }
 
 static void
@@ -217,7 +226,7 @@ render_histogram (GString         *out,
       if (i < G_N_ELEMENTS (bucket_bounds))
         g_string_append_printf (out, "%s_bucket{le=\"%s\"} %" G_GUINT64_FORMAT
                                 "\n", name,
-                                g_ascii_dtostr (number, sizeof number,
+                                format_number (number,
                                                 bucket_bounds[i] / 1e6),
                                 cumulative);
       else
@@ -226,7 +235,7 @@ render_histogram (GString         *out,
     }
   g_string_append_printf (out, "%s_sum %s\n%s_count %" G_GUINT64_FORMAT "\n",
                           name,
-                          g_ascii_dtostr (number, sizeof number,
+                          format_number (number,
                                           atomic_load_explicit (
                                             &histogram->sum_usec,
                                             memory_order_relaxed) / 1e6),
