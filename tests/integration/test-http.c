@@ -570,6 +570,54 @@ test_limits (TestFixture   *fixture,
   g_assert_cmpuint (http_get (port, "/healthz", NULL), ==, 200);
 }
 
+/* 64 connections at once: one more is closed unanswered; the server
+ * closes silent ones after 10 s, and then the port answers again. */
+static void
+test_max_connections (TestFixture   *fixture,
+                      gconstpointer  data)
+{
+  TestProcess *server = start_http_server (fixture, NULL);
+  guint16 port = http_port (server);
+  g_autoptr(GSocketClient) client = g_socket_client_new ();
+  g_autoptr(GPtrArray) held = g_ptr_array_new_with_free_func (g_object_unref);
+  gint64 deadline;
+  guint status = 0;
+
+  while (held->len < 64)
+    {
+      g_autoptr(GError) error = NULL;
+      GSocketConnection *connection = g_socket_client_connect_to_host (
+        client, "127.0.0.1", port, NULL, &error);
+
+      g_assert_no_error (error);
+      g_ptr_array_add (held, connection);
+    }
+  /* The server takes them in order: wait until it has all 64. */
+  g_usleep (G_USEC_PER_SEC / 2);
+  g_assert_cmpuint (http_get (port, "/healthz", NULL), ==, 0);
+
+  /* Silent connections are closed after 10 s, whatever they do. */
+  {
+    GSocket *socket = g_socket_connection_get_socket (
+      g_ptr_array_index (held, 0));
+    gint64 start = g_get_monotonic_time ();
+    char byte;
+
+    g_socket_set_timeout (socket, 20);
+    g_assert_cmpint (g_socket_receive (socket, &byte, 1, NULL, NULL), ==, 0);
+    g_test_message ("a silent connection closed after %.1f s",
+                    (g_get_monotonic_time () - start) / 1e6);
+    g_assert_cmpint (g_get_monotonic_time () - start, <, 12 * G_USEC_PER_SEC);
+  }
+
+  g_ptr_array_set_size (held, 0);
+  deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+  while (g_get_monotonic_time () < deadline &&
+         (status = http_get (port, "/healthz", NULL)) != 200)
+    g_usleep (G_USEC_PER_SEC / 10);
+  g_assert_cmpuint (status, ==, 200);
+}
+
 /* ---- ports ---- */
 
 /* How many TCP ports process @pid listens on. */
@@ -738,6 +786,7 @@ main (int   argc,
   ADD_TEST ("/http/page", test_page);
   ADD_TEST ("/http/attack", test_attack);
   ADD_TEST ("/http/limits", test_limits);
+  ADD_TEST ("/http/max-connections", test_max_connections);
   ADD_TEST ("/http/off-by-default", test_off_by_default);
   ADD_TEST ("/http/address-taken", test_address_taken);
   ADD_TEST ("/http/https", test_https);
