@@ -396,7 +396,7 @@ test_untrusted (TestFixture   *fixture,
   g_assert_cmpint (elapsed, <, 3 * G_USEC_PER_SEC);
   assert_stderr_line (client, ARGS (address, "is not trusted",
                                     "its certificate", c->reason));
-  g_assert_cmpuint (test_process_count_lines (client, "action: exit | "
+  g_assert_cmpuint (test_process_count_lines (client, "action: done | "
                                                       "result: fail"), ==, 1);
   g_assert_cmpuint (test_process_count_lines (client, "action: connect | "
                                                       "result: success"), ==,

@@ -1047,7 +1047,7 @@ test_assert_log_format (TestProcess *process,
   g_autoptr(GRegex) regex = g_regex_new (
     "^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2} "
     "(DEBUG    |INFO     |WARNING  |ERROR    )"
-    "action: [a-z_]+ \\| result: (success|fail|in_progress)"
+    "action: [a-z_]+ \\| result: (success|fail|in_progress|interrupted)"
     "( \\| [a-z_]+: [^|]*)*$", 0, 0, NULL);
   guint i;
 

@@ -35,7 +35,7 @@
 #define ENGLISH ARGS ("LC_ALL=C.UTF-8", "LANGUAGE=")
 #define SPANISH ARGS ("LC_ALL=C.UTF-8", "LANGUAGE=es")
 
-static const char EXITED[] = "action: exit | result: success";
+static const char EXITED[] = "action: done | result: success";
 static const char FINISHED[] = "action: finish | result: success";
 
 /* ---- STATUS_REPLY as bytes ---- */
