@@ -36,6 +36,7 @@ static const char SERVER_TEMPLATE[] =
   "cn = \"localhost\"\n"
   "dns_name = \"localhost\"\n"
   "ip_address = \"127.0.0.1\"\n"
+  "ip_address = \"::1\"\n"
   "tls_www_server\n"
   "signing_key\n"
   "encryption_key\n"
@@ -330,6 +331,45 @@ test_round_trip (TestFixture   *fixture,
   g_assert_cmpuint (test_process_sum_values (server, RECEIVED, "cantidad"), ==,
                     stored->len);
   test_assert_same_rows (stored, expected);
+}
+
+static void
+test_ipv6_literal (TestFixture   *fixture,
+                   gconstpointer  data)
+{
+  g_autofree char *address = NULL;
+  g_autofree char *ca_path = NULL;
+  g_autofree char *bets = NULL;
+  g_autoptr(GSocket) probe = NULL;
+  TestProcess *server;
+  TestProcess *client;
+
+  g_test_summary ("TLS to [::1]: no IP literal as the server name (SNI), "
+                  "and the certificate is checked against the address");
+  if (!tls_available ())
+    return;
+  probe = g_socket_new (G_SOCKET_FAMILY_IPV6, G_SOCKET_TYPE_STREAM,
+                        G_SOCKET_PROTOCOL_TCP, NULL);
+  if (probe == NULL)
+    {
+      g_test_skip ("no IPv6 here");
+      return;
+    }
+
+  make_ca_and_server (fixture);
+  server = start_tls_server (fixture, 1, "server", NULL);
+  address = g_strdup_printf ("[::1]:%u", test_server_get_port (server));
+  ca_path = g_strdup_printf ("%s/ca.pem", fixture->dir);
+  bets = test_gen_bets (fixture, "agency-1.csv", 300, 5, 1, FALSE);
+
+  client = test_process_spawn (fixture, "client",
+                               ARGS (g_getenv ("LOTTERY_CLIENT"), "--id", "1",
+                                     "--server", address, "--tls-ca", ca_path,
+                                     "--bets-file", bets),
+                               NULL);
+  test_assert_exit (client, 0);
+  test_assert_no_stderr (client);
+  test_assert_winners (client, bets, 1);
 }
 
 typedef struct
@@ -805,6 +845,7 @@ main (int   argc,
   ADD_TEST ("/tls/stalled-handshake", test_stalled_handshake);
   ADD_TEST ("/tls/dropped-handshake", test_dropped_handshake);
   ADD_TEST ("/tls/bad-files", test_bad_files);
+  ADD_TEST ("/tls/ipv6-literal", test_ipv6_literal);
 
   return g_test_run ();
 }
