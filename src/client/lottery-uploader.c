@@ -658,12 +658,18 @@ finish (LotteryUploader *self,
   /* Every bet the server acknowledged (this session or before) and
    * none it refused: anything else means bets went missing. */
   if (message.finished.stored != self->bets_done - self->rejected_bets)
-    return lottery_fail (error, LOTTERY_ERROR_PROTOCOL,
-                         _("The server says it stored %" G_GUINT64_FORMAT
-                           " bets of agency %u, not %" G_GUINT64_FORMAT
-                           " as it acknowledged"),
-                         message.finished.stored, self->agency,
-                         self->bets_done - self->rejected_bets);
+    {
+      g_autofree char *stored = g_strdup_printf ("%" G_GUINT64_FORMAT,
+                                                 message.finished.stored);
+      g_autofree char *sent = g_strdup_printf ("%" G_GUINT64_FORMAT,
+                                               self->bets_done -
+                                               self->rejected_bets);
+
+      return lottery_fail (error, LOTTERY_ERROR_PROTOCOL,
+                           _("The server says it stored %s bets of agency "
+                             "%u, not %s as it acknowledged"),
+                           stored, self->agency, sent);
+    }
 
   self->finish_answered = TRUE;
   self->uploaded = TRUE;
@@ -761,10 +767,14 @@ query_winners (LotteryUploader *self,
                              _("The server sent an empty WINNERS frame that "
                                "is not the last"));
       if (self->winners->len + (guint64) message.winners.count > limit)
-        return lottery_fail (error, LOTTERY_ERROR_PROTOCOL,
-                             _("The server sent more winners than the %"
-                               G_GUINT64_FORMAT " bets agency %u sent"),
-                             limit, self->agency);
+        {
+          g_autofree char *bets = g_strdup_printf ("%" G_GUINT64_FORMAT,
+                                                   limit);
+
+          return lottery_fail (error, LOTTERY_ERROR_PROTOCOL,
+                               _("The server sent more winners than the %s "
+                                 "bets agency %u sent"), bets, self->agency);
+        }
 
       lottery_batch_reader_init (&reader, &message);
       while (reader.remaining > 0)
