@@ -235,8 +235,25 @@ is_header (const char *line,
   return len >= 7 && g_ascii_strncasecmp (line, "NOMBRE,", 7) == 0;
 }
 
+/* A log line goes on a blank line of its own: the progress line is
+ * blanked before it (progress_pause ()) and drawn again after it
+ * (progress_resume ()), on the line below. */
+static void
+progress_pause (LotteryUploader *self)
+{
+  if (self->progress != NULL)
+    lottery_progress_clear (self->progress);
+}
+
+static void
+progress_resume (LotteryUploader *self)
+{
+  if (self->progress != NULL)
+    lottery_progress_redraw (self->progress);
+}
+
 /* One invalid row (@n), counted and, the first time it is met, logged
- * with file and line; the progress line is drawn again after it. */
+ * with file and line. */
 static void
 reject_row (LotteryUploader *self,
             guint64          n,
@@ -247,8 +264,7 @@ reject_row (LotteryUploader *self,
 
   self->reported_line = n;
   self->rejected_rows++;
-  if (self->progress != NULL)
-    lottery_progress_clear (self->progress);
+  progress_pause (self);
   if (self->rejected_rows <= MAX_REPORTED_ROWS)
     {
       g_autofree char *file = lottery_log_value (self->bets_file);
@@ -262,8 +278,7 @@ reject_row (LotteryUploader *self,
     lottery_log (G_LOG_LEVEL_WARNING, "leer_apuesta", "fail",
                  "error: more invalid rows; only the first %d are shown",
                  MAX_REPORTED_ROWS);
-  if (self->progress != NULL)
-    lottery_progress_redraw (self->progress);
+  progress_resume (self);
 }
 
 /* Next valid bet: 1, end: 0, read error: -1. Invalid rows, and lines
@@ -435,6 +450,7 @@ read_batch_reply (LotteryUploader *self,
 
       self->rejected_batches++;
       self->rejected_bets += oldest->count;
+      progress_pause (self);
       if (self->single_bet != NULL)
         lottery_log (LOTTERY_LOG_ERROR, "apuesta_enviada", "fail",
                      "dni: %s | numero: %u | error: %s",
@@ -445,6 +461,7 @@ read_batch_reply (LotteryUploader *self,
                      "lote: %u | lines: %" G_GUINT64_FORMAT "-%"
                      G_GUINT64_FORMAT " | error: %s", oldest->sequence,
                      oldest->first_line, oldest->last_line, text);
+      progress_resume (self);
     }
   else if (message.type == LOTTERY_MESSAGE_ERROR)
     return server_error (self, &message, error);
@@ -673,6 +690,7 @@ finish (LotteryUploader *self,
 
   self->finish_answered = TRUE;
   self->uploaded = TRUE;
+  progress_pause (self);
   lottery_log (G_LOG_LEVEL_INFO, "finish", "success",
                "cantidad: %" G_GUINT64_FORMAT, message.finished.stored);
   return TRUE;
@@ -737,8 +755,7 @@ query_winners (LotteryUploader *self,
   /* The answer comes after the draw, once every agency has finished:
    * say so, so that a quiet wait does not look like a hang; the
    * progress line then says it again, below the log line. */
-  if (self->progress != NULL)
-    lottery_progress_clear (self->progress);
+  progress_pause (self);
   lottery_log (G_LOG_LEVEL_INFO, "consulta_ganadores", "in_progress",
                "agency: %u", self->agency);
   if (self->progress != NULL && self->uploaded)

@@ -232,6 +232,19 @@ client_start (Fixture            *fixture,
                             (const char * const *) args->pdata, ENGLISH);
 }
 
+/* lottery-client --status against the fake server. */
+static TestProcess *
+status_start (Fixture *fixture)
+{
+  g_autofree char *address = g_strdup_printf ("127.0.0.1:%u",
+                                              fixture->fake.port);
+
+  return test_process_spawn (&fixture->base, "status",
+                             ARGS (g_getenv ("LOTTERY_CLIENT"), "--status",
+                                   "--server", address),
+                             ENGLISH);
+}
+
 /* The client failed, and its stderr says @words. */
 static void
 assert_failed_saying (TestProcess *client,
@@ -265,21 +278,6 @@ script_ack_none (FakeServer *fake,
 }
 
 static void
-test_ack_wrong_count (Fixture       *fixture,
-                      gconstpointer  data)
-{
-  g_autofree char *bets = agency_file (fixture, 2000);
-  TestProcess *client;
-
-  g_test_summary ("An ACK for fewer bets than the batch held is an error, "
-                  "not a success");
-  fake_start (fixture, script_ack_none);
-  client = client_start (fixture, bets, NULL);
-  assert_failed_saying (client, 1, "acknowledged 0 of");
-  g_assert_cmpuint (test_process_count_lines (client, FAILED), ==, 1);
-}
-
-static void
 script_finished_zero (FakeServer *fake,
                       GIOStream  *connection)
 {
@@ -290,20 +288,6 @@ script_finished_zero (FakeServer *fake,
       fake_take_batches (connection, G_MAXUINT, &bets))
     fake_send (connection, frame, lottery_message_encode_finished (frame, 0));
   fake_drain (connection);
-}
-
-static void
-test_finished_wrong_count (Fixture       *fixture,
-                           gconstpointer  data)
-{
-  g_autofree char *bets = agency_file (fixture, 2000);
-  TestProcess *client;
-
-  g_test_summary ("A FINISHED that says fewer bets were stored than were "
-                  "acknowledged is an error");
-  fake_start (fixture, script_finished_zero);
-  client = client_start (fixture, bets, NULL);
-  assert_failed_saying (client, 1, "stored 0 bets of agency 1, not 2000");
 }
 
 /* ---- answers that never end ---- */
@@ -327,20 +311,6 @@ script_endless_winners (FakeServer *fake,
           break;
       }
   fake_drain (connection);
-}
-
-static void
-test_endless_winners (Fixture       *fixture,
-                      gconstpointer  data)
-{
-  g_autofree char *bets = agency_file (fixture, 100);
-  TestProcess *client;
-
-  g_test_summary ("WINNERS frames that never end: more winners than the "
-                  "agency sent bets is an error, at once");
-  fake_start (fixture, script_endless_winners);
-  client = client_start (fixture, bets, NULL);
-  assert_failed_saying (client, 1, "more winners than the 100 bets");
 }
 
 static void
@@ -374,17 +344,12 @@ static void
 test_huge_status (Fixture       *fixture,
                   gconstpointer  data)
 {
-  g_autofree char *address = NULL;
   TestProcess *client;
 
   g_test_summary ("A STATUS answer claiming 2^32-1 agencies is refused "
                   "before it is held");
   fake_start (fixture, script_huge_status);
-  address = g_strdup_printf ("127.0.0.1:%u", fixture->fake.port);
-  client = test_process_spawn (&fixture->base, "status",
-                               ARGS (g_getenv ("LOTTERY_CLIENT"), "--status",
-                                     "--server", address),
-                               ENGLISH);
+  client = status_start (fixture);
   assert_failed_saying (client, 1, "4294967295 agencies");
 }
 
@@ -434,6 +399,33 @@ test_mute_server_sigterm (Fixture       *fixture,
                    2 * G_USEC_PER_SEC);
   g_assert_cmpuint (test_process_count_lines (client, INTERRUPTED), ==, 1);
   g_assert_cmpuint (test_process_count_lines (client, DONE), ==, 0);
+}
+
+static void
+test_sigterm_before_welcome (Fixture       *fixture,
+                             gconstpointer  data)
+{
+  g_autofree char *bets = agency_file (fixture, 100);
+  g_autoptr(GSocketListener) listener = g_socket_listener_new ();
+  g_autoptr(GError) error = NULL;
+  TestProcess *client;
+  gint64 sent;
+
+  g_test_summary ("SIGTERM while the client waits for a WELCOME that does "
+                  "not come (the server never accepts): a quick exit 0");
+  /* The kernel completes the connection; nobody ever answers it. */
+  fixture->fake.port = g_socket_listener_add_any_inet_port (listener, NULL,
+                                                            &error);
+  g_assert_no_error (error);
+  client = client_start (fixture, bets, NULL);
+  test_assert_line (client, "action: config | result: success", 1);
+  g_usleep (500 * 1000);
+  sent = g_get_monotonic_time ();
+  test_process_send_signal (client, SIGTERM);
+  test_assert_exit (client, 0);
+  g_assert_cmpint (test_process_get_exit_time (client) - sent, <,
+                   G_USEC_PER_SEC);
+  g_assert_cmpuint (test_process_count_lines (client, INTERRUPTED), ==, 1);
 }
 
 static void
@@ -542,17 +534,12 @@ static void
 test_status_error_text (Fixture       *fixture,
                         gconstpointer  data)
 {
-  g_autofree char *address = NULL;
   TestProcess *client;
 
   g_test_summary ("--status shows a server's ERROR text without its "
                   "terminal escapes or invalid UTF-8");
   fake_start (fixture, script_status_error);
-  address = g_strdup_printf ("127.0.0.1:%u", fixture->fake.port);
-  client = test_process_spawn (&fixture->base, "status",
-                               ARGS (g_getenv ("LOTTERY_CLIENT"), "--status",
-                                     "--server", address),
-                               ENGLISH);
+  client = status_start (fixture);
   assert_failed_saying (client, 1, "go away");
   assert_no_raw_bytes (client);
 }
@@ -685,6 +672,46 @@ test_long_line (Fixture       *fixture,
   g_assert_cmpuint (rows->len, ==, 1000);
 }
 
+/* ---- one lie, one clear failure ---- */
+
+typedef struct
+{
+  FakeScript  script;
+  guint64     rows;   /* in the agency's file */
+  const char *words;  /* what stderr must say */
+  const char *summary;
+} Lie;
+
+static const Lie ack_none = {
+  script_ack_none, 2000, "acknowledged 0 of",
+  "An ACK for fewer bets than the batch held is an error, not a success"
+};
+static const Lie finished_zero = {
+  script_finished_zero, 2000, "stored 0 bets of agency 1, not 2000",
+  "A FINISHED that says fewer bets were stored than were acknowledged is "
+  "an error"
+};
+static const Lie endless_winners = {
+  script_endless_winners, 100, "more winners than the 100 bets",
+  "WINNERS frames that never end: more winners than the agency sent bets "
+  "is an error, at once"
+};
+
+static void
+test_lie (Fixture       *fixture,
+          gconstpointer  data)
+{
+  const Lie *lie = data;
+  g_autofree char *bets = agency_file (fixture, lie->rows);
+  TestProcess *client;
+
+  g_test_summary (lie->summary);
+  fake_start (fixture, lie->script);
+  client = client_start (fixture, bets, NULL);
+  assert_failed_saying (client, 1, lie->words);
+  g_assert_cmpuint (test_process_count_lines (client, FAILED), ==, 1);
+}
+
 /* ---- the command line ---- */
 
 static void
@@ -742,13 +769,16 @@ main (int   argc,
 
 #define ADD(path, func) \
   g_test_add (path, Fixture, NULL, fixture_setup, func, fixture_teardown)
+#define ADD_LIE(path, lie) \
+  g_test_add (path, Fixture, &lie, fixture_setup, test_lie, fixture_teardown)
 
-  ADD ("/client/counts/ack", test_ack_wrong_count);
-  ADD ("/client/counts/finished", test_finished_wrong_count);
-  ADD ("/client/bounds/winners", test_endless_winners);
+  ADD_LIE ("/client/counts/ack", ack_none);
+  ADD_LIE ("/client/counts/finished", finished_zero);
+  ADD_LIE ("/client/bounds/winners", endless_winners);
   ADD ("/client/bounds/status", test_huge_status);
   ADD ("/client/timeout/ack", test_mute_server_times_out);
   ADD ("/client/timeout/sigterm", test_mute_server_sigterm);
+  ADD ("/client/timeout/sigterm-before-welcome", test_sigterm_before_welcome);
   ADD ("/client/timeout/winners", test_winners_stall);
   ADD ("/client/text/documents", test_bad_documents);
   ADD ("/client/text/status-error", test_status_error_text);

@@ -372,6 +372,47 @@ test_ipv6_literal (TestFixture   *fixture,
   test_assert_winners (client, bets, 1);
 }
 
+static void
+test_sigterm_in_handshake (TestFixture   *fixture,
+                           gconstpointer  data)
+{
+  g_autoptr(GSocketListener) listener = g_socket_listener_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *address = NULL;
+  g_autofree char *ca_path = NULL;
+  g_autofree char *bets = NULL;
+  TestProcess *client;
+  gint64 sent;
+  guint16 port;
+
+  g_test_summary ("SIGTERM while the client is in a TLS handshake that the "
+                  "server never answers: a quick exit 0, logged as "
+                  "interrupted");
+  if (!tls_available ())
+    return;
+
+  make_ca_and_server (fixture);
+  port = g_socket_listener_add_any_inet_port (listener, NULL, &error);
+  g_assert_no_error (error);
+  address = g_strdup_printf ("127.0.0.1:%u", port);
+  ca_path = g_strdup_printf ("%s/ca.pem", fixture->dir);
+  bets = test_gen_bets (fixture, "agency-1.csv", 10, 5, 0, FALSE);
+  client = test_process_spawn (fixture, "client",
+                               ARGS (g_getenv ("LOTTERY_CLIENT"), "--server",
+                                     address, "--tls-ca", ca_path,
+                                     "--bets-file", bets),
+                               NULL);
+  test_assert_line (client, "action: config | result: success", 1);
+  g_usleep (500 * 1000);
+  sent = g_get_monotonic_time ();
+  test_process_send_signal (client, SIGTERM);
+  test_assert_exit (client, 0);
+  g_assert_cmpint (test_process_get_exit_time (client) - sent, <,
+                   G_USEC_PER_SEC);
+  g_assert_cmpuint (test_process_count_lines (
+                      client, "action: done | result: interrupted"), ==, 1);
+}
+
 typedef struct
 {
   const char *template;  /* the server certificate's; NULL: the usual */
@@ -846,6 +887,7 @@ main (int   argc,
   ADD_TEST ("/tls/dropped-handshake", test_dropped_handshake);
   ADD_TEST ("/tls/bad-files", test_bad_files);
   ADD_TEST ("/tls/ipv6-literal", test_ipv6_literal);
+  ADD_TEST ("/tls/sigterm-in-handshake", test_sigterm_in_handshake);
 
   return g_test_run ();
 }
