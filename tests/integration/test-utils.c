@@ -1022,6 +1022,18 @@ test_assert_no_stderr (TestProcess *process)
   g_assert_cmpuint (lines->len, ==, 0);
 }
 
+/* SIGTERM stops @process with status 0 within @max_usec. */
+void
+test_assert_quick_stop (TestProcess *process,
+                        gint64       max_usec)
+{
+  gint64 sent = g_get_monotonic_time ();
+
+  test_process_send_signal (process, SIGTERM);
+  test_assert_exit (process, 0);
+  g_assert_cmpint (test_process_get_exit_time (process) - sent, <, max_usec);
+}
+
 /* @client logged exactly the winners of @agency_file, @expected of
  * them, and one answer line saying so. */
 void
@@ -1053,7 +1065,7 @@ test_assert_log_format (TestProcess *process,
   g_autoptr(GRegex) regex = g_regex_new (
     "^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2} "
     "(DEBUG    |INFO     |WARNING  |ERROR    )"
-    "action: [a-z_]+ \\| result: (success|fail|in_progress)"
+    "action: [a-z_]+ \\| result: (success|fail|in_progress|interrupted)"
     "( \\| [a-z_]+: [^|]*)*$", 0, 0, NULL);
   guint i;
 

@@ -106,6 +106,8 @@ void         test_process_dump             (TestProcess        *process);
 void         test_assert_no_stderr         (TestProcess        *process);
 void         test_assert_log_format        (TestProcess        *process,
                                             const char         *needle);
+void         test_assert_quick_stop        (TestProcess        *process,
+                                            gint64              max_usec);
 void         test_assert_winners           (TestProcess        *client,
                                             const char         *agency_file,
                                             guint               expected);

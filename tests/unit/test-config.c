@@ -182,7 +182,7 @@ test_client_defaults (Fixture       *fixture,
                    "client_id: 1 | server_address: localhost:12345 | "
                    "batch_max_amount: 128 | bets_file: agency.csv | "
                    "log_level: INFO | auth_token: none | "
-                   "auth_token_file: none | tls_ca: none");
+                   "auth_token_file: none | tls_ca: none | server_timeout: 30");
 }
 
 static const char server_json[] =
