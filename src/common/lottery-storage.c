@@ -25,6 +25,7 @@
 #include "lottery-csv-reader.h"
 #include "lottery-error.h"
 #include "lottery-log.h"
+#include "lottery-metrics.h"
 
 #include <glib/gi18n-lib.h>
 #include <glib/gstdio.h>
@@ -718,6 +719,7 @@ sync_locked (LotteryStorage *self,
       guint64 goal;
       int data_fd, journal_fd;
       int saved = 0;
+      gint64 started;
 
       if (self->broken || self->fd < 0)
         return FALSE;
@@ -738,10 +740,13 @@ sync_locked (LotteryStorage *self,
       /* Rows first, then their records: a journal record on disk must
        * never point at rows that are not. Only this thread writes the
        * journal while it syncs. */
+      started = g_get_monotonic_time ();
       if (fdatasync (data_fd) != 0 ||
           !write_all (journal_fd, held->data, held->len, &saved) ||
           fdatasync (journal_fd) != 0)
         saved = saved != 0 ? saved : errno;
+      lottery_metrics_observe_sync (lottery_metrics_get_default (),
+                                    g_get_monotonic_time () - started);
 
       g_mutex_lock (&self->lock);
       self->syncing = FALSE;

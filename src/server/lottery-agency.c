@@ -21,6 +21,7 @@
 #include "lottery-agency.h"
 #include "lottery-error.h"
 #include "lottery-log.h"
+#include "lottery-metrics.h"
 #include "lottery-protocol.h"
 #include "lottery-status-reply.h"
 #include "lottery-stream.h"
@@ -534,6 +535,7 @@ typedef struct
   BatchItem      *items;
   guint           n_items;
   guint64         ticket;    /* from lottery_storage_append (), or 0 */
+  gint64          arrived;   /* monotonic, when the group was taken up */
   guint           agency;
   LotteryState   *state;
   LotteryStorage *storage;
@@ -749,6 +751,9 @@ answer_batches (LotteryAgency *self,
       guint count = item->message.batch.count;
       guint8 frame[LOTTERY_FRAME_MAX];
 
+      lottery_metrics_count_batch (lottery_metrics_get_default (),
+                                   lottery_metrics_classify_batch (item->error),
+                                   job->arrived);
       if (item->error != NULL)
         {
           g_autofree char *reason = lottery_log_value (item->error->message);
@@ -846,6 +851,7 @@ start_batches (LotteryAgency        *self,
     }
 
   job->agency = self->id;
+  job->arrived = g_get_monotonic_time ();
   job->state = g_object_ref (self->state);
   job->storage = g_object_ref (self->storage);
 
@@ -1269,6 +1275,8 @@ read_done_cb (GObject      *source,
   self->reading = FALSE;
   n = g_input_stream_read_finish (G_INPUT_STREAM (source), result, &error);
 
+  if (n > 0)
+    lottery_metrics_add_bytes_received (lottery_metrics_get_default (), n);
   if (self->closed)
     return;
   if (n < 0)

@@ -12,6 +12,7 @@
 #include "lottery-agency.h"
 #include "lottery-error.h"
 #include "lottery-log.h"
+#include "lottery-metrics.h"
 #include "lottery-protocol.h"
 #include "lottery-storage.h"
 
@@ -348,6 +349,7 @@ agency_closed_cb (LotteryAgency *agency,
 
   g_signal_handlers_disconnect_by_data (agency, self);
   g_hash_table_remove (self->agencies, agency);
+  lottery_metrics_count_connection (lottery_metrics_get_default (), -1);
 }
 
 /* Over max_connections: one ERROR frame, written without blocking
@@ -376,6 +378,7 @@ refuse (LotteryServer     *self,
   g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
 
   self->refused++;
+  lottery_metrics_count_refused (lottery_metrics_get_default ());
   if (now - self->refused_logged >= G_USEC_PER_SEC)
     {
       g_autofree char *ip = G_IS_INET_SOCKET_ADDRESS (address)
@@ -477,6 +480,7 @@ incoming_cb (GSocketService    *service,
                lottery_agency_get_peer (agency));
 
   g_hash_table_add (self->agencies, agency);
+  lottery_metrics_count_connection (lottery_metrics_get_default (), 1);
   g_signal_connect (agency, "draw-due", G_CALLBACK (draw_due_cb), self);
   g_signal_connect (agency, "closed", G_CALLBACK (agency_closed_cb), self);
   lottery_agency_start (agency);

@@ -49,7 +49,7 @@ static const char * const scrubbed_env[] = {
   "CLI_LOG_LEVEL", "NOMBRE", "APELLIDO", "DOCUMENTO", "NACIMIENTO", "NUMERO",
   "SERVER_PORT", "SERVER_LISTEN_BACKLOG", "SERVER_AGENCIES", "SERVER_STORAGE",
   "LOGGING_LEVEL", "G_MESSAGES_DEBUG", "CLI_AUTH_TOKEN", "CLI_AUTH_TOKEN_FILE",
-  "SERVER_AUTH_TOKENS", NULL
+  "SERVER_AUTH_TOKENS", "SERVER_HTTP_LISTEN", NULL
 };
 
 static const char *
@@ -681,6 +681,12 @@ guint16
 test_server_get_port (TestProcess *server)
 {
   return server->port;
+}
+
+const char *
+test_process_get_pid (TestProcess *process)
+{
+  return g_subprocess_get_identifier (process->subprocess);
 }
 
 TestProcess *

@@ -66,6 +66,7 @@ TestProcess *test_server_start             (TestFixture        *fixture,
                                             guint               agencies,
                                             const char * const *extra_args);
 guint16      test_server_get_port          (TestProcess        *server);
+const char  *test_process_get_pid          (TestProcess        *process);
 TestProcess *test_client_start             (TestFixture        *fixture,
                                             guint16             port,
                                             guint               id,
