@@ -39,5 +39,6 @@ gboolean    lottery_fail           (GError     **error,
                                     ...) G_GNUC_PRINTF (3, 4);
 
 const char *lottery_error_code_name (int code);
+guint16     lottery_error_to_wire_code (const GError *error);
 
 G_END_DECLS
