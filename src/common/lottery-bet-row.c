@@ -82,27 +82,6 @@ lottery_bet_format_row (const LotteryBet *bet,
   return (gsize) (p - out);
 }
 
-static gboolean corrupt (GError    **error,
-                         const char *format,
-                         ...) G_GNUC_PRINTF (2, 3);
-
-static gboolean
-corrupt (GError    **error,
-         const char *format,
-         ...)
-{
-  va_list args;
-
-  if (error == NULL)
-    return FALSE;
-  va_start (args, format);
-  *error = g_error_new_valist (LOTTERY_STORE_ERROR,
-                               LOTTERY_STORE_ERROR_CORRUPT, format, args);
-  va_end (args);
-
-  return FALSE;
-}
-
 /* Is the last field of @line the winning number? The number is always
  * last and never quoted, so this needs no CSV parsing; it reads the
  * digits as the full parser would, leading zeros included. */
@@ -143,18 +122,21 @@ lottery_bet_parse_row (const char *line,
   int n, i;
 
   if (len > sizeof scratch)
-    return corrupt (error, _("row is too long"));
+    return lottery_store_fail (error, LOTTERY_STORE_ERROR_CORRUPT,
+                               _("row is too long"));
 
   n = lottery_csv_split (line, len, fields, G_N_ELEMENTS (fields), scratch,
                          error);
   if (n < 0)
     return FALSE;
   if (n != 6)
-    return corrupt (error, _("row does not have 6 fields"));
+    return lottery_store_fail (error, LOTTERY_STORE_ERROR_CORRUPT,
+                               _("row does not have 6 fields"));
   if (fields[0].len == 0 || fields[0].len > 9 ||
       !lottery_all_digits (fields[0].data, fields[0].len) ||
       (agency = g_ascii_strtoull (fields[0].data, NULL, 10)) == 0)
-    return corrupt (error, _("agency is not a number"));
+    return lottery_store_fail (error, LOTTERY_STORE_ERROR_CORRUPT,
+                               _("agency is not a number"));
 
   for (i = 0; i < LOTTERY_BET_N_FIELDS; i++)
     {
@@ -201,10 +183,11 @@ lottery_bet_rows_read (const char    *path,
       if (winners_only && !lottery_bet_row_has_won (line, len))
         continue;
       if (!lottery_bet_parse_row (line, len, &bet, &local_error))
-        return corrupt (error, _("%s:%" PRIu64 ": %s"),
-                        lottery_csv_reader_get_name (reader),
-                        lottery_csv_reader_get_line_number (reader),
-                        local_error->message);
+        return lottery_store_fail (error, LOTTERY_STORE_ERROR_CORRUPT,
+                                   _("%s:%" PRIu64 ": %s"),
+                                   lottery_csv_reader_get_name (reader),
+                                   lottery_csv_reader_get_line_number (reader),
+                                   local_error->message);
       if (!func (&bet, user_data))
         return TRUE;
     }

@@ -16,12 +16,23 @@ lottery_fail (GError     **error,
 {
   va_list args;
 
-  if (error == NULL)
-    return FALSE;
-
   va_start (args, format);
-  *error = g_error_new_valist (LOTTERY_ERROR, code, format, args);
+  lottery_fail_valist (error, LOTTERY_ERROR, code, format, args);
   va_end (args);
+
+  return FALSE;
+}
+
+/* The same for any domain (each has its own lottery_fail ()). */
+gboolean
+lottery_fail_valist (GError    **error,
+                     GQuark      domain,
+                     int         code,
+                     const char *format,
+                     va_list     args)
+{
+  if (error != NULL)
+    *error = g_error_new_valist (domain, code, format, args);
 
   return FALSE;
 }

@@ -74,28 +74,6 @@ lottery_file_store_init (LotteryFileStore *self)
   g_mutex_init (&self->lock);
 }
 
-static gboolean store_fail (GError    **error,
-                            int         code,
-                            const char *format,
-                            ...) G_GNUC_PRINTF (3, 4);
-
-static gboolean
-store_fail (GError    **error,
-            int         code,
-            const char *format,
-            ...)
-{
-  va_list args;
-
-  if (error == NULL)
-    return FALSE;
-  va_start (args, format);
-  *error = g_error_new_valist (LOTTERY_STORE_ERROR, code, format, args);
-  va_end (args);
-
-  return FALSE;
-}
-
 /* Opens (creating if needed) bets.csv and its journal, cuts back what
  * a crash left half written, then replays the journal. */
 static gboolean
@@ -174,13 +152,13 @@ lottery_file_store_append (LotteryStore       *store,
 
   locker = g_mutex_locker_new (&self->lock);
   if (self->journal.data_fd < 0)
-    return store_fail (error, LOTTERY_STORE_ERROR_CLOSED,
-                       _("Storage %s is closed"), self->path);
+    return lottery_store_fail (error, LOTTERY_STORE_ERROR_CLOSED,
+                               _("Storage %s is closed"), self->path);
   if (self->broken ||
       (self->syncer != NULL && lottery_syncer_is_broken (self->syncer)))
-    return store_fail (error, LOTTERY_STORE_ERROR_BROKEN,
-                       _("Storage %s ends with a partial batch; refusing "
-                         "to append after it"), self->path);
+    return lottery_store_fail (error, LOTTERY_STORE_ERROR_BROKEN,
+                               _("Storage %s ends with a partial batch; "
+                                 "refusing to append after it"), self->path);
 
   end = self->journal.data_size;
   for (i = 0; i < n_records; i++)
@@ -196,9 +174,9 @@ lottery_file_store_append (LotteryStore       *store,
        !lottery_fd_write_all (self->journal.fd, out, records_len, &saved)))
     {
       cut_back (self);
-      return store_fail (error, LOTTERY_STORE_ERROR_IO,
-                         _("Cannot write to %s: %s"), self->path,
-                         g_strerror (saved));
+      return lottery_store_fail (error, LOTTERY_STORE_ERROR_IO,
+                                 _("Cannot write to %s: %s"), self->path,
+                                 g_strerror (saved));
     }
 
   self->journal.data_size += len;

@@ -17,6 +17,7 @@
 #include "config.h"
 
 #include "lottery-journal.h"
+#include "lottery-error.h"
 #include "lottery-log.h"
 
 #include <glib/gi18n-lib.h>
@@ -58,11 +59,9 @@ fail_errno (GError    **error,
 {
   va_list args;
 
-  if (error == NULL)
-    return FALSE;
   va_start (args, format);
-  *error = g_error_new_valist (G_IO_ERROR, g_io_error_from_errno (saved),
-                               format, args);
+  lottery_fail_valist (error, G_IO_ERROR, g_io_error_from_errno (saved),
+                       format, args);
   va_end (args);
 
   return FALSE;

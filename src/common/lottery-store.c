@@ -7,10 +7,27 @@
 #include "config.h"
 
 #include "lottery-store.h"
+#include "lottery-error.h"
 
 G_DEFINE_QUARK (lottery-store-error-quark, lottery_store_error)
 
 G_DEFINE_INTERFACE (LotteryStore, lottery_store, G_TYPE_OBJECT)
+
+/* lottery_fail () for LOTTERY_STORE_ERROR: sets @error, returns FALSE. */
+gboolean
+lottery_store_fail (GError          **error,
+                    LotteryStoreError code,
+                    const char       *format,
+                    ...)
+{
+  va_list args;
+
+  va_start (args, format);
+  lottery_fail_valist (error, LOTTERY_STORE_ERROR, code, format, args);
+  va_end (args);
+
+  return FALSE;
+}
 
 typedef struct
 {

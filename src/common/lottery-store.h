@@ -26,7 +26,11 @@ typedef enum
   LOTTERY_STORE_ERROR_CORRUPT = 4, /* a stored row is not a valid bet */
 } LotteryStoreError;
 
-GQuark lottery_store_error_quark (void);
+GQuark   lottery_store_error_quark (void);
+gboolean lottery_store_fail        (GError          **error,
+                                    LotteryStoreError code,
+                                    const char       *format,
+                                    ...) G_GNUC_PRINTF (3, 4);
 
 typedef enum
 {

@@ -198,9 +198,8 @@ static gboolean
 fail_sync (LotterySyncer *self,
            GError       **error)
 {
-  g_set_error (error, LOTTERY_STORE_ERROR, LOTTERY_STORE_ERROR_BROKEN,
-               _("Storage %s could not be synced"), self->path);
-  return FALSE;
+  return lottery_store_fail (error, LOTTERY_STORE_ERROR_BROKEN,
+                             _("Storage %s could not be synced"), self->path);
 }
 
 /* Blocks until everything held up to @ticket is on disk. */
