@@ -75,7 +75,9 @@ lottery_file_store_init (LotteryFileStore *self)
 }
 
 /* Opens (creating if needed) bets.csv and its journal, cuts back what
- * a crash left half written, then replays the journal. */
+ * a crash left half written, then replays the journal. No other thread
+ * may use the store before this returns, so it takes no lock: @func
+ * (which takes the state's lock) runs with none held. */
 static gboolean
 lottery_file_store_recover (LotteryStore           *store,
                             LotteryStoreRecordFunc  func,
@@ -84,7 +86,6 @@ lottery_file_store_recover (LotteryStore           *store,
                             GError                **error)
 {
   LotteryFileStore *self = LOTTERY_FILE_STORE (store);
-  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lock);
   guint64 good, data_end;
 
   g_return_val_if_fail (self->journal.fd < 0, FALSE);
