@@ -57,7 +57,7 @@ struct _LotteryAgency
   GOutputStream     *output;
   GCancellable      *cancellable;
   LotteryState      *state;
-  LotteryStorage    *storage;
+  LotteryStore    *storage;
   LotteryAuth       *auth;      /* NULL: open mode, HELLO is enough */
   char              *peer;
 
@@ -191,7 +191,7 @@ LotteryAgency *
 lottery_agency_new (GIOStream         *stream,
                     GSocketConnection *connection,
                     LotteryState      *state,
-                    LotteryStorage    *storage)
+                    LotteryStore    *storage)
 {
   LotteryAgency *self;
 
@@ -388,15 +388,13 @@ send_frame (LotteryAgency *self,
   flush (self);
 }
 
-/* @error as an ERROR frame in @frame (LOTTERY_FRAME_MAX bytes); errors
- * of other domains travel as "failed". */
+/* @error as an ERROR frame in @frame (LOTTERY_FRAME_MAX bytes). */
 static gsize
 encode_error (guint8       *frame,
               const GError *error,
               guint32       sequence)
 {
-  guint16 code = error->domain == LOTTERY_ERROR ? (guint16) error->code
-                                                : LOTTERY_ERROR_FAILED;
+  guint16 code = lottery_error_to_wire_code (error);
 
   return lottery_message_encode_error (frame, code, sequence, error->message);
 }
@@ -430,7 +428,7 @@ ordered_frame_cb (GObject      *source,
 
   g_free (ordered);
   self->syncing--;
-  lottery_storage_sync_finish (LOTTERY_STORAGE (source), result, NULL);
+  lottery_store_sync_finish (LOTTERY_STORE (source), result, NULL);
   send_frame (self, data, len);
   carry_on (self);
 }
@@ -456,7 +454,7 @@ send_frame_in_order (LotteryAgency *self,
   ordered->agency = g_object_ref (self);
   ordered->frame = g_bytes_ref (frame);
   self->syncing++;
-  lottery_storage_sync_async (self->storage, 0, NULL, ordered_frame_cb,
+  lottery_store_sync_async (self->storage, 0, NULL, ordered_frame_cb,
                               ordered);
 }
 
@@ -534,11 +532,11 @@ typedef struct
 {
   BatchItem      *items;
   guint           n_items;
-  guint64         ticket;    /* from lottery_storage_append (), or 0 */
+  guint64         ticket;    /* from lottery_store_append (), or 0 */
   gint64          arrived;   /* monotonic, when the group was taken up */
   guint           agency;
   LotteryState   *state;
-  LotteryStorage *storage;
+  LotteryStore *storage;
 } BatchJob;
 
 static void
@@ -651,7 +649,7 @@ store_batch_thread (GTask        *task,
 {
   BatchJob *job = task_data;
   GByteArray *rows = thread_rows_buffer ();
-  LotteryStorageRecord records[MAX_GROUP];
+  LotteryStoreRecord records[MAX_GROUP];
   g_autoptr(GError) state_error = NULL;
   GError *write_error = NULL;
   guint32 expected = 0;
@@ -685,9 +683,9 @@ store_batch_thread (GTask        *task,
 
       if (uses_sequence (item))
         {
-          LotteryStorageRecord *record = &records[n_records++];
+          LotteryStoreRecord *record = &records[n_records++];
 
-          record->type = LOTTERY_STORAGE_RECORD_BATCH;
+          record->type = LOTTERY_STORE_RECORD_BATCH;
           record->agency = job->agency;
           record->sequence = sequence;
           record->count = item->error == NULL ? item->message.batch.count : 0;
@@ -700,7 +698,7 @@ store_batch_thread (GTask        *task,
    * The answers wait for the disk (batch_synced_cb), but the next group
    * may be written meanwhile: one sync then covers both. */
   if (n_records > 0 &&
-      !lottery_storage_append (job->storage, (const char *) rows->data,
+      !lottery_store_append (job->storage, (const char *) rows->data,
                                records, n_records, &ticket, &write_error))
     {
       /* Nothing of the group is recorded: the agency may resend. */
@@ -788,7 +786,7 @@ batch_synced_cb (GObject      *source,
   guint i;
 
   self->syncing--;
-  if (!lottery_storage_sync_finish (LOTTERY_STORAGE (source), result, &error))
+  if (!lottery_store_sync_finish (LOTTERY_STORE (source), result, &error))
     {
       /* Written but not known to be on disk: not acknowledged. The
        * storage refuses more until a restart sorts out what is there. */
@@ -813,7 +811,7 @@ batch_done_cb (GObject      *source,
   /* Answers keep their order: every group waits its turn, also one
    * with nothing written. */
   self->syncing++;
-  lottery_storage_sync_async (self->storage, job->ticket, NULL,
+  lottery_store_sync_async (self->storage, job->ticket, NULL,
                               batch_synced_cb, g_object_ref (result));
   release_held_error (self);
 
@@ -1046,7 +1044,7 @@ finish_synced_cb (GObject      *source,
 
   self->busy = FALSE;
   self->syncing--;
-  if (!lottery_storage_sync_finish (LOTTERY_STORAGE (source), result, &error) ||
+  if (!lottery_store_sync_finish (LOTTERY_STORE (source), result, &error) ||
       !lottery_state_finish_agency (self->state, self->id, last_sequence,
                                     &draw_due, &error))
     {
@@ -1077,7 +1075,7 @@ static void
 handle_finish (LotteryAgency        *self,
                const LotteryMessage *message)
 {
-  LotteryStorageRecord record = { LOTTERY_STORAGE_RECORD_FINISH, 0, 0, 0, 0 };
+  LotteryStoreRecord record = { LOTTERY_STORE_RECORD_FINISH, 0, 0, 0, 0 };
   g_autoptr(GError) error = NULL;
   guint32 last_sequence = message->finish.last_sequence;
   guint64 ticket;
@@ -1086,7 +1084,7 @@ handle_finish (LotteryAgency        *self,
   record.sequence = last_sequence;
   if (!lottery_state_check_finish (self->state, self->id, last_sequence,
                                    &error) ||
-      !lottery_storage_append (self->storage, NULL, &record, 1, &ticket,
+      !lottery_store_append (self->storage, NULL, &record, 1, &ticket,
                                &error))
     {
       lottery_log (LOTTERY_LOG_ERROR, "finish", "fail",
@@ -1099,7 +1097,7 @@ handle_finish (LotteryAgency        *self,
   self->busy = TRUE;
   self->syncing++;
   self->finishing = last_sequence;
-  lottery_storage_sync_async (self->storage, ticket, NULL, finish_synced_cb,
+  lottery_store_sync_async (self->storage, ticket, NULL, finish_synced_cb,
                               g_object_ref (self));
 }
 

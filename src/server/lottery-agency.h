@@ -5,7 +5,7 @@
 
 #include "lottery-auth.h"
 #include "lottery-state.h"
-#include "lottery-storage.h"
+#include "lottery-store.h"
 
 G_BEGIN_DECLS
 
@@ -15,7 +15,7 @@ G_DECLARE_FINAL_TYPE (LotteryAgency, lottery_agency, LOTTERY, AGENCY, GObject)
 LotteryAgency *lottery_agency_new                   (GIOStream         *stream,
                                                      GSocketConnection *connection,
                                                      LotteryState      *state,
-                                                     LotteryStorage    *storage);
+                                                     LotteryStore    *storage);
 void           lottery_agency_set_timeouts          (LotteryAgency     *self,
                                                      guint              io_timeout_s,
                                                      guint              idle_timeout_s);

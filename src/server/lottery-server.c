@@ -1,6 +1,6 @@
 /* lottery-server.c: the central server: listener, connections, draw.
  *
- * The server owns the LotteryState and the LotteryStorage for its whole
+ * The server owns the LotteryState and the LotteryStore for its whole
  * run and every connection (LotteryAgency) until that connection has
  * closed and its last batch is stored. All of this runs on the main
  * context; only batches and the draw run in GTask's thread pool (and,
@@ -14,7 +14,7 @@
 #include "lottery-log.h"
 #include "lottery-metrics.h"
 #include "lottery-protocol.h"
-#include "lottery-storage.h"
+#include "lottery-file-store.h"
 
 #include <glib/gi18n.h>
 
@@ -36,7 +36,7 @@ struct _LotteryServer
   gint64          refused_logged;
   char           *storage_path;
   LotteryState   *state;
-  LotteryStorage *storage;
+  LotteryStore *storage;
   LotteryAuth    *auth;         /* agencies' stored keys; NULL: open mode */
   GSocketService *service;
   GHashTable     *agencies;     /* LotteryAgency * (owned) */
@@ -102,7 +102,7 @@ typedef struct
 /* Rebuilds the state from the journal: where each agency left off,
  * which ones finished. */
 static gboolean
-replay_record (const LotteryStorageRecord *record,
+replay_record (const LotteryStoreRecord *record,
                gpointer                    user_data)
 {
   Replay *replay = user_data;
@@ -110,7 +110,7 @@ replay_record (const LotteryStorageRecord *record,
   g_autoptr(GError) error = NULL;
   gboolean due = FALSE;
 
-  if (record->type == LOTTERY_STORAGE_RECORD_ADOPTED)
+  if (record->type == LOTTERY_STORE_RECORD_ADOPTED)
     return TRUE;
   if (record->agency < 1 ||
       record->agency > lottery_state_get_agencies (state))
@@ -119,7 +119,7 @@ replay_record (const LotteryStorageRecord *record,
       return TRUE;
     }
 
-  if (record->type == LOTTERY_STORAGE_RECORD_BATCH)
+  if (record->type == LOTTERY_STORE_RECORD_BATCH)
     {
       guint32 expected = replay->last[record->agency - 1] + 1;
 
@@ -225,10 +225,10 @@ lottery_server_new (const LotteryServerConfig *config,
   self->state = lottery_state_new (config->agencies);
   replay.server = self;
   replay.last = last;
-  self->storage = lottery_storage_open_full (
+  self->storage = lottery_file_store_open_full (
     config->storage_path,
-    config->storage_sync == LOTTERY_SERVER_SYNC_BATCH ? LOTTERY_STORAGE_SYNC
-                                                      : LOTTERY_STORAGE_NONE,
+    config->storage_sync == LOTTERY_SERVER_SYNC_BATCH ? LOTTERY_FILE_STORE_SYNC
+                                                      : LOTTERY_FILE_STORE_NONE,
     replay_record, &replay, error);
   if (self->storage == NULL)
     return NULL;
@@ -286,7 +286,7 @@ draw_thread (GTask        *task,
   GError *error = NULL;
   GPtrArray *winners;
 
-  winners = lottery_storage_draw (self->storage_path,
+  winners = lottery_store_draw (self->storage,
                                   lottery_state_get_agencies (self->state),
                                   cancellable, &error);
   if (winners == NULL)
@@ -596,8 +596,8 @@ lottery_server_shutdown (LotteryServer *self)
     lottery_log (G_LOG_LEVEL_INFO, "join_workers", "success", NULL);
 
   path = lottery_log_value (self->storage_path);
-  syncs = lottery_storage_get_sync_count (self->storage);
-  if (lottery_storage_close (self->storage, &error))
+  syncs = lottery_store_get_sync_count (self->storage);
+  if (lottery_store_close (self->storage, &error))
     lottery_log (G_LOG_LEVEL_INFO, "close_storage", "success", "path: %s | "
                  "syncs: %" G_GUINT64_FORMAT, path, syncs);
   else
