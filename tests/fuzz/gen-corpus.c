@@ -169,11 +169,12 @@ write_messages (void)
   write_seed ("message", "status", out,
               lottery_message_encode_empty (out, LOTTERY_MESSAGE_STATUS));
   write_seed ("message", "welcome", out,
-              lottery_message_encode_welcome (out, 0, 0));
+              lottery_message_encode_welcome (out, 0, 0, 0, 0));
   write_seed ("message", "welcome-finished", out,
               lottery_message_encode_welcome (out, 41,
                                               LOTTERY_WELCOME_FINISHED |
-                                              LOTTERY_WELCOME_DRAW_DONE));
+                                              LOTTERY_WELCOME_DRAW_DONE,
+                                              5000, 4990));
   write_seed ("message", "ack", out, lottery_message_encode_ack (out, 7, 64));
   write_seed ("message", "error", out,
               lottery_message_encode_error (out, 1, 0,
@@ -242,7 +243,7 @@ write_messages (void)
   slen += lottery_message_encode_finish (stream + slen, 1);
   slen += lottery_message_encode_empty (stream + slen, LOTTERY_MESSAGE_QUERY);
   write_seed ("message", "stream-agency", stream, slen);
-  slen = lottery_message_encode_welcome (stream, 0, 0);
+  slen = lottery_message_encode_welcome (stream, 0, 0, 0, 0);
   slen += lottery_message_encode_ack (stream + slen, 1, 2);
   slen += lottery_message_encode_finished (stream + slen, 2);
   slen += lottery_message_encode_winners (stream + slen, documents, 2,
