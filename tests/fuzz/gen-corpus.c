@@ -265,8 +265,15 @@ write_messages (void)
   /* Broken messages. */
   write_seed ("message", "type-unknown", "\0\0\0\1\x7f", 5);
   len = lottery_message_encode_hello (out, 1);
-  put_u16 (out + 5, 2);
-  write_seed ("message", "hello-version-2", out, len);
+  put_u16 (out + 5, LOTTERY_PROTOCOL_VERSION + 1);
+  write_seed ("message", "hello-version-next", out, len);
+  /* A version 1 server's WELCOME: no counts. */
+  write_seed ("message", "welcome-version-1", "\0\0\0\x08\x81\0\1\0\0\0\x05\0",
+              12);
+  len = lottery_message_encode_welcome (out, 5, 0, 700, 700);
+  out[LOTTERY_FRAME_PREFIX + 1 + 2 + 4 + 1 + 8 + 7] = 0xff;
+  write_seed ("message", "welcome-stored-above-taken", out, len);
+  write_seed ("message", "welcome-truncated", out, len - 8);
   write_seed ("message", "ping-payload", "\0\0\0\2\x05\0", 6);
   len = encode_batch (out, bets, 1, 1);
   put_u16 (out + 9, 0);

@@ -29,20 +29,22 @@ count_agency_rows (GPtrArray *rows,
   return n;
 }
 
-/* Starts a client with @max bets per batch and, once the server has
- * stored @batches of its batches, kills the server and stops the
- * client: an upload cut in the middle. Returns the server's bets.csv
- * rows. */
-static GPtrArray *
-cut_upload (TestFixture *fixture,
-            const char  *file,
-            const char  *max,
-            guint        batches)
+/* Starts a client with @max bets per batch on @server and, once the
+ * server has stored @batches of its batches, kills the server and stops
+ * the client: an upload cut in the middle. Returns a new server on the
+ * same files, which has recovered them, and sets @rows to its
+ * bets.csv. */
+static TestProcess *
+cut_upload (TestFixture  *fixture,
+            TestProcess  *server,
+            const char   *file,
+            const char   *max,
+            guint         batches,
+            GPtrArray   **rows)
 {
   g_autofree char *path = test_fixture_path (fixture, "bets.csv");
-  TestProcess *server, *client;
+  TestProcess *client;
 
-  server = test_server_start (fixture, 1, NULL);
   client = test_client_start (fixture, test_server_get_port (server), 1,
                               ARGS ("--bets-file", file,
                                     "--batch-max-amount", max), NULL);
@@ -52,7 +54,9 @@ cut_upload (TestFixture *fixture,
   test_process_send_signal (client, SIGTERM);
   test_assert_exit (client, 0);
 
-  return test_read_rows (path);
+  server = test_server_start (fixture, 1, NULL);
+  *rows = test_read_rows (path);
+  return server;
 }
 
 static void
@@ -64,6 +68,7 @@ test_batch_size (TestFixture   *fixture,
   g_autofree char *path = test_fixture_path (fixture, "bets.csv");
   g_autoptr(GPtrArray) rows = NULL;
   g_autoptr(GPtrArray) expected = NULL;
+  char *held;
   TestProcess *server, *client;
   guint first, second, i;
 
@@ -72,7 +77,8 @@ test_batch_size (TestFixture   *fixture,
                   "the client skips exactly the bets the server took, every "
                   "bet is stored once, in order, and the winners are right.");
 
-  rows = cut_upload (fixture, file, "128", 40);
+  server = test_server_start (fixture, 1, NULL);
+  server = cut_upload (fixture, server, file, "128", 40, &rows);
   first = rows->len;
   g_test_message ("stored with 128 a batch: %u", first);
   g_assert_cmpuint (first, >, 0);
@@ -80,7 +86,7 @@ test_batch_size (TestFixture   *fixture,
   test_assert_rows_prefix (rows, file, 1);
   g_clear_pointer (&rows, g_ptr_array_unref);
 
-  rows = cut_upload (fixture, file, "100", 40);
+  server = cut_upload (fixture, server, file, "100", 40, &rows);
   second = rows->len;
   g_test_message ("stored with 100 a batch: %u", second);
   g_assert_cmpuint (second, >, first);
@@ -88,21 +94,23 @@ test_batch_size (TestFixture   *fixture,
   test_assert_rows_prefix (rows, file, 1);
   g_clear_pointer (&rows, g_ptr_array_unref);
 
-  server = test_server_start (fixture, 1, NULL);
   client = test_client_start (fixture, test_server_get_port (server), 1,
                               ARGS ("--bets-file", file,
                                     "--batch-max-amount", "7"), NULL);
   test_assert_exit (client, 0);
-  {
-    g_autofree char *held = g_strdup_printf ("bets_held: %u", second);
-
-    test_assert_line (client, held, 1);
-  }
+  held = g_strdup_printf ("action: connect | result: success | server: "
+                          "127.0.0.1:%u | last_batch: ",
+                          test_server_get_port (server));
+  test_assert_lines (client, held, 1);
+  g_free (held);
+  held = g_strdup_printf (" | bets_held: %u", second);
+  test_assert_lines (client, held, 1);
   test_assert_winners (client, file, 6);
   test_assert_line (server, "action: sorteo | result: success", 1);
 
   rows = test_read_rows (path);
   expected = test_expected_rows (file, 1);
+  g_free (held);
   g_assert_cmpuint (rows->len, ==, RESUME_ROWS);
   for (i = 0; i < rows->len; i++)
     g_assert_cmpstr (g_ptr_array_index (rows, i), ==,
@@ -131,16 +139,16 @@ test_shorter_file (TestFixture   *fixture,
                   "stops with a clear error and exit status 4, and nothing "
                   "more is stored.");
 
-  rows = cut_upload (fixture, file, "128", 20);
+  server = cut_upload (fixture, test_server_start (fixture, 1, NULL), file,
+                       "128", 20, &rows);
   g_assert_cmpuint (rows->len, >, 50);
 
-  server = test_server_start (fixture, 1, NULL);
   client = test_client_run (fixture, test_server_get_port (server), 1,
                             ARGS ("--bets-file", shorter), NULL);
   test_assert_exit (client, 4);
   held = g_strdup_printf ("action: done | result: fail | agency: 1 | "
                           "bets_in_file: 50 | bets_held: %u | "
-                          "bets_not_played: unknown", rows->len);
+                          "bets_not_played: unknown | error: ", rows->len);
   test_assert_lines (client, held, 1);
   test_assert_log_format (client, "action: done");
   g_assert_cmpuint (test_process_count_stderr_lines (client, "only 50 valid "
