@@ -8,6 +8,7 @@
 
 #include "lottery-auth.h"
 #include "lottery-error.h"
+#include "lottery-file.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -499,7 +500,6 @@ lottery_auth_new_from_file (const char *path,
   g_autoptr(LotteryAuth) self = NULL;
   g_autoptr(JsonParser) parser = json_parser_new ();
   g_autoptr(JsonReader) reader = NULL;
-  g_autoptr(GError) local_error = NULL;
   g_auto(GStrv) members = NULL;
   MemberCheck check = { NULL, NULL };
   gboolean loaded;
@@ -512,20 +512,14 @@ lottery_auth_new_from_file (const char *path,
   check.seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   g_signal_connect (parser, "object-member", G_CALLBACK (object_member_cb),
                     &check);
-  loaded = json_parser_load_from_file (parser, path, &local_error);
+  loaded = lottery_json_load_file (parser, path,
+                                   LOTTERY_FILE_MAX_TOKENS_SIZE, error);
   g_signal_handlers_disconnect_by_data (parser, &check);
   g_hash_table_unref (check.seen);
 
   if (!loaded)
     {
       g_free (check.duplicate);
-      /* json-glib's parse errors already lead with file:line:column. */
-      if (local_error->domain == JSON_PARSER_ERROR &&
-          g_str_has_prefix (local_error->message, path))
-        lottery_fail (error, LOTTERY_ERROR_CONFIG, "%s", local_error->message);
-      else
-        lottery_fail (error, LOTTERY_ERROR_CONFIG, "%s: %s", path,
-                      local_error->message);
       return NULL;
     }
   if (check.duplicate != NULL)

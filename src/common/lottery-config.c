@@ -8,6 +8,7 @@
 
 #include "lottery-config.h"
 #include "lottery-error.h"
+#include "lottery-file.h"
 #include "lottery-log.h"
 
 #include <gio/gio.h>
@@ -68,6 +69,13 @@ lottery_config_set_from_string (const LotterySetting *setting,
                                 GError              **error)
 {
   g_autoptr(GError) local_error = NULL;
+
+  /* Flags arrive as raw bytes (G_OPTION_ARG_FILENAME), so that this
+   * message, not GOption's, names the flag. */
+  if (!g_utf8_validate (value, -1, NULL))
+    return lottery_fail (error, LOTTERY_ERROR_CONFIG,
+                         _("%s: %s is not valid UTF-8"), source,
+                         setting->key);
 
   switch (setting->type)
     {
@@ -255,18 +263,9 @@ lottery_config_load_file (const LotterySetting *settings,
 {
   g_autoptr(JsonParser) parser = json_parser_new ();
   g_autoptr(JsonReader) reader = NULL;
-  g_autoptr(GError) local_error = NULL;
 
-  if (!json_parser_load_from_file (parser, path, &local_error))
-    {
-      /* json-glib's parse errors already lead with file:line:column. */
-      if (local_error->domain == JSON_PARSER_ERROR &&
-          g_str_has_prefix (local_error->message, path))
-        return lottery_fail (error, LOTTERY_ERROR_CONFIG, "%s",
-                             local_error->message);
-      return lottery_fail (error, LOTTERY_ERROR_CONFIG, "%s: %s", path,
-                           local_error->message);
-    }
+  if (!lottery_json_load_file (parser, path, LOTTERY_FILE_MAX_SIZE, error))
+    return FALSE;
 
   reader = json_reader_new (json_parser_get_root (parser));
   if (!json_reader_is_object (reader))
@@ -361,7 +360,10 @@ lottery_config_option_entries (const LotterySetting *settings,
       if (settings[i].flag == NULL)
         continue;
       entries[n].long_name = settings[i].flag;
-      entries[n].arg = G_OPTION_ARG_STRING;
+      /* Bytes as given: GOption's conversion error would not say which
+       * flag was wrong. GApplication's dictionary keeps strings. */
+      entries[n].arg = values != NULL ? G_OPTION_ARG_FILENAME
+                                      : G_OPTION_ARG_STRING;
       entries[n].arg_data = values != NULL ? &values[i] : NULL;
       entries[n].description = settings[i].help;
       entries[n].arg_description = settings[i].arg_description;
