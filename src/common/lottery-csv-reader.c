@@ -56,8 +56,8 @@ lottery_csv_reader_new_for_path (const char *path,
   stream = g_file_read (file, NULL, &local_error);
   if (stream == NULL)
     {
-      g_set_error (error, local_error->domain, local_error->code,
-                   _("Cannot open %s: %s"), path, local_error->message);
+      lottery_error_set (error, local_error->domain, local_error->code,
+                         _("Cannot open %s: %s"), path, local_error->message);
       return NULL;
     }
 

@@ -163,8 +163,8 @@ fail_errno (GError    **error,
   if (error == NULL)
     return FALSE;
   va_start (args, format);
-  *error = g_error_new_valist (G_IO_ERROR, g_io_error_from_errno (saved),
-                               format, args);
+  *error = lottery_error_new_valist (G_IO_ERROR, g_io_error_from_errno (saved),
+                                     format, args);
   va_end (args);
 
   return FALSE;
