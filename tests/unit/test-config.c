@@ -963,6 +963,49 @@ test_non_utf8 (Fixture       *fixture,
     g_free (values[i]);
 }
 
+/* --help shows each setting's built-in default. */
+static void
+test_option_defaults (Fixture       *fixture,
+                      gconstpointer  user_data)
+{
+  g_autoptr(LotteryServerConfig) server = lottery_server_config_new ();
+  g_autoptr(LotteryClientConfig) client = lottery_client_config_new ();
+  g_autofree GOptionEntry *server_entries = NULL;
+  g_autofree GOptionEntry *client_entries = NULL;
+  const LotterySetting *settings = lottery_server_config_settings ();
+  guint i;
+
+  server_entries =
+    lottery_config_option_entries_full (settings, LOTTERY_SERVER_N_SETTINGS,
+                                        NULL, server);
+  g_assert_cmpstr (server_entries[LOTTERY_SERVER_SETTING_PORT].description, ==,
+                   "TCP port to listen on (0 picks a free one) (default: "
+                   "12345)");
+  g_assert_true (g_str_has_suffix (
+    server_entries[LOTTERY_SERVER_SETTING_STORAGE].description,
+    " (default: bets.csv)"));
+  g_assert_true (g_str_has_suffix (
+    server_entries[LOTTERY_SERVER_SETTING_LOG_LEVEL].description,
+    " (default: INFO)"));
+  g_assert_true (g_str_has_suffix (
+    server_entries[LOTTERY_SERVER_SETTING_STORAGE_SYNC].description,
+    " (default: batch)"));
+  /* Unset by default: no default shown. */
+  g_assert_cmpstr (server_entries[LOTTERY_SERVER_SETTING_AUTH_TOKENS].description,
+                   ==, settings[LOTTERY_SERVER_SETTING_AUTH_TOKENS].help);
+  for (i = 0; i < LOTTERY_SERVER_N_SETTINGS; i++)
+    g_assert_cmpstr (server_entries[i].long_name, ==, settings[i].flag);
+
+  client_entries =
+    lottery_config_option_entries_full (lottery_client_config_settings (),
+                                        LOTTERY_CLIENT_N_SETTINGS, NULL,
+                                        client);
+  g_assert_true (g_str_has_suffix (client_entries[1].description,
+                                   " (default: localhost:12345)"));
+  g_assert_true (g_str_has_suffix (client_entries[2].description,
+                                   " (default: 128)"));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1005,6 +1048,7 @@ main (int   argc,
   ADD ("/config/client/batch-max-amount", test_client_batch);
   ADD ("/config/option-entries", test_option_entries);
   ADD ("/config/describe", test_describe);
+  ADD ("/config/option-defaults", test_option_defaults);
 
 #undef ADD
 
