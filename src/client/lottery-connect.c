@@ -24,11 +24,18 @@
 /* Longest a TLS close waits to hand its close_notify to the socket. */
 #define CLOSE_TIMEOUT_S 1
 
+static void
+close_ca_fd (gpointer data)
+{
+  close (GPOINTER_TO_INT (data));
+}
+
 /* The CA certificates of @path (PEM) as a database to check the
  * server's certificate against. The file is read once, bounded (so
  * /dev/zero or a huge file is refused); GTlsFileDatabase, which only
- * takes a path, then loads those same bytes from a memory file, so a
- * file changed in between cannot slip in. */
+ * takes a path, then loads those same bytes from a memory file (kept
+ * open as long as the database), so a file changed in between cannot
+ * slip in. */
 GTlsDatabase *
 lottery_connect_load_ca (const char  *path,
                          GError     **error)
@@ -91,10 +98,17 @@ lottery_connect_load_ca (const char  *path,
   g_list_free_full (certificates, g_object_unref);
 
   database = g_tls_file_database_new (fd_path, &local_error);
-  close (fd);
   if (database == NULL)
-    lottery_fail (error, LOTTERY_ERROR_CONFIG, "tls.ca: %s: %s", path,
-                  local_error->message);
+    {
+      close (fd);
+      lottery_fail (error, LOTTERY_ERROR_CONFIG, "tls.ca: %s: %s", path,
+                    local_error->message);
+      return NULL;
+    }
+  /* The TLS backend reads its anchors again when it checks a peer: the
+   * memory file lives as long as the database. */
+  g_object_set_data_full (G_OBJECT (database), "lottery-ca-fd",
+                          GINT_TO_POINTER (fd), close_ca_fd);
 
   return database;
 }
