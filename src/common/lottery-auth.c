@@ -184,41 +184,15 @@ lottery_auth_token_read_file (const char *path,
   char buffer[TOKEN_FILE_MAX + 2];
   gsize len = 0;
   gboolean ok;
-  int fd;
 
-  fd = g_open (path, O_RDONLY | O_CLOEXEC, 0);
-  if (fd < 0)
+  /* On the stack, to be wiped whatever happens. */
+  if (!lottery_file_read_into (path, buffer, TOKEN_FILE_MAX, &len, error))
     {
-      int saved_errno = errno;
-
-      return lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                           _("%s: cannot read the token file: %s"), path,
-                           g_strerror (saved_errno));
+      lottery_auth_wipe (buffer, sizeof buffer);
+      return FALSE;
     }
 
-  while (len < TOKEN_FILE_MAX + 1)
-    {
-      gssize n = read (fd, buffer + len, TOKEN_FILE_MAX + 1 - len);
-
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0)
-        {
-          int saved_errno = errno;
-
-          g_close (fd, NULL);
-          lottery_auth_wipe (buffer, sizeof buffer);
-          return lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                               _("%s: cannot read the token file: %s"), path,
-                               g_strerror (saved_errno));
-        }
-      if (n == 0)
-        break;
-      len += (gsize) n;
-    }
-  g_close (fd, NULL);
-
-  if (len > TOKEN_FILE_MAX || memchr (buffer, '\0', len) != NULL)
+  if (memchr (buffer, '\0', len) != NULL)
     {
       lottery_auth_wipe (buffer, sizeof buffer);
       return lottery_fail (error, LOTTERY_ERROR_CONFIG,

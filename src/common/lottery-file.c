@@ -20,58 +20,52 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Reads all of @path, at most @max_size bytes. Regular files, pipes and
- * FIFOs are read (a pipe ends when its writer closes); devices such as
+/* Reads all of @path into @buffer (at least @max_size + 1 bytes), at
+ * most @max_size bytes, and sets @len. Regular files, pipes and FIFOs
+ * are read (a pipe ends when its writer closes); devices such as
  * /dev/zero, directories and sockets are refused before any read, and
- * so is anything longer than @max_size, without holding more than that.
- * Errors are LOTTERY_ERROR_CONFIG and name @path. */
-GBytes *
-lottery_file_read_bounded (const char  *path,
-                           gsize        max_size,
-                           GError     **error)
+ * so is anything longer than @max_size, without reading more than one
+ * byte past it. For a secret, @buffer may be on the caller's stack, to
+ * be wiped there. Errors are LOTTERY_ERROR_CONFIG and name @path. */
+gboolean
+lottery_file_read_into (const char  *path,
+                        char        *buffer,
+                        gsize        max_size,
+                        gsize       *len,
+                        GError     **error)
 {
-  g_autofree char *buffer = NULL;
   struct stat st;
-  gsize len = 0;
   int fd;
 
-  g_return_val_if_fail (path != NULL, NULL);
+  g_return_val_if_fail (path != NULL, FALSE);
+  g_return_val_if_fail (buffer != NULL, FALSE);
 
+  *len = 0;
   /* O_NONBLOCK: opening a FIFO without a writer must not hang here. */
   fd = g_open (path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0);
   if (fd < 0)
     {
       int saved_errno = errno;
 
-      lottery_fail (error, LOTTERY_ERROR_CONFIG, "%s: %s", path,
-                    g_strerror (saved_errno));
-      return NULL;
+      return lottery_fail (error, LOTTERY_ERROR_CONFIG, "%s: %s", path,
+                           g_strerror (saved_errno));
     }
   if (fstat (fd, &st) != 0 || !(S_ISREG (st.st_mode) || S_ISFIFO (st.st_mode)))
     {
       g_close (fd, NULL);
-      lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                    _("%s: not a regular file (a device, directory or "
-                      "socket); give the path of a file"), path);
-      return NULL;
-    }
-  if (S_ISREG (st.st_mode) && (guint64) st.st_size > max_size)
-    {
-      g_close (fd, NULL);
-      lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                    _("%s: larger than %u KiB, the most this file may "
-                      "hold"), path, (guint) (max_size / 1024));
-      return NULL;
+      return lottery_fail (error, LOTTERY_ERROR_CONFIG,
+                           _("%s: not a regular file (a device, directory or "
+                             "socket); give the path of a file"), path);
     }
   /* Blocking from here on: a pipe's reader waits for its writer. */
   fcntl (fd, F_SETFL, fcntl (fd, F_GETFL) & ~O_NONBLOCK);
 
   /* One byte more than allowed tells a file that grew, or an endless
    * pipe, from one exactly at the limit. */
-  buffer = g_malloc (max_size + 1);
-  while (len <= max_size)
+  while (*len <= max_size &&
+         !(S_ISREG (st.st_mode) && (guint64) st.st_size > max_size))
     {
-      ssize_t n = read (fd, buffer + len, max_size + 1 - len);
+      ssize_t n = read (fd, buffer + *len, max_size + 1 - *len);
 
       if (n < 0 && errno == EINTR)
         continue;
@@ -80,23 +74,41 @@ lottery_file_read_bounded (const char  *path,
           int saved_errno = errno;
 
           g_close (fd, NULL);
-          lottery_fail (error, LOTTERY_ERROR_CONFIG, "%s: %s", path,
-                        g_strerror (saved_errno));
-          return NULL;
+          return lottery_fail (error, LOTTERY_ERROR_CONFIG, "%s: %s", path,
+                               g_strerror (saved_errno));
         }
       if (n == 0)
         break;
-      len += (gsize) n;
+      *len += (gsize) n;
     }
   g_close (fd, NULL);
 
-  if (len > max_size)
-    {
-      lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                    _("%s: larger than %u KiB, the most this file may "
-                      "hold"), path, (guint) (max_size / 1024));
-      return NULL;
-    }
+  if ((*len > max_size || (S_ISREG (st.st_mode) &&
+                           (guint64) st.st_size > max_size)) &&
+      max_size % 1024 == 0)
+    return lottery_fail (error, LOTTERY_ERROR_CONFIG,
+                         _("%s: larger than %u KiB, the most this file may "
+                           "hold"), path, (guint) (max_size / 1024));
+  if (*len > max_size || (S_ISREG (st.st_mode) &&
+                          (guint64) st.st_size > max_size))
+    return lottery_fail (error, LOTTERY_ERROR_CONFIG,
+                         _("%s: larger than %u bytes, the most this file may "
+                           "hold"), path, (guint) max_size);
+
+  return TRUE;
+}
+
+/* lottery_file_read_into () a buffer of its own. */
+GBytes *
+lottery_file_read_bounded (const char  *path,
+                           gsize        max_size,
+                           GError     **error)
+{
+  g_autofree char *buffer = g_malloc (max_size + 1);
+  gsize len;
+
+  if (!lottery_file_read_into (path, buffer, max_size, &len, error))
+    return NULL;
 
   return g_bytes_new_take (g_realloc (g_steal_pointer (&buffer), len + 1),
                            len);

@@ -21,6 +21,11 @@ G_BEGIN_DECLS
 /* Settings are two levels deep; the tokens file three. */
 #define LOTTERY_JSON_MAX_DEPTH 32
 
+gboolean  lottery_file_read_into     (const char  *path,
+                                     char        *buffer,
+                                     gsize        max_size,
+                                     gsize       *len,
+                                     GError     **error);
 GBytes   *lottery_file_read_bounded (const char  *path,
                                      gsize        max_size,
                                      GError     **error);
