@@ -346,17 +346,19 @@ lottery_json_check (const char  *path,
         break;
       c = data[s.pos];
 
+      /* An empty object or array closes at once. */
+      if ((expect == FIRST_VALUE && c == ']') ||
+          (expect == FIRST_KEY && c == '}'))
+        {
+          s.depth--;
+          s.pos++;
+          expect = AFTER;
+          continue;
+        }
+
       switch (expect)
         {
         case FIRST_VALUE:
-          if (c == ']')
-            {
-              s.depth--;
-              s.pos++;
-              expect = AFTER;
-              continue;
-            }
-          G_GNUC_FALLTHROUGH;
         case VALUE:
           if (expect == VALUE && s.depth > 0 && c == s.stack[s.depth - 1].close &&
               comma_pos > 0)
@@ -389,14 +391,6 @@ lottery_json_check (const char  *path,
           continue;
 
         case FIRST_KEY:
-          if (c == '}')
-            {
-              s.depth--;
-              s.pos++;
-              expect = AFTER;
-              continue;
-            }
-          G_GNUC_FALLTHROUGH;
         case KEY:
           if (c == '}' && expect == KEY)
             return scan_fail (&s, comma_pos, error,

@@ -699,6 +699,27 @@ test_client_batch (Fixture       *fixture,
                        "from 1 to 100000, not “0”");
 }
 
+/* Parses @args (NULL-terminated) with the server's setting entries into
+ * @values, which the caller frees; GOption must accept them. */
+static void
+parse_server_flags (char  **args,
+                    char  **values)
+{
+  g_autofree GOptionEntry *entries = NULL;
+  g_autoptr(GOptionContext) context = g_option_context_new (NULL);
+  g_autoptr(GError) error = NULL;
+  char **argv = g_memdup2 (args, sizeof (char *) * (g_strv_length (args) + 1));
+  int argc = (int) g_strv_length (args);
+
+  entries = lottery_config_option_entries (lottery_server_config_settings (),
+                                           LOTTERY_SERVER_N_SETTINGS, values);
+  g_option_context_add_main_entries (context, entries, NULL);
+  g_assert_true (g_option_context_parse (context, &argc, &argv, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (argc, ==, 1);
+  g_free (argv);
+}
+
 static void
 test_option_entries (Fixture       *fixture,
                      gconstpointer  user_data)
@@ -706,13 +727,10 @@ test_option_entries (Fixture       *fixture,
   const LotterySetting *settings = lottery_server_config_settings ();
   char *values[LOTTERY_SERVER_N_SETTINGS] = { NULL };
   g_autofree GOptionEntry *entries = NULL;
-  g_autoptr(GOptionContext) context = g_option_context_new (NULL);
   g_autoptr(GError) error = NULL;
   g_autoptr(LotteryServerConfig) config = NULL;
   char *args[] = { "lottery-server", "--port=99", "--log-level", "debug",
                    "--storage", "x.csv", NULL };
-  char **argv = g_memdup2 (args, sizeof args);
-  int argc = G_N_ELEMENTS (args) - 1;
   guint i;
 
   entries = lottery_config_option_entries (settings, LOTTERY_SERVER_N_SETTINGS,
@@ -725,11 +743,7 @@ test_option_entries (Fixture       *fixture,
     }
   g_assert_null (entries[LOTTERY_SERVER_N_SETTINGS].long_name);
 
-  g_option_context_add_main_entries (context, entries, NULL);
-  g_assert_true (g_option_context_parse (context, &argc, &argv, &error));
-  g_assert_no_error (error);
-  g_assert_cmpint (argc, ==, 1);
-  g_free (argv);
+  parse_server_flags (args, values);
 
   config = load_server (NULL, NULL, no_env, (const char * const *) values,
                         &error);
@@ -925,25 +939,13 @@ static void
 test_non_utf8 (Fixture       *fixture,
                gconstpointer  user_data)
 {
-  const LotterySetting *settings = lottery_server_config_settings ();
   char *values[LOTTERY_SERVER_N_SETTINGS] = { NULL };
-  g_autofree GOptionEntry *entries = NULL;
-  g_autoptr(GOptionContext) context = g_option_context_new (NULL);
-  g_autoptr(GError) error = NULL;
   char *args[] = { "lottery-server", "--storage", "bets-\xff.csv", NULL };
-  char **argv = g_memdup2 (args, sizeof args);
-  int argc = G_N_ELEMENTS (args) - 1;
   const char * const envp[] = { "SERVER_STORAGE=\xfe.csv", NULL };
   guint i;
 
   /* GOption must hand the bytes over, not refuse them in its own words. */
-  entries = lottery_config_option_entries (settings, LOTTERY_SERVER_N_SETTINGS,
-                                           values);
-  g_option_context_add_main_entries (context, entries, NULL);
-  g_assert_true (g_option_context_parse (context, &argc, &argv, &error));
-  g_assert_no_error (error);
-  g_free (argv);
-
+  parse_server_flags (args, values);
   {
     g_autofree char *message =
       server_error (NULL, no_env, (const char * const *) values);
