@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -529,13 +530,24 @@ lottery_json_load_file (JsonParser  *parser,
   if (!lottery_json_check (path, data, len, LOTTERY_JSON_MAX_DEPTH, error))
     return FALSE;
 
-  /* What the check lets through and json-glib still refuses (a number
-   * such as 1e or 01): json-glib's words, which name line and column,
-   * under the file's name. */
+  /* What the check lets through and json-glib still refuses: a number
+   * such as 1e or 1.5.5, a lone surrogate in \u escapes. Its message
+   * ("<data>:1:21: Parse error: …", translated by json-glib) gives the
+   * place; the words are ours. */
   if (!json_parser_load_from_data (parser, data, (gssize) len, &local_error))
-    return lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                         _("%s: not valid JSON: %s"), path,
-                         local_error->message);
+    {
+      const char *p = strchr (local_error->message, ':');
+      guint line = 0, column = 0;
+
+      if (p != NULL && sscanf (p, ":%u:%u:", &line, &column) == 2)
+        return lottery_fail (error, LOTTERY_ERROR_CONFIG,
+                             _("%s:%u:%u: not valid JSON here: a malformed "
+                               "number (such as 1e or 1.5.5) or \\u "
+                               "escape"), path, line, column);
+      return lottery_fail (error, LOTTERY_ERROR_CONFIG,
+                           _("%s: not valid JSON: %s"), path,
+                           local_error->message);
+    }
 
   return TRUE;
 }

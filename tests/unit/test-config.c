@@ -928,6 +928,10 @@ test_json_words (Fixture       *fixture,
   assert_server_error ("", no_env, NULL,
                        "bad.json: the file is empty; it must hold a JSON "
                        "object, {…}");
+  /* What json-glib alone refuses, in the same words in any language. */
+  assert_server_error ("{\"server\": {\"port\": 1e}}", no_env, NULL,
+                       "bad.json:1:22: not valid JSON here: a malformed "
+                       "number (such as 1e or 1.5.5) or \\u escape");
   assert_server_error ("\"server\": {}", no_env, NULL,
                        "bad.json:1:9: expected the end of the file after "
                        "the top-level value, found ‘:’ (is a ‘{’ missing at "
