@@ -511,8 +511,9 @@ lottery_client_init (LotteryClient *self)
   self->cancellable = g_cancellable_new ();
 
   g_application_add_main_option_entries (app, entries);
-  setting_entries = lottery_config_option_entries (
-    lottery_client_config_settings (), LOTTERY_CLIENT_N_SETTINGS, NULL);
+  setting_entries = lottery_config_option_entries_full (
+    lottery_client_config_settings (), LOTTERY_CLIENT_N_SETTINGS, NULL,
+    self->config);
   g_application_add_main_option_entries (app, setting_entries);
 
   g_application_set_option_context_summary (app,
