@@ -4,7 +4,8 @@
 #
 # Usage: docker/generate-compose.sh OUTPUT N
 #   OUTPUT  file to write ("-" for standard output); its folder must exist
-#   N       number of agencies, a whole number from 1 to 1000
+#   N       number of agencies, a whole number from 0 to 1000 (0: the
+#           server alone, for health checks and signal tests)
 #
 # The file is meant to live at the top of the source tree (relative paths
 # in it are resolved from the project folder): `compose.yaml` is this
@@ -19,7 +20,7 @@
 #   docker compose -p lottery20 -f compose-20.yaml build
 #   docker compose -p lottery20 -f compose-20.yaml up -d
 #   docker/validate-server.sh -p lottery20 -f compose-20.yaml
-#   docker compose -p lottery20 -f compose-20.yaml down -v
+#   docker compose -p lottery20 -f compose-20.yaml down
 #
 # What the file sets up:
 #   - service "bets-data": a one-shot container of the same image that
@@ -28,14 +29,20 @@
 #     `make-bets` in docker/entrypoint.sh) and exits; files already there
 #     (e.g. from docker/make-data.sh) are kept;
 #   - service "server": the image built from docker/Dockerfile, config
-#     ./data/server.json mounted read-only, SERVER_AGENCIES=N and
-#     SERVER_LISTEN_BACKLOG=N (at least 5) as overrides, bets.csv on the
-#     named volume "bets", a health check that pings the server on port
-#     12345, and a stop grace period for its clean shutdown;
+#     ./data/server.json mounted read-only and in charge of every setting
+#     but one: SERVER_AGENCIES=N (none for N = 0, so the file's count
+#     applies), as only the deployment knows N; bets.csv and its journal
+#     in /var/lib/lottery on an anonymous volume, which a restarted or
+#     recreated server keeps (it carries on its lottery) and `down`
+#     leaves behind, so the next `up` starts a fresh lottery; a health
+#     check that pings the server on port 12345, and a stop grace period
+#     for its clean shutdown;
 #   - services "agency1" .. "agencyN": the same image, the one config
 #     ./data/client.json shared by all, mounted read-only, with each
-#     agency's own settings as environment overrides (CLI_ID, the server
-#     in CLI_SERVER_ADDRESS, CLI_BETS_FILE), and the bets file
+#     agency's own deployment facts as environment overrides (CLI_ID, the
+#     server's name on the network in CLI_SERVER_ADDRESS, CLI_BETS_FILE
+#     where its file is mounted; everything else comes from the file),
+#     and the bets file
 #     ${LOTTERY_BETS_DIR:-./.data}/agency-I.csv mounted read-only; they
 #     start once bets-data has finished and the server is healthy;
 #   - the user network "lottery" that joins the server and the agencies.
@@ -43,10 +50,9 @@ set -euo pipefail
 
 readonly MAX_AGENCIES=1000
 readonly PORT=12345
-readonly MIN_BACKLOG=5
 
 usage() {
-  echo "usage: $0 OUTPUT N   (N agencies, 1 <= N <= $MAX_AGENCIES; OUTPUT '-' for stdout)"
+  echo "usage: $0 OUTPUT N   (N agencies, 0 <= N <= $MAX_AGENCIES; OUTPUT '-' for stdout)"
   echo "then:  docker compose -p PROJECT -f OUTPUT up -d   (compose v1: docker-compose)"
 }
 
@@ -66,8 +72,8 @@ output="$1"
 count="$2"
 
 [[ -n "$output" ]] || die "OUTPUT is empty"
-[[ "$count" =~ ^[1-9][0-9]*$ ]] ||
-  die "N must be a whole number from 1 to $MAX_AGENCIES, got '$count'"
+[[ "$count" =~ ^(0|[1-9][0-9]*)$ ]] ||
+  die "N must be a whole number from 0 to $MAX_AGENCIES, got '$count'"
 # Compare lengths first so a huge number cannot overflow the arithmetic.
 if (( ${#count} > ${#MAX_AGENCIES} )) || (( count > MAX_AGENCIES )); then
   die "N must be at most $MAX_AGENCIES, got $count"
@@ -79,7 +85,7 @@ if [[ "$output" != - ]]; then
 fi
 
 generate() {
-  local i agencies=agencies backlog=$(( count > MIN_BACKLOG ? count : MIN_BACKLOG ))
+  local i agencies=agencies
 
   (( count != 1 )) || agencies=agency
   cat <<EOF
@@ -96,7 +102,8 @@ generate() {
 #   docker compose logs -f
 #   docker/validate-server.sh    is the server answering on its network?
 #   docker compose stop          SIGTERM: every program exits cleanly
-#   docker compose down -v       also drops the bets.csv volume
+#   docker compose down          the next \`up\` starts a fresh lottery
+#                                (\`down -v\` also deletes the old state)
 # For a file other than compose.yaml, give every command (validate-server.sh
 # too) \`-p PROJECT -f FILE\`, with a project name of its own.
 #
@@ -104,6 +111,10 @@ generate() {
 # CLI_SERVER_ADDRESS rely on it.
 
 services:
+EOF
+
+  if (( count > 0 )); then
+    cat <<EOF
   bets-data:
     build:
       context: .
@@ -128,24 +139,36 @@ services:
     security_opt:
       - no-new-privileges:true
 
+EOF
+  fi
+
+  cat <<EOF
   server:
     build:
       context: .
       dockerfile: docker/Dockerfile
     image: \${LOTTERY_IMAGE:-lottery:latest}
     command: ["server"]
+EOF
+  # Only what the deployment alone knows; ./data/server.json sets the
+  # rest. Metrics and the status page listen on the compose network for
+  # a Prometheus there, not published on the host.
+  cat <<EOF
     environment:
+EOF
+  if (( count > 0 )); then
+    cat <<EOF
       SERVER_AGENCIES: "$count"
-      SERVER_LISTEN_BACKLOG: "$backlog"
-      SERVER_STORAGE: /var/lib/lottery/bets.csv
-      # Metrics and the status page, for a Prometheus on this network;
-      # not published on the host.
+EOF
+  fi
+  cat <<EOF
       SERVER_HTTP_LISTEN: "0.0.0.0:9090"
     expose:
       - "9090"
     volumes:
       - ./data/server.json:/etc/lottery/server.json:ro
-      - bets:/var/lib/lottery
+      # Anonymous: kept across restarts and recreation, not across down.
+      - /var/lib/lottery
     networks:
       - lottery
     healthcheck:
@@ -198,9 +221,6 @@ EOF
 
 networks:
   lottery:
-
-volumes:
-  bets:
 EOF
 }
 

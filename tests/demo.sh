@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# A local demo: installs what is missing (as root), builds, starts the
+# A local demo: installs what building needs if it is missing (as root;
+# `.ci/install-deps demo`, not the test tools), builds, starts the
 # central server and five agencies on generated sample data, and prints
 # each agency's winners.
 #
@@ -11,7 +12,7 @@ build=${1:-"$top/build"}
 agencies=5
 rows=20000
 
-bash "$top/.ci/install-deps"
+bash "$top/.ci/install-deps" demo
 [ -d "$build" ] || meson setup "$build" "$top" >/dev/null
 meson compile -C "$build" >/dev/null
 

@@ -529,8 +529,9 @@ lottery_client_init (LotteryClient *self)
   self->cancellable = g_cancellable_new ();
 
   g_application_add_main_option_entries (app, entries);
-  setting_entries = lottery_config_option_entries (
-    lottery_client_config_settings (), LOTTERY_CLIENT_N_SETTINGS, NULL);
+  setting_entries = lottery_config_option_entries_full (
+    lottery_client_config_settings (), LOTTERY_CLIENT_N_SETTINGS, NULL,
+    self->config);
   g_application_add_main_option_entries (app, setting_entries);
 
   g_application_set_option_context_summary (app,
@@ -572,6 +573,10 @@ lottery_client_init (LotteryClient *self)
       "the network. It comes from CLI_AUTH_TOKEN or auth.token in the JSON\n"
       "file (there is no flag: ps would show it), or from the file named by\n"
       "--auth-token-file (CLI_AUTH_TOKEN_FILE, auth.token_file).\n"),
+    "\n",
+    _("Exit status 4: the server holds a different number of this agency's\n"
+      "bets than the file has valid rows (bets not played, or another file);\n"
+      "nothing is sent.\n"),
     NULL);
   g_application_set_option_context_description (app, full_description);
 }

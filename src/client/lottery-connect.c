@@ -12,6 +12,11 @@
 #include "lottery-connect.h"
 #include "lottery-stream.h"
 #include "lottery-error.h"
+#include "lottery-file.h"
+
+#include <errno.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <glib/gi18n.h>
 
@@ -19,17 +24,30 @@
 /* Longest a TLS close waits to hand its close_notify to the socket. */
 #define CLOSE_TIMEOUT_S 1
 
+static void
+close_ca_fd (gpointer data)
+{
+  close (GPOINTER_TO_INT (data));
+}
+
 /* The CA certificates of @path (PEM) as a database to check the
- * server's certificate against. */
+ * server's certificate against. The file is read once, bounded (so
+ * /dev/zero or a huge file is refused); GTlsFileDatabase, which only
+ * takes a path, then loads those same bytes from a memory file (kept
+ * open as long as the database), so a file changed in between cannot
+ * slip in. */
 GTlsDatabase *
 lottery_connect_load_ca (const char  *path,
                          GError     **error)
 {
   g_autoptr(GError) local_error = NULL;
-  g_autofree char *contents = NULL;
-  g_autofree char *absolute = NULL;
+  g_autoptr(GBytes) contents = NULL;
+  g_autofree char *fd_path = NULL;
   GTlsDatabase *database;
   GList *certificates;
+  const char *data;
+  gsize len;
+  int fd;
 
   g_return_val_if_fail (path != NULL, NULL);
 
@@ -41,18 +59,34 @@ lottery_connect_load_ca (const char  *path,
       return NULL;
     }
 
-  /* GLib's message names the file. */
-  if (!g_file_get_contents (path, &contents, NULL, &local_error))
+  contents = lottery_file_read_bounded (path, LOTTERY_FILE_MAX_SIZE,
+                                        &local_error);
+  if (contents == NULL)
     {
       lottery_fail (error, LOTTERY_ERROR_CONFIG, "tls.ca: %s",
                     local_error->message);
       return NULL;
     }
+  data = g_bytes_get_data (contents, &len);
+  fd = memfd_create ("lottery-tls-ca", MFD_CLOEXEC);
+  if (fd < 0 || write (fd, data, len) != (ssize_t) len)
+    {
+      int saved_errno = errno;
+
+      if (fd >= 0)
+        close (fd);
+      lottery_fail (error, LOTTERY_ERROR_CONFIG, "tls.ca: %s: %s", path,
+                    g_strerror (saved_errno));
+      return NULL;
+    }
+  fd_path = g_strdup_printf ("/proc/self/fd/%d", fd);
+
   /* A file without certificates would make a database that trusts
    * nobody, and every connection would fail for a less obvious reason. */
-  certificates = g_tls_certificate_list_new_from_file (path, &local_error);
+  certificates = g_tls_certificate_list_new_from_file (fd_path, &local_error);
   if (certificates == NULL)
     {
+      close (fd);
       if (local_error != NULL)
         lottery_fail (error, LOTTERY_ERROR_CONFIG, "tls.ca: %s: %s", path,
                       local_error->message);
@@ -63,12 +97,18 @@ lottery_connect_load_ca (const char  *path,
     }
   g_list_free_full (certificates, g_object_unref);
 
-  /* GTlsFileDatabase wants an absolute path. */
-  absolute = g_canonicalize_filename (path, NULL);
-  database = g_tls_file_database_new (absolute, &local_error);
+  database = g_tls_file_database_new (fd_path, &local_error);
   if (database == NULL)
-    lottery_fail (error, LOTTERY_ERROR_CONFIG, "tls.ca: %s: %s", path,
-                  local_error->message);
+    {
+      close (fd);
+      lottery_fail (error, LOTTERY_ERROR_CONFIG, "tls.ca: %s: %s", path,
+                    local_error->message);
+      return NULL;
+    }
+  /* The TLS backend reads its anchors again when it checks a peer: the
+   * memory file lives as long as the database. */
+  g_object_set_data_full (G_OBJECT (database), "lottery-ca-fd",
+                          GINT_TO_POINTER (fd), close_ca_fd);
 
   return database;
 }
@@ -200,9 +240,9 @@ start_tls (GSocketConnection  *connection,
       g_autofree char *reasons = describe_certificate_errors (flags, ca, host);
 
       /* A G_TLS_ERROR: the uploader does not retry it. */
-      g_set_error (error, G_TLS_ERROR, G_TLS_ERROR_BAD_CERTIFICATE,
-                   _("The server at %s is not trusted: its certificate %s"),
-                   address, reasons);
+      lottery_error_set (error, G_TLS_ERROR, G_TLS_ERROR_BAD_CERTIFICATE,
+                         _("The server at %s is not trusted: its "
+                           "certificate %s"), address, reasons);
       return NULL;
     }
 
@@ -211,9 +251,9 @@ start_tls (GSocketConnection  *connection,
    * retry, as a timeout is. Other TLS errors, such as plain protocol
    * bytes where TLS was expected, are not. */
   if (g_error_matches (local_error, G_TLS_ERROR, G_TLS_ERROR_NOT_TLS))
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
-                 _("TLS handshake with %s failed: %s"), address,
-                 local_error->message);
+    lottery_error_set (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
+                       _("TLS handshake with %s failed: %s"), address,
+                       local_error->message);
   else if (local_error->domain == G_TLS_ERROR)
     g_propagate_prefixed_error (error, g_steal_pointer (&local_error),
                                 _("TLS handshake with %s failed (is the "

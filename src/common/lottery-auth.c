@@ -8,6 +8,7 @@
 
 #include "lottery-auth.h"
 #include "lottery-error.h"
+#include "lottery-file.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -183,41 +184,15 @@ lottery_auth_token_read_file (const char *path,
   char buffer[TOKEN_FILE_MAX + 2];
   gsize len = 0;
   gboolean ok;
-  int fd;
 
-  fd = g_open (path, O_RDONLY | O_CLOEXEC, 0);
-  if (fd < 0)
+  /* On the stack, to be wiped whatever happens. */
+  if (!lottery_file_read_into (path, buffer, TOKEN_FILE_MAX, &len, error))
     {
-      int saved_errno = errno;
-
-      return lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                           _("%s: cannot read the token file: %s"), path,
-                           g_strerror (saved_errno));
+      lottery_auth_wipe (buffer, sizeof buffer);
+      return FALSE;
     }
 
-  while (len < TOKEN_FILE_MAX + 1)
-    {
-      gssize n = read (fd, buffer + len, TOKEN_FILE_MAX + 1 - len);
-
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0)
-        {
-          int saved_errno = errno;
-
-          g_close (fd, NULL);
-          lottery_auth_wipe (buffer, sizeof buffer);
-          return lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                               _("%s: cannot read the token file: %s"), path,
-                               g_strerror (saved_errno));
-        }
-      if (n == 0)
-        break;
-      len += (gsize) n;
-    }
-  g_close (fd, NULL);
-
-  if (len > TOKEN_FILE_MAX || memchr (buffer, '\0', len) != NULL)
+  if (memchr (buffer, '\0', len) != NULL)
     {
       lottery_auth_wipe (buffer, sizeof buffer);
       return lottery_fail (error, LOTTERY_ERROR_CONFIG,
@@ -499,7 +474,6 @@ lottery_auth_new_from_file (const char *path,
   g_autoptr(LotteryAuth) self = NULL;
   g_autoptr(JsonParser) parser = json_parser_new ();
   g_autoptr(JsonReader) reader = NULL;
-  g_autoptr(GError) local_error = NULL;
   g_auto(GStrv) members = NULL;
   MemberCheck check = { NULL, NULL };
   gboolean loaded;
@@ -512,20 +486,14 @@ lottery_auth_new_from_file (const char *path,
   check.seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   g_signal_connect (parser, "object-member", G_CALLBACK (object_member_cb),
                     &check);
-  loaded = json_parser_load_from_file (parser, path, &local_error);
+  loaded = lottery_json_load_file (parser, path,
+                                   LOTTERY_FILE_MAX_TOKENS_SIZE, error);
   g_signal_handlers_disconnect_by_data (parser, &check);
   g_hash_table_unref (check.seen);
 
   if (!loaded)
     {
       g_free (check.duplicate);
-      /* json-glib's parse errors already lead with file:line:column. */
-      if (local_error->domain == JSON_PARSER_ERROR &&
-          g_str_has_prefix (local_error->message, path))
-        lottery_fail (error, LOTTERY_ERROR_CONFIG, "%s", local_error->message);
-      else
-        lottery_fail (error, LOTTERY_ERROR_CONFIG, "%s: %s", path,
-                      local_error->message);
       return NULL;
     }
   if (check.duplicate != NULL)

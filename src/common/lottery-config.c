@@ -8,6 +8,7 @@
 
 #include "lottery-config.h"
 #include "lottery-error.h"
+#include "lottery-file.h"
 #include "lottery-log.h"
 
 #include <gio/gio.h>
@@ -68,6 +69,13 @@ lottery_config_set_from_string (const LotterySetting *setting,
                                 GError              **error)
 {
   g_autoptr(GError) local_error = NULL;
+
+  /* Flags arrive as raw bytes (G_OPTION_ARG_FILENAME), so that this
+   * message, not GOption's, names the flag. */
+  if (!g_utf8_validate (value, -1, NULL))
+    return lottery_fail (error, LOTTERY_ERROR_CONFIG,
+                         _("%s: %s is not valid UTF-8"), source,
+                         setting->key);
 
   switch (setting->type)
     {
@@ -255,18 +263,9 @@ lottery_config_load_file (const LotterySetting *settings,
 {
   g_autoptr(JsonParser) parser = json_parser_new ();
   g_autoptr(JsonReader) reader = NULL;
-  g_autoptr(GError) local_error = NULL;
 
-  if (!json_parser_load_from_file (parser, path, &local_error))
-    {
-      /* json-glib's parse errors already lead with file:line:column. */
-      if (local_error->domain == JSON_PARSER_ERROR &&
-          g_str_has_prefix (local_error->message, path))
-        return lottery_fail (error, LOTTERY_ERROR_CONFIG, "%s",
-                             local_error->message);
-      return lottery_fail (error, LOTTERY_ERROR_CONFIG, "%s: %s", path,
-                           local_error->message);
-    }
+  if (!lottery_json_load_file (parser, path, LOTTERY_FILE_MAX_SIZE, error))
+    return FALSE;
 
   reader = json_reader_new (json_parser_get_root (parser));
   if (!json_reader_is_object (reader))
@@ -361,7 +360,10 @@ lottery_config_option_entries (const LotterySetting *settings,
       if (settings[i].flag == NULL)
         continue;
       entries[n].long_name = settings[i].flag;
-      entries[n].arg = G_OPTION_ARG_STRING;
+      /* Bytes as given: GOption's conversion error would not say which
+       * flag was wrong. GApplication's dictionary keeps strings. */
+      entries[n].arg = values != NULL ? G_OPTION_ARG_FILENAME
+                                      : G_OPTION_ARG_STRING;
       entries[n].arg_data = values != NULL ? &values[i] : NULL;
       entries[n].description = settings[i].help;
       entries[n].arg_description = settings[i].arg_description;
@@ -398,6 +400,80 @@ lottery_config_env_list (const LotterySetting *settings,
   return g_string_free (out, FALSE);
 }
 
+/* @s's value in @config as the log line shows it; FALSE (nothing
+ * appended) for a string that is not set. */
+static gboolean
+append_value (GString              *out,
+              const LotterySetting *s,
+              gconstpointer         config)
+{
+  switch (s->type)
+    {
+    case LOTTERY_SETTING_UINT:
+      g_string_append_printf (out, "%u", *FIELD (config, s, const guint));
+      return TRUE;
+    case LOTTERY_SETTING_CHOICE:
+      g_string_append (out, s->choices[*FIELD (config, s, const guint)]);
+      return TRUE;
+    case LOTTERY_SETTING_SECRET:
+      g_string_append (out, *FIELD (config, s, char * const) != NULL
+                            ? "set" : "none");
+      return TRUE;
+    case LOTTERY_SETTING_STRING:
+    case LOTTERY_SETTING_ADDRESS:
+      if (*FIELD (config, s, char * const) == NULL)
+        return FALSE;
+      {
+        g_autofree char *shown =
+          lottery_log_value (*FIELD (config, s, char * const));
+
+        g_string_append (out, shown);
+      }
+      return TRUE;
+    case LOTTERY_SETTING_LOG_LEVEL:
+      g_string_append (out, lottery_log_level_to_string (
+                         *FIELD (config, s, const GLogLevelFlags)));
+      return TRUE;
+    default:
+      g_assert_not_reached ();
+    }
+}
+
+/* lottery_config_option_entries (), with each setting's value in
+ * @defaults (the built-in defaults) shown in its --help line:
+ * "TCP port to listen on (default: 12345)". The texts are already
+ * translated, and kept for the life of the program. */
+GOptionEntry *
+lottery_config_option_entries_full (const LotterySetting *settings,
+                                    guint                 n_settings,
+                                    char                **values,
+                                    gconstpointer         defaults)
+{
+  GOptionEntry *entries = lottery_config_option_entries (settings,
+                                                         n_settings, values);
+  guint i, n = 0;
+
+  for (i = 0; defaults != NULL && i < n_settings; i++)
+    {
+      g_autoptr(GString) value = g_string_new (NULL);
+      g_autofree char *text = NULL;
+
+      if (settings[i].flag == NULL)
+        continue;
+      if (append_value (value, &settings[i], defaults))
+        {
+          text = g_strdup_printf (_("%s (default: %s)"),
+                                  g_dgettext (GETTEXT_PACKAGE,
+                                              settings[i].help),
+                                  value->str);
+          entries[n].description = g_intern_string (text);
+        }
+      n++;
+    }
+
+  return entries;
+}
+
 /* "port: 12345 | listen_backlog: 5 | …" for the config log line. */
 char *
 lottery_config_describe (const LotterySetting *settings,
@@ -409,45 +485,11 @@ lottery_config_describe (const LotterySetting *settings,
 
   for (i = 0; i < n_settings; i++)
     {
-      const LotterySetting *s = &settings[i];
-
       if (i > 0)
         g_string_append (out, " | ");
-      g_string_append_printf (out, "%s: ", s->log_key);
-      switch (s->type)
-        {
-        case LOTTERY_SETTING_UINT:
-          g_string_append_printf (out, "%u", *FIELD (config, s, const guint));
-          break;
-        case LOTTERY_SETTING_CHOICE:
-          g_string_append (out,
-                           s->choices[*FIELD (config, s, const guint)]);
-          break;
-        case LOTTERY_SETTING_SECRET:
-          g_string_append (out, *FIELD (config, s, char * const) != NULL
-                                ? "set" : "none");
-          break;
-        case LOTTERY_SETTING_STRING:
-        case LOTTERY_SETTING_ADDRESS:
-          if (*FIELD (config, s, char * const) == NULL)
-            {
-              g_string_append (out, "none");
-              break;
-            }
-          {
-            g_autofree char *shown =
-              lottery_log_value (*FIELD (config, s, char * const));
-
-            g_string_append (out, shown);
-          }
-          break;
-        case LOTTERY_SETTING_LOG_LEVEL:
-          g_string_append (out, lottery_log_level_to_string (
-                             *FIELD (config, s, const GLogLevelFlags)));
-          break;
-        default:
-          g_assert_not_reached ();
-        }
+      g_string_append_printf (out, "%s: ", settings[i].log_key);
+      if (!append_value (out, &settings[i], config))
+        g_string_append (out, "none");
     }
 
   return g_string_free (out, FALSE);

@@ -58,6 +58,10 @@ gboolean      lottery_config_set_from_string (const LotterySetting *setting,
 GOptionEntry *lottery_config_option_entries (const LotterySetting *settings,
                                              guint                 n_settings,
                                              char                **values);
+GOptionEntry *lottery_config_option_entries_full (const LotterySetting *settings,
+                                                  guint                 n_settings,
+                                                  char                **values,
+                                                  gconstpointer         defaults);
 char         *lottery_config_env_list      (const LotterySetting *settings,
                                             guint                 n_settings);
 char         *lottery_config_describe      (const LotterySetting *settings,

@@ -63,8 +63,8 @@ lottery_csv_reader_new_for_path (const char *path,
   stream = g_file_read (file, NULL, &local_error);
   if (stream == NULL)
     {
-      g_set_error (error, local_error->domain, local_error->code,
-                   _("Cannot open %s: %s"), path, local_error->message);
+      lottery_error_set (error, local_error->domain, local_error->code,
+                         _("Cannot open %s: %s"), path, local_error->message);
       return NULL;
     }
 
@@ -88,18 +88,18 @@ lottery_csv_reader_new_for_regular_file (const char *path,
   if (fd < 0)
     {
       saved_errno = errno;
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
-                   _("Cannot open %s: %s"), path, g_strerror (saved_errno));
+      lottery_error_set (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+                         _("Cannot open %s: %s"), path, g_strerror (saved_errno));
       return NULL;
     }
   if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode) ||
       fcntl (fd, F_SETFL, fcntl (fd, F_GETFL) & ~O_NONBLOCK) != 0)
     {
       close (fd);
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_REGULAR_FILE,
-                   _("%s is not a regular file (a pipe, a FIFO or a device?): "
-                     "it could not be read again after a reconnection; "
-                     "save it to a file first"), path);
+      lottery_error_set (error, G_IO_ERROR, G_IO_ERROR_NOT_REGULAR_FILE,
+                         _("%s is not a regular file (a pipe, a FIFO or a "
+                           "device?): it could not be read again after a "
+                           "reconnection; save it to a file first"), path);
       return NULL;
     }
 

@@ -47,4 +47,16 @@ gboolean    lottery_fail_valist    (GError     **error,
 const char *lottery_error_code_name (int code);
 guint16     lottery_error_to_wire_code (const GError *error);
 
+GError     *lottery_error_new_valist (GQuark      domain,
+                                      int         code,
+                                      const char *format,
+                                      va_list     args) G_GNUC_PRINTF (3, 0);
+void        lottery_error_set       (GError    **error,
+                                     GQuark      domain,
+                                     int         code,
+                                     const char *format,
+                                     ...) G_GNUC_PRINTF (4, 5);
+const char *lottery_error_get_untranslated (const GError *error);
+void        lottery_error_untranslate_line (GString      *line);
+
 G_END_DECLS

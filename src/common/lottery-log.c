@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "lottery-log.h"
+#include "lottery-error.h"
 
 #include <errno.h>
 #include <string.h>
@@ -161,6 +162,40 @@ lottery_write_all (int         fd,
     }
 }
 
+/* "result:" of a record that did not come through lottery_log (). */
+static const char *
+level_result (GLogLevelFlags level)
+{
+  if (level & G_LOG_LEVEL_ERROR)
+    return "error";
+  if (level & G_LOG_LEVEL_CRITICAL)
+    return "critical";
+  if (level & G_LOG_LEVEL_WARNING)
+    return "warning";
+  if (level & G_LOG_LEVEL_MESSAGE)
+    return "message";
+  if (level & G_LOG_LEVEL_INFO)
+    return "info";
+  return "debug";
+}
+
+/* GLib's, GIO's and GApplication's own messages (and any g_warning ())
+ * in the line format too, so every line parses the same way:
+ *   action: glib | result: warning | domain: GLib-GIO | message: … */
+static char *
+format_foreign (const char *domain,
+                const char *message,
+                GLogLevelFlags level)
+{
+  g_autofree char *shown_domain = lottery_log_value (domain != NULL
+                                                     ? domain : "none");
+  g_autofree char *shown = lottery_log_value (message);
+
+  return g_strdup_printf ("action: glib | result: %s | domain: %s | "
+                          "message: %s", level_result (level), shown_domain,
+                          shown);
+}
+
 GLogWriterOutput
 lottery_log_writer (GLogLevelFlags   log_level,
                     const GLogField *fields,
@@ -168,18 +203,26 @@ lottery_log_writer (GLogLevelFlags   log_level,
                     gpointer         user_data)
 {
   g_autofree char *line = NULL;
+  g_autofree char *foreign = NULL;
   const char *message = NULL;
+  const char *domain = NULL;
+  gboolean ours = FALSE;
   gsize i;
 
   if (!lottery_log_enabled (log_level))
     return G_LOG_WRITER_HANDLED;
 
   for (i = 0; i < n_fields; i++)
-    if (g_strcmp0 (fields[i].key, "MESSAGE") == 0)
-      {
+    {
+      if (g_strcmp0 (fields[i].key, "MESSAGE") == 0)
         message = fields[i].value;
-        break;
-      }
+      else if (g_strcmp0 (fields[i].key, "GLIB_DOMAIN") == 0)
+        domain = fields[i].value;
+      else if (g_strcmp0 (fields[i].key, "LOTTERY_ACTION") == 0)
+        ours = TRUE;
+    }
+  if (!ours)
+    message = foreign = format_foreign (domain, message, log_level);
   if (message == NULL)
     return G_LOG_WRITER_UNHANDLED;
 
@@ -217,6 +260,8 @@ lottery_log_full (const char     *domain,
       va_end (args);
     }
 
+  /* Log values are never translated, even when the error is. */
+  lottery_error_untranslate_line (message);
   fields[1].value = message->str;
   switch (severity (level))
     {

@@ -206,8 +206,9 @@ main (int   argc,
     NULL);
   g_option_context_set_description (context, full_description);
   g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
-  setting_entries = lottery_config_option_entries (
-    lottery_server_config_settings (), LOTTERY_SERVER_N_SETTINGS, flag_values);
+  setting_entries = lottery_config_option_entries_full (
+    lottery_server_config_settings (), LOTTERY_SERVER_N_SETTINGS, flag_values,
+    config);
   g_option_context_add_main_entries (context, setting_entries, GETTEXT_PACKAGE);
 
   if (!g_option_context_parse (context, &argc, &argv, &error))

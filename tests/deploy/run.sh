@@ -29,7 +29,15 @@
 #      docker/validate-server.sh (success), stops the deployment (exit
 #      codes 0, closing log lines), runs validate-server.sh again (fail)
 #      and removes everything (down -v);
-#   6. the same with generate-compose.sh's output for N = 3 (and 1 and 10);
+#   6. the course's flow with generate-compose.sh's output for N = 2: up
+#      -d, the lottery, the server killed and restarted then recreated
+#      (it keeps bets.csv), `down` WITHOUT -v and `up` again (a fresh
+#      lottery: every bet received and stored once, one draw);
+#      also: N = 0 (server alone) is valid, generated files set no
+#      environment variable the mounted configs are meant to set, and a
+#      server and an agency in two containers speak TLS;
+#   6b. the same as 5 with generate-compose.sh's output for N = 3 (and 1
+#      and 10);
 #   7. stops a deployment whose agencies are still waiting for the draw, to
 #      check that the agencies too exit 0 on SIGTERM.
 #
@@ -63,7 +71,10 @@ readonly AGENCY_TIMEOUT_S=180
 # What the server logs on SIGTERM, in order, and what an agency waiting
 # for the draw logs.
 readonly SERVER_CLOSING="signal close_listener close_connections join_workers close_storage exit"
-readonly AGENCY_CLOSING="signal close_connection upload exit"
+readonly AGENCY_CLOSING="signal close_connection upload done"
+# An agency's last line once it has its winners (the server's is "exit":
+# compose's own "exited with code N" must not read as the agency's line).
+readonly AGENCY_DONE="action: done | result: success"
 
 quick=false
 case "${1:-}" in
@@ -404,7 +415,7 @@ generator_valid() {
 generator_rejects_bad_arguments() {
   local args out status
   local -a argv
-  for args in "" "OUT" "OUT 0" "OUT 1001" "OUT -1" "OUT 05" "OUT 2.5" "OUT x" \
+  for args in "" "OUT" "OUT 00" "OUT 1001" "OUT -1" "OUT 05" "OUT 2.5" "OUT x" \
               "OUT 99999999999999999999999" "OUT 5 extra" "MISSING 3" "FOLDER 3"; do
     rm -f "$WORK/out.yaml"
     read -r -a argv <<<"$args"
@@ -419,6 +430,97 @@ generator_rejects_bad_arguments() {
       return 1
     fi
   done
+}
+
+# N = 0: the server alone, valid for compose, with no agency, no
+# bets-data and no agency count (server.json's applies).
+generator_server_only() {
+  local file="$WORK/n0.yaml"
+  "$ROOT/docker/generate-compose.sh" "$file" 0 || return 1
+  if grep -qE '^  (agency[0-9]+|bets-data):$|SERVER_AGENCIES' "$file"; then
+    echo "N = 0 file has agencies, bets-data or SERVER_AGENCIES:"
+    grep -nE '^  [a-z0-9-]+:$|SERVER_AGENCIES' "$file"
+    return 1
+  fi
+  "${COMPOSE[@]}" --project-directory "$ROOT" -f "$file" config -q
+}
+
+# The generated files set in the environment only what the deployment
+# alone knows; every other setting is the mounted config files' (an
+# environment variable would beat the file an operator edits).
+generator_no_env_overrides() {
+  local n file vars bad=""
+  for n in 0 1 5; do
+    file="$WORK/env$n.yaml"
+    "$ROOT/docker/generate-compose.sh" "$file" "$n" || return 1
+    vars=$(sed -n 's/^      \(SERVER_[A-Z_]*\|CLI_[A-Z_]*\|LOGGING_LEVEL\):.*/\1/p' "$file" |
+           sort -u | tr '\n' ' ')
+    vars=$(tr ' ' '\n' <<<"$vars" |
+           grep -vxE 'SERVER_AGENCIES|CLI_ID|CLI_SERVER_ADDRESS|CLI_BETS_FILE|' || true)
+    [[ -z "$vars" ]] || bad+="N = $n sets $(tr '\n' ' ' <<<"$vars")"$'\n'
+  done
+  [[ -z "$bad" ]] || { echo "$bad"; return 1; }
+}
+
+# Each agency's last line says it is done, with success.
+agencies_done() {
+  local n="$1" i last bad=""
+  for (( i = 1; i <= n; i++ )); do
+    last=$(logs_of "$(container_of "agency$i")" | grep 'action: ' | tail -n 1)
+    [[ "$last" == *"$AGENCY_DONE" ]] || bad+="agency $i: last line '$last'"$'\n'
+  done
+  [[ -z "$bad" ]] || { echo "expected every agency to end with '$AGENCY_DONE':"; echo "$bad"; return 1; }
+}
+
+# The server's state volume, by name, for cleaning up after a plain down.
+state_volume() {
+  docker inspect --format \
+    '{{range .Mounts}}{{if eq .Destination "/var/lib/lottery"}}{{.Name}}{{end}}{{end}}' \
+    "$(container_of server)"
+}
+
+# The server container restarted after SIGKILL, then recreated, keeps
+# its lottery: same state volume, bets.csv whole, no new draw needed.
+server_keeps_state() {
+  local n="$1" rows="$2" before after
+  before=$(state_volume)
+  docker kill -s KILL "$(container_of server)" >/dev/null || return 1
+  dc start server >/dev/null 2>&1 || { echo "compose start server failed"; return 1; }
+  dc up -d --no-deps --force-recreate server >/dev/null 2>&1 ||
+    { echo "compose up --force-recreate server failed"; return 1; }
+  after=$(state_volume)
+  [[ -n "$before" && "$before" == "$after" ]] ||
+    { echo "state volume '$before' became '$after'"; return 1; }
+  storage_rows "$n" "$rows"
+}
+
+# A server and an agency in two containers speak TLS: the image has
+# GIO's TLS backend (glib-networking) and the certificate is checked.
+tls_between_containers() {
+  local dir="$WORK/tls" net="${PROJECT_PREFIX}tls" srv="${PROJECT_PREFIX}tls-server"
+  local i status=1 out=""
+  mkdir -p "$dir"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=lottery-tls" \
+    -addext "subjectAltName=DNS:lottery-tls" -keyout "$dir/key.pem" \
+    -out "$dir/cert.pem" >/dev/null 2>&1 || { echo "openssl failed"; return 1; }
+  # Readable by the image's user; a test key only.
+  chmod 0644 "$dir/key.pem" "$dir/cert.pem"
+  docker network create "$net" >/dev/null || return 1
+  docker run -d --name "$srv" --network "$net" --network-alias lottery-tls \
+    --volume "$dir:/tls:ro" "$IMAGE" server --tls-certificate /tls/cert.pem \
+    --tls-key /tls/key.pem >/dev/null || status=2
+  for (( i = 0; i < 20 && status == 1; i++ )); do
+    if out=$(docker run --rm --network "$net" --volume "$dir:/tls:ro" "$IMAGE" \
+               lottery-client --ping --server lottery-tls:12345 --tls-ca /tls/cert.pem 2>&1); then
+      status=0
+    else
+      sleep 0.5
+    fi
+  done
+  (( status == 0 )) || { echo "TLS ping failed: $out"; docker logs "$srv" 2>&1 | tail -n 5; }
+  docker rm -f "$srv" >/dev/null 2>&1 || true
+  docker network rm "$net" >/dev/null 2>&1 || true
+  return "$status"
 }
 
 # Waits for the N agency containers of the deployment to exit.
@@ -677,6 +779,7 @@ run_lottery() {
 
   check "N = $n: server healthy" server_healthy
   check "N = $n: each agency got exactly its own winners" agencies_winners "$n"
+  check "N = $n: each agency's last line is '$AGENCY_DONE'" agencies_done "$n"
   check "N = $n: server received $(( n * rows )) bets, drew once, no failure" \
     server_totals $(( n * rows ))
   check "N = $n: bets.csv on the volume holds $rows bets of each agency" \
@@ -691,6 +794,35 @@ run_lottery() {
     check "N = $n: validate-server.sh fails once the server is stopped" validate_says fail
   fi
   check "N = $n: compose down -v removes containers, network and volume" compose_down
+}
+
+# The course's flow: generate, up -d, the lottery runs; a server killed
+# and restarted, or recreated, within the deployment keeps its state;
+# down WITHOUT -v, then up again: a fresh lottery, not the old one.
+run_course_flow() {
+  local n=2 rows=1000 old_volume file="$WORK/compose-course.yaml"
+
+  use_project "${PROJECT_PREFIX}course" "$WORK/bets-course" default_winners_of
+  require "course flow: generate-compose.sh N = $n" \
+    "$ROOT/docker/generate-compose.sh" "$file" "$n" || return 0
+  COMPOSE_FILES=(-f "$file")
+  require "course flow: up -d" compose_up || return 0
+  require "course flow: every agency exits" agencies_exit "$n" || return 0
+  check "course flow: each agency got its winners" agencies_winners "$n"
+  check "course flow: each agency's last line is '$AGENCY_DONE'" agencies_done "$n"
+  check "course flow: a server killed and restarted, then recreated, keeps bets.csv" \
+    server_keeps_state "$n" "$rows"
+  old_volume=$(state_volume)
+  require "course flow: down (without -v)" dc down --timeout 5 || return 0
+  require "course flow: up -d again" compose_up || return 0
+  require "course flow: every agency exits again" agencies_exit "$n" || return 0
+  check "course flow: after down and up, a fresh lottery: every bet received, one draw" \
+    server_totals $(( n * rows ))
+  check "course flow: after down and up, bets.csv holds each bet once" \
+    storage_rows "$n" "$rows"
+  check "course flow: after down and up, each agency got its winners" agencies_winners "$n"
+  check "course flow: compose down -v removes everything" compose_down
+  [[ -z "$old_volume" ]] || docker volume rm "$old_volume" >/dev/null 2>&1 || true
 }
 
 # Agencies still waiting for the draw (the server expects one agency more
@@ -775,6 +907,14 @@ check "compose.yaml is generate-compose.sh's output for N = 5" compose_yaml_up_t
 check "generate-compose.sh rejects bad arguments: exit 2, a message, no file" \
   generator_rejects_bad_arguments
 check "generate-compose.sh output is deterministic" generator_deterministic
+check "generate-compose.sh N = 0: the server alone, valid for compose" generator_server_only
+check "generate-compose.sh sets in the environment only what the deployment knows" \
+  generator_no_env_overrides
+if command -v openssl >/dev/null 2>&1; then
+  check "TLS between two containers (glib-networking in the image)" tls_between_containers
+else
+  note "openssl is not installed: the TLS check between containers is skipped"
+fi
 check "generate-compose.sh N = 1: one agency, valid for compose" generator_valid 1
 check "generate-compose.sh N = 1000: 1000 agencies, valid for compose" generator_valid 1000
 
@@ -782,6 +922,7 @@ UP_TO_LAST_EXIT="?"
 FRESH_UP_TO_LAST_EXIT="?"
 run_fresh_clone
 run_lottery n5 5 1500 "$ROOT/compose.yaml" full
+run_course_flow
 
 sizes=(3)
 $quick || sizes+=(1 10)

@@ -465,9 +465,13 @@ test_proxy_resets (TestFixture   *fixture,
   g_assert_no_error (error);
   thread = g_thread_new ("proxy", proxy_thread, &proxy);
 
-  client = test_client_run (
+  /* Each reset costs the client a backoff of at least 100 ms: give the
+   * upload longer than the usual wait (sanitizer builds are slower). */
+  client = test_client_start (
     fixture, g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound)),
     1, ARGS ("--bets-file", file), NULL);
+  if (!test_process_wait_exit (client, 120 * 1000))
+    test_process_dump (client);
   test_assert_exit (client, 0);
   proxy.stop = TRUE;
   g_thread_join (thread);

@@ -2,8 +2,10 @@
  * messages of every kind of bad setting. */
 #include "config.h"
 
+#include "lottery-auth.h"
 #include "lottery-client-config.h"
 #include "lottery-error.h"
+#include "lottery-file.h"
 #include "lottery-log.h"
 #include "lottery-protocol.h"
 #include "lottery-server-config.h"
@@ -697,6 +699,27 @@ test_client_batch (Fixture       *fixture,
                        "from 1 to 100000, not “0”");
 }
 
+/* Parses @args (NULL-terminated) with the server's setting entries into
+ * @values, which the caller frees; GOption must accept them. */
+static void
+parse_server_flags (char  **args,
+                    char  **values)
+{
+  g_autofree GOptionEntry *entries = NULL;
+  g_autoptr(GOptionContext) context = g_option_context_new (NULL);
+  g_autoptr(GError) error = NULL;
+  char **argv = g_memdup2 (args, sizeof (char *) * (g_strv_length (args) + 1));
+  int argc = (int) g_strv_length (args);
+
+  entries = lottery_config_option_entries (lottery_server_config_settings (),
+                                           LOTTERY_SERVER_N_SETTINGS, values);
+  g_option_context_add_main_entries (context, entries, NULL);
+  g_assert_true (g_option_context_parse (context, &argc, &argv, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (argc, ==, 1);
+  g_free (argv);
+}
+
 static void
 test_option_entries (Fixture       *fixture,
                      gconstpointer  user_data)
@@ -704,13 +727,10 @@ test_option_entries (Fixture       *fixture,
   const LotterySetting *settings = lottery_server_config_settings ();
   char *values[LOTTERY_SERVER_N_SETTINGS] = { NULL };
   g_autofree GOptionEntry *entries = NULL;
-  g_autoptr(GOptionContext) context = g_option_context_new (NULL);
   g_autoptr(GError) error = NULL;
   g_autoptr(LotteryServerConfig) config = NULL;
   char *args[] = { "lottery-server", "--port=99", "--log-level", "debug",
                    "--storage", "x.csv", NULL };
-  char **argv = g_memdup2 (args, sizeof args);
-  int argc = G_N_ELEMENTS (args) - 1;
   guint i;
 
   entries = lottery_config_option_entries (settings, LOTTERY_SERVER_N_SETTINGS,
@@ -718,16 +738,12 @@ test_option_entries (Fixture       *fixture,
   for (i = 0; i < LOTTERY_SERVER_N_SETTINGS; i++)
     {
       g_assert_cmpstr (entries[i].long_name, ==, settings[i].flag);
-      g_assert_cmpint (entries[i].arg, ==, G_OPTION_ARG_STRING);
+      g_assert_cmpint (entries[i].arg, ==, G_OPTION_ARG_FILENAME);
       g_assert_true (entries[i].arg_data == &values[i]);
     }
   g_assert_null (entries[LOTTERY_SERVER_N_SETTINGS].long_name);
 
-  g_option_context_add_main_entries (context, entries, NULL);
-  g_assert_true (g_option_context_parse (context, &argc, &argv, &error));
-  g_assert_no_error (error);
-  g_assert_cmpint (argc, ==, 1);
-  g_free (argv);
+  parse_server_flags (args, values);
 
   config = load_server (NULL, NULL, no_env, (const char * const *) values,
                         &error);
@@ -762,6 +778,240 @@ test_describe (Fixture       *fixture,
                    "tls_certificate: none | tls_key: none | http_listen: none");
 }
 
+/* JSON nested 100,000 deep once overflowed the stack inside json-glib. */
+static char *
+deep_json (guint depth)
+{
+  GString *json = g_string_new ("{\"a\": ");
+  guint i;
+
+  for (i = 0; i < depth; i++)
+    g_string_append_c (json, '[');
+  for (i = 0; i < depth; i++)
+    g_string_append_c (json, ']');
+  g_string_append_c (json, '}');
+
+  return g_string_free (json, FALSE);
+}
+
+static void
+test_deep_nesting (Fixture       *fixture,
+                   gconstpointer  user_data)
+{
+  g_autofree char *json = deep_json (100000);
+  g_autofree char *server = server_error (json, no_env, NULL);
+  g_autofree char *client = client_error (json, no_env, NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LotteryAuth) auth = NULL;
+
+  g_assert_cmpstr (server, ==, "bad.json:1:38: nested more than 32 levels deep");
+  g_assert_cmpstr (client, ==, server);
+
+  /* The tokens file goes through the same check. */
+  auth = lottery_auth_new_from_file ("bad.json", 3, &error);
+  g_assert_null (auth);
+  g_assert_error (error, LOTTERY_ERROR, LOTTERY_ERROR_CONFIG);
+  g_assert_cmpstr (error->message, ==, server);
+}
+
+/* /dev/zero never ends: it is refused before a byte is read. */
+static void
+test_not_a_file (Fixture       *fixture,
+                 gconstpointer  user_data)
+{
+  static const char expected[] =
+    "/dev/zero: not a regular file (a device, directory or socket); give "
+    "the path of a file";
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LotteryServerConfig) server = lottery_server_config_new ();
+  g_autoptr(LotteryClientConfig) client = lottery_client_config_new ();
+  g_autoptr(LotteryAuth) auth = NULL;
+
+  g_assert_false (lottery_server_config_load (server, "/dev/zero", no_env,
+                                              NULL, &error));
+  g_assert_error (error, LOTTERY_ERROR, LOTTERY_ERROR_CONFIG);
+  g_assert_cmpstr (error->message, ==, expected);
+  g_clear_error (&error);
+
+  g_assert_false (lottery_client_config_load (client, "/dev/zero", no_env,
+                                              NULL, &error));
+  g_assert_cmpstr (error->message, ==, expected);
+  g_clear_error (&error);
+
+  auth = lottery_auth_new_from_file ("/dev/zero", 3, &error);
+  g_assert_null (auth);
+  g_assert_cmpstr (error->message, ==, expected);
+  g_clear_error (&error);
+
+  g_assert_false (lottery_server_config_load (server, ".", no_env, NULL,
+                                              &error));
+  g_assert_cmpstr (error->message, ==,
+                   ".: not a regular file (a device, directory or socket); "
+                   "give the path of a file");
+}
+
+static void
+test_too_large (Fixture       *fixture,
+                gconstpointer  user_data)
+{
+  g_autofree char *json = g_strnfill (LOTTERY_FILE_MAX_SIZE + 1, ' ');
+  g_autoptr(GBytes) bytes = NULL;
+  g_autoptr(GError) error = NULL;
+
+  json[0] = '{';
+  json[LOTTERY_FILE_MAX_SIZE] = '}';
+  assert_server_error (json, no_env, NULL,
+                       "bad.json: larger than 1024 KiB, the most this file "
+                       "may hold");
+
+  /* Exactly at the limit is fine. */
+  json[LOTTERY_FILE_MAX_SIZE - 1] = '}';
+  json[LOTTERY_FILE_MAX_SIZE] = '\0';
+  g_assert_true (g_file_set_contents ("ok.json", json, -1, NULL));
+  bytes = lottery_file_read_bounded ("ok.json", LOTTERY_FILE_MAX_SIZE, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (g_bytes_get_size (bytes), ==, LOTTERY_FILE_MAX_SIZE);
+}
+
+/* json-glib keeps strings NUL-terminated: "a\u0000b" would become "a". */
+static void
+test_nul_escape (Fixture       *fixture,
+                 gconstpointer  user_data)
+{
+  assert_server_error ("{\"storage\": {\"path\": \"bets\\u0000.csv\"}}",
+                       no_env, NULL,
+                       "bad.json:1:27: storage.path holds \\u0000, a NUL "
+                       "character, which would cut the text short; remove "
+                       "it");
+  assert_client_error ("{\"bets\": {\"file\": \"\\u0000\"}}", no_env, NULL,
+                       "bad.json:1:20: bets.file holds \\u0000, a NUL "
+                       "character, which would cut the text short; remove "
+                       "it");
+  /* Other escapes are fine. */
+  {
+    g_autoptr(GError) error = NULL;
+    g_autoptr(LotteryServerConfig) config =
+      load_server ("ok.json", "{\"storage\": {\"path\": \"b\\u00e9ts\\n\"}}",
+                   no_env, NULL, &error);
+
+    g_assert_no_error (error);
+    g_assert_cmpstr (config->storage_path, ==, "b\xc3\xa9ts\n");
+  }
+}
+
+/* The common mistakes in the project's words, with file:line:column. */
+static void
+test_json_words (Fixture       *fixture,
+                 gconstpointer  user_data)
+{
+  assert_server_error ("{\n  \"server\": {\n    \"port\": 1,\n  }\n}\n", no_env,
+                       NULL,
+                       "bad.json:3:14: a comma before ‘}’: JSON allows no "
+                       "comma after the last member (remove it)");
+  assert_server_error ("{\"log\": {\"level\": [\"INFO\",]}}", no_env, NULL,
+                       "bad.json:1:26: a comma before ‘]’: JSON allows no "
+                       "comma after the last element (remove it)");
+  assert_server_error ("{\n  \"server\": {\n    \"port\": 1\n}\n", no_env, NULL,
+                       "bad.json:5:1: the file ends inside the ‘{’ opened "
+                       "at line 1: a closing ‘}’ is missing");
+  assert_server_error ("{\"server\": {\"port\": 1 \"listen_backlog\": 2}}",
+                       no_env, NULL,
+                       "bad.json:1:23: expected ‘,’ or ‘}’ (closing the ‘{’ "
+                       "of line 1), found ‘\"’; is a comma or a closing "
+                       "bracket missing?");
+  assert_server_error ("{\"storage\": {\"path\": bets.csv}}", no_env, NULL,
+                       "bad.json:1:22: expected a value, found the word "
+                       "“bets.csv”; text must be in double quotes");
+  assert_server_error ("{port: 1}", no_env, NULL,
+                       "bad.json:1:2: expected a member name in double "
+                       "quotes, found ‘p’");
+  assert_server_error ("", no_env, NULL,
+                       "bad.json: the file is empty; it must hold a JSON "
+                       "object, {…}");
+  /* What json-glib alone refuses, in the same words in any language. */
+  assert_server_error ("{\"server\": {\"port\": 1e}}", no_env, NULL,
+                       "bad.json:1:22: not valid JSON here: a malformed "
+                       "number (such as 1e or 1.5.5) or \\u escape");
+  assert_server_error ("\"server\": {}", no_env, NULL,
+                       "bad.json:1:9: expected the end of the file after "
+                       "the top-level value, found ‘:’ (is a ‘{’ missing at "
+                       "the start?)");
+}
+
+/* A path that is not UTF-8 is refused naming where it came from. */
+static void
+test_non_utf8 (Fixture       *fixture,
+               gconstpointer  user_data)
+{
+  char *values[LOTTERY_SERVER_N_SETTINGS] = { NULL };
+  char *args[] = { "lottery-server", "--storage", "bets-\xff.csv", NULL };
+  const char * const envp[] = { "SERVER_STORAGE=\xfe.csv", NULL };
+  guint i;
+
+  /* GOption must hand the bytes over, not refuse them in its own words. */
+  parse_server_flags (args, values);
+  {
+    g_autofree char *message =
+      server_error (NULL, no_env, (const char * const *) values);
+
+    g_assert_cmpstr (message, ==,
+                     "--storage: storage.path is not valid UTF-8");
+  }
+  {
+    g_autofree char *message = server_error (NULL, envp, NULL);
+
+    g_assert_cmpstr (message, ==,
+                     "environment variable SERVER_STORAGE: storage.path is "
+                     "not valid UTF-8");
+  }
+
+  for (i = 0; i < LOTTERY_SERVER_N_SETTINGS; i++)
+    g_free (values[i]);
+}
+
+/* --help shows each setting's built-in default. */
+static void
+test_option_defaults (Fixture       *fixture,
+                      gconstpointer  user_data)
+{
+  g_autoptr(LotteryServerConfig) server = lottery_server_config_new ();
+  g_autoptr(LotteryClientConfig) client = lottery_client_config_new ();
+  g_autofree GOptionEntry *server_entries = NULL;
+  g_autofree GOptionEntry *client_entries = NULL;
+  const LotterySetting *settings = lottery_server_config_settings ();
+  guint i;
+
+  server_entries =
+    lottery_config_option_entries_full (settings, LOTTERY_SERVER_N_SETTINGS,
+                                        NULL, server);
+  g_assert_cmpstr (server_entries[LOTTERY_SERVER_SETTING_PORT].description, ==,
+                   "TCP port to listen on (0 picks a free one) (default: "
+                   "12345)");
+  g_assert_true (g_str_has_suffix (
+    server_entries[LOTTERY_SERVER_SETTING_STORAGE].description,
+    " (default: bets.csv)"));
+  g_assert_true (g_str_has_suffix (
+    server_entries[LOTTERY_SERVER_SETTING_LOG_LEVEL].description,
+    " (default: INFO)"));
+  g_assert_true (g_str_has_suffix (
+    server_entries[LOTTERY_SERVER_SETTING_STORAGE_SYNC].description,
+    " (default: batch)"));
+  /* Unset by default: no default shown. */
+  g_assert_cmpstr (server_entries[LOTTERY_SERVER_SETTING_AUTH_TOKENS].description,
+                   ==, settings[LOTTERY_SERVER_SETTING_AUTH_TOKENS].help);
+  for (i = 0; i < LOTTERY_SERVER_N_SETTINGS; i++)
+    g_assert_cmpstr (server_entries[i].long_name, ==, settings[i].flag);
+
+  client_entries =
+    lottery_config_option_entries_full (lottery_client_config_settings (),
+                                        LOTTERY_CLIENT_N_SETTINGS, NULL,
+                                        client);
+  g_assert_true (g_str_has_suffix (client_entries[1].description,
+                                   " (default: localhost:12345)"));
+  g_assert_true (g_str_has_suffix (client_entries[2].description,
+                                   " (default: 128)"));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -793,11 +1043,18 @@ main (int   argc,
   ADD ("/config/error/log-level", test_log_level);
   ADD ("/config/error/unknown-key", test_unknown_key);
   ADD ("/config/error/empty-string", test_empty_string);
+  ADD ("/config/error/deep-nesting", test_deep_nesting);
+  ADD ("/config/error/not-a-file", test_not_a_file);
+  ADD ("/config/error/too-large", test_too_large);
+  ADD ("/config/error/nul-escape", test_nul_escape);
+  ADD ("/config/error/json-words", test_json_words);
+  ADD ("/config/error/non-utf8", test_non_utf8);
   ADD ("/config/limits", test_limits);
   ADD ("/config/client/address", test_client_address);
   ADD ("/config/client/batch-max-amount", test_client_batch);
   ADD ("/config/option-entries", test_option_entries);
   ADD ("/config/describe", test_describe);
+  ADD ("/config/option-defaults", test_option_defaults);
 
 #undef ADD
 

@@ -245,20 +245,29 @@ test_writer_glib_messages (void)
   if (g_test_subprocess ())
     {
       lottery_log_init (G_LOG_LEVEL_INFO);
-      /* Plain GLib calls go through the same writer and format. */
-      g_info ("action: plain_info | result: success");
-      g_debug ("action: plain_debug | result: success");
-      g_message ("action: plain_message | result: success");
+      /* g_test_init () makes warnings fatal; a program's are not. */
+      g_log_set_always_fatal (G_LOG_FATAL_MASK);
+      /* Messages not made by lottery_log (): GLib's own, GIO's,
+       * GApplication's, or a plain g_message () take the line format. */
+      g_info ("plain info");
+      g_debug ("plain debug");
+      g_message ("a | b\nc");
+      g_log ("GLib-GIO", G_LOG_LEVEL_WARNING, "%s", "some GIO warning");
       return;
     }
 
   g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
   g_test_trap_assert_passed ();
-  g_test_trap_assert_stdout (TIMESTAMP_GLOB " INFO     action: plain_info "
-                             "| result: success\n"
-                             TIMESTAMP_GLOB " INFO     action: "
-                             "plain_message | result: success\n");
-  g_test_trap_assert_stdout_unmatched ("*plain_debug*");
+  g_test_trap_assert_stdout (TIMESTAMP_GLOB " INFO     action: glib | "
+                             "result: info | domain: lottery-test | "
+                             "message: plain info\n"
+                             TIMESTAMP_GLOB " INFO     action: glib | "
+                             "result: message | domain: lottery-test | "
+                             "message: a / b/c\n"
+                             TIMESTAMP_GLOB " WARNING  action: glib | "
+                             "result: warning | domain: GLib-GIO | "
+                             "message: some GIO warning\n");
+  g_test_trap_assert_stdout_unmatched ("*plain debug*");
   g_test_trap_assert_stderr ("");
 }
 
