@@ -68,7 +68,7 @@ test_batch_size (TestFixture   *fixture,
   g_autofree char *path = test_fixture_path (fixture, "bets.csv");
   g_autoptr(GPtrArray) rows = NULL;
   g_autoptr(GPtrArray) expected = NULL;
-  char *held;
+  g_autofree char *held = NULL;
   TestProcess *server, *client;
   guint first, second, i;
 
@@ -98,11 +98,13 @@ test_batch_size (TestFixture   *fixture,
                               ARGS ("--bets-file", file,
                                     "--batch-max-amount", "7"), NULL);
   test_assert_exit (client, 0);
+  /* One session, which skipped exactly what the server kept; its first
+   * batch followed the server's last, or it would have been refused. */
   held = g_strdup_printf ("action: connect | result: success | server: "
                           "127.0.0.1:%u | last_batch: ",
                           test_server_get_port (server));
   test_assert_lines (client, held, 1);
-  g_free (held);
+  g_clear_pointer (&held, g_free);
   held = g_strdup_printf (" | bets_held: %u", second);
   test_assert_lines (client, held, 1);
   test_assert_winners (client, file, 6);
@@ -110,7 +112,6 @@ test_batch_size (TestFixture   *fixture,
 
   rows = test_read_rows (path);
   expected = test_expected_rows (file, 1);
-  g_free (held);
   g_assert_cmpuint (rows->len, ==, RESUME_ROWS);
   for (i = 0; i < rows->len; i++)
     g_assert_cmpstr (g_ptr_array_index (rows, i), ==,
