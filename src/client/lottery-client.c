@@ -338,12 +338,30 @@ upload_done_cb (GObject      *source,
   else
     {
       g_autofree char *reason = lottery_log_value (error->message);
+      guint64 in_file, held;
 
-      lottery_log (LOTTERY_LOG_ERROR, "done", "fail", "agency: %u | error: %s",
-                   self->config->id, reason);
-      g_printerr ("lottery-client: %s\n", error->message);
       status = g_error_matches (error, LOTTERY_ERROR, LOTTERY_ERROR_CONFIG)
         ? LOTTERY_CLIENT_EXIT_USAGE : LOTTERY_CLIENT_EXIT_FAILURE;
+      if (lottery_uploader_get_mismatch (uploader, &in_file, &held))
+        {
+          /* Loud and countable: bets of this file that take no part in
+           * the draw (unknown when the server holds more than the file). */
+          g_autofree char *not_played =
+            in_file > held ? g_strdup_printf ("%" G_GUINT64_FORMAT,
+                                              in_file - held)
+                           : g_strdup ("unknown");
+
+          lottery_log (LOTTERY_LOG_ERROR, "done", "fail",
+                       "agency: %u | bets_in_file: %" G_GUINT64_FORMAT
+                       " | bets_held: %" G_GUINT64_FORMAT
+                       " | bets_not_played: %s | error: %s",
+                       self->config->id, in_file, held, not_played, reason);
+          status = LOTTERY_CLIENT_EXIT_NOT_PLAYED;
+        }
+      else
+        lottery_log (LOTTERY_LOG_ERROR, "done", "fail",
+                     "agency: %u | error: %s", self->config->id, reason);
+      g_printerr ("lottery-client: %s\n", error->message);
       result = NULL;
     }
 
@@ -555,6 +573,10 @@ lottery_client_init (LotteryClient *self)
       "the network. It comes from CLI_AUTH_TOKEN or auth.token in the JSON\n"
       "file (there is no flag: ps would show it), or from the file named by\n"
       "--auth-token-file (CLI_AUTH_TOKEN_FILE, auth.token_file).\n"),
+    "\n",
+    _("Exit status 4: the server holds a different number of this agency's\n"
+      "bets than the file has valid rows (bets not played, or another file);\n"
+      "nothing is sent.\n"),
     NULL);
   g_application_set_option_context_description (app, full_description);
 }

@@ -12,6 +12,8 @@ G_DECLARE_FINAL_TYPE (LotteryClient, lottery_client, LOTTERY, CLIENT, GApplicati
 #define LOTTERY_CLIENT_EXIT_FAILURE  1 /* the upload or the query failed */
 #define LOTTERY_CLIENT_EXIT_USAGE    2 /* bad flags or configuration */
 #define LOTTERY_CLIENT_EXIT_REJECTED 3 /* done, but some rows were rejected */
+#define LOTTERY_CLIENT_EXIT_NOT_PLAYED 4 /* the server holds a different number
+                                        * of the agency's bets than its file */
 
 LotteryClient *lottery_client_new             (void);
 int            lottery_client_get_exit_status (LotteryClient *self);

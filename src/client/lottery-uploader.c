@@ -7,10 +7,15 @@
  *
  * If the connection breaks, or the server is not up yet, the session is
  * retried with backoff for about five seconds. The server's WELCOME says
- * how many of this agency's batches it already holds; batching is
- * deterministic for a given file and maximum, so the uploader re-reads
- * the file and skips those batches: nothing is sent twice. That is why
- * the bets file must be a regular file, opened once and rewound.
+ * how many of this agency's bets its batches used up (stored or
+ * refused) and the last batch number; the uploader re-reads the file,
+ * skips exactly that many valid bets, whatever the batch size, and
+ * numbers its next batch after the server's last: nothing is sent
+ * twice. That is why the bets file must be a regular file, opened once
+ * and rewound. A file with fewer valid bets than the server took, or,
+ * for an agency already finished, a different number, is not the file
+ * that was uploaded: the run fails and says how many bets were not
+ * played.
  *
  * The server is not trusted: every count it returns is checked, what it
  * sends is bounded and sanitised, and every answer but the draw itself
@@ -78,8 +83,12 @@ struct _LotteryUploader
   guint64            reported_line; /* invalid rows up to here were logged */
   guint64            rejected_rows;
   guint64            rejected_batches;
-  guint64            rejected_bets; /* in the batches the server refused */
-  guint32            held_batches;  /* the WELCOME's count, this session */
+  guint64            held_bets;     /* the WELCOME's bets used up, this session */
+  guint64            held_stored;   /* of those, stored */
+  guint64            session_stored; /* acknowledged in this session */
+  guint64            answered_bets; /* bets used up, as far as we know */
+  gboolean           mismatch;      /* the file is not what the server has */
+  guint64            file_bets;     /* valid bets in the file, if mismatch */
   gboolean           uploaded;      /* this process sent the FINISH */
   guint32            answered;      /* last batch the server answered */
   gboolean           finish_answered;
@@ -218,6 +227,19 @@ guint64
 lottery_uploader_get_rejected_batches (LotteryUploader *self)
 {
   return self->rejected_batches;
+}
+
+/* Did the run fail because the server holds a different number of this
+ * agency's bets than the file has valid rows? @in_file and @held get
+ * the two counts. */
+gboolean
+lottery_uploader_get_mismatch (LotteryUploader *self,
+                               guint64         *in_file,
+                               guint64         *held)
+{
+  *in_file = self->file_bets;
+  *held = self->held_bets;
+  return self->mismatch;
 }
 
 /* ---- the bets ---- */
@@ -432,6 +454,7 @@ read_batch_reply (LotteryUploader *self,
                                "batch %u: it did not store what was sent"),
                              message.ack.count, oldest->count,
                              oldest->sequence);
+      self->session_stored += oldest->count;
       if (self->single_bet != NULL)
         lottery_log (G_LOG_LEVEL_INFO, "apuesta_enviada", "success",
                      "dni: %s | numero: %u", self->single_bet->document,
@@ -449,7 +472,6 @@ read_batch_reply (LotteryUploader *self,
                                                    message.error.len);
 
       self->rejected_batches++;
-      self->rejected_bets += oldest->count;
       progress_pause (self);
       if (self->single_bet != NULL)
         lottery_log (LOTTERY_LOG_ERROR, "apuesta_enviada", "fail",
@@ -472,6 +494,7 @@ read_batch_reply (LotteryUploader *self,
                          lottery_message_type_name (message.type));
 
   self->bets_done += oldest->count;
+  self->answered_bets += oldest->count;
   if (self->progress != NULL)
     lottery_progress_update (self->progress, self->bets_done, self->bets_read,
                              self->read_offset, self->read_all);
@@ -567,11 +590,41 @@ close_bets_file (LotteryUploader *self)
                file);
 }
 
-/* Sends every batch after @skip (already stored) and waits for all
- * answers; sets @n_batches to the number of batches the bets make. */
+/* The file holds @in_file valid bets but the server took @held of this
+ * agency: not the file that was uploaded (or not all of it). */
+static gboolean
+fail_mismatch (LotteryUploader *self,
+               guint64          in_file,
+               guint64          held,
+               GError         **error)
+{
+  g_autofree char *file_text = g_strdup_printf ("%" G_GUINT64_FORMAT, in_file);
+  g_autofree char *held_text = g_strdup_printf ("%" G_GUINT64_FORMAT, held);
+  const char *file = self->bets_file != NULL ? self->bets_file : "--bet";
+
+  self->mismatch = TRUE;
+  self->file_bets = in_file;
+  if (in_file < held)
+    return lottery_fail (error, LOTTERY_ERROR_OUT_OF_ORDER,
+                         _("The server holds %s bets of agency %u, but %s has "
+                           "only %s valid rows: it is not the file that was "
+                           "uploaded, and nothing is sent"),
+                         held_text, self->agency, file, file_text);
+  return lottery_fail (error, LOTTERY_ERROR_OUT_OF_ORDER,
+                       _("Agency %u already finished with %s bets, but %s "
+                         "has %s valid rows: the rest were not played"),
+                       self->agency, held_text, file, file_text);
+}
+
+/* Skips the first @skip valid bets (the server used them up) and sends
+ * the rest in batches numbered from @last_sequence + 1, then waits for
+ * all answers; sets @n_batches to the last batch number. For an agency
+ * already @finished it only counts the bets, which must be @skip. */
 static gboolean
 upload (LotteryUploader *self,
-        guint32          skip,
+        guint32          last_sequence,
+        guint64          skip,
+        gboolean         finished,
         guint32         *n_batches,
         GCancellable    *cancellable,
         GError         **error)
@@ -580,7 +633,7 @@ upload (LotteryUploader *self,
   BetSource source;
   LotteryBet bet;
   guint64 line = 0, first_line = 0, last_line = 0;
-  guint32 sequence = 0;
+  guint32 sequence = last_sequence;
   gboolean ok = FALSE;
   int r;
 
@@ -594,15 +647,19 @@ upload (LotteryUploader *self,
   while ((r = next_bet (self, &source, &bet, &line, cancellable, error)) > 0)
     {
       self->bets_read++;
+      if (self->bets_read <= skip)
+        {
+          self->bets_done++;
+          continue;
+        }
+      if (finished)
+        continue;
       if (!lottery_batch_encoder_add (encoder, &bet))
         {
           sequence++;
-          if (sequence <= skip)
-            self->bets_done += encoder->count;
           if (source.reader != NULL)
             self->read_offset = lottery_csv_reader_get_offset (source.reader);
-          if (sequence > skip &&
-              !send_batch (self, encoder, sequence, first_line, last_line,
+          if (!send_batch (self, encoder, sequence, first_line, last_line,
                            cancellable, error))
             goto out;
           lottery_batch_encoder_init (encoder, self->batch_max_amount);
@@ -617,13 +674,17 @@ upload (LotteryUploader *self,
     goto out;
   self->read_all = TRUE;
 
+  if (self->bets_read < skip || (finished && self->bets_read != skip))
+    {
+      /* Checked before the last batch goes: nothing more is stored. */
+      fail_mismatch (self, self->bets_read, skip, error);
+      goto out;
+    }
+
   if (encoder->count > 0)
     {
       sequence++;
-      if (sequence <= skip)
-        self->bets_done += encoder->count;
-      if (sequence > skip &&
-          !send_batch (self, encoder, sequence, first_line, last_line,
+      if (!send_batch (self, encoder, sequence, first_line, last_line,
                        cancellable, error))
         goto out;
     }
@@ -631,17 +692,6 @@ upload (LotteryUploader *self,
   while (self->window_len > 0)
     if (!read_batch_reply (self, cancellable, error))
       goto out;
-
-  if (sequence < skip)
-    {
-      lottery_fail (error, LOTTERY_ERROR_OUT_OF_ORDER,
-                    _("The server holds %u batches of agency %u, but %s "
-                      "makes only %u: was the file changed?"),
-                    skip, self->agency,
-                    self->bets_file != NULL ? self->bets_file : "--bet",
-                    sequence);
-      goto out;
-    }
 
   *n_batches = sequence;
   ok = TRUE;
@@ -674,13 +724,13 @@ finish (LotteryUploader *self,
 
   /* Every bet the server acknowledged (this session or before) and
    * none it refused: anything else means bets went missing. */
-  if (message.finished.stored != self->bets_done - self->rejected_bets)
+  if (message.finished.stored != self->held_stored + self->session_stored)
     {
       g_autofree char *stored = g_strdup_printf ("%" G_GUINT64_FORMAT,
                                                  message.finished.stored);
       g_autofree char *sent = g_strdup_printf ("%" G_GUINT64_FORMAT,
-                                               self->bets_done -
-                                               self->rejected_bets);
+                                               self->held_stored +
+                                               self->session_stored);
 
       return lottery_fail (error, LOTTERY_ERROR_PROTOCOL,
                            _("The server says it stored %s bets of agency "
@@ -722,15 +772,12 @@ check_document (LotteryUploader *self,
                        _("The server sent an empty winner document"));
 }
 
-/* The most winners the agency can have: one per bet it sent, or, if an
- * earlier run sent them, per bet the batches the server holds can hold. */
+/* The most winners the agency can have: one per bet the server stored
+ * for it, in this run or earlier ones. */
 static guint64
 max_winners (LotteryUploader *self)
 {
-  if (self->uploaded)
-    return self->bets_done - self->rejected_bets;
-
-  return (guint64) self->held_batches * LOTTERY_BATCH_MAX_BETS;
+  return self->held_stored + self->session_stored;
 }
 
 /* Asks for this agency's winners; the answer comes after the draw, so
@@ -916,13 +963,15 @@ session (LotteryUploader *self,
                          lottery_message_type_name (message.type));
 
   *welcomed = TRUE;
-  last_sequence = message.welcome.last_sequence;
-  self->held_batches = last_sequence;
-  finished = (message.welcome.flags & LOTTERY_WELCOME_FINISHED) != 0;
   if (message.welcome.version != LOTTERY_PROTOCOL_VERSION)
     return lottery_fail (error, LOTTERY_ERROR_VERSION,
                          _("The server speaks protocol version %u, not %d"),
                          message.welcome.version, LOTTERY_PROTOCOL_VERSION);
+  last_sequence = message.welcome.last_sequence;
+  self->held_bets = message.welcome.consumed;
+  self->held_stored = message.welcome.stored;
+  self->session_stored = 0;
+  finished = (message.welcome.flags & LOTTERY_WELCOME_FINISHED) != 0;
   /* A server that forgot batches it answered was restarted without its
    * state: sending them again would store them twice. */
   if (self->finish_answered && !finished)
@@ -931,7 +980,7 @@ session (LotteryUploader *self,
                            "but no longer knows it: it lost its state "
                            "(restarted?), so nothing is sent again"),
                          self->agency);
-  if (last_sequence < self->answered)
+  if (last_sequence < self->answered || self->held_bets < self->answered_bets)
     return lottery_fail (error, LOTTERY_ERROR_OUT_OF_ORDER,
                          _("The server holds %u batches of agency %u but had "
                            "answered %u: it lost its state (restarted?), so "
@@ -940,16 +989,20 @@ session (LotteryUploader *self,
   /* What the server says it holds is on its disk: as good as an ACK that
    * a cut connection never delivered, and progress for the retry budget. */
   self->answered = last_sequence;
+  self->answered_bets = self->held_bets;
   lottery_log (G_LOG_LEVEL_INFO, "connect", "success",
-               "server: %s | last_batch: %u", self->address, last_sequence);
+               "server: %s | last_batch: %u | bets_held: %" G_GUINT64_FORMAT,
+               self->address, last_sequence, self->held_bets);
   /* Each ACK and the FINISHED come within the timeout, or the server
    * is stuck; only the wait for the draw (query_winners ()) is open. */
   g_socket_set_timeout (lottery_connect_get_socket (self->connection),
                         self->timeout);
 
-  if (!finished &&
-      (!upload (self, last_sequence, &n_batches, cancellable, error) ||
-       !finish (self, n_batches, cancellable, error)))
+  /* A finished agency's file is read too: a different number of bets
+   * means some were not played, which must not pass as done. */
+  if (!upload (self, last_sequence, self->held_bets, finished, &n_batches,
+               cancellable, error) ||
+      (!finished && !finish (self, n_batches, cancellable, error)))
     return FALSE;
 
   return query_winners (self, cancellable, error);

@@ -35,5 +35,8 @@ gboolean         lottery_uploader_ping             (LotteryUploader   *self,
 const char * const *lottery_uploader_get_winners   (LotteryUploader   *self);
 guint64          lottery_uploader_get_rejected_rows (LotteryUploader  *self);
 guint64          lottery_uploader_get_rejected_batches (LotteryUploader *self);
+gboolean         lottery_uploader_get_mismatch     (LotteryUploader   *self,
+                                                    guint64           *in_file,
+                                                    guint64           *held);
 
 G_END_DECLS

@@ -37,7 +37,9 @@
  *   8  u32    sequence (batch) or last sequence (finish)
  *  12  u32    bets stored by the batch (0 for a refused batch)
  *  16  u64    size of bets.csv once the batch is in
- *  24  u32    0
+ *  24  u32    bets the batch claimed, stored or refused (0 in journals
+ *              written before it was kept: a stored batch then claimed
+ *              what it stored)
  *  28  u32    FNV-1a of bytes 0..27
  * The checksum tells a whole record from one torn by a crash or a
  * block of zeros left by a power cut. */
@@ -109,6 +111,8 @@ lottery_journal_encode (guint8                   *p,
   put_u32 (p + 8, record->sequence);
   put_u32 (p + 12, record->count);
   memcpy (p + 16, &end, 8);
+  if (record->type == LOTTERY_STORE_RECORD_BATCH)
+    put_u32 (p + 24, record->claimed);
   put_u32 (p + 28, fnv1a (p, 28));
 }
 
@@ -131,6 +135,9 @@ lottery_journal_decode (const guint8       *p,
   record->count = get_u32 (p + 12);
   memcpy (&end, p + 16, 8);
   record->end = GUINT64_FROM_BE (end);
+  record->claimed = 0;
+  if (record->type == LOTTERY_STORE_RECORD_BATCH)
+    record->claimed = MAX (get_u32 (p + 24), record->count);
 
   return TRUE;
 }

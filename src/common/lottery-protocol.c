@@ -27,6 +27,13 @@ put_u32 (guint8 *p, guint32 v)
   p[3] = (guint8) v;
 }
 
+static inline void
+put_u64 (guint8 *p, guint64 v)
+{
+  put_u32 (p, (guint32) (v >> 32));
+  put_u32 (p + 4, (guint32) v);
+}
+
 static inline guint16
 get_u16 (const guint8 *p)
 {
@@ -38,6 +45,12 @@ get_u32 (const guint8 *p)
 {
   return ((guint32) p[0] << 24) | ((guint32) p[1] << 16) |
          ((guint32) p[2] << 8) | (guint32) p[3];
+}
+
+static inline guint64
+get_u64 (const guint8 *p)
+{
+  return ((guint64) get_u32 (p) << 32) | get_u32 (p + 4);
 }
 
 const char *
@@ -165,11 +178,24 @@ lottery_message_decode (const guint8   *body,
       return expect_len (type, plen, 0, error);
 
     case LOTTERY_MESSAGE_WELCOME:
-      if (!expect_len (type, plen, 7, error))
+      /* A version 1 server's WELCOME is shorter: decode its version so
+       * that the agency can say which one it met. */
+      if (plen == 7 && get_u16 (p) != LOTTERY_PROTOCOL_VERSION)
+        {
+          message->welcome.version = get_u16 (p);
+          return TRUE;
+        }
+      if (!expect_len (type, plen, 23, error))
         return FALSE;
       message->welcome.version = get_u16 (p);
       message->welcome.last_sequence = get_u32 (p + 2);
       message->welcome.flags = p[6];
+      message->welcome.consumed = get_u64 (p + 7);
+      message->welcome.stored = get_u64 (p + 15);
+      /* Refused bets are consumed but not stored. */
+      if (message->welcome.stored > message->welcome.consumed)
+        return lottery_fail (error, LOTTERY_ERROR_PROTOCOL,
+                             _("WELCOME says more bets stored than taken"));
       return TRUE;
 
     case LOTTERY_MESSAGE_ACK:
@@ -196,7 +222,7 @@ lottery_message_decode (const guint8   *body,
     case LOTTERY_MESSAGE_FINISHED:
       if (!expect_len (type, plen, 8, error))
         return FALSE;
-      message->finished.stored = ((guint64) get_u32 (p) << 32) | get_u32 (p + 4);
+      message->finished.stored = get_u64 (p);
       return TRUE;
 
     case LOTTERY_MESSAGE_WINNERS:
@@ -301,13 +327,19 @@ lottery_message_encode_empty (guint8             *out,
 gsize
 lottery_message_encode_welcome (guint8  *out,
                                 guint32  last_sequence,
-                                guint8   flags)
+                                guint8   flags,
+                                guint64  consumed,
+                                guint64  stored)
 {
+  g_return_val_if_fail (stored <= consumed, 0);
+
   out[4] = LOTTERY_MESSAGE_WELCOME;
   put_u16 (out + 5, LOTTERY_PROTOCOL_VERSION);
   put_u32 (out + 7, last_sequence);
   out[11] = flags;
-  return finish_frame (out, 8);
+  put_u64 (out + 12, consumed);
+  put_u64 (out + 20, stored);
+  return finish_frame (out, 24);
 }
 
 gsize
@@ -355,8 +387,7 @@ lottery_message_encode_finished (guint8  *out,
                                  guint64  stored)
 {
   out[4] = LOTTERY_MESSAGE_FINISHED;
-  put_u32 (out + 5, (guint32) (stored >> 32));
-  put_u32 (out + 9, (guint32) stored);
+  put_u64 (out + 5, stored);
   return finish_frame (out, 9);
 }
 

@@ -14,7 +14,7 @@
 
 G_BEGIN_DECLS
 
-#define LOTTERY_PROTOCOL_VERSION 1
+#define LOTTERY_PROTOCOL_VERSION 2
 #define LOTTERY_FRAME_MAX        8192
 #define LOTTERY_FRAME_PREFIX     4
 #define LOTTERY_FRAME_BODY_MAX   (LOTTERY_FRAME_MAX - LOTTERY_FRAME_PREFIX)
@@ -35,7 +35,8 @@ typedef enum
   LOTTERY_MESSAGE_QUERY    = 0x04, /* (empty) */
   LOTTERY_MESSAGE_PING     = 0x05, /* (empty) */
   LOTTERY_MESSAGE_AUTH     = 0x06, /* 32-byte client proof */
-  LOTTERY_MESSAGE_WELCOME  = 0x81, /* u16 version, u32 last sequence, u8 flags */
+  LOTTERY_MESSAGE_WELCOME  = 0x81, /* u16 version, u32 last sequence, u8 flags,
+                                    * u64 bets consumed, u64 bets stored */
   LOTTERY_MESSAGE_ACK      = 0x82, /* u32 sequence, u16 count */
   LOTTERY_MESSAGE_ERROR    = 0x83, /* u16 code, u32 sequence, u16 len, text */
   LOTTERY_MESSAGE_FINISHED = 0x84, /* u64 bets stored for the agency */
@@ -83,7 +84,10 @@ typedef struct
     struct { guint32 last_sequence; } finish;
     struct { const guint8 *proof; } auth;      /* LOTTERY_AUTH_PROOF_LEN bytes */
     struct { const guint8 *nonce; } challenge; /* LOTTERY_AUTH_NONCE_LEN bytes */
-    struct { guint16 version; guint32 last_sequence; guint8 flags; } welcome;
+    /* consumed: bets in every batch that used up a sequence number
+     * (stored or refused); the agency skips that many of its bets. */
+    struct { guint16 version; guint32 last_sequence; guint8 flags;
+             guint64 consumed; guint64 stored; } welcome;
     struct { guint32 sequence; guint16 count; } ack;
     struct { guint16 code; guint32 sequence; const char *text; gsize len; } error;
     struct { guint64 stored; } finished;
@@ -117,7 +121,9 @@ gsize       lottery_message_encode_empty   (guint8              *out,
                                             LotteryMessageType   type);
 gsize       lottery_message_encode_welcome (guint8              *out,
                                             guint32              last_sequence,
-                                            guint8               flags);
+                                            guint8               flags,
+                                            guint64              consumed,
+                                            guint64              stored);
 gsize       lottery_message_encode_ack     (guint8              *out,
                                             guint32              sequence,
                                             guint16              count);

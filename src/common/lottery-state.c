@@ -19,7 +19,10 @@
 typedef struct
 {
   guint32    last_sequence; /* last batch stored, 0 for none */
-  guint64    bets;
+  guint64    bets;          /* stored */
+  guint64    consumed;      /* in every batch that used its number,
+                             * stored or refused: where the agency's
+                             * file resumes, whatever its batch size */
   gboolean   connected;
   gboolean   finished;
   GPtrArray *winners;       /* documents, once drawn */
@@ -343,11 +346,14 @@ lookup_agency (LotteryState *self,
 
 /* A connection says it speaks for @agency. One live connection per
  * agency, so that its batches are stored in sequence. Tells the caller
- * where the agency left off. */
+ * where the agency left off: its last batch, the bets its batches used
+ * up (@consumed) and of those the bets stored. */
 gboolean
 lottery_state_claim_agency (LotteryState *self,
                             guint         agency,
                             guint32      *last_sequence,
+                            guint64      *consumed,
+                            guint64      *stored,
                             gboolean     *finished,
                             GError      **error)
 {
@@ -362,6 +368,8 @@ lottery_state_claim_agency (LotteryState *self,
 
   record->connected = TRUE;
   *last_sequence = record->last_sequence;
+  *consumed = record->consumed;
+  *stored = record->bets;
   *finished = record->finished;
 
   return TRUE;
@@ -406,19 +414,24 @@ lottery_state_check_batch (LotteryState *self,
   return TRUE;
 }
 
+/* Batch @sequence of @agency used its number: it carried @claimed bets
+ * and @count of them were stored (0: refused). */
 void
 lottery_state_commit_batch (LotteryState *self,
                             guint         agency,
                             guint32       sequence,
-                            guint         count)
+                            guint         count,
+                            guint         claimed)
 {
   g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lock);
   AgencyRecord *record = lookup_agency (self, agency, NULL);
 
   g_return_if_fail (record != NULL);
+  g_return_if_fail (count <= claimed);
 
   record->last_sequence = sequence;
   record->bets += count;
+  record->consumed += claimed;
   self->bets_stored += count;
 }
 

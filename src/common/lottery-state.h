@@ -32,6 +32,8 @@ LotteryAgencyStatus *lottery_state_get_status   (LotteryState        *self,
 gboolean      lottery_state_claim_agency        (LotteryState        *self,
                                                  guint                agency,
                                                  guint32             *last_sequence,
+                                                 guint64             *consumed,
+                                                 guint64             *stored,
                                                  gboolean            *finished,
                                                  GError             **error);
 void          lottery_state_release_agency      (LotteryState        *self,
@@ -44,7 +46,8 @@ gboolean      lottery_state_check_batch         (LotteryState        *self,
 void          lottery_state_commit_batch        (LotteryState        *self,
                                                  guint                agency,
                                                  guint32              sequence,
-                                                 guint                count);
+                                                 guint                count,
+                                                 guint                claimed);
 
 gboolean      lottery_state_check_finish        (LotteryState        *self,
                                                  guint                agency,

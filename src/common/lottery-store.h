@@ -51,6 +51,8 @@ typedef struct
   guint64 end;      /* to append: the length of the batch's rows; after
                      * it, and when replayed: where the batch ends in the
                      * store (opaque; bets.csv: its size) */
+  guint32 claimed;  /* bets the batch carried, stored or refused: the
+                     * agency's bets it used up */
 } LotteryStoreRecord;
 
 /* Return FALSE to stop early. */

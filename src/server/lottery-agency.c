@@ -691,6 +691,7 @@ store_batch_thread (GTask        *task,
           record->count = item->error == NULL ? item->message.batch.count : 0;
           record->end = item->error == NULL
                         ? item->rows_end - item->rows_start : 0;
+          record->claimed = item->message.batch.count;
         }
     }
 
@@ -721,7 +722,8 @@ store_batch_thread (GTask        *task,
       if (uses_sequence (item))
         lottery_state_commit_batch (job->state, job->agency,
                                     item->message.batch.sequence,
-                                    stored ? item->message.batch.count : 0);
+                                    stored ? item->message.batch.count : 0,
+                                    item->message.batch.count);
       if (stored && lottery_log_enabled (G_LOG_LEVEL_DEBUG))
         log_stored_bets (&item->message);
       /* While the answer waits for the disk, only the sequence and count
@@ -933,11 +935,12 @@ welcome_agency (LotteryAgency *self,
   g_autoptr(GError) error = NULL;
   guint8 frame[LOTTERY_FRAME_MAX];
   guint32 last_sequence;
+  guint64 consumed, stored;
   gboolean finished;
   guint8 flags = 0;
 
   if (!lottery_state_claim_agency (self->state, agency, &last_sequence,
-                                   &finished, &error))
+                                   &consumed, &stored, &finished, &error))
     {
       refuse_hello (self, agency, error);
       return;
@@ -954,7 +957,8 @@ welcome_agency (LotteryAgency *self,
                "agency: %u | ip: %s | last_batch: %u", self->id, self->peer,
                last_sequence);
   send_frame (self, frame,
-              lottery_message_encode_welcome (frame, last_sequence, flags));
+              lottery_message_encode_welcome (frame, last_sequence, flags,
+                                              consumed, stored));
 }
 
 /* Tokens are required: before anything is claimed (so that not even

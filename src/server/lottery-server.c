@@ -132,7 +132,7 @@ replay_record (const LotteryStoreRecord *record,
                    record->agency, expected - 1);
       replay->last[record->agency - 1] = record->sequence;
       lottery_state_commit_batch (state, record->agency, record->sequence,
-                                  record->count);
+                                  record->count, record->claimed);
       replay->batches++;
     }
   else if (!lottery_state_finish_agency (state, record->agency,

@@ -198,7 +198,9 @@ decode_body (const guint8 *body,
         return;
       frame_len = lottery_message_encode_welcome (frame,
                                                   message.welcome.last_sequence,
-                                                  message.welcome.flags);
+                                                  message.welcome.flags,
+                                                  message.welcome.consumed,
+                                                  message.welcome.stored);
       break;
     case LOTTERY_MESSAGE_FINISH:
       frame_len = lottery_message_encode_finish (frame,

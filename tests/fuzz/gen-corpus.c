@@ -169,11 +169,12 @@ write_messages (void)
   write_seed ("message", "status", out,
               lottery_message_encode_empty (out, LOTTERY_MESSAGE_STATUS));
   write_seed ("message", "welcome", out,
-              lottery_message_encode_welcome (out, 0, 0));
+              lottery_message_encode_welcome (out, 0, 0, 0, 0));
   write_seed ("message", "welcome-finished", out,
               lottery_message_encode_welcome (out, 41,
                                               LOTTERY_WELCOME_FINISHED |
-                                              LOTTERY_WELCOME_DRAW_DONE));
+                                              LOTTERY_WELCOME_DRAW_DONE,
+                                              5000, 4990));
   write_seed ("message", "ack", out, lottery_message_encode_ack (out, 7, 64));
   write_seed ("message", "error", out,
               lottery_message_encode_error (out, 1, 0,
@@ -242,7 +243,7 @@ write_messages (void)
   slen += lottery_message_encode_finish (stream + slen, 1);
   slen += lottery_message_encode_empty (stream + slen, LOTTERY_MESSAGE_QUERY);
   write_seed ("message", "stream-agency", stream, slen);
-  slen = lottery_message_encode_welcome (stream, 0, 0);
+  slen = lottery_message_encode_welcome (stream, 0, 0, 0, 0);
   slen += lottery_message_encode_ack (stream + slen, 1, 2);
   slen += lottery_message_encode_finished (stream + slen, 2);
   slen += lottery_message_encode_winners (stream + slen, documents, 2,
@@ -264,8 +265,15 @@ write_messages (void)
   /* Broken messages. */
   write_seed ("message", "type-unknown", "\0\0\0\1\x7f", 5);
   len = lottery_message_encode_hello (out, 1);
-  put_u16 (out + 5, 2);
-  write_seed ("message", "hello-version-2", out, len);
+  put_u16 (out + 5, LOTTERY_PROTOCOL_VERSION + 1);
+  write_seed ("message", "hello-version-next", out, len);
+  /* A version 1 server's WELCOME: no counts. */
+  write_seed ("message", "welcome-version-1", "\0\0\0\x08\x81\0\1\0\0\0\x05\0",
+              12);
+  len = lottery_message_encode_welcome (out, 5, 0, 700, 700);
+  out[LOTTERY_FRAME_PREFIX + 1 + 2 + 4 + 1 + 8 + 7] = 0xff;
+  write_seed ("message", "welcome-stored-above-taken", out, len);
+  write_seed ("message", "welcome-truncated", out, len - 8);
   write_seed ("message", "ping-payload", "\0\0\0\2\x05\0", 6);
   len = encode_batch (out, bets, 1, 1);
   put_u16 (out + 9, 0);

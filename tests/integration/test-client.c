@@ -158,7 +158,7 @@ fake_welcome (GIOStream *connection)
   return fake_read (connection, buffer, &message) &&
          message.type == LOTTERY_MESSAGE_HELLO &&
          fake_send (connection, frame,
-                    lottery_message_encode_welcome (frame, 0, 0));
+                    lottery_message_encode_welcome (frame, 0, 0, 0, 0));
 }
 
 /* Answers every BATCH until the FINISH, acknowledging @ack_count bets

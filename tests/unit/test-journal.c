@@ -40,12 +40,13 @@ test_record_layout (void)
 {
   LotteryStoreRecord record = { LOTTERY_STORE_RECORD_BATCH, 0x01020304,
                                 0x05060708, 0x090a0b0c,
-                                G_GUINT64_CONSTANT (0x1112131415161718) };
+                                G_GUINT64_CONSTANT (0x1112131415161718),
+                                0x1a1b1c1d };
   LotteryStoreRecord back = { 0, };
   guint8 p[LOTTERY_JOURNAL_RECORD_SIZE];
   static const guint8 head[] = {
     'L', 'J', 'B', 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
-    0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0, 0, 0, 0,
+    0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x1a, 0x1b, 0x1c, 0x1d,
   };
   guint32 h = 2166136261u;
   guint i;
@@ -61,7 +62,47 @@ test_record_layout (void)
                     ((guint32) p[30] << 8) | p[31], ==, h);
 
   g_assert_true (lottery_journal_decode (p, &back));
-  g_assert_cmpmem (&back, sizeof back, &record, sizeof record);
+  /* Field by field: the struct has padding at its end. */
+  g_assert_cmpint (back.type, ==, record.type);
+  g_assert_cmpuint (back.agency, ==, record.agency);
+  g_assert_cmpuint (back.sequence, ==, record.sequence);
+  g_assert_cmpuint (back.count, ==, record.count);
+  g_assert_cmpuint (back.end, ==, record.end);
+  g_assert_cmpuint (back.claimed, ==, record.claimed);
+}
+
+static void
+test_record_claimed (void)
+{
+  LotteryStoreRecord refused = { LOTTERY_STORE_RECORD_BATCH, 2, 7, 0, 640,
+                                 50 };
+  LotteryStoreRecord old = { LOTTERY_STORE_RECORD_BATCH, 2, 8, 40, 900, 0 };
+  LotteryStoreRecord finish = { LOTTERY_STORE_RECORD_FINISH, 2, 8, 0, 900,
+                                99 };
+  LotteryStoreRecord back;
+  guint8 p[LOTTERY_JOURNAL_RECORD_SIZE];
+
+  g_test_summary ("Bytes 24-27 of a batch record hold the bets it claimed, "
+                  "so a refused batch still counts the agency's bets it "
+                  "used up; a journal written before they were kept (0 "
+                  "there) reads a stored batch as claiming what it stored.");
+
+  lottery_journal_encode (p, &refused);
+  g_assert_true (lottery_journal_decode (p, &back));
+  g_assert_cmpuint (back.count, ==, 0);
+  g_assert_cmpuint (back.claimed, ==, 50);
+
+  lottery_journal_encode (p, &old);
+  g_assert_cmpuint (p[24] | p[25] | p[26] | p[27], ==, 0);
+  g_assert_true (lottery_journal_decode (p, &back));
+  g_assert_cmpuint (back.count, ==, 40);
+  g_assert_cmpuint (back.claimed, ==, 40);
+
+  /* Only batches claim bets. */
+  lottery_journal_encode (p, &finish);
+  g_assert_cmpuint (p[24] | p[25] | p[26] | p[27], ==, 0);
+  g_assert_true (lottery_journal_decode (p, &back));
+  g_assert_cmpuint (back.claimed, ==, 0);
 }
 
 static void
@@ -224,6 +265,7 @@ main (int   argc,
                   "recovery.");
 
   g_test_add_func ("/journal/record/layout", test_record_layout);
+  g_test_add_func ("/journal/record/claimed", test_record_claimed);
   g_test_add_func ("/journal/record/bit-flips", test_record_bit_flips);
   g_test_add ("/journal/scan/stops", Fixture, NULL, fixture_setup,
               test_scan_stops, fixture_teardown);

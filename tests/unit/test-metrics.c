@@ -72,13 +72,14 @@ test_render (void)
   g_autoptr(GError) error = NULL;
   g_autofree char *text = NULL;
   guint32 last = 0;
+  guint64 consumed, stored;
   gboolean finished = FALSE;
 
-  g_assert_true (lottery_state_claim_agency (state, 2, &last, &finished,
-                                             &error));
+  g_assert_true (lottery_state_claim_agency (state, 2, &last, &consumed,
+                                             &stored, &finished, &error));
   g_assert_no_error (error);
   g_assert_true (lottery_state_check_batch (state, 2, 1, &error));
-  lottery_state_commit_batch (state, 2, 1, 7);
+  lottery_state_commit_batch (state, 2, 1, 7, 7);
 
   lottery_metrics_count_batch (metrics, LOTTERY_BATCH_ACKED,
                                g_get_monotonic_time ());

@@ -139,7 +139,7 @@ static void
 test_roundtrip_hello (void)
 {
   guint8 frame[LOTTERY_FRAME_MAX];
-  static const guint8 wire[] = { 0, 0, 0, 7, 0x01, 0, 1, 0x00, 0x01, 0x86, 0xa0 };
+  static const guint8 wire[] = { 0, 0, 0, 7, 0x01, 0, 2, 0x00, 0x01, 0x86, 0xa0 };
   g_autofree guint8 *copy = NULL;
   LotteryMessage message;
   g_autoptr(GError) error = NULL;
@@ -246,9 +246,12 @@ test_roundtrip_welcome (void)
   g_autofree guint8 *copy = NULL;
   LotteryMessage message;
   g_autoptr(GError) error = NULL;
+  /* Counts past 32 bits travel whole. */
   gsize len = lottery_message_encode_welcome (frame, 42,
                                               LOTTERY_WELCOME_FINISHED |
-                                              LOTTERY_WELCOME_DRAW_DONE);
+                                              LOTTERY_WELCOME_DRAW_DONE,
+                                              G_GUINT64_CONSTANT (0x123456789),
+                                              G_GUINT64_CONSTANT (0x123456700));
 
   g_assert_true (decode_frame (frame, len, &copy, &message, &error));
   g_assert_no_error (error);
@@ -256,6 +259,38 @@ test_roundtrip_welcome (void)
   g_assert_cmpuint (message.welcome.version, ==, LOTTERY_PROTOCOL_VERSION);
   g_assert_cmpuint (message.welcome.last_sequence, ==, 42);
   g_assert_cmpuint (message.welcome.flags, ==, 3);
+  g_assert_cmpuint (message.welcome.consumed, ==,
+                    G_GUINT64_CONSTANT (0x123456789));
+  g_assert_cmpuint (message.welcome.stored, ==,
+                    G_GUINT64_CONSTANT (0x123456700));
+}
+
+/* A version 1 server's WELCOME has no counts: the agency must learn the
+ * version to refuse it, not a length error; a WELCOME of this version
+ * must carry them, and never more stored than taken. */
+static void
+test_decode_welcome_counts (void)
+{
+  static const guint8 v1[] = { 0x81, 0, 1, 0, 0, 0, 9, 0 };
+  guint8 frame[LOTTERY_FRAME_MAX];
+  LotteryMessage message;
+  g_autoptr(GError) error = NULL;
+  gsize len;
+
+  g_assert_true (lottery_message_decode (v1, sizeof v1, &message, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (message.welcome.version, ==, 1);
+
+  len = lottery_message_encode_welcome (frame, 9, 0, 100, 90);
+  g_assert_false (lottery_message_decode (frame + 4, 8, &message, &error));
+  g_assert_error (error, LOTTERY_ERROR, LOTTERY_ERROR_PROTOCOL);
+  g_clear_error (&error);
+
+  /* stored (bytes 20..27 of the frame) above consumed */
+  frame[4 + 1 + 2 + 4 + 1 + 8 + 7] = 101;
+  g_assert_false (lottery_message_decode (frame + 4, len - 4, &message,
+                                          &error));
+  g_assert_error (error, LOTTERY_ERROR, LOTTERY_ERROR_PROTOCOL);
 }
 
 static void
@@ -883,7 +918,7 @@ valid_frames (void)
   ADD_FRAME (lottery_message_encode_empty (frame, LOTTERY_MESSAGE_QUERY));
   ADD_FRAME (lottery_message_encode_empty (frame, LOTTERY_MESSAGE_PING));
   ADD_FRAME (lottery_message_encode_empty (frame, LOTTERY_MESSAGE_PONG));
-  ADD_FRAME (lottery_message_encode_welcome (frame, 5, 1));
+  ADD_FRAME (lottery_message_encode_welcome (frame, 5, 1, 500, 480));
   ADD_FRAME (lottery_message_encode_ack (frame, 5, 100));
   ADD_FRAME (lottery_message_encode_error (frame, 4, 6, "out of order"));
   ADD_FRAME (lottery_message_encode_finished (frame, 123456));
@@ -1220,6 +1255,8 @@ main (int   argc,
   g_test_add_func ("/protocol/roundtrip/finish", test_roundtrip_finish);
   g_test_add_func ("/protocol/roundtrip/empty", test_roundtrip_empty);
   g_test_add_func ("/protocol/roundtrip/welcome", test_roundtrip_welcome);
+  g_test_add_func ("/protocol/decode/welcome-counts",
+                   test_decode_welcome_counts);
   g_test_add_func ("/protocol/roundtrip/ack", test_roundtrip_ack);
   g_test_add_func ("/protocol/roundtrip/error", test_roundtrip_error);
   g_test_add_func ("/protocol/roundtrip/error-long", test_roundtrip_error_long);

@@ -84,10 +84,12 @@ claim (LotteryState *state,
 {
   g_autoptr(GError) error = NULL;
   guint32 last_sequence = G_MAXUINT32;
+  guint64 consumed, stored;
   gboolean finished = 42;
 
   g_assert_true (lottery_state_claim_agency (state, agency, &last_sequence,
-                                             &finished, &error));
+                                             &consumed, &stored, &finished,
+                                             &error));
   g_assert_no_error (error);
   g_assert_cmpuint (last_sequence, ==, expected_sequence);
   g_assert_cmpint (finished, ==, expected_finished);
@@ -110,7 +112,7 @@ store_batches (LotteryState *state,
 
       g_assert_true (lottery_state_check_batch (state, agency, s, &error));
       g_assert_no_error (error);
-      lottery_state_commit_batch (state, agency, s, count);
+      lottery_state_commit_batch (state, agency, s, count, count);
     }
 }
 
@@ -168,6 +170,7 @@ test_claim (Fixture       *fixture,
 {
   g_autoptr(GError) error = NULL;
   guint32 last_sequence = 7;
+  guint64 consumed, stored;
   gboolean finished = FALSE;
 
   g_assert_cmpuint (lottery_state_get_agencies (fixture->state), ==, 3);
@@ -176,8 +179,8 @@ test_claim (Fixture       *fixture,
 
   /* One live connection per agency. */
   g_assert_false (lottery_state_claim_agency (fixture->state, 1,
-                                              &last_sequence, &finished,
-                                              &error));
+                                              &last_sequence, &consumed,
+                                              &stored, &finished, &error));
   g_assert_error (error, LOTTERY_ERROR, LOTTERY_ERROR_AGENCY_BUSY);
   g_assert_cmpstr (error->message, ==, "Agency 1 already has a connection");
   g_clear_error (&error);
@@ -201,11 +204,12 @@ test_claim_unknown (Fixture       *fixture,
       g_autofree char *expected =
         g_strdup_printf ("Agency %u is not one of 1 to 3", agencies[i]);
       guint32 last_sequence = 7;
+      guint64 consumed, stored;
       gboolean finished = FALSE;
 
       g_assert_false (lottery_state_claim_agency (fixture->state, agencies[i],
-                                                  &last_sequence, &finished,
-                                                  &error));
+                                                  &last_sequence, &consumed,
+                                                  &stored, &finished, &error));
       g_assert_error (error, LOTTERY_ERROR, LOTTERY_ERROR_UNKNOWN_AGENCY);
       g_assert_cmpstr (error->message, ==, expected);
       g_assert_cmpuint (last_sequence, ==, 7);
@@ -262,7 +266,7 @@ test_batch_sequence (Fixture       *fixture,
   /* Checking is not storing. */
   g_assert_true (lottery_state_check_batch (fixture->state, 1, 1, &error));
   g_assert_no_error (error);
-  lottery_state_commit_batch (fixture->state, 1, 1, 10);
+  lottery_state_commit_batch (fixture->state, 1, 1, 10, 10);
 
   g_assert_false (lottery_state_check_batch (fixture->state, 1, 1, &error));
   g_assert_error (error, LOTTERY_ERROR, LOTTERY_ERROR_OUT_OF_ORDER);
@@ -289,6 +293,39 @@ test_batch_sequence (Fixture       *fixture,
   g_assert_cmpuint (lottery_state_get_agency_bets (fixture->state, 3), ==, 0);
   g_assert_cmpuint (lottery_state_get_bets_stored (fixture->state), ==,
                     10 + 3 * 7 + 5);
+}
+
+/* WELCOME's counts: a refused batch uses up its bets as it uses up its
+ * number, so the agency resumes after them whatever its batch size. */
+static void
+test_claim_consumed (Fixture       *fixture,
+                     gconstpointer  user_data)
+{
+  g_autoptr(GError) error = NULL;
+  guint32 last_sequence = 0;
+  guint64 consumed = 1, stored = 1;
+  gboolean finished = TRUE;
+
+  claim (fixture->state, 1, 0, FALSE);
+  store_batches (fixture->state, 1, 1, 2, 128);
+  g_assert_true (lottery_state_check_batch (fixture->state, 1, 3, &error));
+  lottery_state_commit_batch (fixture->state, 1, 3, 0, 100);
+  store_batches (fixture->state, 1, 4, 1, 7);
+  lottery_state_release_agency (fixture->state, 1);
+
+  g_assert_true (lottery_state_claim_agency (fixture->state, 1,
+                                             &last_sequence, &consumed,
+                                             &stored, &finished, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (last_sequence, ==, 4);
+  g_assert_cmpuint (consumed, ==, 2 * 128 + 100 + 7);
+  g_assert_cmpuint (stored, ==, 2 * 128 + 7);
+  g_assert_false (finished);
+  g_assert_cmpuint (lottery_state_get_agency_bets (fixture->state, 1), ==,
+                    2 * 128 + 7);
+
+  /* Another agency's counts are its own. */
+  claim (fixture->state, 2, 0, FALSE);
 }
 
 static void
@@ -427,11 +464,13 @@ test_agencies_construct_only (void)
                                                 "agencies", 300, NULL);
   g_autoptr(GError) error = NULL;
   guint32 last_sequence;
+  guint64 consumed, stored;
   gboolean finished;
 
   g_assert_cmpuint (lottery_state_get_agencies (state), ==, 300);
   g_assert_true (lottery_state_claim_agency (state, 300, &last_sequence,
-                                             &finished, &error));
+                                             &consumed, &stored, &finished,
+                                             &error));
   g_assert_no_error (error);
 }
 
@@ -862,7 +901,7 @@ commit_thread (gpointer user_data)
 
       if (!lottery_state_check_batch (job->state, job->agency, s, &error))
         g_error ("%s", error->message);
-      lottery_state_commit_batch (job->state, job->agency, s, 3);
+      lottery_state_commit_batch (job->state, job->agency, s, 3, 3);
     }
 
   return NULL;
@@ -923,6 +962,7 @@ main (int   argc,
   ADD ("/state/claim/busy", test_claim);
   ADD ("/state/claim/unknown-agency", test_claim_unknown);
   ADD ("/state/claim/resume", test_claim_resume);
+  ADD ("/state/claim/consumed", test_claim_consumed);
   ADD ("/state/claim/release-unclaimed", test_release_unclaimed);
   ADD ("/state/batch/sequence", test_batch_sequence);
   ADD ("/state/batch/concurrent", test_concurrent_commits);
