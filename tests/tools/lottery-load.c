@@ -583,47 +583,33 @@ on_winners (Load                 *load,
 }
 
 static void
+on_finished (Load                 *load,
+             Session              *session,
+             const LotteryMessage *message)
+{
+  if (message->finished.stored != load->bets)
+    problem (load, session, "FINISHED says %" G_GUINT64_FORMAT
+             " bets stored, %u sent", message->finished.stored, load->bets);
+  send_query (load, session);
+}
+
+/* The one message each state waits for (0: none). */
+static const guint8 awaited[] = {
+  [SESSION_WELCOME]   = LOTTERY_MESSAGE_WELCOME,
+  [SESSION_UPLOADING] = LOTTERY_MESSAGE_ACK,
+  [SESSION_FINISHING] = LOTTERY_MESSAGE_FINISHED,
+  [SESSION_QUERYING]  = LOTTERY_MESSAGE_WINNERS,
+};
+
+static void
 on_message (Load                 *load,
             Session              *session,
             const LotteryMessage *message)
 {
   g_autofree char *text = NULL;
 
-  switch (message->type)
+  if (message->type == LOTTERY_MESSAGE_ERROR)
     {
-    case LOTTERY_MESSAGE_WELCOME:
-      if (session->state == SESSION_WELCOME)
-        {
-          on_welcome (load, session, message);
-          return;
-        }
-      break;
-    case LOTTERY_MESSAGE_ACK:
-      if (session->state == SESSION_UPLOADING)
-        {
-          on_ack (load, session, message);
-          return;
-        }
-      break;
-    case LOTTERY_MESSAGE_FINISHED:
-      if (session->state == SESSION_FINISHING)
-        {
-          if (message->finished.stored != load->bets)
-            problem (load, session, "FINISHED says %" G_GUINT64_FORMAT
-                     " bets stored, %u sent", message->finished.stored,
-                     load->bets);
-          send_query (load, session);
-          return;
-        }
-      break;
-    case LOTTERY_MESSAGE_WINNERS:
-      if (session->state == SESSION_QUERYING)
-        {
-          on_winners (load, session, message);
-          return;
-        }
-      break;
-    case LOTTERY_MESSAGE_ERROR:
       text = g_strdup_printf ("ERROR %u: %.*s", message->error.code,
                               (int) message->error.len, message->error.text);
       /* A full server is a reason to come back, not to give up. */
@@ -632,12 +618,33 @@ on_message (Load                 *load,
       else
         fail (load, session, text);
       return;
-    default:
-      break;
     }
-  text = g_strdup_printf ("unexpected %s",
-                          lottery_message_type_name (message->type));
-  fail (load, session, text);
+  if (session->state >= G_N_ELEMENTS (awaited) ||
+      message->type != awaited[session->state])
+    {
+      text = g_strdup_printf ("unexpected %s",
+                              lottery_message_type_name (message->type));
+      fail (load, session, text);
+      return;
+    }
+
+  switch (session->state)
+    {
+    case SESSION_WELCOME:
+      on_welcome (load, session, message);
+      break;
+    case SESSION_UPLOADING:
+      on_ack (load, session, message);
+      break;
+    case SESSION_FINISHING:
+      on_finished (load, session, message);
+      break;
+    case SESSION_QUERYING:
+      on_winners (load, session, message);
+      break;
+    default:
+      g_assert_not_reached ();
+    }
 }
 
 /* Cuts whole frames out of @data; keeps a partial one in session->in. */
