@@ -10,8 +10,10 @@
  * a % 4 winners, so the tool knows each agency's answer and checks it.
  * One thread drives every connection with epoll: non-blocking sockets,
  * a frame generated only when the previous one has left. The server
- * must run without auth.tokens, with lottery.agencies = N and
- * server.max_connections above N.
+ * must run without auth.tokens, with lottery.agencies = N,
+ * server.max_connections above N and server.listen_backlog at least
+ * --max-connecting (256): with the default backlog of 5, connections
+ * past it wait out SYN retransmissions, seconds each.
  *
  * It prints the time from the first connection to the last winners
  * answer, bets per second, and the time from each batch's last byte
