@@ -1,9 +1,12 @@
 /* lottery-client.c: the agency client application.
  *
  * handle_local_options () settles the configuration (flags, environment,
- * file, defaults); activate () holds the application and runs the
- * blocking LotteryUploader in a GTask thread, so the main loop stays
- * free to handle SIGTERM, which cancels the upload.
+ * file, defaults), then upload () runs the blocking LotteryUploader in a
+ * GTask thread under a main loop of its own, so the main loop stays free
+ * to handle SIGTERM, which cancels the upload. Not from activate ():
+ * GApplication registers on the session bus before it activates, a
+ * D-Bus round trip (or a search for a bus) on every agency start that a
+ * command-line client has no use for.
  */
 #include "config.h"
 
@@ -34,6 +37,7 @@ struct _LotteryClient
   guint8               token[LOTTERY_AUTH_TOKEN_LEN]; /* secret */
   GTlsDatabase        *tls_ca;     /* tls.ca loaded, or NULL: plain TCP */
   GCancellable        *cancellable;
+  GMainLoop           *loop;        /* runs while the upload does */
   guint                sigterm;
   guint                sigint;
   int                  exit_status;
@@ -58,6 +62,7 @@ lottery_client_finalize (GObject *object)
   g_clear_pointer (&self->single_bet, lottery_bet_free);
   g_clear_object (&self->tls_ca);
   g_clear_object (&self->cancellable);
+  g_clear_pointer (&self->loop, g_main_loop_unref);
   lottery_auth_wipe (self->token, sizeof self->token);
 
   G_OBJECT_CLASS (lottery_client_parent_class)->finalize (object);
@@ -185,6 +190,8 @@ show_status (LotteryClient *self,
   return 0;
 }
 
+static int upload (LotteryClient *self);
+
 static int
 lottery_client_handle_local_options (GApplication *application,
                                      GVariantDict *options)
@@ -277,7 +284,7 @@ lottery_client_handle_local_options (GApplication *application,
     lottery_log (G_LOG_LEVEL_INFO, "config", "success", "%s", described);
   }
 
-  return -1;
+  return upload (self);
 }
 
 static void
@@ -373,7 +380,7 @@ upload_done_cb (GObject      *source,
   g_source_remove (self->sigint);
   self->sigterm = self->sigint = 0;
   self->exit_status = status;
-  g_application_release (G_APPLICATION (self));
+  g_main_loop_quit (self->loop);
 }
 
 static gboolean
@@ -387,10 +394,10 @@ stop_cb (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
-static void
-lottery_client_activate (GApplication *application)
+/* The agency's upload; returns its exit status once it is over. */
+static int
+upload (LotteryClient *self)
 {
-  LotteryClient *self = LOTTERY_CLIENT (application);
   g_autoptr(LotteryUploader) uploader = NULL;
   g_autoptr(GTask) task = NULL;
 
@@ -414,14 +421,18 @@ lottery_client_activate (GApplication *application)
   self->sigterm = g_unix_signal_add (SIGTERM, stop_cb, self);
   self->sigint = g_unix_signal_add (SIGINT, stop_cb, self);
 
-  g_application_hold (application);
+  self->loop = g_main_loop_new (NULL, FALSE);
   task = g_task_new (self, self->cancellable, upload_done_cb, NULL);
-  g_task_set_source_tag (task, lottery_client_activate);
+  g_task_set_source_tag (task, upload);
   g_task_set_task_data (task, g_steal_pointer (&uploader), g_object_unref);
   /* The callback must see the uploader's own error, even after a
    * cancellation, to tell a stop from a failure. */
   g_task_set_check_cancellable (task, FALSE);
   g_task_run_in_thread (task, upload_thread);
+  g_clear_object (&task);
+  g_main_loop_run (self->loop);
+
+  return self->exit_status;
 }
 
 static LotteryClient *parsing_client;
@@ -491,7 +502,6 @@ lottery_client_class_init (LotteryClientClass *klass)
   object_class->finalize = lottery_client_finalize;
   app_class->local_command_line = lottery_client_local_command_line;
   app_class->handle_local_options = lottery_client_handle_local_options;
-  app_class->activate = lottery_client_activate;
 }
 
 static void

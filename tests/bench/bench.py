@@ -8,13 +8,19 @@ Timings on a shared machine are noisy, so runs are interleaved (ours,
 socat, cat, ours, ...) and the table gives the minimum and the median
 of --runs runs, and ratios of medians.
 
-    tests/bench/bench.py --build build [--runs 5] [--workloads 1,2,3,4,5]
+    tests/bench/bench.py --build build [--runs 5] [--workloads 1,2,3,4,5,6,7]
                          [--storage-sync batch,none]
 
 Upload workloads run once per storage.sync mode given: "batch" (the
 default: every acknowledgement waits for fdatasync, shared by group
 commit) and "none" (acknowledged once written), so the table shows what
 durability costs. Keep --data on a real disk: on tmpfs a sync is free.
+
+Capacity workloads (6, 7) start one server for N agencies and drive
+them all at once from one process, tests/tools/lottery-load (one
+connection per agency, the real session); their table gives the time
+to the last winners answer, bets/s, the time from a batch sent to its
+ACK (p50, p99, max) and the server's CPU and peak RSS.
 """
 
 import argparse
@@ -38,6 +44,10 @@ WORKLOADS = {
     3: dict(name="5 agencies, 1,000,000 bets each", agencies=5, rows=1000000, floors=True),
     4: dict(name="300 agencies, 2,000 bets each", agencies=300, rows=2000, floors=False),
     5: dict(name="draw over 5,000,000 rows", agencies=1, rows=5000000, floors=False),
+    6: dict(name="capacity: 1,000 agencies × 1,000 bets", agencies=1000, rows=1000,
+            capacity=True),
+    7: dict(name="capacity: 10,000 agencies × 1,000 bets", agencies=10000, rows=1000,
+            capacity=True),
 }
 
 
@@ -61,13 +71,14 @@ def usage_of(proc, out):
 
 
 class Server:
-    def __init__(self, build, workdir, agencies, storage, sync):
+    def __init__(self, build, workdir, agencies, storage, sync, extra=()):
         self.log_path = os.path.join(workdir, "server.log")
         self.log = open(self.log_path, "wb")
         argv, self.usage = timed(
             [os.path.join(build, "src/server/lottery-server"), "--port", "0",
              "--agencies", str(agencies), "--listen-backlog", "1024",
-             "--storage", storage, "--storage-sync", sync], "server", workdir)
+             "--storage", storage, "--storage-sync", sync, *extra],
+            "server", workdir)
         self.proc = subprocess.Popen(argv, stdout=self.log,
                                      stderr=subprocess.STDOUT, cwd=workdir)
         deadline = time.monotonic() + 10
@@ -221,12 +232,65 @@ def bench_draw(args, workdir, wl):
                 ours={args.sync[0]: runs}, socat=[], cat=[])
 
 
+def run_capacity(build, workdir, agencies, rows, sync):
+    storage = os.path.join(workdir, "bets.csv")
+    for path in (storage, storage + ".journal"):
+        if os.path.exists(path):
+            os.unlink(path)
+    # Every agency stays connected until the draw: room for all of them.
+    server = Server(build, workdir, agencies, storage, sync,
+                    extra=["--max-connections", str(agencies + 64),
+                           "--listen-backlog", "4096"])
+    load = subprocess.run(
+        [os.path.join(build, "tests/tools/lottery-load"), "--server",
+         f"127.0.0.1:{server.port}", "--agencies", str(agencies),
+         "--bets", str(rows), "--json"], stdout=subprocess.PIPE, cwd=workdir)
+    scpu, srss = server.stop()
+    if load.returncode != 0:
+        raise RuntimeError(f"lottery-load exited with {load.returncode}")
+    sample = json.loads(load.stdout)
+    sample.update(server_cpu=scpu, server_rss=srss)
+    return sample
+
+
+def bench_capacity(args, workdir, wl):
+    samples = {mode: [] for mode in args.sync}
+    for _ in range(args.runs):
+        for mode in args.sync:
+            samples[mode].append(run_capacity(args.build, workdir, wl["agencies"],
+                                              wl["rows"], mode))
+    return dict(bets=wl["agencies"] * wl["rows"], ours=samples, capacity=True)
+
+
+def capacity_table(results):
+    lines = ["| workload | time to last winners min / median (s) | bets/s (median) | "
+             "ACK p50 / p99 / max (ms, median run) | server CPU (s) | "
+             "server peak RSS (MiB) |",
+             "|---|---|---|---|---|---|"]
+    for wl_id, r in sorted(results.items()):
+        if not r.get("capacity"):
+            continue
+        for mode, runs in r["ours"].items():
+            tmin, tmed = summary(runs, "seconds")
+            mid = sorted(runs, key=lambda s: s["seconds"])[len(runs) // 2]
+            lines.append("| " + " | ".join([
+                f"{wl_id}. {WORKLOADS[wl_id]['name']}, sync {mode}",
+                f"{tmin:.3f} / {tmed:.3f}", f"{r['bets'] / tmed:,.0f}",
+                f"{mid['ack_p50_ms']:.1f} / {mid['ack_p99_ms']:.1f} / "
+                f"{mid['ack_max_ms']:.1f}",
+                f"{statistics.median(s['server_cpu'] for s in runs):.2f}",
+                fmt_mib(max(s["server_rss"] for s in runs))]) + " |")
+    return "\n".join(lines)
+
+
 def table(results):
     lines = ["| workload | ours min / median (s) | bets/s (median) | MB/s | "
              "socat floor median (s) | ours/socat | cat floor median (s) | ours/cat | "
              "server CPU (s) | clients CPU (s) | server peak RSS (MiB) | client peak RSS (MiB) |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for wl_id, r in sorted(results.items()):
+        if r.get("capacity"):
+            continue
         for mode, ours in r["ours"].items():
             wl = WORKLOADS[wl_id]
             omin, omed = summary(ours, "wall")
@@ -255,7 +319,7 @@ def main():
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--build", default="build")
     ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--workloads", default="1,2,3,4,5")
+    ap.add_argument("--workloads", default="1,2,3,4,5,6,7")
     ap.add_argument("--data", help="where generated data is kept between runs")
     ap.add_argument("--json", help="also write the raw samples here")
     ap.add_argument("--storage-sync", dest="sync", default="batch,none",
@@ -274,9 +338,14 @@ def main():
             print(f"running workload {wl_id}: {wl['name']} ...", file=sys.stderr, flush=True)
             if wl_id == 5:
                 results[wl_id] = bench_draw(args, workdir, wl)
+            elif wl.get("capacity"):
+                results[wl_id] = bench_capacity(args, workdir, wl)
             else:
                 results[wl_id] = bench_upload(args, workdir, wl_id, wl)
-    print(table(results))
+    if any(not r.get("capacity") for r in results.values()):
+        print(table(results))
+    if any(r.get("capacity") for r in results.values()):
+        print(capacity_table(results))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1)

@@ -13,6 +13,7 @@
 #include "lottery-protocol.h"
 #include "lottery-stream.h"
 
+#include <gio/gunixsocketaddress.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -750,6 +751,46 @@ test_unknown_options (Fixture       *fixture,
   }
 }
 
+/* ---- start cost ---- */
+
+static void
+test_no_session_bus (Fixture       *fixture,
+                     gconstpointer  data)
+{
+  g_autofree char *bets = agency_file (fixture, 10);
+  g_autofree char *path = test_fixture_path (&fixture->base, "bus");
+  g_autofree char *bus_env = g_strdup_printf (
+    "DBUS_SESSION_BUS_ADDRESS=unix:path=%s", path);
+  g_autoptr(GSocket) bus = NULL;
+  g_autoptr(GSocketAddress) address = g_unix_socket_address_new (path);
+  g_autoptr(GSocket) accepted = NULL;
+  g_autoptr(GError) error = NULL;
+  TestProcess *server = test_server_start (&fixture->base, 1, NULL);
+  TestProcess *client;
+
+  g_test_summary ("An agency start does not connect to the session bus: "
+                  "an upload has no use for D-Bus, and the round trip "
+                  "would be paid by every agency");
+  /* A bus that listens and never answers: a client that connected
+   * would wait on it, and the accept below would find it. */
+  bus = g_socket_new (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM,
+                      G_SOCKET_PROTOCOL_DEFAULT, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_socket_bind (bus, address, FALSE, &error));
+  g_assert_true (g_socket_listen (bus, &error));
+  g_socket_set_blocking (bus, FALSE);
+
+  client = test_client_run (&fixture->base, test_server_get_port (server), 1,
+                            ARGS ("--bets-file", bets),
+                            ARGS ("LC_ALL=C.UTF-8", "LANGUAGE=", bus_env));
+  test_assert_exit (client, 0);
+  g_assert_cmpuint (test_process_count_lines (client, DONE), ==, 1);
+
+  accepted = g_socket_accept (bus, NULL, &error);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
+  g_assert_null (accepted);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -779,6 +820,7 @@ main (int   argc,
   ADD ("/client/file/long-line", test_long_line);
   ADD ("/client/cli/positional", test_positional_bets_file);
   ADD ("/client/cli/unknown-option", test_unknown_options);
+  ADD ("/client/start/no-session-bus", test_no_session_bus);
 
   return g_test_run ();
 }
