@@ -406,6 +406,22 @@ lottery_state_check_batch (LotteryState *self,
   return TRUE;
 }
 
+/* @count bets of @agency were found in an adopted storage file, without
+ * the batches they came in: they are the agency's, before any batch. */
+void
+lottery_state_adopt_bets (LotteryState *self,
+                          guint         agency,
+                          guint         count)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lock);
+  AgencyRecord *record = lookup_agency (self, agency, NULL);
+
+  g_return_if_fail (record != NULL);
+
+  record->bets += count;
+  self->bets_stored += count;
+}
+
 void
 lottery_state_commit_batch (LotteryState *self,
                             guint         agency,

@@ -46,6 +46,9 @@ void          lottery_state_commit_batch        (LotteryState        *self,
                                                  guint32              sequence,
                                                  guint                count);
 
+void          lottery_state_adopt_bets          (LotteryState        *self,
+                                                 guint                agency,
+                                                 guint                count);
 gboolean      lottery_state_check_finish        (LotteryState        *self,
                                                  guint                agency,
                                                  guint32              last_sequence,
