@@ -240,7 +240,7 @@ lottery_server_new (const LotteryServerConfig *config,
     g_warning ("The journal of %s has %" G_GUINT64_FORMAT " records of "
                "agencies above %u; they are ignored", config->storage_path,
                replay.ignored, config->agencies);
-  if (replay.batches > 0)
+  if (replay.batches > 0 || lottery_state_get_bets_stored (self->state) > 0)
     lottery_log (G_LOG_LEVEL_INFO, "resume", "success",
                  "batches: %" G_GUINT64_FORMAT " | bets: %" G_GUINT64_FORMAT
                  " | finished_agencies: %u", replay.batches,
