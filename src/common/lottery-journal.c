@@ -25,6 +25,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -474,7 +475,7 @@ adopt (LotteryJournal *self,
        * for a lottery with no batches and cut bets.csv to nothing. */
       g_unlink (self->path);
       g_set_error (error, LOTTERY_STORE_ERROR, LOTTERY_STORE_ERROR_MISMATCH,
-                   _("%s holds %" G_GUINT64_FORMAT " bytes of bets but its "
+                   _("%s holds %" PRIu64 " bytes of bets but its "
                      "journal %s is missing: restore the journal, move %s "
                      "away to start a new lottery, or set storage.adopt "
                      "(--storage-adopt) to take its bets as they are"),
