@@ -222,16 +222,20 @@ sync_locked (LotterySyncer *self,
        * never point at rows that are not. Only this thread writes the
        * journal while it syncs. */
       started = g_get_monotonic_time ();
-      if (self->check != NULL && !self->check (self->check_data, &check_error))
-        ;
-      else if (fdatasync (self->data_fd) != 0)
-        saved = errno;
-      else if (rows_synced = TRUE,
-               !lottery_fd_write_all (self->journal_fd, held->data,
-                                      held->len, &saved))
+      if (self->check == NULL || self->check (self->check_data, &check_error))
+        {
+          if (fdatasync (self->data_fd) != 0)
+            saved = errno;
+          else
+            rows_synced = TRUE;
+        }
+      if (rows_synced &&
+          !lottery_fd_write_all (self->journal_fd, held->data, held->len,
+                                 &saved))
+        /* Only this thread writes the journal: cut what went half way. */
         no_space = is_no_space (saved) &&
                    ftruncate (self->journal_fd, (off_t) self->synced) == 0;
-      else if (fdatasync (self->journal_fd) != 0)
+      else if (rows_synced && fdatasync (self->journal_fd) != 0)
         saved = errno;
       lottery_metrics_observe_sync (lottery_metrics_get_default (),
                                     g_get_monotonic_time () - started);
