@@ -1467,6 +1467,43 @@ test_agencies_recorded (Fixture       *fixture,
   g_assert_true (lottery_store_close (storage, NULL));
 }
 
+/* A journal written before the header existed is still read; the first
+ * start that records a count fixes it. */
+static void
+test_agencies_old_journal (Fixture       *fixture,
+                           gconstpointer  user_data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LotteryStore) storage = NULL;
+  g_autoptr(GArray) records = g_array_new (FALSE, FALSE,
+                                           sizeof (LotteryStoreRecord));
+
+  /* No count given: no header, as before it existed. */
+  storage = lottery_file_store_open_full (fixture->path,
+                                          LOTTERY_FILE_STORE_SYNC, NULL, NULL,
+                                          &error);
+  g_assert_no_error (error);
+  append_batch (storage, 2, 1, "2,A,B,1,1990-01-01,7\r\n", 22, &error);
+  g_assert_no_error (error);
+  g_assert_true (lottery_store_close (storage, NULL));
+  g_clear_object (&storage);
+
+  storage = lottery_file_store_open_lottery (fixture->path,
+                                             LOTTERY_FILE_STORE_SYNC, 4,
+                                             collect_record, records, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (records->len, ==, 1);
+  g_assert_true (lottery_store_close (storage, NULL));
+  g_clear_object (&storage);
+
+  storage = lottery_file_store_open_lottery (fixture->path,
+                                             LOTTERY_FILE_STORE_SYNC, 2,
+                                             NULL, NULL, &error);
+  g_assert_null (storage);
+  g_assert_error (error, LOTTERY_STORE_ERROR, LOTTERY_STORE_ERROR_MISMATCH);
+  g_assert_nonnull (strstr (error->message, "of 4 agencies"));
+}
+
 /* A full disk (here a file size limit) on a journal-only write is cut
  * back and retried: the store is not broken, and nothing is lost. */
 static void
@@ -1725,6 +1762,7 @@ main (int   argc,
   ADD ("/storage/guard/not-regular", test_open_not_regular);
   ADD ("/storage/guard/adopt", test_adopt);
   ADD ("/storage/guard/agencies", test_agencies_recorded);
+  ADD ("/storage/guard/agencies-old-journal", test_agencies_old_journal);
   ADD ("/storage/guard/journal-no-space", test_journal_no_space);
   ADD ("/storage/sync/concurrent", test_sync_concurrent);
   ADD ("/storage/sync/async-order", test_sync_async_order);
