@@ -682,8 +682,8 @@ check_header (LotteryJournal *self,
     {
       saved = saved != 0 ? saved : errno;
       if (ftruncate (self->fd, (off_t) self->size) != 0)
-        g_warning ("Cannot cut journal %s: %s", self->path,
-                   g_strerror (errno));
+        lottery_log (G_LOG_LEVEL_WARNING, "cut_journal", "fail",
+                     "file: %s | error: %s", self->path, g_strerror (errno));
       return fail_errno (error, saved, _("Cannot write journal %s: %s"),
                          self->path, g_strerror (saved));
     }
