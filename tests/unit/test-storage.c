@@ -1342,6 +1342,30 @@ test_replaced (Fixture       *fixture,
   lottery_store_close (storage, NULL);
 }
 
+/* The journal deleted under the store: the next sync says which file. */
+static void
+test_journal_deleted (Fixture       *fixture,
+                      gconstpointer  user_data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LotteryStore) storage = NULL;
+
+  if (run_in_subprocess ("*action: storage | result: fail | "
+                         "file: *bets.csv*bets.csv.journal*"))
+    return;
+
+  storage = lottery_file_store_open_full (fixture->path,
+                                          LOTTERY_FILE_STORE_SYNC, NULL, NULL,
+                                          &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_remove (fixture->journal), ==, 0);
+  g_assert_false (append_batch (storage, 1, 1, "1,A,B,1,1990-01-01,7\r\n",
+                                22, &error));
+  g_assert_error (error, LOTTERY_STORE_ERROR, LOTTERY_STORE_ERROR_REPLACED);
+  g_assert_nonnull (strstr (error->message, fixture->journal));
+  lottery_store_close (storage, NULL);
+}
+
 /* FIFOs and devices are refused at open, saying what they are. */
 static void
 test_open_not_regular (Fixture       *fixture,
@@ -1759,6 +1783,7 @@ main (int   argc,
   g_test_add ("/storage/guard/replaced-none", Fixture,
               GUINT_TO_POINTER (LOTTERY_FILE_STORE_NONE), fixture_setup,
               test_replaced, fixture_teardown);
+  ADD ("/storage/guard/journal-deleted", test_journal_deleted);
   ADD ("/storage/guard/not-regular", test_open_not_regular);
   ADD ("/storage/guard/adopt", test_adopt);
   ADD ("/storage/guard/agencies", test_agencies_recorded);
