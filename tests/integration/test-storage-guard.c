@@ -98,12 +98,9 @@ static void
 test_finished_lottery (TestFixture   *fixture,
                        gconstpointer  data)
 {
-  g_autofree char *file1 = test_gen_bets (fixture, "agency-1.csv", 300, 1, 1,
-                                          FALSE);
-  g_autofree char *file2 = test_gen_bets (fixture, "agency-2.csv", 300, 2, 1,
-                                          FALSE);
   g_autofree char *path = test_fixture_path (fixture, "bets.csv");
-  TestProcess *server, *client1, *client2;
+  TestProcess *server, *clients[2];
+  guint i;
 
   g_test_summary ("The agency count is part of the lottery: a drawn "
                   "lottery of 2 agencies is refused with --agencies 3 or 1, "
@@ -111,12 +108,17 @@ test_finished_lottery (TestFixture   *fixture,
                   "warns that the lottery is already drawn.");
 
   server = test_server_start (fixture, 2, NULL);
-  client1 = test_client_start (fixture, test_server_get_port (server), 1,
-                               ARGS ("--bets-file", file1), NULL);
-  client2 = test_client_run (fixture, test_server_get_port (server), 2,
-                             ARGS ("--bets-file", file2), NULL);
-  test_assert_exit (client2, 0);
-  test_assert_exit (client1, 0);
+  for (i = 0; i < G_N_ELEMENTS (clients); i++)
+    {
+      g_autofree char *name = g_strdup_printf ("agency-%u.csv", i + 1);
+      g_autofree char *file = test_gen_bets (fixture, name, 300, i + 1, 1,
+                                             FALSE);
+
+      clients[i] = test_client_start (fixture, test_server_get_port (server),
+                                      i + 1, ARGS ("--bets-file", file), NULL);
+    }
+  for (i = 0; i < G_N_ELEMENTS (clients); i++)
+    test_assert_exit (clients[i], 0);
   g_assert_cmpuint (test_process_count_lines (server, "lottery_drawn"), ==, 0);
   test_process_send_signal (server, SIGTERM);
   test_assert_exit (server, 0);

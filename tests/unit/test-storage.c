@@ -1398,17 +1398,61 @@ collect_adopted (const LotteryStoreRecord *record,
   return TRUE;
 }
 
+/* Opens @fixture's files as a lottery of @agencies (with sync); it must
+ * work. */
+static LotteryStore *
+open_lottery (Fixture                *fixture,
+              LotteryFileStoreFlags   flags,
+              guint                   agencies,
+              LotteryStoreRecordFunc  func,
+              gpointer                user_data)
+{
+  g_autoptr(GError) error = NULL;
+  LotteryStore *storage;
+
+  storage = lottery_file_store_open_lottery (fixture->path,
+                                             flags | LOTTERY_FILE_STORE_SYNC,
+                                             agencies, func, user_data,
+                                             &error);
+  g_assert_no_error (error);
+
+  return storage;
+}
+
+/* Opening them as a lottery of @agencies is refused as another
+ * lottery's, with every one of @needles in the message, and leaves
+ * nothing open. */
+static void
+assert_lottery_refused (Fixture            *fixture,
+                        guint               agencies,
+                        const char * const *needles)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LotteryStore) storage = NULL;
+  guint i;
+
+  storage = lottery_file_store_open_lottery (fixture->path,
+                                             LOTTERY_FILE_STORE_SYNC,
+                                             agencies, NULL, NULL, &error);
+  g_assert_null (storage);
+  g_assert_error (error, LOTTERY_STORE_ERROR, LOTTERY_STORE_ERROR_MISMATCH);
+  for (i = 0; needles[i] != NULL; i++)
+    if (strstr (error->message, needles[i]) == NULL)
+      g_error ("“%s” not in: %s", needles[i], error->message);
+}
+
+#define NEEDLES(...) ((const char * const []) { __VA_ARGS__, NULL })
+
 /* A bets.csv without its journal is refused unless adopted; adopted,
- * each agency gets the bets it holds there. */
+ * each agency gets the bets it holds there, at every start. */
 static void
 test_adopt (Fixture       *fixture,
             gconstpointer  user_data)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(LotteryStore) storage = NULL;
   g_autoptr(GArray) adopted = g_array_new (FALSE, FALSE,
                                            sizeof (LotteryStoreRecord));
-  const LotteryStoreRecord *r;
+  static const guint expected[][2] = { { 1, 2 }, { 3, 1 } };
+  guint start, i;
 
   if (run_in_subprocess ("*action: adopt | result: success*agencies: 3*"))
     return;
@@ -1417,42 +1461,30 @@ test_adopt (Fixture       *fixture,
                                       "1,A,B,1,1990-01-01,7\r\n"
                                       "3,C,D,2,1990-01-01,7574\r\n"
                                       "1,E,F,3,1990-01-01,9\r\n", -1, NULL));
-  storage = lottery_file_store_open_lottery (fixture->path,
-                                             LOTTERY_FILE_STORE_SYNC, 3,
-                                             NULL, NULL, &error);
-  g_assert_null (storage);
-  g_assert_error (error, LOTTERY_STORE_ERROR, LOTTERY_STORE_ERROR_MISMATCH);
-  g_assert_nonnull (strstr (error->message, fixture->path));
-  g_assert_nonnull (strstr (error->message, fixture->journal));
-  g_assert_nonnull (strstr (error->message, "storage.adopt"));
+  assert_lottery_refused (fixture, 3,
+                          NEEDLES (fixture->path, fixture->journal,
+                                   "storage.adopt"));
   g_assert_false (g_file_test (fixture->journal, G_FILE_TEST_EXISTS));
-  g_clear_error (&error);
 
-  storage = lottery_file_store_open_lottery (fixture->path,
-                                             LOTTERY_FILE_STORE_SYNC |
-                                             LOTTERY_FILE_STORE_ADOPT, 3,
-                                             collect_adopted, adopted,
-                                             &error);
-  g_assert_no_error (error);
-  g_assert_cmpuint (adopted->len, ==, 2);
-  r = &g_array_index (adopted, LotteryStoreRecord, 0);
-  g_assert_cmpuint (r->agency, ==, 1);
-  g_assert_cmpuint (r->count, ==, 2);
-  r = &g_array_index (adopted, LotteryStoreRecord, 1);
-  g_assert_cmpuint (r->agency, ==, 3);
-  g_assert_cmpuint (r->count, ==, 1);
-  g_assert_true (lottery_store_close (storage, NULL));
-  g_clear_object (&storage);
+  /* Adopted, then replayed the same way after a restart. */
+  for (start = 0; start < 2; start++)
+    {
+      g_autoptr(LotteryStore) storage = NULL;
 
-  /* Replayed the same way after a restart. */
-  g_array_set_size (adopted, 0);
-  storage = lottery_file_store_open_lottery (fixture->path,
-                                             LOTTERY_FILE_STORE_SYNC, 3,
-                                             collect_adopted, adopted,
-                                             &error);
-  g_assert_no_error (error);
-  g_assert_cmpuint (adopted->len, ==, 2);
-  g_assert_true (lottery_store_close (storage, NULL));
+      g_array_set_size (adopted, 0);
+      storage = open_lottery (fixture, LOTTERY_FILE_STORE_ADOPT, 3,
+                              collect_adopted, adopted);
+      g_assert_cmpuint (adopted->len, ==, G_N_ELEMENTS (expected));
+      for (i = 0; i < adopted->len; i++)
+        {
+          const LotteryStoreRecord *r = &g_array_index (adopted,
+                                                        LotteryStoreRecord, i);
+
+          g_assert_cmpuint (r->agency, ==, expected[i][0]);
+          g_assert_cmpuint (r->count, ==, expected[i][1]);
+        }
+      g_assert_true (lottery_store_close (storage, NULL));
+    }
 }
 
 /* The agency count is part of the lottery: another count is refused,
@@ -1462,33 +1494,20 @@ test_agencies_recorded (Fixture       *fixture,
                         gconstpointer  user_data)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(LotteryStore) storage = NULL;
+  LotteryStore *storage = open_lottery (fixture, 0, 2, NULL, NULL);
 
-  storage = lottery_file_store_open_lottery (fixture->path,
-                                             LOTTERY_FILE_STORE_SYNC, 2,
-                                             NULL, NULL, &error);
-  g_assert_no_error (error);
   append_batch (storage, 1, 1, "1,A,B,1,1990-01-01,7\r\n", 22, &error);
   g_assert_no_error (error);
   g_assert_true (lottery_store_close (storage, NULL));
-  g_clear_object (&storage);
+  g_object_unref (storage);
 
-  storage = lottery_file_store_open_lottery (fixture->path,
-                                             LOTTERY_FILE_STORE_SYNC, 3,
-                                             NULL, NULL, &error);
-  g_assert_null (storage);
-  g_assert_error (error, LOTTERY_STORE_ERROR, LOTTERY_STORE_ERROR_MISMATCH);
-  g_assert_nonnull (strstr (error->message, "of 2 agencies"));
-  g_assert_nonnull (strstr (error->message, "lottery.agencies is 3"));
-  g_assert_nonnull (strstr (error->message, fixture->journal));
-  g_clear_error (&error);
-
-  storage = lottery_file_store_open_lottery (fixture->path,
-                                             LOTTERY_FILE_STORE_SYNC, 2,
-                                             NULL, NULL, &error);
-  g_assert_no_error (error);
+  assert_lottery_refused (fixture, 3,
+                          NEEDLES ("of 2 agencies", "lottery.agencies is 3",
+                                   fixture->journal));
+  storage = open_lottery (fixture, 0, 2, NULL, NULL);
   g_assert_cmpuint (store_size (storage), ==, 22);
   g_assert_true (lottery_store_close (storage, NULL));
+  g_object_unref (storage);
 }
 
 /* A journal written before the header existed is still read; the first
@@ -1498,34 +1517,22 @@ test_agencies_old_journal (Fixture       *fixture,
                            gconstpointer  user_data)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(LotteryStore) storage = NULL;
   g_autoptr(GArray) records = g_array_new (FALSE, FALSE,
                                            sizeof (LotteryStoreRecord));
-
   /* No count given: no header, as before it existed. */
-  storage = lottery_file_store_open_full (fixture->path,
-                                          LOTTERY_FILE_STORE_SYNC, NULL, NULL,
-                                          &error);
-  g_assert_no_error (error);
+  LotteryStore *storage = open_lottery (fixture, 0, 0, NULL, NULL);
+
   append_batch (storage, 2, 1, "2,A,B,1,1990-01-01,7\r\n", 22, &error);
   g_assert_no_error (error);
   g_assert_true (lottery_store_close (storage, NULL));
-  g_clear_object (&storage);
+  g_object_unref (storage);
 
-  storage = lottery_file_store_open_lottery (fixture->path,
-                                             LOTTERY_FILE_STORE_SYNC, 4,
-                                             collect_record, records, &error);
-  g_assert_no_error (error);
+  storage = open_lottery (fixture, 0, 4, collect_record, records);
   g_assert_cmpuint (records->len, ==, 1);
   g_assert_true (lottery_store_close (storage, NULL));
-  g_clear_object (&storage);
+  g_object_unref (storage);
 
-  storage = lottery_file_store_open_lottery (fixture->path,
-                                             LOTTERY_FILE_STORE_SYNC, 2,
-                                             NULL, NULL, &error);
-  g_assert_null (storage);
-  g_assert_error (error, LOTTERY_STORE_ERROR, LOTTERY_STORE_ERROR_MISMATCH);
-  g_assert_nonnull (strstr (error->message, "of 4 agencies"));
+  assert_lottery_refused (fixture, 2, NEEDLES ("of 4 agencies"));
 }
 
 /* A full disk (here a file size limit) on a journal-only write is cut
