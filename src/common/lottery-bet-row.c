@@ -160,27 +160,17 @@ lottery_bet_parse_row (const char *line,
   return TRUE;
 }
 
-/* Streams a bets.csv file back (the original load_bets ()): each row is
- * parsed and validated again, so a damaged file is reported, with its
- * line, not guessed at. With @winners_only, rows whose number is not
- * the winning one are skipped before they are parsed; that is what
- * makes the draw fast. */
-gboolean
-lottery_bet_rows_read (const char    *path,
-                       gboolean       winners_only,
-                       LotteryBetFunc func,
-                       gpointer       user_data,
-                       GCancellable  *cancellable,
-                       GError       **error)
+static gboolean
+read_rows (LotteryCsvReader *reader,
+           gboolean          winners_only,
+           LotteryBetFunc    func,
+           gpointer          user_data,
+           GCancellable     *cancellable,
+           GError          **error)
 {
-  g_autoptr(LotteryCsvReader) reader = NULL;
   g_autoptr(GError) local_error = NULL;
   const char *line;
   gsize len;
-
-  reader = lottery_csv_reader_new_for_path (path, error);
-  if (reader == NULL)
-    return FALSE;
 
   while (lottery_csv_reader_next_line (reader, &line, &len, cancellable,
                                        &local_error))
@@ -208,4 +198,45 @@ lottery_bet_rows_read (const char    *path,
     }
 
   return TRUE;
+}
+
+/* Streams a bets.csv file back (the original load_bets ()): each row is
+ * parsed and validated again, so a damaged file is reported, with its
+ * line, not guessed at. With @winners_only, rows whose number is not
+ * the winning one are skipped before they are parsed; that is what
+ * makes the draw fast. */
+gboolean
+lottery_bet_rows_read (const char    *path,
+                       gboolean       winners_only,
+                       LotteryBetFunc func,
+                       gpointer       user_data,
+                       GCancellable  *cancellable,
+                       GError       **error)
+{
+  g_autoptr(LotteryCsvReader) reader = NULL;
+
+  reader = lottery_csv_reader_new_for_path (path, error);
+  if (reader == NULL)
+    return FALSE;
+
+  return read_rows (reader, winners_only, func, user_data, cancellable,
+                    error);
+}
+
+/* Like lottery_bet_rows_read (), from @stream (named @name in errors):
+ * the store reads back the file it writes, not whatever its path names
+ * now. */
+gboolean
+lottery_bet_rows_read_stream (GInputStream  *stream,
+                              const char    *name,
+                              gboolean       winners_only,
+                              LotteryBetFunc func,
+                              gpointer       user_data,
+                              GCancellable  *cancellable,
+                              GError       **error)
+{
+  g_autoptr(LotteryCsvReader) reader = lottery_csv_reader_new (stream, name);
+
+  return read_rows (reader, winners_only, func, user_data, cancellable,
+                    error);
 }

@@ -30,5 +30,12 @@ gboolean    lottery_bet_rows_read        (const char       *path,
                                           gpointer          user_data,
                                           GCancellable     *cancellable,
                                           GError          **error);
+gboolean    lottery_bet_rows_read_stream (GInputStream     *stream,
+                                          const char       *name,
+                                          gboolean          winners_only,
+                                          LotteryBetFunc    func,
+                                          gpointer          user_data,
+                                          GCancellable     *cancellable,
+                                          GError          **error);
 
 G_END_DECLS

@@ -199,6 +199,11 @@ apply_json_value (const LotterySetting *setting,
                        source, error);
     }
 
+  /* A yes/no choice also takes JSON's own true and false. */
+  if (type == G_TYPE_BOOLEAN && setting->type == LOTTERY_SETTING_CHOICE)
+    return lottery_config_set_from_string (setting, config,
+                                           json_node_get_boolean (node)
+                                             ? "true" : "false", source, error);
   if (type != G_TYPE_STRING)
     return lottery_fail (error, LOTTERY_ERROR_CONFIG,
                          _("%s: %s must be a string"), source, setting->key);

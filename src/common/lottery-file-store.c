@@ -19,11 +19,17 @@
 
 #include "lottery-file-store.h"
 #include "lottery-journal.h"
+#include "lottery-log.h"
 #include "lottery-syncer.h"
 
 #include <glib/gi18n-lib.h>
 
+#include <gio/gunixinputstream.h>
+#include <glib/gstdio.h>
+
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 struct _LotteryFileStore
@@ -39,7 +45,8 @@ struct _LotteryFileStore
   guint64         journal_written; /* journal bytes in the file, without
                                     * sync (with it, the syncer writes) */
   gboolean        broken;         /* the files no longer end at a batch
-                                   * boundary */
+                                   * boundary, or were replaced */
+  GError         *broken_error;   /* why, if not a partial batch */
 };
 
 static void lottery_file_store_iface_init (LotteryStoreInterface *iface);
@@ -57,6 +64,7 @@ lottery_file_store_finalize (GObject *object)
   g_clear_pointer (&self->syncer, lottery_syncer_free);
   lottery_journal_clear (&self->journal);
   g_free (self->path);
+  g_clear_error (&self->broken_error);
   g_mutex_clear (&self->lock);
 
   G_OBJECT_CLASS (lottery_file_store_parent_class)->finalize (object);
@@ -74,6 +82,40 @@ lottery_file_store_init (LotteryFileStore *self)
   g_mutex_init (&self->lock);
 }
 
+typedef struct
+{
+  LotteryStoreRecordFunc func;
+  gpointer               user_data;
+  guint                  agencies;
+  guint8                *finished; /* [agencies + 1] */
+  guint                  n_finished;
+} Replay;
+
+/* Counts the agencies that finished on the way to @func. */
+static gboolean
+replay_record (const LotteryStoreRecord *record,
+               gpointer                  user_data)
+{
+  Replay *replay = user_data;
+
+  if (record->type == LOTTERY_STORE_RECORD_FINISH &&
+      record->agency >= 1 && record->agency <= replay->agencies &&
+      !replay->finished[record->agency])
+    {
+      replay->finished[record->agency] = 1;
+      replay->n_finished++;
+    }
+
+  return replay->func == NULL || replay->func (record, replay->user_data);
+}
+
+static gboolean
+check_paths (gconstpointer   user_data,
+             GError        **error)
+{
+  return lottery_journal_check_paths (user_data, error);
+}
+
 /* Opens (creating if needed) bets.csv and its journal, cuts back what
  * a crash left half written, then replays the journal. No other thread
  * may use the store before this returns, so it takes no lock: @func
@@ -86,6 +128,8 @@ lottery_file_store_recover (LotteryStore           *store,
                             GError                **error)
 {
   LotteryFileStore *self = LOTTERY_FILE_STORE (store);
+  g_autofree guint8 *finished = NULL;
+  Replay replay = { func, user_data, self->journal.agencies, NULL, 0 };
   guint64 good, data_end;
 
   g_return_val_if_fail (self->journal.fd < 0, FALSE);
@@ -97,15 +141,51 @@ lottery_file_store_recover (LotteryStore           *store,
     }
 
   self->journal_written = self->journal.size;
-  if (func != NULL &&
-      !lottery_journal_scan (&self->journal, self->journal.size, G_MAXUINT64,
-                             func, user_data, &good, &data_end, error))
+  replay.finished = finished = g_new0 (guint8, replay.agencies + 1);
+  if (!lottery_journal_scan (&self->journal, self->journal.size, G_MAXUINT64,
+                             replay_record, &replay, &good, &data_end, error))
     return FALSE;
+  if (replay.agencies > 0 && replay.n_finished == replay.agencies)
+    {
+      g_autofree char *lottery = lottery_journal_describe (&self->journal);
+
+      /* Carrying on is right after a crash during or after the draw;
+       * it is wrong for an operator who meant a new lottery. */
+      lottery_log (G_LOG_LEVEL_WARNING, "lottery_drawn", "success",
+                   "storage: %s | agencies: %u | lottery: %s", self->path,
+                   replay.agencies, lottery);
+    }
   if (self->sync)
-    self->syncer = lottery_syncer_new (self->path, self->journal.data_fd,
-                                       self->journal.fd, self->journal.size);
+    {
+      self->syncer = lottery_syncer_new (self->path, self->journal.data_fd,
+                                         self->journal.fd, self->journal.size);
+      lottery_syncer_set_check (self->syncer, check_paths, &self->journal);
+    }
 
   return TRUE;
+}
+
+/* Called with the lock held: the paths must still name the files
+ * written. A replaced file stops the store for good, loudly. */
+static gboolean
+check_paths_locked (LotteryFileStore *self,
+                    GError          **error)
+{
+  g_autoptr(GError) local_error = NULL;
+
+  if (self->broken_error == NULL &&
+      lottery_journal_check_paths (&self->journal, &local_error))
+    return TRUE;
+  if (self->broken_error == NULL)
+    {
+      lottery_log (LOTTERY_LOG_ERROR, "storage", "fail", "file: %s | error: %s",
+                   self->path, local_error->message);
+      self->broken = TRUE;
+      self->broken_error = g_steal_pointer (&local_error);
+    }
+  g_propagate_error (error, g_error_copy (self->broken_error));
+
+  return FALSE;
 }
 
 /* Called with the lock held: takes back a write that went half way. */
@@ -155,8 +235,14 @@ lottery_file_store_append (LotteryStore       *store,
   if (self->journal.data_fd < 0)
     return lottery_store_fail (error, LOTTERY_STORE_ERROR_CLOSED,
                                _("Storage %s is closed"), self->path);
-  if (self->broken ||
-      (self->syncer != NULL && lottery_syncer_is_broken (self->syncer)))
+  if (self->broken_error != NULL)
+    {
+      g_propagate_error (error, g_error_copy (self->broken_error));
+      return FALSE;
+    }
+  if (self->syncer != NULL && !lottery_syncer_check (self->syncer, error))
+    return FALSE;
+  if (self->broken)
     return lottery_store_fail (error, LOTTERY_STORE_ERROR_BROKEN,
                                _("Storage %s ends with a partial batch; "
                                  "refusing to append after it"), self->path);
@@ -210,9 +296,21 @@ lottery_file_store_sync_async (LotteryStore        *store,
       return;
     }
 
-  /* Without sync there is nothing to wait for. */
+  /* Without sync there is nothing to wait for, but a batch written to
+   * a file the path no longer names must not be acknowledged. */
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, lottery_file_store_sync_async);
+  if (ticket > 0)
+    {
+      g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lock);
+      GError *error = NULL;
+
+      if (self->journal.data_fd >= 0 && !check_paths_locked (self, &error))
+        {
+          g_task_return_error (task, error);
+          return;
+        }
+    }
   g_task_return_boolean (task, TRUE);
 }
 
@@ -226,6 +324,8 @@ lottery_file_store_sync_finish (LotteryStore  *store,
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 
+/* Reads back the file this store writes, through its own descriptor,
+ * never whatever the path names now. */
 static gboolean
 lottery_file_store_load_bets (LotteryStore  *store,
                               gboolean       winners_only,
@@ -234,8 +334,43 @@ lottery_file_store_load_bets (LotteryStore  *store,
                               GCancellable  *cancellable,
                               GError       **error)
 {
-  return lottery_bet_rows_read (LOTTERY_FILE_STORE (store)->path, winners_only,
-                                func, user_data, cancellable, error);
+  LotteryFileStore *self = LOTTERY_FILE_STORE (store);
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lock);
+  g_autoptr(GInputStream) stream = NULL;
+  g_autofree char *fd_path = NULL;
+  struct stat st;
+  int fd;
+
+  if (self->journal.data_fd < 0)
+    return lottery_store_fail (error, LOTTERY_STORE_ERROR_CLOSED,
+                               _("Storage %s is closed"), self->path);
+  if (!check_paths_locked (self, error))
+    return FALSE;
+
+  /* A descriptor of its own, for its own offset: appends move the
+   * store's to the end. */
+  fd_path = g_strdup_printf ("/proc/self/fd/%d", self->journal.data_fd);
+  fd = g_open (fd_path, O_RDONLY | O_CLOEXEC, 0);
+  if (fd >= 0 && (fstat (fd, &st) != 0 || st.st_ino != self->journal.data_ino ||
+                  st.st_dev != self->journal.data_dev))
+    {
+      g_close (fd, NULL);
+      fd = -1;
+      errno = ESTALE;
+    }
+  if (fd < 0)
+    {
+      int saved = errno;
+
+      return lottery_store_fail (error, LOTTERY_STORE_ERROR_IO,
+                                 _("Cannot read storage %s back: %s"),
+                                 self->path, g_strerror (saved));
+    }
+  g_clear_pointer (&locker, g_mutex_locker_free);
+
+  stream = g_unix_input_stream_new (fd, TRUE);
+  return lottery_bet_rows_read_stream (stream, self->path, winners_only, func,
+                                       user_data, cancellable, error);
 }
 
 static const char *
@@ -302,6 +437,7 @@ lottery_file_store_new (const char           *path,
   self->path = g_strdup (path);
   self->sync = (flags & LOTTERY_FILE_STORE_SYNC) != 0;
   lottery_journal_init (&self->journal, path);
+  self->journal.adopt = (flags & LOTTERY_FILE_STORE_ADOPT) != 0;
 
   return LOTTERY_STORE (self);
 }
@@ -321,8 +457,28 @@ lottery_file_store_open_full (const char             *path,
                               gpointer                user_data,
                               GError                **error)
 {
+  return lottery_file_store_open_lottery (path, flags, 0, func, user_data,
+                                          error);
+}
+
+/**
+ * lottery_file_store_open_lottery:
+ * @agencies: lottery.agencies: recorded in a new journal, and the files
+ *   are refused if they were recorded with another count
+ *
+ * lottery_file_store_open_full () for the server.
+ */
+LotteryStore *
+lottery_file_store_open_lottery (const char             *path,
+                                 LotteryFileStoreFlags   flags,
+                                 guint                   agencies,
+                                 LotteryStoreRecordFunc  func,
+                                 gpointer                user_data,
+                                 GError                **error)
+{
   g_autoptr(LotteryStore) store = lottery_file_store_new (path, flags);
 
+  LOTTERY_FILE_STORE (store)->journal.agencies = agencies;
   if (!lottery_store_recover (store, func, user_data, NULL, error))
     return NULL;
 

@@ -13,12 +13,19 @@ typedef enum
 {
   LOTTERY_FILE_STORE_NONE = 0,
   LOTTERY_FILE_STORE_SYNC = 1 << 0, /* a sync waits for the disk */
+  LOTTERY_FILE_STORE_ADOPT = 1 << 1, /* take a bets.csv without journal */
 } LotteryFileStoreFlags;
 
 LotteryStore *lottery_file_store_new       (const char             *path,
                                             LotteryFileStoreFlags   flags);
 LotteryStore *lottery_file_store_open_full (const char             *path,
                                             LotteryFileStoreFlags   flags,
+                                            LotteryStoreRecordFunc  func,
+                                            gpointer                user_data,
+                                            GError                **error);
+LotteryStore *lottery_file_store_open_lottery (const char          *path,
+                                            LotteryFileStoreFlags   flags,
+                                            guint                   agencies,
                                             LotteryStoreRecordFunc  func,
                                             gpointer                user_data,
                                             GError                **error);

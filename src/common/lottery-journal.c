@@ -25,6 +25,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -42,8 +43,17 @@
  *              what it stored)
  *  28  u32    FNV-1a of bytes 0..27
  * The checksum tells a whole record from one torn by a crash or a
- * block of zeros left by a power cut. */
+ * block of zeros left by a power cut.
+ *
+ * A header record ('H') says which lottery the files are: written
+ * first in a new journal (after the records of an older journal that
+ * had none), it is never replayed:
+ *   4  u32    lottery.agencies
+ *   8  u8[16] random lottery id
+ *  24  u32    creation time (Unix seconds)
+ *  28  u32    FNV-1a of bytes 0..27 */
 #define RECORD_SIZE LOTTERY_JOURNAL_RECORD_SIZE
+#define RECORD_HEADER 'H'
 #define RECORD_MAGIC_0 'L'
 #define RECORD_MAGIC_1 'J'
 
@@ -142,6 +152,58 @@ lottery_journal_decode (const guint8       *p,
   return TRUE;
 }
 
+static void
+encode_header (guint8               *p,
+               const LotteryJournal *self)
+{
+  memset (p, 0, RECORD_SIZE);
+  p[0] = RECORD_MAGIC_0;
+  p[1] = RECORD_MAGIC_1;
+  p[2] = RECORD_HEADER;
+  put_u32 (p + 4, self->header_agencies);
+  memcpy (p + 8, self->id, sizeof self->id);
+  put_u32 (p + 24, self->created);
+  put_u32 (p + 28, fnv1a (p, 28));
+}
+
+/* Takes the first header found; a later one (there should be none)
+ * only has to be whole. */
+static gboolean
+decode_header (LotteryJournal *self,
+               const guint8   *p)
+{
+  if (p[0] != RECORD_MAGIC_0 || p[1] != RECORD_MAGIC_1 ||
+      p[2] != RECORD_HEADER || get_u32 (p + 28) != fnv1a (p, 28))
+    return FALSE;
+  if (self->has_header)
+    return TRUE;
+
+  self->has_header = TRUE;
+  self->header_agencies = get_u32 (p + 4);
+  memcpy (self->id, p + 8, sizeof self->id);
+  self->created = get_u32 (p + 24);
+
+  return TRUE;
+}
+
+/* The lottery's identity, for messages: "id …, created …". */
+char *
+lottery_journal_describe (const LotteryJournal *self)
+{
+  g_autoptr(GDateTime) created = NULL;
+  g_autofree char *when = NULL;
+  g_autoptr(GString) id = g_string_new (NULL);
+  gsize i;
+
+  for (i = 0; i < sizeof self->id; i++)
+    g_string_append_printf (id, "%02x", self->id[i]);
+  created = g_date_time_new_from_unix_utc (self->created);
+  when = created != NULL ? g_date_time_format_iso8601 (created) : NULL;
+
+  return g_strdup_printf ("%s, created %s", id->str,
+                          when != NULL ? when : "?");
+}
+
 /* write () until done; on failure @saved_errno says why (ENOSPC for a
  * write that took nothing). */
 gboolean
@@ -206,6 +268,13 @@ lottery_journal_scan (LotteryJournal         *self,
         {
           LotteryStoreRecord record;
 
+          if (buf[i + 2] == RECORD_HEADER)
+            {
+              if (!decode_header (self, buf + i))
+                goto done;
+              offset += RECORD_SIZE;
+              continue;
+            }
           if (!lottery_journal_decode (buf + i, &record) || record.end < end ||
               record.end > MIN (self->data_size, max_end))
             goto done;
@@ -329,37 +398,144 @@ last_row_end (LotteryJournal *self)
   return end;
 }
 
+/* Bets already held for each agency in the first @end bytes of
+ * bets.csv, counted from the rows' first field: adoption resumes every
+ * agency past what the file holds, not from zero. */
+static GArray *
+count_rows (LotteryJournal *self,
+            guint64         end,
+            GError        **error)
+{
+  g_autoptr(GArray) counts = g_array_new (FALSE, TRUE, sizeof (guint32));
+  char buf[65536];
+  guint64 offset = 0;
+  guint32 agency = 0;
+  gboolean at_start = TRUE, in_agency = FALSE;
+
+  while (offset < end)
+    {
+      ssize_t got = pread (self->data_fd, buf,
+                           (gsize) MIN (sizeof buf, end - offset),
+                           (off_t) offset);
+      ssize_t i;
+
+      if (got < 0 && errno == EINTR)
+        continue;
+      if (got <= 0)
+        {
+          fail_errno (error, got < 0 ? errno : EIO,
+                      _("Cannot read storage %s: %s"), self->data_path,
+                      g_strerror (got < 0 ? errno : EIO));
+          return NULL;
+        }
+      for (i = 0; i < got; i++)
+        {
+          char c = buf[i];
+
+          if (at_start)
+            {
+              at_start = FALSE;
+              in_agency = TRUE;
+              agency = 0;
+            }
+          if (c == '\n')
+            at_start = TRUE;
+          else if (in_agency && g_ascii_isdigit (c) && agency < 100000000)
+            agency = agency * 10 + (guint32) (c - '0');
+          else if (in_agency)
+            {
+              in_agency = FALSE;
+              /* Blank lines and damaged rows count for no agency; the
+               * draw reports the damage with its line. */
+              if (c == ',' && agency > 0 && agency <= 1000000)
+                {
+                  if (agency >= counts->len)
+                    g_array_set_size (counts, agency + 1);
+                  g_array_index (counts, guint32, agency)++;
+                }
+            }
+        }
+      offset += (guint64) got;
+    }
+
+  return g_steal_pointer (&counts);
+}
+
 /* bets.csv has rows but there is no journal (it was written by other
- * means, or the journal was removed): keep its whole rows, record them
- * as adopted, and start every agency from its first batch. */
+ * means, or the journal was removed). Refused unless storage.adopt is
+ * set: then its whole rows are kept and recorded, one 'A' record per
+ * agency with the bets it already has there. */
 static gboolean
 adopt (LotteryJournal *self,
        gboolean        sync,
        GError        **error)
 {
-  LotteryStoreRecord record = { LOTTERY_STORE_RECORD_ADOPTED, 0, 0, 0, 0 };
-  guint8 buf[RECORD_SIZE];
+  g_autoptr(GArray) counts = NULL;
+  g_autoptr(GByteArray) records = g_byte_array_new ();
+  guint64 end;
+  guint32 agency;
   int saved = 0;
 
-  record.end = last_row_end (self);
-  if (!cut_data (self, record.end, error))
+  if (!self->adopt)
+    {
+      /* Leave no empty journal behind: the next start would take it
+       * for a lottery with no batches and cut bets.csv to nothing. */
+      g_unlink (self->path);
+      g_set_error (error, LOTTERY_STORE_ERROR, LOTTERY_STORE_ERROR_MISMATCH,
+                   _("%s holds %" PRIu64 " bytes of bets but its "
+                     "journal %s is missing: restore the journal, move %s "
+                     "away to start a new lottery, or set storage.adopt "
+                     "(--storage-adopt) to take its bets as they are"),
+                   self->data_path, self->data_size, self->path,
+                   self->data_path);
+      return FALSE;
+    }
+
+  end = last_row_end (self);
+  if (!cut_data (self, end, error))
+    return FALSE;
+  counts = count_rows (self, end, error);
+  if (counts == NULL)
     return FALSE;
 
-  g_warning ("%s holds %" G_GUINT64_FORMAT " bytes of bets but %s is "
-             "missing: they are kept, and every agency starts from its "
-             "first batch", self->data_path, self->data_size, self->path);
-  lottery_journal_encode (buf, &record);
+  lottery_log (G_LOG_LEVEL_WARNING, "adopt", "success",
+               "storage: %s | bytes: %" G_GUINT64_FORMAT " | agencies: %u",
+               self->data_path, self->data_size,
+               counts->len > 0 ? counts->len - 1 : 0);
+  for (agency = 1; agency < counts->len; agency++)
+    {
+      LotteryStoreRecord record = { LOTTERY_STORE_RECORD_ADOPTED, agency, 0,
+                                    g_array_index (counts, guint32, agency),
+                                    end };
+      guint8 buf[RECORD_SIZE];
+
+      if (record.count == 0)
+        continue;
+      lottery_journal_encode (buf, &record);
+      g_byte_array_append (records, buf, RECORD_SIZE);
+    }
+  if (records->len == 0)
+    {
+      /* Only blank or damaged rows: still mark the file as adopted. */
+      LotteryStoreRecord record = { LOTTERY_STORE_RECORD_ADOPTED, 0, 0, 0,
+                                    end };
+      guint8 buf[RECORD_SIZE];
+
+      lottery_journal_encode (buf, &record);
+      g_byte_array_append (records, buf, RECORD_SIZE);
+    }
+
   if (sync && fdatasync (self->data_fd) != 0)
     return fail_errno (error, errno, _("Cannot sync storage %s: %s"),
                        self->data_path, g_strerror (errno));
-  if (!lottery_fd_write_all (self->fd, buf, RECORD_SIZE, &saved))
+  if (!lottery_fd_write_all (self->fd, records->data, records->len, &saved))
     goto failed;
   if (sync && fdatasync (self->fd) != 0)
     {
       saved = errno;
       goto failed;
     }
-  self->size = RECORD_SIZE;
+  self->size = records->len;
   return TRUE;
 
 failed:
@@ -371,11 +547,30 @@ failed:
                      self->path, g_strerror (saved));
 }
 
+/* What a file that is not a regular one is, for messages. */
+static const char *
+describe_file_type (mode_t mode)
+{
+  if (S_ISDIR (mode))
+    return _("a directory");
+  if (S_ISFIFO (mode))
+    return _("a FIFO (named pipe)");
+  if (S_ISCHR (mode))
+    return _("a character device");
+  if (S_ISBLK (mode))
+    return _("a block device");
+  if (S_ISSOCK (mode))
+    return _("a socket");
+  return _("not a regular file");
+}
+
 static int
 open_file (const char *path,
            int         flags,
            guint64    *size,
            gboolean   *created,
+           dev_t      *dev,
+           ino_t      *ino,
            GError    **error)
 {
   struct stat st = { 0 };
@@ -383,28 +578,54 @@ open_file (const char *path,
 
   errno = 0;
   *created = !g_file_test (path, G_FILE_TEST_EXISTS);
-  /* Names, documents and birth dates: not for every user to read. */
-  fd = g_open (path, flags | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  /* Names, documents and birth dates: not for every user to read.
+   * O_NONBLOCK: a FIFO must be refused, not waited on. */
+  fd = g_open (path, flags | O_CREAT | O_APPEND | O_CLOEXEC | O_NONBLOCK,
+               0640);
+  if (fd < 0 && errno == EISDIR && g_stat (path, &st) == 0)
+    goto not_regular;
   if (fd < 0)
     {
       fail_errno (error, errno, _("Cannot open storage %s: %s"), path,
                   g_strerror (errno));
       return -1;
     }
-  if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode))
+  if (fstat (fd, &st) != 0)
     {
       int saved = errno;
 
-      if (saved == 0 || S_ISDIR (st.st_mode))
-        saved = EISDIR;
+      g_close (fd, NULL);
+      fail_errno (error, saved, _("Cannot use storage %s: %s"), path,
+                  g_strerror (saved));
+      return -1;
+    }
+  if (!S_ISREG (st.st_mode))
+    {
+      g_close (fd, NULL);
+      goto not_regular;
+    }
+  if (fcntl (fd, F_SETFL, fcntl (fd, F_GETFL) & ~O_NONBLOCK) != 0)
+    {
+      int saved = errno;
+
       g_close (fd, NULL);
       fail_errno (error, saved, _("Cannot use storage %s: %s"), path,
                   g_strerror (saved));
       return -1;
     }
   *size = (guint64) st.st_size;
+  *dev = st.st_dev;
+  *ino = st.st_ino;
 
   return fd;
+
+not_regular:
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_REGULAR_FILE,
+               _("storage.path: %s is %s, not a regular file: bets and "
+                 "their journal need files that can be appended to, "
+                 "synced and read back"),
+               path, describe_file_type (st.st_mode));
+  return -1;
 }
 
 /* A new file's name is only durable once its directory is synced. */
@@ -421,6 +642,105 @@ sync_directory (const char *path)
     }
 }
 
+/* The journal records which lottery it is (how many agencies, a random
+ * id, when it began): a restart with another lottery.agencies would let
+ * a new agency in after the draw, or leave one out of it. A journal
+ * from before the header was recorded takes this start's count. */
+static gboolean
+check_header (LotteryJournal *self,
+              gboolean        sync,
+              GError        **error)
+{
+  guint8 buf[RECORD_SIZE];
+  int saved = 0;
+  guint i;
+
+  if (self->agencies == 0)
+    return TRUE;
+  if (self->has_header)
+    {
+      g_autofree char *lottery = NULL;
+
+      if (self->header_agencies == self->agencies)
+        return TRUE;
+      lottery = lottery_journal_describe (self);
+      g_set_error (error, LOTTERY_STORE_ERROR, LOTTERY_STORE_ERROR_MISMATCH,
+                   _("%s and %s are a lottery of %u agencies (lottery %s), "
+                     "but lottery.agencies is %u: start with --agencies %u "
+                     "to carry on with it, or move both files away to "
+                     "start a new lottery"),
+                   self->data_path, self->path, self->header_agencies,
+                   lottery, self->agencies, self->header_agencies);
+      return FALSE;
+    }
+
+  self->has_header = TRUE;
+  self->header_agencies = self->agencies;
+  for (i = 0; i < sizeof self->id; i += 4)
+    {
+      guint32 r = g_random_int ();
+
+      memcpy (self->id + i, &r, 4);
+    }
+  self->created = (guint32) (g_get_real_time () / G_USEC_PER_SEC);
+  encode_header (buf, self);
+  if (!lottery_fd_write_all (self->fd, buf, RECORD_SIZE, &saved) ||
+      (sync && fdatasync (self->fd) != 0))
+    {
+      saved = saved != 0 ? saved : errno;
+      if (ftruncate (self->fd, (off_t) self->size) != 0)
+        lottery_log (G_LOG_LEVEL_WARNING, "cut_journal", "fail",
+                     "file: %s | error: %s", self->path, g_strerror (errno));
+      return fail_errno (error, saved, _("Cannot write journal %s: %s"),
+                         self->path, g_strerror (saved));
+    }
+  self->size += RECORD_SIZE;
+
+  return TRUE;
+}
+
+/* Do the paths still name the files being written? A bets.csv renamed
+ * over, or deleted and created again, while the server runs would take
+ * no more bets, yet a restart or a reader by path would find the other
+ * file. */
+gboolean
+lottery_journal_check_paths (const LotteryJournal *self,
+                             GError              **error)
+{
+  const char *paths[] = { self->data_path, self->path };
+  dev_t devs[] = { self->data_dev, self->dev };
+  ino_t inos[] = { self->data_ino, self->ino };
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (paths); i++)
+    {
+      struct stat st;
+
+      if (g_stat (paths[i], &st) != 0)
+        {
+          int saved = errno;
+
+          g_set_error (error, LOTTERY_STORE_ERROR,
+                       LOTTERY_STORE_ERROR_REPLACED,
+                       _("%s, being written by this server, cannot be "
+                         "found any more (%s): it was moved or deleted; "
+                         "storing nothing more"),
+                       paths[i], g_strerror (saved));
+          return FALSE;
+        }
+      if (st.st_dev != devs[i] || st.st_ino != inos[i])
+        {
+          g_set_error (error, LOTTERY_STORE_ERROR,
+                       LOTTERY_STORE_ERROR_REPLACED,
+                       _("%s now names another file than the one this "
+                         "server writes (it was renamed over or created "
+                         "again); storing nothing more"), paths[i]);
+          return FALSE;
+        }
+    }
+
+  return TRUE;
+}
 
 void
 lottery_journal_init (LotteryJournal *self,
@@ -450,11 +770,12 @@ lottery_journal_open (LotteryJournal *self,
   gboolean created, journal_created;
 
   self->data_fd = open_file (self->data_path, O_RDWR, &self->data_size,
-                             &created, error);
+                             &created, &self->data_dev, &self->data_ino,
+                             error);
   if (self->data_fd < 0)
     return FALSE;
   self->fd = open_file (self->path, O_RDWR, &self->size, &journal_created,
-                        error);
+                        &self->dev, &self->ino, error);
   if (self->fd < 0)
     return FALSE;
   if (sync && (created || journal_created))
@@ -474,9 +795,14 @@ lottery_journal_open (LotteryJournal *self,
     }
 
   if (journal_created && self->data_size > 0)
-    return adopt (self, sync, error);
+    {
+      if (!adopt (self, sync, error))
+        return FALSE;
+    }
+  else if (!recover (self, error))
+    return FALSE;
 
-  return recover (self, error);
+  return check_header (self, sync, error);
 }
 
 /* Closes both files; harmless twice. */

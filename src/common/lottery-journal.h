@@ -4,6 +4,8 @@
 
 #include <glib.h>
 
+#include <sys/types.h>
+
 #include "lottery-store.h"
 
 G_BEGIN_DECLS
@@ -19,6 +21,22 @@ typedef struct
   int      fd;         /* the journal, O_APPEND, or -1 */
   guint64  data_size;  /* bytes in bets.csv */
   guint64  size;       /* journal bytes, written or held: tickets */
+
+  /* Set before lottery_journal_open (). */
+  guint    agencies;   /* lottery.agencies, recorded and checked (0: not) */
+  gboolean adopt;      /* take a bets.csv found without its journal */
+
+  /* Which files were opened: the paths must keep naming them. */
+  dev_t    data_dev;
+  ino_t    data_ino;
+  dev_t    dev;
+  ino_t    ino;
+
+  /* The lottery's identity, from its header record ('H'). */
+  gboolean has_header;
+  guint32  header_agencies;
+  guint8   id[16];
+  guint32  created;    /* Unix time */
 } LotteryJournal;
 
 void     lottery_journal_init      (LotteryJournal           *journal,
@@ -37,6 +55,9 @@ gboolean lottery_journal_scan      (LotteryJournal           *journal,
 gboolean lottery_journal_close     (LotteryJournal           *journal,
                                     GError                  **error);
 void     lottery_journal_clear     (LotteryJournal           *journal);
+gboolean lottery_journal_check_paths (const LotteryJournal   *journal,
+                                    GError                  **error);
+char    *lottery_journal_describe  (const LotteryJournal     *journal);
 
 void     lottery_journal_encode    (guint8                   *out,
                                     const LotteryStoreRecord *record);

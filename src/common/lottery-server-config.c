@@ -7,6 +7,7 @@
 #include <glib/gi18n-lib.h>
 
 static const char * const sync_choices[] = { "batch", "none", NULL };
+static const char * const bool_choices[] = { "false", "true", NULL };
 
 static const LotterySetting settings[LOTTERY_SERVER_N_SETTINGS] = {
   [LOTTERY_SERVER_SETTING_PORT] = {
@@ -85,6 +86,14 @@ static const LotterySetting settings[LOTTERY_SERVER_N_SETTINGS] = {
     N_("Address to serve metrics and the status page on, e.g. "
        "127.0.0.1:9090; unset: no HTTP port"),
     N_("ADDRESS:PORT") },
+  [LOTTERY_SERVER_SETTING_STORAGE_ADOPT] = {
+    "storage.adopt", "SERVER_STORAGE_ADOPT", "storage-adopt",
+    "storage_adopt", LOTTERY_SETTING_CHOICE, 0, 0,
+    G_STRUCT_OFFSET (LotteryServerConfig, storage_adopt),
+    N_("true: take the bets of a storage file found without its journal, "
+       "each agency resuming past the bets it holds there; false: refuse "
+       "to start"),
+    N_("false|true"), bool_choices },
 };
 
 const LotterySetting *

@@ -22,6 +22,7 @@ typedef struct
   char          *tls_certificate; /* PEM, or NULL for plain TCP */
   char          *tls_key;
   char          *http_listen;     /* metrics and status page, or NULL */
+  guint          storage_adopt;   /* 1: take a bets.csv without journal */
   char          *config_file; /* the file read, or NULL */
 } LotteryServerConfig;
 
@@ -40,6 +41,7 @@ enum
   LOTTERY_SERVER_SETTING_TLS_CERTIFICATE,
   LOTTERY_SERVER_SETTING_TLS_KEY,
   LOTTERY_SERVER_SETTING_HTTP_LISTEN,
+  LOTTERY_SERVER_SETTING_STORAGE_ADOPT,
   LOTTERY_SERVER_N_SETTINGS
 };
 

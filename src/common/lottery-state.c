@@ -414,6 +414,24 @@ lottery_state_check_batch (LotteryState *self,
   return TRUE;
 }
 
+/* @count bets of @agency were found in an adopted storage file, without
+ * the batches they came in: they are the agency's, before any batch. */
+void
+lottery_state_adopt_bets (LotteryState *self,
+                          guint         agency,
+                          guint         count)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lock);
+  AgencyRecord *record = lookup_agency (self, agency, NULL);
+
+  g_return_if_fail (record != NULL);
+
+  record->bets += count;
+  /* Taken and stored: a resume skips them whatever the batch size. */
+  record->consumed += count;
+  self->bets_stored += count;
+}
+
 /* Batch @sequence of @agency used its number: it carried @claimed bets
  * and @count of them were stored (0: refused). */
 void

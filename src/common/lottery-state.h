@@ -49,6 +49,9 @@ void          lottery_state_commit_batch        (LotteryState        *self,
                                                  guint                count,
                                                  guint                claimed);
 
+void          lottery_state_adopt_bets          (LotteryState        *self,
+                                                 guint                agency,
+                                                 guint                count);
 gboolean      lottery_state_check_finish        (LotteryState        *self,
                                                  guint                agency,
                                                  guint32              last_sequence,

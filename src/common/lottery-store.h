@@ -24,6 +24,12 @@ typedef enum
                                     * more until it is reopened */
   LOTTERY_STORE_ERROR_IO = 3,      /* a write failed; nothing of it kept */
   LOTTERY_STORE_ERROR_CORRUPT = 4, /* a stored row is not a valid bet */
+  LOTTERY_STORE_ERROR_MISMATCH = 5, /* the files are another lottery's, or
+                                     * bets without their journal */
+  LOTTERY_STORE_ERROR_REPLACED = 6, /* the path no longer names the file
+                                     * being written: nothing more taken */
+  LOTTERY_STORE_ERROR_NO_SPACE = 7, /* the disk is full: nothing was lost,
+                                     * try again later */
 } LotteryStoreError;
 
 GQuark   lottery_store_error_quark (void);
@@ -37,7 +43,9 @@ typedef enum
   LOTTERY_STORE_RECORD_BATCH = 'B',   /* a batch, stored or refused */
   LOTTERY_STORE_RECORD_FINISH = 'F',  /* the agency sent FINISH */
   LOTTERY_STORE_RECORD_ADOPTED = 'A', /* bets found without their batch's
-                                       * record: no agency to resume */
+                                       * record: `count` bets already held
+                                       * for `agency` (0: an old journal's,
+                                       * agencies unknown) */
 } LotteryStoreRecordType;
 
 /* What the store keeps about each batch and finish, and replays at

@@ -19,6 +19,7 @@
 
 #include "lottery-syncer.h"
 #include "lottery-journal.h"
+#include "lottery-log.h"
 #include "lottery-metrics.h"
 #include "lottery-store.h"
 
@@ -32,6 +33,8 @@ struct _LotterySyncer
   char       *path;        /* bets.csv, for messages (owned) */
   int         data_fd;     /* bets.csv (borrowed) */
   int         journal_fd;  /* its journal (borrowed) */
+  LotterySyncerCheckFunc check; /* before each round, or NULL */
+  gconstpointer check_data;
 
   GMutex      lock;        /* guards everything below */
   GCond       synced_cond; /* signalled when a sync ends */
@@ -46,6 +49,7 @@ struct _LotterySyncer
   gboolean    stopping;    /* the thread should exit once idle */
   gboolean    closed;      /* the descriptors are no longer ours */
   gboolean    broken;      /* a sync failed: nothing more is vouched for */
+  GError     *broken_error; /* why, for every later request */
 };
 
 static gpointer syncer_thread (gpointer user_data);
@@ -109,11 +113,22 @@ lottery_syncer_free (LotterySyncer *self)
 
   stop_thread (self);
   g_clear_pointer (&self->held, g_byte_array_unref);
+  g_clear_error (&self->broken_error);
   g_mutex_clear (&self->lock);
   g_cond_clear (&self->synced_cond);
   g_cond_clear (&self->requests_cond);
   g_free (self->path);
   g_free (self);
+}
+
+/* Call before the first sync. */
+void
+lottery_syncer_set_check (LotterySyncer          *self,
+                          LotterySyncerCheckFunc  func,
+                          gconstpointer           user_data)
+{
+  self->check = func;
+  self->check_data = user_data;
 }
 
 /* Keeps @len bytes of journal records until the sync that covers their
@@ -139,22 +154,58 @@ lottery_syncer_is_broken (LotterySyncer *self)
   return self->broken;
 }
 
+/* Called with the lock held. */
+static gboolean
+fail_broken (LotterySyncer *self,
+             GError       **error)
+{
+  if (self->broken_error != NULL)
+    {
+      g_propagate_error (error, g_error_copy (self->broken_error));
+      return FALSE;
+    }
+  return lottery_store_fail (error, LOTTERY_STORE_ERROR_BROKEN,
+                             _("Storage %s could not be synced"), self->path);
+}
+
+/* FALSE, with why, once a sync failed for good. */
+gboolean
+lottery_syncer_check (LotterySyncer *self,
+                      GError       **error)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lock);
+
+  return !self->broken || fail_broken (self, error);
+}
+
+/* A full disk (or a file size limit) while writing journal records
+ * leaves nothing broken: the rows are synced, the half-written records
+ * are cut off, and they wait for the next round. */
+static gboolean
+is_no_space (int saved)
+{
+  return saved == ENOSPC || saved == EDQUOT || saved == EFBIG;
+}
+
 /* Called with the lock held; drops it while fdatasync () runs. One
  * thread at a time syncs everything written so far; others wait for it
  * (or run the next one), so the cost of a sync is shared. */
 static gboolean
 sync_locked (LotterySyncer *self,
-             guint64        ticket)
+             guint64        ticket,
+             GError       **error)
 {
   while (self->synced < ticket)
     {
+      g_autoptr(GError) check_error = NULL;
       GByteArray *held;
       guint64 goal;
       int saved = 0;
+      gboolean rows_synced = FALSE, no_space = FALSE;
       gint64 started;
 
       if (self->broken || self->closed)
-        return FALSE;
+        return fail_broken (self, error);
       if (self->syncing)
         {
           g_cond_wait (&self->synced_cond, &self->lock);
@@ -171,25 +222,58 @@ sync_locked (LotterySyncer *self,
        * never point at rows that are not. Only this thread writes the
        * journal while it syncs. */
       started = g_get_monotonic_time ();
-      if (fdatasync (self->data_fd) != 0 ||
+      if (self->check == NULL || self->check (self->check_data, &check_error))
+        {
+          if (fdatasync (self->data_fd) != 0)
+            saved = errno;
+          else
+            rows_synced = TRUE;
+        }
+      if (rows_synced &&
           !lottery_fd_write_all (self->journal_fd, held->data, held->len,
-                              &saved) ||
-          fdatasync (self->journal_fd) != 0)
-        saved = saved != 0 ? saved : errno;
+                                 &saved))
+        /* Only this thread writes the journal: cut what went half way. */
+        no_space = is_no_space (saved) &&
+                   ftruncate (self->journal_fd, (off_t) self->synced) == 0;
+      else if (rows_synced && fdatasync (self->journal_fd) != 0)
+        saved = errno;
       lottery_metrics_observe_sync (lottery_metrics_get_default (),
                                     g_get_monotonic_time () - started);
-      g_byte_array_unref (held);
 
       g_mutex_lock (&self->lock);
       self->syncing = FALSE;
       self->syncs++;
-      if (saved != 0)
+      if (no_space)
+        {
+          /* Back in front of what was held since, in order. */
+          g_byte_array_prepend (self->held, held->data, held->len);
+          g_byte_array_unref (held);
+          g_cond_broadcast (&self->synced_cond);
+          if (saved == EFBIG)
+            return lottery_store_fail (error, LOTTERY_STORE_ERROR_NO_SPACE,
+                                       _("Cannot write journal of %s: %s; "
+                                         "try again"),
+                                       self->path, g_strerror (saved));
+          return lottery_store_fail (error, LOTTERY_STORE_ERROR_NO_SPACE,
+                                     _("No space left on the server’s disk "
+                                       "for %s; try again"), self->path);
+        }
+      g_byte_array_unref (held);
+      if (check_error != NULL || saved != 0)
         {
           /* After a failed fdatasync () the kernel may have dropped the
            * pages: nothing written since the last good sync can be
            * vouched for. Only a restart (and its recovery) may go on. */
           self->broken = TRUE;
-          g_critical ("Cannot sync %s: %s", self->path, g_strerror (saved));
+          if (check_error == NULL)
+            check_error = g_error_new (LOTTERY_STORE_ERROR,
+                                       LOTTERY_STORE_ERROR_BROKEN,
+                                       _("Cannot sync %s: %s"), self->path,
+                                       g_strerror (saved));
+          lottery_log (LOTTERY_LOG_ERROR, "storage", "fail",
+                       "file: %s | synced: %s | error: %s", self->path,
+                       rows_synced ? "rows" : "no", check_error->message);
+          self->broken_error = g_steal_pointer (&check_error);
         }
       else
         self->synced = goal;
@@ -197,14 +281,6 @@ sync_locked (LotterySyncer *self,
     }
 
   return TRUE;
-}
-
-static gboolean
-fail_sync (LotterySyncer *self,
-           GError       **error)
-{
-  return lottery_store_fail (error, LOTTERY_STORE_ERROR_BROKEN,
-                             _("Storage %s could not be synced"), self->path);
 }
 
 /* Blocks until everything held up to @ticket is on disk. */
@@ -215,10 +291,7 @@ lottery_syncer_sync (LotterySyncer *self,
 {
   g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lock);
 
-  if (!sync_locked (self, ticket))
-    return fail_sync (self, error);
-
-  return TRUE;
+  return sync_locked (self, ticket, error);
 }
 
 static gpointer
@@ -229,9 +302,9 @@ syncer_thread (gpointer user_data)
   g_mutex_lock (&self->lock);
   for (;;)
     {
+      g_autoptr(GError) round_error = NULL;
       GQueue done = G_QUEUE_INIT;
-      guint64 goal = 0;
-      gboolean ok;
+      guint64 goal = 0, synced;
       GList *l;
       GTask *task;
 
@@ -247,20 +320,17 @@ syncer_thread (gpointer user_data)
       g_queue_init (&self->requests);
       for (l = done.head; l != NULL; l = l->next)
         goal = MAX (goal, *(guint64 *) g_task_get_task_data (l->data));
-      ok = sync_locked (self, goal);
+      sync_locked (self, goal, &round_error);
+      synced = self->synced;
       g_mutex_unlock (&self->lock);
 
+      /* What was on disk before a failed round still is. */
       while ((task = g_queue_pop_head (&done)) != NULL)
         {
-          GError *error = NULL;
-
-          if (ok)
+          if (*(guint64 *) g_task_get_task_data (task) <= synced)
             g_task_return_boolean (task, TRUE);
           else
-            {
-              fail_sync (self, &error);
-              g_task_return_error (task, error);
-            }
+            g_task_return_error (task, g_error_copy (round_error));
           g_object_unref (task);
         }
 
@@ -331,8 +401,8 @@ lottery_syncer_close (LotterySyncer *self,
   stop_thread (self);
 
   locker = g_mutex_locker_new (&self->lock);
-  if (!self->closed && !sync_locked (self, ticket))
-    ok = fail_sync (self, error);
+  if (!self->closed && !sync_locked (self, ticket, error))
+    ok = FALSE;
   while (self->syncing)
     g_cond_wait (&self->synced_cond, &self->lock);
   self->closed = TRUE;

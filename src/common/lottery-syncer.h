@@ -7,17 +7,27 @@ G_BEGIN_DECLS
 
 typedef struct _LotterySyncer LotterySyncer;
 
+/* Called before every sync round, on the syncing thread, with no lock
+ * held; FALSE (with @error) stops the store for good. */
+typedef gboolean (*LotterySyncerCheckFunc) (gconstpointer   user_data,
+                                            GError        **error);
+
 LotterySyncer *lottery_syncer_new        (const char          *path,
                                           int                  data_fd,
                                           int                  journal_fd,
                                           guint64              synced);
 void           lottery_syncer_free       (LotterySyncer       *syncer);
+void           lottery_syncer_set_check  (LotterySyncer       *syncer,
+                                          LotterySyncerCheckFunc func,
+                                          gconstpointer        user_data);
 
 void           lottery_syncer_hold       (LotterySyncer       *syncer,
                                           const guint8        *records,
                                           gsize                len,
                                           guint64              ticket);
 gboolean       lottery_syncer_is_broken  (LotterySyncer       *syncer);
+gboolean       lottery_syncer_check      (LotterySyncer       *syncer,
+                                          GError             **error);
 gboolean       lottery_syncer_sync       (LotterySyncer       *syncer,
                                           guint64              ticket,
                                           GError             **error);

@@ -110,7 +110,7 @@ replay_record (const LotteryStoreRecord *record,
   g_autoptr(GError) error = NULL;
   gboolean due = FALSE;
 
-  if (record->type == LOTTERY_STORE_RECORD_ADOPTED)
+  if (record->type == LOTTERY_STORE_RECORD_ADOPTED && record->agency == 0)
     return TRUE;
   if (record->agency < 1 ||
       record->agency > lottery_state_get_agencies (state))
@@ -119,7 +119,9 @@ replay_record (const LotteryStoreRecord *record,
       return TRUE;
     }
 
-  if (record->type == LOTTERY_STORE_RECORD_BATCH)
+  if (record->type == LOTTERY_STORE_RECORD_ADOPTED)
+    lottery_state_adopt_bets (state, record->agency, record->count);
+  else if (record->type == LOTTERY_STORE_RECORD_BATCH)
     {
       guint32 expected = replay->last[record->agency - 1] + 1;
 
@@ -225,11 +227,12 @@ lottery_server_new (const LotteryServerConfig *config,
   self->state = lottery_state_new (config->agencies);
   replay.server = self;
   replay.last = last;
-  self->storage = lottery_file_store_open_full (
+  self->storage = lottery_file_store_open_lottery (
     config->storage_path,
-    config->storage_sync == LOTTERY_SERVER_SYNC_BATCH ? LOTTERY_FILE_STORE_SYNC
-                                                      : LOTTERY_FILE_STORE_NONE,
-    replay_record, &replay, error);
+    (config->storage_sync == LOTTERY_SERVER_SYNC_BATCH ? LOTTERY_FILE_STORE_SYNC
+                                                       : LOTTERY_FILE_STORE_NONE) |
+    (config->storage_adopt ? LOTTERY_FILE_STORE_ADOPT : 0),
+    config->agencies, replay_record, &replay, error);
   if (self->storage == NULL)
     return NULL;
 
@@ -237,7 +240,7 @@ lottery_server_new (const LotteryServerConfig *config,
     g_warning ("The journal of %s has %" G_GUINT64_FORMAT " records of "
                "agencies above %u; they are ignored", config->storage_path,
                replay.ignored, config->agencies);
-  if (replay.batches > 0)
+  if (replay.batches > 0 || lottery_state_get_bets_stored (self->state) > 0)
     lottery_log (G_LOG_LEVEL_INFO, "resume", "success",
                  "batches: %" G_GUINT64_FORMAT " | bets: %" G_GUINT64_FORMAT
                  " | finished_agencies: %u", replay.batches,

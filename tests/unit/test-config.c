@@ -152,7 +152,8 @@ test_server_defaults (Fixture       *fixture,
                    "storage: bets.csv | logging_level: INFO | "
                    "storage_sync: batch | io_timeout: 10 | idle_timeout: 300 | "
                    "max_connections: 1024 | auth_tokens: none | "
-                   "tls_certificate: none | tls_key: none | http_listen: none");
+                   "tls_certificate: none | tls_key: none | http_listen: none | "
+                   "storage_adopt: false");
 
   /* No environment at all is the same as an empty one. */
   g_clear_pointer (&config, lottery_server_config_free);
@@ -775,7 +776,8 @@ test_describe (Fixture       *fixture,
                    "storage: /a/b/c.csv | logging_level: INFO | "
                    "storage_sync: batch | io_timeout: 10 | idle_timeout: 300 | "
                    "max_connections: 1024 | auth_tokens: none | "
-                   "tls_certificate: none | tls_key: none | http_listen: none");
+                   "tls_certificate: none | tls_key: none | http_listen: none | "
+                   "storage_adopt: false");
 }
 
 /* JSON nested 100,000 deep once overflowed the stack inside json-glib. */

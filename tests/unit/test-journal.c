@@ -231,20 +231,22 @@ test_open_adopts (Fixture       *fixture,
   g_autofree char *journal = NULL;
   gsize len;
 
-  g_test_summary ("bets.csv without a journal is adopted: its whole rows are "
-                  "kept under one adopted record.");
+  g_test_summary ("With storage.adopt, bets.csv without a journal is "
+                  "adopted: its whole rows are kept under an adopted "
+                  "record.");
 
   if (!g_test_subprocess ())
     {
       g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
       g_test_trap_assert_passed ();
-      g_test_trap_assert_stderr ("*is missing: they are kept*");
+      g_test_trap_assert_stderr ("*action: adopt | result: success*");
       return;
     }
   g_log_set_always_fatal (G_LOG_LEVEL_ERROR);
 
   write_files (fixture, "A\nB", 3, NULL, 0);
   g_remove (fixture->journal.path);
+  fixture->journal.adopt = TRUE;
   g_assert_true (lottery_journal_open (&fixture->journal, FALSE, NULL));
   g_assert_cmpuint (fixture->journal.data_size, ==, 2);
   g_assert_true (lottery_journal_close (&fixture->journal, NULL));

@@ -10,7 +10,10 @@
 #include "unit-utils.h"
 
 #include <glib/gstdio.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 
 typedef struct
 {
@@ -465,14 +468,37 @@ test_load_too_long (Fixture       *fixture,
   g_assert_cmpstr (error->message, ==, expected);
 }
 
+/* Runs the test again in a child whose WARNING and CRITICAL lines are
+ * not fatal; in the parent, checks that it passed and logged @pattern
+ * and returns TRUE. */
+static gboolean
+run_in_subprocess (const char *pattern)
+{
+  if (!g_test_subprocess ())
+    {
+      g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+      g_test_trap_assert_passed ();
+      g_test_trap_assert_stderr (pattern);
+      return TRUE;
+    }
+  g_log_set_always_fatal (G_LOG_LEVEL_ERROR);
+
+  return FALSE;
+}
+
 static void
 test_load_missing (Fixture       *fixture,
                    gconstpointer  user_data)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GArray) bets = load_bets (fixture->path, FALSE, &error);
+  g_autoptr(GArray) bets = NULL;
   g_autoptr(GPtrArray) winners = NULL;
 
+  if (run_in_subprocess ("*action: storage | result: fail | "
+                         "file: *bets.csv*"))
+    return;
+
+  bets = load_bets (fixture->path, FALSE, &error);
   g_assert_null (bets);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
   g_assert_nonnull (strstr (error->message, fixture->path));
@@ -487,7 +513,7 @@ test_load_missing (Fixture       *fixture,
     g_assert_cmpint (g_remove (fixture->path), ==, 0);
     winners = lottery_store_draw (storage, 3, NULL, &error);
     g_assert_null (winners);
-    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+    g_assert_error (error, LOTTERY_STORE_ERROR, LOTTERY_STORE_ERROR_REPLACED);
     g_assert_true (lottery_store_close (storage, NULL));
   }
 }
@@ -800,8 +826,8 @@ test_open_cuts_partial_row (Fixture       *fixture,
   };
   guint i;
 
-  g_test_summary ("A bets.csv without a journal (written by other means) "
-                  "is adopted with a warning; if it ends in the middle of a "
+  g_test_summary ("With storage.adopt, a bets.csv without a journal "
+                  "(written by other means) is adopted with a warning; if it ends in the middle of a "
                   "row, it is cut back to its last whole row, so the next "
                   "batch starts on a line of its own.");
 
@@ -809,9 +835,7 @@ test_open_cuts_partial_row (Fixture       *fixture,
     {
       g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
       g_test_trap_assert_passed ();
-      g_test_trap_assert_stderr ("*bets.csv.journal is missing: they are "
-                                 "kept, and every agency starts from its "
-                                 "first batch*");
+      g_test_trap_assert_stderr ("*action: adopt | result: success*");
       return;
     }
   g_log_set_always_fatal (G_LOG_LEVEL_ERROR);
@@ -827,7 +851,9 @@ test_open_cuts_partial_row (Fixture       *fixture,
       g_remove (fixture->journal);
       g_file_set_contents (fixture->path, cases[i].before, -1, &error);
       g_assert_no_error (error);
-      storage = lottery_file_store_open (fixture->path, &error);
+      storage = lottery_file_store_open_full (fixture->path,
+                                              LOTTERY_FILE_STORE_ADOPT, NULL,
+                                              NULL, &error);
       g_assert_no_error (error);
       g_assert_cmpuint (store_size (storage), ==,
                         strlen (cases[i].after));
@@ -1256,6 +1282,319 @@ test_journal_without_csv (Fixture       *fixture,
   g_assert_false (g_file_test (fixture->path, G_FILE_TEST_EXISTS));
 }
 
+static void
+store_result_cb (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  *(GAsyncResult **) user_data = g_object_ref (result);
+}
+
+/* bets.csv renamed over while the store writes: the draw reads the
+ * store's own file, the path's new file is never taken for it, and the
+ * next sync refuses loudly (sync) or at once (none). */
+static void
+test_replaced (Fixture       *fixture,
+               gconstpointer  user_data)
+{
+  LotteryFileStoreFlags flags = GPOINTER_TO_UINT (user_data);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LotteryStore) storage = NULL;
+  g_autofree char *forged = g_build_filename (fixture->dir, "forged", NULL);
+  GMainContext *context = g_main_context_default ();
+  LotteryStoreRecord record = { LOTTERY_STORE_RECORD_BATCH, 1, 1, 1, 0 };
+  static const char row[] = "1,A,B,7,1990-01-01,7574\r\n";
+  GAsyncResult *result = NULL;
+  guint64 ticket = 0;
+
+  if (run_in_subprocess ("*action: storage | result: fail | "
+                         "file: *bets.csv*"))
+    return;
+
+  storage = lottery_file_store_open_full (fixture->path, flags, NULL, NULL,
+                                          &error);
+  g_assert_no_error (error);
+  g_assert_true (g_file_set_contents (forged, "9,F,G,1,1990-01-01,7574\r\n",
+                                      -1, NULL));
+  g_assert_cmpint (g_rename (forged, fixture->path), ==, 0);
+
+  record.end = strlen (row);
+  g_assert_true (lottery_store_append (storage, row, &record, 1, &ticket,
+                                       &error));
+  lottery_store_sync_async (storage, ticket, NULL, store_result_cb,
+                            &result);
+  while (result == NULL)
+    g_main_context_iteration (context, TRUE);
+  g_assert_false (lottery_store_sync_finish (storage, result, &error));
+  g_assert_error (error, LOTTERY_STORE_ERROR, LOTTERY_STORE_ERROR_REPLACED);
+  g_assert_nonnull (strstr (error->message, fixture->path));
+  g_clear_object (&result);
+  g_clear_error (&error);
+
+  /* Nothing more is taken, and the draw does not read the forged file. */
+  record.end = strlen (row);
+  g_assert_false (lottery_store_append (storage, row, &record, 1, NULL,
+                                        &error));
+  g_assert_error (error, LOTTERY_STORE_ERROR, LOTTERY_STORE_ERROR_REPLACED);
+  g_clear_error (&error);
+  g_assert_null (lottery_store_draw (storage, 9, NULL, &error));
+  g_assert_error (error, LOTTERY_STORE_ERROR, LOTTERY_STORE_ERROR_REPLACED);
+  lottery_store_close (storage, NULL);
+}
+
+/* The journal deleted under the store: the next sync says which file. */
+static void
+test_journal_deleted (Fixture       *fixture,
+                      gconstpointer  user_data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LotteryStore) storage = NULL;
+
+  if (run_in_subprocess ("*action: storage | result: fail | "
+                         "file: *bets.csv*bets.csv.journal*"))
+    return;
+
+  storage = lottery_file_store_open_full (fixture->path,
+                                          LOTTERY_FILE_STORE_SYNC, NULL, NULL,
+                                          &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_remove (fixture->journal), ==, 0);
+  g_assert_false (append_batch (storage, 1, 1, "1,A,B,1,1990-01-01,7\r\n",
+                                22, &error));
+  g_assert_error (error, LOTTERY_STORE_ERROR, LOTTERY_STORE_ERROR_REPLACED);
+  g_assert_nonnull (strstr (error->message, fixture->journal));
+  lottery_store_close (storage, NULL);
+}
+
+/* FIFOs and devices are refused at open, saying what they are. */
+static void
+test_open_not_regular (Fixture       *fixture,
+                       gconstpointer  user_data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LotteryStore) storage = NULL;
+
+  g_assert_cmpint (mkfifo (fixture->path, 0600), ==, 0);
+  storage = lottery_file_store_open (fixture->path, &error);
+  g_assert_null (storage);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_REGULAR_FILE);
+  g_assert_nonnull (strstr (error->message, "FIFO"));
+  g_assert_nonnull (strstr (error->message, "storage.path"));
+  g_assert_nonnull (strstr (error->message, fixture->path));
+  g_clear_error (&error);
+
+  storage = lottery_file_store_open ("/dev/null", &error);
+  g_assert_null (storage);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_REGULAR_FILE);
+  g_assert_nonnull (strstr (error->message, "character device"));
+}
+
+static gboolean
+collect_adopted (const LotteryStoreRecord *record,
+                 gpointer                  user_data)
+{
+  if (record->type == LOTTERY_STORE_RECORD_ADOPTED)
+    g_array_append_val ((GArray *) user_data, *record);
+  return TRUE;
+}
+
+/* Opens @fixture's files as a lottery of @agencies (with sync); it must
+ * work. */
+static LotteryStore *
+open_lottery (Fixture                *fixture,
+              LotteryFileStoreFlags   flags,
+              guint                   agencies,
+              LotteryStoreRecordFunc  func,
+              gpointer                user_data)
+{
+  g_autoptr(GError) error = NULL;
+  LotteryStore *storage;
+
+  storage = lottery_file_store_open_lottery (fixture->path,
+                                             flags | LOTTERY_FILE_STORE_SYNC,
+                                             agencies, func, user_data,
+                                             &error);
+  g_assert_no_error (error);
+
+  return storage;
+}
+
+/* Opening them as a lottery of @agencies is refused as another
+ * lottery's, with every one of @needles in the message, and leaves
+ * nothing open. */
+static void
+assert_lottery_refused (Fixture            *fixture,
+                        guint               agencies,
+                        const char * const *needles)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LotteryStore) storage = NULL;
+  guint i;
+
+  storage = lottery_file_store_open_lottery (fixture->path,
+                                             LOTTERY_FILE_STORE_SYNC,
+                                             agencies, NULL, NULL, &error);
+  g_assert_null (storage);
+  g_assert_error (error, LOTTERY_STORE_ERROR, LOTTERY_STORE_ERROR_MISMATCH);
+  for (i = 0; needles[i] != NULL; i++)
+    if (strstr (error->message, needles[i]) == NULL)
+      g_error ("“%s” not in: %s", needles[i], error->message);
+}
+
+#define NEEDLES(...) ((const char * const []) { __VA_ARGS__, NULL })
+
+/* A bets.csv without its journal is refused unless adopted; adopted,
+ * each agency gets the bets it holds there, at every start. */
+static void
+test_adopt (Fixture       *fixture,
+            gconstpointer  user_data)
+{
+  g_autoptr(GArray) adopted = g_array_new (FALSE, FALSE,
+                                           sizeof (LotteryStoreRecord));
+  static const guint expected[][2] = { { 1, 2 }, { 3, 1 } };
+  guint start, i;
+
+  if (run_in_subprocess ("*action: adopt | result: success*agencies: 3*"))
+    return;
+
+  g_assert_true (g_file_set_contents (fixture->path,
+                                      "1,A,B,1,1990-01-01,7\r\n"
+                                      "3,C,D,2,1990-01-01,7574\r\n"
+                                      "1,E,F,3,1990-01-01,9\r\n", -1, NULL));
+  assert_lottery_refused (fixture, 3,
+                          NEEDLES (fixture->path, fixture->journal,
+                                   "storage.adopt"));
+  g_assert_false (g_file_test (fixture->journal, G_FILE_TEST_EXISTS));
+
+  /* Adopted, then replayed the same way after a restart. */
+  for (start = 0; start < 2; start++)
+    {
+      g_autoptr(LotteryStore) storage = NULL;
+
+      g_array_set_size (adopted, 0);
+      storage = open_lottery (fixture, LOTTERY_FILE_STORE_ADOPT, 3,
+                              collect_adopted, adopted);
+      g_assert_cmpuint (adopted->len, ==, G_N_ELEMENTS (expected));
+      for (i = 0; i < adopted->len; i++)
+        {
+          const LotteryStoreRecord *r = &g_array_index (adopted,
+                                                        LotteryStoreRecord, i);
+
+          g_assert_cmpuint (r->agency, ==, expected[i][0]);
+          g_assert_cmpuint (r->count, ==, expected[i][1]);
+        }
+      g_assert_true (lottery_store_close (storage, NULL));
+    }
+}
+
+/* The agency count is part of the lottery: another count is refused,
+ * naming both numbers. */
+static void
+test_agencies_recorded (Fixture       *fixture,
+                        gconstpointer  user_data)
+{
+  g_autoptr(GError) error = NULL;
+  LotteryStore *storage = open_lottery (fixture, 0, 2, NULL, NULL);
+
+  append_batch (storage, 1, 1, "1,A,B,1,1990-01-01,7\r\n", 22, &error);
+  g_assert_no_error (error);
+  g_assert_true (lottery_store_close (storage, NULL));
+  g_object_unref (storage);
+
+  assert_lottery_refused (fixture, 3,
+                          NEEDLES ("of 2 agencies", "lottery.agencies is 3",
+                                   fixture->journal));
+  storage = open_lottery (fixture, 0, 2, NULL, NULL);
+  g_assert_cmpuint (store_size (storage), ==, 22);
+  g_assert_true (lottery_store_close (storage, NULL));
+  g_object_unref (storage);
+}
+
+/* A journal written before the header existed is still read; the first
+ * start that records a count fixes it. */
+static void
+test_agencies_old_journal (Fixture       *fixture,
+                           gconstpointer  user_data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GArray) records = g_array_new (FALSE, FALSE,
+                                           sizeof (LotteryStoreRecord));
+  /* No count given: no header, as before it existed. */
+  LotteryStore *storage = open_lottery (fixture, 0, 0, NULL, NULL);
+
+  append_batch (storage, 2, 1, "2,A,B,1,1990-01-01,7\r\n", 22, &error);
+  g_assert_no_error (error);
+  g_assert_true (lottery_store_close (storage, NULL));
+  g_object_unref (storage);
+
+  storage = open_lottery (fixture, 0, 4, collect_record, records);
+  g_assert_cmpuint (records->len, ==, 1);
+  g_assert_true (lottery_store_close (storage, NULL));
+  g_object_unref (storage);
+
+  assert_lottery_refused (fixture, 2, NEEDLES ("of 4 agencies"));
+}
+
+/* A full disk (here a file size limit) on a journal-only write is cut
+ * back and retried: the store is not broken, and nothing is lost. */
+static void
+test_journal_no_space (Fixture       *fixture,
+                       gconstpointer  user_data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LotteryStore) storage = NULL;
+  g_autoptr(GArray) records = g_array_new (FALSE, FALSE,
+                                           sizeof (LotteryStoreRecord));
+  LotteryStoreRecord refused[64];
+  struct rlimit old, low;
+  guint64 ticket = 0;
+  guint i;
+
+  storage = lottery_file_store_open_full (fixture->path,
+                                          LOTTERY_FILE_STORE_SYNC, NULL, NULL,
+                                          &error);
+  g_assert_no_error (error);
+  /* Refused batches: records without rows, so the journal outgrows
+   * bets.csv and the limit hits the journal alone. */
+  for (i = 0; i < G_N_ELEMENTS (refused); i++)
+    refused[i] = (LotteryStoreRecord) { LOTTERY_STORE_RECORD_BATCH, 1,
+                                        i + 1, 0, 0 };
+  g_assert_true (lottery_store_append (storage, "", refused,
+                                       G_N_ELEMENTS (refused), &ticket,
+                                       &error));
+  g_assert_true (lottery_file_store_sync (LOTTERY_FILE_STORE (storage), ticket,
+                                          &error));
+
+  signal (SIGXFSZ, SIG_IGN);
+  g_assert_cmpint (getrlimit (RLIMIT_FSIZE, &old), ==, 0);
+  low = old;
+  low.rlim_cur = 64 * 32 + 16;
+  g_assert_cmpint (setrlimit (RLIMIT_FSIZE, &low), ==, 0);
+  g_assert_false (append_batch (storage, 1, 65, "1,A,B,1,1990-01-01,7\r\n",
+                                22, &error));
+  g_assert_error (error, LOTTERY_STORE_ERROR, LOTTERY_STORE_ERROR_NO_SPACE);
+  g_assert_nonnull (strstr (error->message, "try again"));
+  g_clear_error (&error);
+
+  /* Space again: the same records go to disk, and more are taken. */
+  g_assert_cmpint (setrlimit (RLIMIT_FSIZE, &old), ==, 0);
+  g_assert_true (append_batch (storage, 1, 66, "1,C,D,2,1990-01-01,7\r\n",
+                               22, &error));
+  g_assert_no_error (error);
+  g_assert_true (lottery_store_close (storage, NULL));
+  g_clear_object (&storage);
+
+  storage = lottery_file_store_open_full (fixture->path,
+                                          LOTTERY_FILE_STORE_SYNC,
+                                          collect_record, records, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (records->len, ==, 66);
+  g_assert_cmpuint (g_array_index (records, LotteryStoreRecord, 65).sequence,
+                    ==, 66);
+  g_assert_cmpuint (store_size (storage), ==, 44);
+  g_assert_true (lottery_store_close (storage, NULL));
+}
+
 /* ---- the LotteryStore contract: what any store must do ---- */
 
 typedef LotteryStore *(*StoreOpenFunc) (Fixture                *fixture,
@@ -1445,6 +1784,18 @@ main (int   argc,
   ADD ("/storage/journal/torn-journal", test_journal_torn_journal);
   ADD ("/storage/journal/damaged", test_journal_damaged);
   ADD ("/storage/journal/without-csv", test_journal_without_csv);
+  g_test_add ("/storage/guard/replaced-sync", Fixture,
+              GUINT_TO_POINTER (LOTTERY_FILE_STORE_SYNC), fixture_setup,
+              test_replaced, fixture_teardown);
+  g_test_add ("/storage/guard/replaced-none", Fixture,
+              GUINT_TO_POINTER (LOTTERY_FILE_STORE_NONE), fixture_setup,
+              test_replaced, fixture_teardown);
+  ADD ("/storage/guard/journal-deleted", test_journal_deleted);
+  ADD ("/storage/guard/not-regular", test_open_not_regular);
+  ADD ("/storage/guard/adopt", test_adopt);
+  ADD ("/storage/guard/agencies", test_agencies_recorded);
+  ADD ("/storage/guard/agencies-old-journal", test_agencies_old_journal);
+  ADD ("/storage/guard/journal-no-space", test_journal_no_space);
   ADD ("/storage/sync/concurrent", test_sync_concurrent);
   ADD ("/storage/sync/async-order", test_sync_async_order);
   ADD ("/storage/load/roundtrip", test_load_roundtrip);
