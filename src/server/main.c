@@ -2,13 +2,13 @@
 #include "config.h"
 
 #include "lottery-auth.h"
+#include "lottery-i18n.h"
 #include "lottery-log.h"
 #include "lottery-server.h"
 #include "lottery-server-config.h"
 
 #include <glib-unix.h>
 #include <glib/gi18n.h>
-#include <locale.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,7 +112,6 @@ main (int   argc,
   g_autofree char *config_path = NULL;
   g_autofree char *gen_token_agency = NULL;
   gboolean version = FALSE;
-  const char *localedir;
   guint sigterm, sigint;
   guint i;
   const GOptionEntry entries[] = {
@@ -126,16 +125,7 @@ main (int   argc,
     G_OPTION_ENTRY_NULL
   };
 
-  setlocale (LC_ALL, "");
-  /* Names, paths and --bet are UTF-8: in the C locale GOption would
-   * refuse their non-ASCII bytes. */
-  if (!g_get_charset (NULL))
-    setlocale (LC_CTYPE, "C.UTF-8");
-  /* LOTTERY_LOCALEDIR: the build tree's translations (devenv, tests). */
-  localedir = g_getenv ("LOTTERY_LOCALEDIR");
-  bindtextdomain (GETTEXT_PACKAGE, localedir != NULL ? localedir : LOCALEDIR);
-  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
-  textdomain (GETTEXT_PACKAGE);
+  lottery_i18n_init ();
 
   context = g_option_context_new (NULL);
   g_option_context_set_summary (context,
