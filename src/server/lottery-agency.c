@@ -19,6 +19,7 @@
 #include "config.h"
 
 #include "lottery-agency.h"
+#include "lottery-batch-job.h"
 #include "lottery-error.h"
 #include "lottery-log.h"
 #include "lottery-protocol.h"
@@ -30,7 +31,6 @@
 
 #define READ_BUFFER_SIZE (32 * 1024)
 #define MAX_QUEUED       16 /* frames read ahead */
-#define MAX_GROUP        16 /* batches stored by one task */
 #define MAX_PENDING_REPLIES (64 * 1024) /* bytes of unsent replies */
 #define MAX_SYNCING      16 /* groups written, waiting for the disk */
 #define TLS_HANDSHAKE_RECORD 0x16 /* a TLS record's first byte */
@@ -514,251 +514,33 @@ fail_and_close (LotteryAgency *self,
   flush (self);
 }
 
-/* ---- batches, in a worker thread ---- */
-
-/* One task stores every BATCH frame queued for the connection (up to
- * MAX_GROUP, in order): one thread hop, one write to bets.csv and one
- * reply write per group instead of per batch. Each batch is still
- * validated, stored and answered on its own, all or nothing. */
-typedef struct
-{
-  GBytes         *frame;     /* keeps message's bytes alive */
-  LotteryMessage  message;
-  gsize           rows_start;
-  gsize           rows_end;
-  GError         *error;     /* why it was not stored, or NULL */
-} BatchItem;
-
-typedef struct
-{
-  BatchItem      *items;
-  guint           n_items;
-  guint64         ticket;    /* from lottery_storage_append (), or 0 */
-  guint           agency;
-  LotteryState   *state;
-  LotteryStorage *storage;
-} BatchJob;
-
-static void
-batch_job_free (BatchJob *job)
-{
-  guint i;
-
-  for (i = 0; i < job->n_items; i++)
-    {
-      g_clear_pointer (&job->items[i].frame, g_bytes_unref);
-      g_clear_error (&job->items[i].error);
-    }
-  g_free (job->items);
-  g_object_unref (job->state);
-  g_object_unref (job->storage);
-  g_free (job);
-}
-
-static void
-log_stored_bets (const LotteryMessage *message)
-{
-  LotteryBatchReader reader;
-  LotteryBet bet;
-
-  lottery_batch_reader_init (&reader, message);
-  while (reader.remaining > 0 &&
-         lottery_batch_reader_next (&reader, &bet, NULL))
-    lottery_log (G_LOG_LEVEL_DEBUG, "apuesta_almacenada", "success",
-                 "dni: %s | numero: %u", bet.document, bet.number);
-}
-
-/* Each worker thread keeps its row buffer between tasks: after warm-up
- * no batch allocates. */
-static GByteArray *
-thread_rows_buffer (void)
-{
-  static GPrivate key = G_PRIVATE_INIT ((GDestroyNotify) g_byte_array_unref);
-  GByteArray *rows = g_private_get (&key);
-
-  if (rows == NULL)
-    {
-      rows = g_byte_array_sized_new (256 * 1024);
-      g_private_set (&key, rows);
-    }
-  g_byte_array_set_size (rows, 0);
-
-  return rows;
-}
-
-/* Validates one batch and appends its rows; on failure the rows are
- * taken back and item->error says why. */
-static gboolean
-format_batch (BatchItem  *item,
-              guint       agency,
-              GByteArray *rows)
-{
-  const LotteryMessage *msg = &item->message;
-  LotteryBatchReader reader;
-  LotteryBet bet;
-
-  item->rows_start = rows->len;
-  memset (&bet, 0, sizeof bet);
-  bet.agency = agency;
-
-  lottery_batch_reader_init (&reader, msg);
-  while (reader.remaining > 0)
-    {
-      guint len = rows->len;
-
-      if (!lottery_batch_reader_next (&reader, &bet, &item->error))
-        {
-          g_prefix_error (&item->error, _("Bet %u of batch %u: "),
-                          reader.index + 1, msg->batch.sequence);
-          break;
-        }
-      g_byte_array_set_size (rows, len + LOTTERY_BET_ROW_MAX);
-      rows->len = len + (guint) lottery_bet_format_row (&bet,
-                                                        (char *) rows->data + len);
-    }
-  if (item->error == NULL)
-    lottery_batch_reader_end (&reader, &item->error);
-
-  if (item->error != NULL)
-    {
-      g_byte_array_set_size (rows, (guint) item->rows_start);
-      return FALSE;
-    }
-
-  item->rows_end = rows->len;
-  return TRUE;
-}
-
-/* Does a refused batch still use up its sequence number? A bad batch
- * would be refused again, so the agency moves on past it; a batch the
- * server could not take (storage, order) may be sent again. */
-static gboolean
-uses_sequence (const BatchItem *item)
-{
-  return item->error == NULL ||
-         g_error_matches (item->error, LOTTERY_ERROR,
-                          LOTTERY_ERROR_INVALID_BET) ||
-         g_error_matches (item->error, LOTTERY_ERROR, LOTTERY_ERROR_PROTOCOL);
-}
-
-static void
-store_batch_thread (GTask        *task,
-                    gpointer      source_object,
-                    gpointer      task_data,
-                    GCancellable *cancellable)
-{
-  BatchJob *job = task_data;
-  GByteArray *rows = thread_rows_buffer ();
-  LotteryStorageRecord records[MAX_GROUP];
-  g_autoptr(GError) state_error = NULL;
-  GError *write_error = NULL;
-  guint32 expected = 0;
-  guint64 ticket = 0;
-  guint n_records = 0;
-  guint i;
-
-  /* The state says whether this agency may store now and which batch
-   * comes next; within the group, batches must follow on. */
-  if (lottery_state_check_batch (job->state, job->agency,
-                                 job->items[0].message.batch.sequence,
-                                 &state_error))
-    expected = job->items[0].message.batch.sequence;
-
-  for (i = 0; i < job->n_items; i++)
-    {
-      BatchItem *item = &job->items[i];
-      guint32 sequence = item->message.batch.sequence;
-
-      if (state_error != NULL)
-        item->error = g_error_copy (state_error);
-      else if (sequence != expected)
-        lottery_fail (&item->error, LOTTERY_ERROR_OUT_OF_ORDER,
-                      _("Batch %u of agency %u is out of order: expected "
-                        "batch %u"), sequence, job->agency, expected);
-      else
-        {
-          format_batch (item, job->agency, rows);
-          expected++;
-        }
-
-      if (uses_sequence (item))
-        {
-          LotteryStorageRecord *record = &records[n_records++];
-
-          record->type = LOTTERY_STORAGE_RECORD_BATCH;
-          record->agency = job->agency;
-          record->sequence = sequence;
-          record->count = item->error == NULL ? item->message.batch.count : 0;
-          record->end = item->error == NULL
-                        ? item->rows_end - item->rows_start : 0;
-        }
-    }
-
-  /* Journaled before it counts, so a restarted server knows it has it.
-   * The answers wait for the disk (batch_synced_cb), but the next group
-   * may be written meanwhile: one sync then covers both. */
-  if (n_records > 0 &&
-      !lottery_storage_append (job->storage, (const char *) rows->data,
-                               records, n_records, &ticket, &write_error))
-    {
-      /* Nothing of the group is recorded: the agency may resend. */
-      for (i = 0; i < job->n_items; i++)
-        if (uses_sequence (&job->items[i]))
-          {
-            g_clear_error (&job->items[i].error);
-            job->items[i].error = g_error_copy (write_error);
-          }
-      g_error_free (write_error);
-      g_task_return_boolean (task, TRUE);
-      return;
-    }
-
-  for (i = 0; i < job->n_items; i++)
-    {
-      BatchItem *item = &job->items[i];
-      gboolean stored = item->error == NULL;
-
-      if (uses_sequence (item))
-        lottery_state_commit_batch (job->state, job->agency,
-                                    item->message.batch.sequence,
-                                    stored ? item->message.batch.count : 0);
-      if (stored && lottery_log_enabled (G_LOG_LEVEL_DEBUG))
-        log_stored_bets (&item->message);
-      /* While the answer waits for the disk, only the sequence and count
-       * are needed: the bets go now. */
-      g_clear_pointer (&item->frame, g_bytes_unref);
-      item->message.batch.data = NULL;
-      item->message.batch.len = 0;
-    }
-
-  job->ticket = ticket;
-  g_task_return_boolean (task, TRUE);
-}
+/* ---- batches ---- */
 
 /* Answers every batch of @job, in order. */
 static void
-answer_batches (LotteryAgency *self,
-                BatchJob      *job)
+answer_batches (LotteryAgency   *self,
+                LotteryBatchJob *job)
 {
   guint i;
 
-  for (i = 0; i < job->n_items; i++)
+  for (i = 0; i < lottery_batch_job_get_n_batches (job); i++)
     {
-      const BatchItem *item = &job->items[i];
-      guint32 sequence = item->message.batch.sequence;
-      guint count = item->message.batch.count;
+      guint32 sequence;
+      guint count;
+      const GError *error = lottery_batch_job_get_result (job, i, &sequence,
+                                                          &count);
       guint8 frame[LOTTERY_FRAME_MAX];
 
-      if (item->error != NULL)
+      if (error != NULL)
         {
-          g_autofree char *reason = lottery_log_value (item->error->message);
+          g_autofree char *reason = lottery_log_value (error->message);
 
           lottery_log (LOTTERY_LOG_ERROR, "apuesta_recibida", "fail",
                        "cantidad: %u", count);
           lottery_log (LOTTERY_LOG_ERROR, "rechazar_lote", "fail",
                        "agency: %u | lote: %u | error: %s", self->id,
                        sequence, reason);
-          send_error (self, item->error, sequence);
+          send_error (self, error, sequence);
         }
       else
         {
@@ -778,19 +560,14 @@ batch_synced_cb (GObject      *source,
 {
   g_autoptr(GTask) task = user_data;
   LotteryAgency *self = LOTTERY_AGENCY (g_task_get_source_object (task));
-  BatchJob *job = g_task_get_task_data (task);
+  LotteryBatchJob *job = lottery_batch_job_run_finish (G_ASYNC_RESULT (task));
   g_autoptr(GError) error = NULL;
-  guint i;
 
   self->syncing--;
+  /* Written but not known to be on disk: not acknowledged. The storage
+   * refuses more until a restart sorts out what is there. */
   if (!lottery_storage_sync_finish (LOTTERY_STORAGE (source), result, &error))
-    {
-      /* Written but not known to be on disk: not acknowledged. The
-       * storage refuses more until a restart sorts out what is there. */
-      for (i = 0; i < job->n_items; i++)
-        if (job->items[i].error == NULL)
-          job->items[i].error = g_error_copy (error);
-    }
+    lottery_batch_job_fail_stored (job, error);
   answer_batches (self, job);
 
   carry_on (self);
@@ -802,60 +579,48 @@ batch_done_cb (GObject      *source,
                gpointer      user_data)
 {
   LotteryAgency *self = LOTTERY_AGENCY (source);
-  BatchJob *job = g_task_get_task_data (G_TASK (result));
+  LotteryBatchJob *job = lottery_batch_job_run_finish (result);
 
   self->busy = FALSE;
   /* Answers keep their order: every group waits its turn, also one
    * with nothing written. */
   self->syncing++;
-  lottery_storage_sync_async (self->storage, job->ticket, NULL,
-                              batch_synced_cb, g_object_ref (result));
+  lottery_storage_sync_async (self->storage, lottery_batch_job_get_ticket (job),
+                              NULL, batch_synced_cb, g_object_ref (result));
   release_held_error (self);
 
   if (!self->closed)
     pump (self);
 }
 
-/* Takes @first and the BATCH frames queued right behind it. */
+/* Takes @first and the BATCH frames queued right behind it: one thread
+ * hop, one write to bets.csv and one reply write per group. */
 static void
 start_batches (LotteryAgency        *self,
                GBytes               *first,
                const LotteryMessage *message)
 {
-  g_autoptr(GTask) task = NULL;
-  BatchJob *job = g_new0 (BatchJob, 1);
+  LotteryBatchJob *job = lottery_batch_job_new (self->state, self->storage,
+                                                self->id);
+  LotteryMessage next;
   GBytes *frame;
 
-  job->items = g_new0 (BatchItem, MAX_GROUP);
-  job->items[0].frame = g_bytes_ref (first);
-  job->items[0].message = *message;
-  job->n_items = 1;
-
-  while (job->n_items < MAX_GROUP &&
+  lottery_batch_job_add (job, first, message);
+  while (lottery_batch_job_get_n_batches (job) < LOTTERY_BATCH_JOB_MAX &&
          (frame = g_queue_peek_head (&self->queued)) != NULL)
     {
-      BatchItem *item = &job->items[job->n_items];
       gsize len;
       const guint8 *body = g_bytes_get_data (frame, &len);
 
       if (body[0] != LOTTERY_MESSAGE_BATCH ||
-          !lottery_message_decode (body, len, &item->message, NULL))
+          !lottery_message_decode (body, len, &next, NULL))
         break;
-      item->frame = g_queue_pop_head (&self->queued);
-      job->n_items++;
+      lottery_batch_job_add (job, frame, &next);
+      g_bytes_unref (g_queue_pop_head (&self->queued));
     }
 
-  job->agency = self->id;
-  job->state = g_object_ref (self->state);
-  job->storage = g_object_ref (self->storage);
-
-  /* No cancellable: batches that have started are stored whole, also
-   * when the connection or the server stops meanwhile. */
-  task = g_task_new (self, NULL, batch_done_cb, NULL);
-  g_task_set_source_tag (task, start_batches);
-  g_task_set_task_data (task, job, (GDestroyNotify) batch_job_free);
   self->busy = TRUE;
-  g_task_run_in_thread (task, store_batch_thread);
+  lottery_batch_job_run_async (job, self, batch_done_cb, NULL);
 }
 
 /* ---- winners ---- */
