@@ -24,6 +24,7 @@
 #include "lottery-log.h"
 #include "lottery-protocol.h"
 #include "lottery-status-reply.h"
+#include "lottery-tls-gate.h"
 #include "lottery-stream.h"
 
 #include <glib/gi18n.h>
@@ -33,10 +34,6 @@
 #define MAX_QUEUED       16 /* frames read ahead */
 #define MAX_PENDING_REPLIES (64 * 1024) /* bytes of unsent replies */
 #define MAX_SYNCING      16 /* groups written, waiting for the disk */
-#define TLS_HANDSHAKE_RECORD 0x16 /* a TLS record's first byte */
-/* GIO runs a handshake in a thread of GTask's pool, the one batches and
- * the draw use; stalled peers must not take all of it. */
-#define MAX_HANDSHAKES   8
 
 typedef enum
 {
@@ -92,8 +89,8 @@ struct _LotteryAgency
   gboolean           closed;    /* the socket is closed */
   gboolean           announced; /* ::closed was emitted */
 
-  guint              handshake_timeout_id; /* its source, while it runs */
-  gboolean           handshaking;          /* a GIO thread holds the socket */
+  LotteryTlsGate    *gate;        /* (owned) (nullable): lets TLS in */
+  gboolean           handshaking;  /* the gate has the socket */
   gboolean           secured;              /* TLS: the handshake is done */
 };
 
@@ -116,13 +113,13 @@ lottery_agency_finalize (GObject *object)
 {
   LotteryAgency *self = LOTTERY_AGENCY (object);
 
-  g_clear_handle_id (&self->handshake_timeout_id, g_source_remove);
   g_clear_object (&self->stream);
   g_clear_object (&self->connection);
   g_clear_object (&self->cancellable);
   g_clear_object (&self->state);
   g_clear_object (&self->storage);
   g_clear_object (&self->auth);
+  g_clear_object (&self->gate);
   g_free (self->peer);
   g_free (self->rbuf);
   g_queue_clear_full (&self->queued, (GDestroyNotify) g_bytes_unref);
@@ -285,7 +282,6 @@ close_now (LotteryAgency *self)
 
   self->closing = TRUE;
   self->closed = TRUE;
-  g_clear_handle_id (&self->handshake_timeout_id, g_source_remove);
   g_cancellable_cancel (self->cancellable);
   /* A handshake thread may still be using the socket: it is closed when
    * the handshake returns. Over TLS the socket is closed without a
@@ -1123,44 +1119,18 @@ pump (LotteryAgency *self)
 
 /* ---- TLS ---- */
 
-/* Handshakes in GIO's threads, and connections waiting for a turn (main
- * thread only). */
-static guint handshakes;
-static GQueue handshake_queue = G_QUEUE_INIT;
-
-static void start_handshake (LotteryAgency *self);
-
-/* A handshake ended (or never started): the next one waiting may go. */
 static void
-next_handshake (void)
-{
-  LotteryAgency *next;
-
-  while (handshakes < MAX_HANDSHAKES &&
-         (next = g_queue_pop_head (&handshake_queue)) != NULL)
-    {
-      if (!next->closed)
-        start_handshake (next);
-      g_object_unref (next);
-    }
-}
-
-
-static void
-handshake_done_cb (GObject      *source,
-                   GAsyncResult *result,
-                   gpointer      user_data)
+admitted_cb (GObject      *source,
+             GAsyncResult *result,
+             gpointer      user_data)
 {
   g_autoptr(LotteryAgency) self = user_data;
   g_autoptr(GError) error = NULL;
   gboolean ok;
 
-  ok = g_tls_connection_handshake_finish (G_TLS_CONNECTION (source), result,
-                                          &error);
+  ok = lottery_tls_gate_admit_finish (LOTTERY_TLS_GATE (source), result,
+                                      &error);
   self->handshaking = FALSE;
-  handshakes--;
-  next_handshake ();
-  g_clear_handle_id (&self->handshake_timeout_id, g_source_remove);
 
   if (self->closed)
     {
@@ -1169,142 +1139,33 @@ handshake_done_cb (GObject      *source,
       maybe_announce_closed (self);
       return;
     }
+  if (g_error_matches (error, LOTTERY_ERROR, LOTTERY_ERROR_PROTOCOL))
+    {
+      /* Spoken to in the clear: answered in the clear. */
+      self->output = g_io_stream_get_output_stream (
+        G_IO_STREAM (self->connection));
+      fail_and_close (self, "tls_handshake", error);
+      return;
+    }
   if (!ok)
     {
-      g_autofree char *reason = lottery_log_value (error->message);
-
-      lottery_log (LOTTERY_LOG_ERROR, "tls_handshake", "fail",
-                   "ip: %s | error: %s", self->peer, reason);
       close_now (self);
       return;
     }
 
   self->secured = TRUE;
-  lottery_log (G_LOG_LEVEL_DEBUG, "tls_handshake", "success",
-               "ip: %s | cipher: %s", self->peer,
-               g_tls_connection_get_ciphersuite_name (
-                 G_TLS_CONNECTION (source)));
   read_more (self);
 }
 
-static gboolean
-handshake_timeout_cb (gpointer user_data)
-{
-  LotteryAgency *self = user_data;
-
-  self->handshake_timeout_id = 0;
-  lottery_log (LOTTERY_LOG_ERROR, "tls_handshake", "fail",
-               "ip: %s | error: TLS handshake not done within %u s",
-               self->peer, (guint) (self->io_timeout / G_USEC_PER_SEC));
-  close_now (self);
-
-  return G_SOURCE_REMOVE;
-}
-
-static void start_tls (LotteryAgency *self);
-
-static gboolean
-recheck_cb (gpointer user_data)
-{
-  LotteryAgency *self = user_data;
-
-  if (!self->closed)
-    start_tls (self);
-  return G_SOURCE_REMOVE;
-}
-
-static gboolean
-first_bytes_cb (GSocket      *socket,
-                GIOCondition  condition,
-                gpointer      user_data)
-{
-  LotteryAgency *self = user_data;
-  guint8 first = 0;
-  GInputVector vector = { &first, 1 };
-  int flags = G_SOCKET_MSG_PEEK;
-
-  if (self->closed)
-    return G_SOURCE_REMOVE;
-
-  /* Readable with nothing to read: the client left without a word, like
-   * a port probe. */
-  if (g_socket_get_available_bytes (socket) <= 0 ||
-      g_socket_receive_message (socket, NULL, &vector, 1, NULL, NULL, &flags,
-                                NULL, NULL) != 1)
-    {
-      close_now (self);
-      return G_SOURCE_REMOVE;
-    }
-  /* Every TLS client starts with a handshake record; anything else is a
-   * client speaking the protocol in the clear, which is told so in the
-   * clear rather than left to retry. */
-  if (first != TLS_HANDSHAKE_RECORD)
-    {
-      g_autoptr(GError) error = NULL;
-
-      lottery_fail (&error, LOTTERY_ERROR_PROTOCOL,
-                    _("This server speaks TLS only: the client needs tls.ca"));
-      self->output = g_io_stream_get_output_stream (
-        G_IO_STREAM (self->connection));
-      fail_and_close (self, "tls_handshake", error);
-      return G_SOURCE_REMOVE;
-    }
-
-  /* A thread is given only once the whole first record (the
-   * ClientHello) is here: a peer that sends a few bytes and stalls gets
-   * none. Looked at again shortly; io_timeout bounds the wait. */
-  {
-    guint8 header[5];
-    GInputVector peek = { header, sizeof header };
-    int peek_flags = G_SOCKET_MSG_PEEK;
-    gssize available = g_socket_get_available_bytes (socket);
-
-    if (available < (gssize) sizeof header ||
-        g_socket_receive_message (socket, NULL, &peek, 1, NULL, NULL,
-                                  &peek_flags, NULL, NULL) != sizeof header ||
-        available < (gssize) sizeof header + ((header[3] << 8) | header[4]))
-      {
-        g_timeout_add_full (G_PRIORITY_DEFAULT, 20, recheck_cb,
-                            g_object_ref (self), g_object_unref);
-        return G_SOURCE_REMOVE;
-      }
-  }
-
-  if (handshakes >= MAX_HANDSHAKES)
-    {
-      /* Still bounded by io_timeout from connecting (check_timeouts). */
-      g_queue_push_tail (&handshake_queue, g_object_ref (self));
-      return G_SOURCE_REMOVE;
-    }
-  start_handshake (self);
-  return G_SOURCE_REMOVE;
-}
-
-static void
-start_handshake (LotteryAgency *self)
-{
-  handshakes++;
-  self->handshaking = TRUE;
-  self->handshake_timeout_id =
-    g_timeout_add_seconds ((guint) (self->io_timeout / G_USEC_PER_SEC),
-                           handshake_timeout_cb, self);
-  g_tls_connection_handshake_async (G_TLS_CONNECTION (self->stream),
-                                    G_PRIORITY_DEFAULT, self->cancellable,
-                                    handshake_done_cb, g_object_ref (self));
-}
-
-/* Waits, on the main context, for the client's first bytes, then hands
- * the handshake to GIO. */
+/* Over TLS, reading starts once the gate has let the client in. */
 static void
 start_tls (LotteryAgency *self)
 {
-  GSocket *socket = g_socket_connection_get_socket (self->connection);
-  g_autoptr(GSource) source = g_socket_create_source (socket, G_IO_IN,
-                                                      self->cancellable);
-
-  g_source_set_callback (source, G_SOURCE_FUNC (first_bytes_cb),
-                         g_object_ref (self), g_object_unref);
-  g_source_attach (source, g_main_context_get_thread_default ());
+  self->handshaking = TRUE;
+  lottery_tls_gate_admit_async (self->gate, G_TLS_CONNECTION (self->stream),
+                                self->connection, self->peer,
+                                self->cancellable, admitted_cb,
+                                g_object_ref (self));
 }
 
 void
@@ -1350,19 +1211,10 @@ lottery_agency_check_timeouts (LotteryAgency *self,
   if (self->closing)
     return;
 
-  /* Before a TLS handshake nothing can be said to the client; once it
-   * has started, its own timeout runs. */
+  /* Before the TLS handshake nothing can be said to the client: the
+   * gate keeps its deadline. */
   if (G_IS_TLS_CONNECTION (self->stream) && !self->secured)
-    {
-      if (!self->handshaking && now - self->accepted > self->io_timeout)
-        {
-          lottery_log (LOTTERY_LOG_ERROR, "tls_handshake", "fail",
-                       "ip: %s | error: TLS handshake not started within "
-                       "%u s", self->peer, io_s);
-          close_now (self);
-        }
-      return;
-    }
+    return;
 
   /* Only while we wait on the client: when reading is paused, the
    * unfinished frame is our doing. */
@@ -1389,10 +1241,22 @@ lottery_agency_check_timeouts (LotteryAgency *self,
     fail_and_close (self, "receive_message", error);
 }
 
+/* Over TLS, the handshake goes through @gate, which the server owns.
+ * Call before lottery_agency_start (). */
+void
+lottery_agency_set_tls_gate (LotteryAgency  *self,
+                             LotteryTlsGate *gate)
+{
+  g_return_if_fail (LOTTERY_IS_AGENCY (self));
+
+  g_set_object (&self->gate, gate);
+}
+
 void
 lottery_agency_start (LotteryAgency *self)
 {
   g_return_if_fail (LOTTERY_IS_AGENCY (self));
+  g_return_if_fail (!G_IS_TLS_CONNECTION (self->stream) || self->gate != NULL);
 
   if (G_IS_TLS_CONNECTION (self->stream))
     start_tls (self);

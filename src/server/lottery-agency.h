@@ -6,6 +6,7 @@
 #include "lottery-auth.h"
 #include "lottery-state.h"
 #include "lottery-storage.h"
+#include "lottery-tls-gate.h"
 
 G_BEGIN_DECLS
 
@@ -21,6 +22,8 @@ void           lottery_agency_set_timeouts          (LotteryAgency     *self,
                                                      guint              idle_timeout_s);
 void           lottery_agency_set_auth              (LotteryAgency     *self,
                                                      LotteryAuth       *auth);
+void           lottery_agency_set_tls_gate          (LotteryAgency     *self,
+                                                     LotteryTlsGate    *gate);
 void           lottery_agency_check_timeouts        (LotteryAgency     *self,
                                                      gint64             now);
 void           lottery_agency_start                 (LotteryAgency     *self);

@@ -41,6 +41,7 @@ struct _LotteryServer
   GHashTable     *agencies;     /* LotteryAgency * (owned) */
   GCancellable   *cancellable;  /* cancelled at shutdown: stops the draw */
   GTlsCertificate *tls_certificate; /* NULL: plain TCP */
+  LotteryTlsGate *tls_gate;     /* (owned) (nullable): with TLS */
   gboolean        drawing;      /* the draw thread is running */
   gboolean        draw_due;     /* the journal says every agency finished */
   gboolean        stopping;
@@ -68,6 +69,7 @@ lottery_server_finalize (GObject *object)
   g_clear_handle_id (&self->sweep, g_source_remove);
   g_clear_object (&self->cancellable);
   g_clear_object (&self->tls_certificate);
+  g_clear_object (&self->tls_gate);
   g_clear_object (&self->service);
   g_clear_object (&self->storage);
   g_clear_object (&self->auth);
@@ -213,6 +215,8 @@ lottery_server_new (const LotteryServerConfig *config,
       self->tls_certificate = load_tls_certificate (config, error);
       if (self->tls_certificate == NULL)
         return NULL;
+      self->tls_gate = lottery_tls_gate_new (LOTTERY_TLS_GATE_MAX_HANDSHAKES,
+                                             config->io_timeout);
     }
 
   self->port = config->port;
@@ -473,6 +477,7 @@ incoming_cb (GSocketService    *service,
   agency = lottery_agency_new (stream, connection, self->state, self->storage);
   lottery_agency_set_timeouts (agency, self->io_timeout, self->idle_timeout);
   lottery_agency_set_auth (agency, self->auth);
+  lottery_agency_set_tls_gate (agency, self->tls_gate);
   lottery_log (G_LOG_LEVEL_INFO, "accept_connections", "success", "ip: %s",
                lottery_agency_get_peer (agency));
 
@@ -573,6 +578,9 @@ lottery_server_shutdown (LotteryServer *self)
       g_ptr_array_add (open, g_object_ref (agency));
     g_ptr_array_foreach (open, (GFunc) lottery_agency_close, NULL);
   }
+  /* Handshakes waiting for a slot give up theirs now. */
+  if (self->tls_gate != NULL)
+    lottery_tls_gate_shutdown (self->tls_gate);
   lottery_state_cancel_queries (self->state);
   lottery_log (G_LOG_LEVEL_INFO, "close_connections", "success",
                "count: %u", n_connections);
