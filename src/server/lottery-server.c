@@ -1,7 +1,7 @@
 /* lottery-server.c: the central server: listener, connections, draw.
  *
  * The server owns the LotteryState and the LotteryStorage for its whole
- * run and every connection (LotteryAgency) until that connection has
+ * run and every connection (LotteryConnection) until that connection has
  * closed and its last batch is stored. All of this runs on the main
  * context; only batches and the draw run in GTask's thread pool (and,
  * with TLS, GIO's handshakes).
@@ -9,7 +9,7 @@
 #include "config.h"
 
 #include "lottery-server.h"
-#include "lottery-agency.h"
+#include "lottery-connection.h"
 #include "lottery-error.h"
 #include "lottery-log.h"
 #include "lottery-protocol.h"
@@ -38,7 +38,7 @@ struct _LotteryServer
   LotteryStorage *storage;
   LotteryAuth    *auth;         /* agencies' stored keys; NULL: open mode */
   GSocketService *service;
-  GHashTable     *agencies;     /* LotteryAgency * (owned) */
+  GHashTable     *agencies;     /* LotteryConnection * (owned) */
   GCancellable   *cancellable;  /* cancelled at shutdown: stops the draw */
   GTlsCertificate *tls_certificate; /* NULL: plain TCP */
   LotteryTlsGate *tls_gate;     /* (owned) (nullable): with TLS */
@@ -54,17 +54,6 @@ lottery_server_finalize (GObject *object)
 {
   LotteryServer *self = LOTTERY_SERVER (object);
 
-  /* Agencies still storing after the grace period must not call back
-   * into a freed server. */
-  if (self->agencies != NULL)
-    {
-      GHashTableIter iter;
-      gpointer agency;
-
-      g_hash_table_iter_init (&iter, self->agencies);
-      while (g_hash_table_iter_next (&iter, &agency, NULL))
-        g_signal_handlers_disconnect_by_data (agency, self);
-    }
   g_clear_pointer (&self->agencies, g_hash_table_unref);
   g_clear_handle_id (&self->sweep, g_source_remove);
   g_clear_object (&self->cancellable);
@@ -332,7 +321,7 @@ draw_done_cb (GObject      *source,
 /* Every agency has finished and every batch is in bets.csv: read it
  * back in a worker thread, then answer the parked queries. */
 static void
-draw_due_cb (LotteryAgency *agency,
+draw_due_cb (LotteryConnection *agency,
              gpointer       user_data)
 {
   LotteryServer *self = user_data;
@@ -345,7 +334,7 @@ draw_due_cb (LotteryAgency *agency,
 }
 
 static void
-agency_closed_cb (LotteryAgency *agency,
+agency_closed_cb (LotteryConnection *agency,
                   gpointer       user_data)
 {
   LotteryServer *self = user_data;
@@ -411,7 +400,7 @@ sweep_cb (gpointer user_data)
   while (g_hash_table_iter_next (&iter, &agency, NULL))
     g_ptr_array_add (open, g_object_ref (agency));
   for (i = 0; i < open->len; i++)
-    lottery_agency_check_timeouts (g_ptr_array_index (open, i), now);
+    lottery_connection_check_timeouts (g_ptr_array_index (open, i), now);
 
   return G_SOURCE_CONTINUE;
 }
@@ -461,7 +450,7 @@ incoming_cb (GSocketService    *service,
 {
   LotteryServer *self = user_data;
   g_autoptr(GIOStream) stream = NULL;
-  LotteryAgency *agency;
+  LotteryConnection *agency;
 
   if (self->stopping)
     return TRUE;
@@ -474,17 +463,21 @@ incoming_cb (GSocketService    *service,
   stream = wrap_tls (self, connection);
   if (stream == NULL)
     return TRUE;
-  agency = lottery_agency_new (stream, connection, self->state, self->storage);
-  lottery_agency_set_timeouts (agency, self->io_timeout, self->idle_timeout);
-  lottery_agency_set_auth (agency, self->auth);
-  lottery_agency_set_tls_gate (agency, self->tls_gate);
+  agency = lottery_connection_new (stream, connection, self->state, self->storage);
+  lottery_connection_set_timeouts (agency, self->io_timeout, self->idle_timeout);
+  lottery_connection_set_auth (agency, self->auth);
+  lottery_connection_set_tls_gate (agency, self->tls_gate);
   lottery_log (G_LOG_LEVEL_INFO, "accept_connections", "success", "ip: %s",
-               lottery_agency_get_peer (agency));
+               lottery_connection_get_peer (agency));
 
   g_hash_table_add (self->agencies, agency);
-  g_signal_connect (agency, "draw-due", G_CALLBACK (draw_due_cb), self);
-  g_signal_connect (agency, "closed", G_CALLBACK (agency_closed_cb), self);
-  lottery_agency_start (agency);
+  /* Connections still storing after the grace period must not call
+   * back into a freed server: the handlers go with it. */
+  g_signal_connect_object (agency, "draw-due", G_CALLBACK (draw_due_cb),
+                           self, 0);
+  g_signal_connect_object (agency, "closed", G_CALLBACK (agency_closed_cb),
+                           self, 0);
+  lottery_connection_start (agency);
 
   return TRUE;
 }
@@ -576,7 +569,7 @@ lottery_server_shutdown (LotteryServer *self)
     g_hash_table_iter_init (&iter, self->agencies);
     while (g_hash_table_iter_next (&iter, &agency, NULL))
       g_ptr_array_add (open, g_object_ref (agency));
-    g_ptr_array_foreach (open, (GFunc) lottery_agency_close, NULL);
+    g_ptr_array_foreach (open, (GFunc) lottery_connection_close, NULL);
   }
   /* Handshakes waiting for a slot give up theirs now. */
   if (self->tls_gate != NULL)

@@ -1,97 +1,76 @@
-/* lottery-agency.c: the server's side of one agency connection.
+/* lottery-connection.c: the server's side of one agency connection:
+ * the protocol's state machine (HELLO, AUTH, batches, FINISH, queries),
+ * answers in order with what waits for the disk, and the decision that
+ * the connection is over and its agency free again.
  *
- * Everything here runs on the main context except store_batch_thread ().
- * Frames are read with async calls into a buffer, so no thread waits on
- * the network. BATCH frames are handed to GTask's thread pool for
- * decoding, validation and storage, one task at a time per connection
- * (taking every batch queued behind the first), so an agency's batches
- * are stored in the order it sent them. While a task runs, the next
- * frames are read ahead (up to MAX_QUEUED) and replies go out in order.
- * A winners query before the draw is parked in LotteryState, not in a
- * thread.
- *
- * Over TLS, reading starts once the handshake is done. GIO runs a
- * handshake in a thread of its pool, blocking on the socket, so it is
- * started only when the client has sent its first bytes (a port probe
- * or a silent client holds no thread), and a client that has not
- * finished it io_timeout seconds later is cancelled and closed.
+ * Owns its LotteryFrameIO and the work in flight for it (a batch job, a
+ * FINISH waiting for the disk, a query parked in LotteryState); uses the
+ * server's LotteryTlsGate, state and storage. Runs on the main context;
+ * only the batch job runs in a worker thread.
  */
 #include "config.h"
 
-#include "lottery-agency.h"
+#include "lottery-connection.h"
 #include "lottery-batch-job.h"
 #include "lottery-error.h"
+#include "lottery-frame-io.h"
 #include "lottery-log.h"
 #include "lottery-protocol.h"
 #include "lottery-status-reply.h"
-#include "lottery-tls-gate.h"
 #include "lottery-stream.h"
 
 #include <glib/gi18n.h>
-#include <string.h>
 
-#define READ_BUFFER_SIZE (32 * 1024)
-#define MAX_QUEUED       16 /* frames read ahead */
-#define MAX_PENDING_REPLIES (64 * 1024) /* bytes of unsent replies */
-#define MAX_SYNCING      16 /* groups written, waiting for the disk */
+#define MAX_SYNCING 16 /* groups written, waiting for the disk */
 
+/* The life of a connection; see docs/design.md. Only ever moves down,
+ * except AUTH back to HELLO, and only close_now () and settle () move
+ * it past FINISHED. */
 typedef enum
 {
-  PHASE_HELLO,    /* waiting for HELLO */
-  PHASE_AUTH,     /* CHALLENGE sent, waiting for AUTH */
-  PHASE_UPLOAD,   /* batches, then FINISH */
-  PHASE_FINISHED, /* queries */
-} Phase;
+  CONN_TLS,      /* the TLS gate has the socket */
+  CONN_HELLO,    /* waiting for HELLO */
+  CONN_AUTH,     /* CHALLENGE sent, waiting for AUTH */
+  CONN_UPLOAD,   /* batches, then FINISH */
+  CONN_FINISHED, /* queries */
+  CONN_CLOSING,  /* no more frames; answers owed go out, then close */
+  CONN_CLOSED,   /* socket closed; waiting for the work in flight */
+  CONN_DONE,     /* agency released, ::closed emitted */
+} ConnState;
 
-struct _LotteryAgency
+struct _LotteryConnection
 {
   GObject parent_instance;
 
-  GIOStream         *stream;    /* the connection, or TLS over it */
-  GSocketConnection *connection;
-  GInputStream      *input;
-  GOutputStream     *output;
-  GCancellable      *cancellable;
-  LotteryState      *state;
-  LotteryStorage    *storage;
-  LotteryAuth       *auth;      /* NULL: open mode, HELLO is enough */
-  char              *peer;
+  GIOStream         *stream;     /* (owned): the socket, or TLS over it */
+  GSocketConnection *connection; /* (owned) */
+  LotteryFrameIO    *io;         /* (owned) */
+  GCancellable      *cancellable; /* (owned): cancelled by close_now () */
+  LotteryState      *state;      /* (owned) */
+  LotteryStorage    *storage;    /* (owned) */
+  LotteryAuth       *auth;       /* (owned) (nullable): NULL, open mode */
+  LotteryTlsGate    *gate;       /* (owned) (nullable): lets TLS in */
+  char              *peer;       /* (owned) */
 
-  guint              id;        /* agency id once HELLO is accepted */
-  Phase              phase;
+  ConnState          conn_state;
+  guint              id;         /* agency id once HELLO is accepted */
   guint32            challenged; /* agency of the HELLO awaiting AUTH */
   guint8             nonce[LOTTERY_AUTH_NONCE_LEN];
 
-  guint8            *rbuf;
-  gsize              rstart;    /* first unparsed byte */
-  gsize              rend;      /* one past the last byte read */
-  gboolean           reading;
-  GQueue             queued;    /* GBytes: frame bodies not yet handled */
-  gboolean           busy;      /* a batch or a query is in progress */
-  guint              syncing;   /* answers waiting for the disk */
-  guint32            finishing; /* the FINISH waiting for the disk */
-  GBytes            *held_error; /* an ERROR waiting for a busy worker */
-  gboolean           querying;  /* the query is parked in the state */
+  /* Work in flight: while any is, the connection is not done. */
+  gboolean           busy;       /* a batch job, FINISH or query runs */
+  gboolean           querying;   /* the query is parked in the state */
+  guint              syncing;    /* answers waiting for the disk */
+  gboolean           handshaking; /* the gate has the socket */
+  gboolean           io_closed;  /* the frame I/O emitted ::closed */
 
-  GByteArray        *pending;   /* replies not yet handed to a write */
-  GBytes            *writing;   /* the reply bytes being written */
-  gboolean           close_after_flush;
+  guint32            finishing;  /* the FINISH waiting for the disk */
+  GBytes            *held_error; /* (owned) (nullable): an ERROR waiting
+                                  * for a busy worker */
 
   gint64             io_timeout;   /* usec to finish a started message */
   gint64             idle_timeout; /* usec of silence allowed */
-  gint64             activity;     /* when the last frame arrived */
-  gint64             partial_since; /* first byte of an unfinished frame,
-                                     * or 0 */
   gint64             accepted;     /* when the connection came in */
-  gint64             write_since;  /* when the write in progress began */
-
-  gboolean           closing;   /* no more frames are handled */
-  gboolean           closed;    /* the socket is closed */
-  gboolean           announced; /* ::closed was emitted */
-
-  LotteryTlsGate    *gate;        /* (owned) (nullable): lets TLS in */
-  gboolean           handshaking;  /* the gate has the socket */
-  gboolean           secured;              /* TLS: the handshake is done */
 };
 
 enum
@@ -103,16 +82,18 @@ enum
 
 static guint signals[N_SIGNALS];
 
-G_DEFINE_FINAL_TYPE (LotteryAgency, lottery_agency, G_TYPE_OBJECT)
+G_DEFINE_FINAL_TYPE (LotteryConnection, lottery_connection, G_TYPE_OBJECT)
 
-static void pump (LotteryAgency *self);
-static void close_now (LotteryAgency *self);
+static void settle (LotteryConnection *self);
+static void close_now (LotteryConnection *self);
+static void handle_frame (LotteryConnection *self, GBytes *frame);
 
 static void
-lottery_agency_finalize (GObject *object)
+lottery_connection_finalize (GObject *object)
 {
-  LotteryAgency *self = LOTTERY_AGENCY (object);
+  LotteryConnection *self = LOTTERY_CONNECTION (object);
 
+  g_clear_object (&self->io);
   g_clear_object (&self->stream);
   g_clear_object (&self->connection);
   g_clear_object (&self->cancellable);
@@ -121,22 +102,18 @@ lottery_agency_finalize (GObject *object)
   g_clear_object (&self->auth);
   g_clear_object (&self->gate);
   g_free (self->peer);
-  g_free (self->rbuf);
-  g_queue_clear_full (&self->queued, (GDestroyNotify) g_bytes_unref);
-  g_clear_pointer (&self->pending, g_byte_array_unref);
-  g_clear_pointer (&self->writing, g_bytes_unref);
   g_clear_pointer (&self->held_error, g_bytes_unref);
 
-  G_OBJECT_CLASS (lottery_agency_parent_class)->finalize (object);
+  G_OBJECT_CLASS (lottery_connection_parent_class)->finalize (object);
 }
 
 static void
-lottery_agency_class_init (LotteryAgencyClass *klass)
+lottery_connection_class_init (LotteryConnectionClass *klass)
 {
-  G_OBJECT_CLASS (klass)->finalize = lottery_agency_finalize;
+  G_OBJECT_CLASS (klass)->finalize = lottery_connection_finalize;
 
   /**
-   * LotteryAgency::draw-due:
+   * LotteryConnection::draw-due:
    *
    * This connection's FINISH was the last one: the draw should run.
    */
@@ -145,10 +122,10 @@ lottery_agency_class_init (LotteryAgencyClass *klass)
                   0, NULL, NULL, NULL, G_TYPE_NONE, 0);
 
   /**
-   * LotteryAgency::closed:
+   * LotteryConnection::closed:
    *
-   * The socket is closed and no batch of this connection is still being
-   * stored: the connection holds nothing any more.
+   * The socket is closed and nothing of this connection is in flight
+   * any more; its agency, if it had one, is free. Emitted once.
    */
   signals[SIGNAL_CLOSED] =
     g_signal_new ("closed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
@@ -156,15 +133,13 @@ lottery_agency_class_init (LotteryAgencyClass *klass)
 }
 
 static void
-lottery_agency_init (LotteryAgency *self)
+lottery_connection_init (LotteryConnection *self)
 {
-  g_queue_init (&self->queued);
   self->cancellable = g_cancellable_new ();
-  self->pending = g_byte_array_new ();
-  self->phase = PHASE_HELLO;
+  self->conn_state = CONN_HELLO;
   self->io_timeout = 10 * G_USEC_PER_SEC;
   self->idle_timeout = 300 * G_USEC_PER_SEC;
-  self->activity = self->accepted = g_get_monotonic_time ();
+  self->accepted = g_get_monotonic_time ();
 }
 
 static char *
@@ -180,29 +155,116 @@ describe_peer (GSocketConnection *connection)
   return g_strdup ("unknown");
 }
 
-/* @stream is what the agency speaks over: @connection itself, or a
- * GTlsServerConnection over it (its handshake not yet done).
- * @connection gives the peer's address and the socket. */
-LotteryAgency *
-lottery_agency_new (GIOStream         *stream,
-                    GSocketConnection *connection,
-                    LotteryState      *state,
-                    LotteryStorage    *storage)
+static void
+io_frame_cb (LotteryFrameIO *io,
+             GBytes         *frame,
+             gpointer        user_data)
 {
-  LotteryAgency *self;
+  LotteryConnection *self = user_data;
+
+  handle_frame (self, frame);
+  settle (self);
+}
+
+static void fail_and_close (LotteryConnection *self,
+                            const char        *action,
+                            const GError      *error);
+
+static void
+io_bad_frame_cb (LotteryFrameIO *io,
+                 const GError   *error,
+                 gpointer        user_data)
+{
+  fail_and_close (user_data, "receive_message", error);
+}
+
+static void
+io_failed_cb (LotteryFrameIO *io,
+              const char     *action,
+              const GError   *error,
+              gpointer        user_data)
+{
+  LotteryConnection *self = user_data;
+  g_autofree char *reason = lottery_log_value (error->message);
+
+  lottery_log (G_LOG_LEVEL_DEBUG, action, "fail",
+               "agency: %u | ip: %s | error: %s", self->id, self->peer,
+               reason);
+}
+
+static void
+io_eof_cb (LotteryFrameIO *io,
+           guint64         discarded,
+           gpointer        user_data)
+{
+  LotteryConnection *self = user_data;
+
+  /* A client without a token leaves after the CHALLENGE: say so, or the
+   * refusal leaves no trace. */
+  if (self->conn_state == CONN_AUTH)
+    lottery_log (LOTTERY_LOG_ERROR, "hello", "fail",
+                 "agency: %u | ip: %s | error: no AUTH after the "
+                 "CHALLENGE (no token?)", self->challenged, self->peer);
+  /* A probe that connects and leaves is not an error. */
+  if (discarded > 0)
+    lottery_log (G_LOG_LEVEL_DEBUG, "receive_message", "fail",
+                 "agency: %u | ip: %s | discarded_bytes: %" G_GUINT64_FORMAT,
+                 self->id, self->peer, discarded);
+  /* A query parked until the draw is withdrawn at once, so that the
+   * agency can reconnect. */
+  if (self->querying)
+    {
+      close_now (self);
+      return;
+    }
+  /* Replies still owed go out before the socket closes. */
+  if (self->conn_state < CONN_CLOSING)
+    self->conn_state = CONN_CLOSING;
+  settle (self);
+}
+
+static void
+io_closed_cb (LotteryFrameIO *io,
+              gpointer        user_data)
+{
+  LotteryConnection *self = user_data;
+
+  self->io_closed = TRUE;
+  close_now (self);
+}
+
+/* @stream is what the agency speaks over: @connection itself, or a
+ * GTlsServerConnection over it (its handshake not yet done: set a
+ * gate). @connection gives the peer's address and the socket.
+ *
+ * Returns: (transfer full): the connection, not yet started */
+LotteryConnection *
+lottery_connection_new (GIOStream         *stream,
+                        GSocketConnection *connection,
+                        LotteryState      *state,
+                        LotteryStorage    *storage)
+{
+  LotteryConnection *self;
 
   g_return_val_if_fail (G_IS_IO_STREAM (stream), NULL);
   g_return_val_if_fail (G_IS_SOCKET_CONNECTION (connection), NULL);
 
-  self = g_object_new (LOTTERY_TYPE_AGENCY, NULL);
+  self = g_object_new (LOTTERY_TYPE_CONNECTION, NULL);
   self->stream = g_object_ref (stream);
   self->connection = g_object_ref (connection);
-  self->input = g_io_stream_get_input_stream (stream);
-  self->output = g_io_stream_get_output_stream (stream);
   self->state = g_object_ref (state);
   self->storage = g_object_ref (storage);
   self->peer = describe_peer (connection);
-  self->rbuf = g_malloc (READ_BUFFER_SIZE);
+  self->io = lottery_frame_io_new (stream, connection);
+  g_signal_connect_object (self->io, "frame", G_CALLBACK (io_frame_cb), self,
+                           0);
+  g_signal_connect_object (self->io, "bad-frame",
+                           G_CALLBACK (io_bad_frame_cb), self, 0);
+  g_signal_connect_object (self->io, "failed", G_CALLBACK (io_failed_cb),
+                           self, 0);
+  g_signal_connect_object (self->io, "eof", G_CALLBACK (io_eof_cb), self, 0);
+  g_signal_connect_object (self->io, "closed", G_CALLBACK (io_closed_cb),
+                           self, 0);
 
   /* Replies wait for no Nagle delay, and a peer that vanished (a cable
    * pulled, a partition) frees its agency within a minute. */
@@ -213,82 +275,107 @@ lottery_agency_new (GIOStream         *stream,
 
 /* With @auth, a HELLO is answered with a CHALLENGE, and the agency is
  * claimed only once its AUTH proves that it holds the agency's token.
- * Call before lottery_agency_start (). */
+ * Call before lottery_connection_start (). */
 void
-lottery_agency_set_auth (LotteryAgency *self,
-                         LotteryAuth   *auth)
+lottery_connection_set_auth (LotteryConnection *self,
+                             LotteryAuth       *auth)
 {
-  g_return_if_fail (LOTTERY_IS_AGENCY (self));
+  g_return_if_fail (LOTTERY_IS_CONNECTION (self));
   g_return_if_fail (auth == NULL || LOTTERY_IS_AUTH (auth));
 
   g_set_object (&self->auth, auth);
 }
 
-guint
-lottery_agency_get_id (LotteryAgency *self)
+/* Over TLS, the handshake goes through @gate, which the server owns.
+ * Call before lottery_connection_start (). */
+void
+lottery_connection_set_tls_gate (LotteryConnection *self,
+                                 LotteryTlsGate    *gate)
 {
-  g_return_val_if_fail (LOTTERY_IS_AGENCY (self), 0);
+  g_return_if_fail (LOTTERY_IS_CONNECTION (self));
 
-  return self->id;
+  g_set_object (&self->gate, gate);
 }
 
+/* Returns: (transfer none): the peer's address, for the log. */
 const char *
-lottery_agency_get_peer (LotteryAgency *self)
+lottery_connection_get_peer (LotteryConnection *self)
 {
-  g_return_val_if_fail (LOTTERY_IS_AGENCY (self), NULL);
+  g_return_val_if_fail (LOTTERY_IS_CONNECTION (self), NULL);
 
   return self->peer;
 }
 
-/* Emits ::closed once nothing of this connection is in flight. */
+/* The one place that decides what comes next once something changed:
+ * whether frames may be handed up, whether a closing connection may
+ * close its socket, and whether a closed one is done, which releases
+ * the agency and emits ::closed exactly once, whatever order a read
+ * error, a write error, a timeout and a close came in. */
 static void
-maybe_announce_closed (LotteryAgency *self)
+settle (LotteryConnection *self)
 {
-  if (!self->closed || self->busy || self->syncing > 0 ||
-      self->writing != NULL || self->handshaking || self->announced)
-    return;
+  gboolean owed = self->busy || self->syncing > 0;
 
-  /* Only now may another connection speak for this agency: a batch
-   * still being stored must be counted before a resume is offered. */
-  if (self->id != 0)
-    lottery_state_release_agency (self->state, self->id);
-  self->announced = TRUE;
-  g_signal_emit (self, signals[SIGNAL_CLOSED], 0);
-}
-
-/* After an answer went out (or was given up): the next frames, or, on a
- * closed connection, the announcement once nothing is in flight. */
-static void
-carry_on (LotteryAgency *self)
-{
-  if (self->closed)
-    maybe_announce_closed (self);
-  else
-    pump (self);
-}
-
-/* Closes the socket once; every later call (a write or read failing
- * because of that close, a timeout, shutdown) only tries the
- * announcement again, so that whatever order they come in, the slot and
- * the agency are released exactly once, when nothing is left in flight. */
-static void
-close_now (LotteryAgency *self)
-{
-  if (self->closed)
+  switch (self->conn_state)
     {
-      maybe_announce_closed (self);
+    case CONN_TLS:
+      return;
+
+    case CONN_HELLO:
+    case CONN_AUTH:
+    case CONN_UPLOAD:
+    case CONN_FINISHED:
+      lottery_frame_io_set_paused (self->io, self->busy ||
+                                             self->syncing >= MAX_SYNCING);
+      return;
+
+    case CONN_CLOSING:
+      lottery_frame_io_stop_reading (self->io);
+      /* Not while answers are still to come. */
+      if (!owed)
+        lottery_frame_io_close_after_flush (self->io);
+      return;
+
+    case CONN_CLOSED:
+      if (owed || self->handshaking || !self->io_closed)
+        return;
+      /* Only now may another connection speak for this agency: a batch
+       * still being stored must be counted before a resume is offered. */
+      if (self->id != 0)
+        lottery_state_release_agency (self->state, self->id);
+      self->conn_state = CONN_DONE;
+      g_signal_emit (self, signals[SIGNAL_CLOSED], 0);
+      return;
+
+    case CONN_DONE:
+      return;
+    }
+}
+
+/* Moves to protocol state @next, unless the connection is closing. */
+static void
+advance (LotteryConnection *self,
+         ConnState          next)
+{
+  if (self->conn_state < CONN_CLOSING)
+    self->conn_state = next;
+}
+
+/* Closes the socket once (later, if the TLS gate still has it); every
+ * later call only settles again. */
+static void
+close_now (LotteryConnection *self)
+{
+  g_autoptr(LotteryConnection) alive = g_object_ref (self);
+
+  if (self->conn_state >= CONN_CLOSED)
+    {
+      settle (self);
       return;
     }
 
-  self->closing = TRUE;
-  self->closed = TRUE;
+  self->conn_state = CONN_CLOSED;
   g_cancellable_cancel (self->cancellable);
-  /* A handshake thread may still be using the socket: it is closed when
-   * the handshake returns. Over TLS the socket is closed without a
-   * close_notify, which could block on a client that does not read. */
-  if (!self->handshaking)
-    g_io_stream_close (G_IO_STREAM (self->connection), NULL, NULL);
-
   if (self->id != 0)
     lottery_log (G_LOG_LEVEL_INFO, "close_connection", "success",
                  "agency: %u | ip: %s", self->id, self->peer);
@@ -296,91 +383,30 @@ close_now (LotteryAgency *self)
     lottery_log (G_LOG_LEVEL_DEBUG, "close_connection", "success",
                  "ip: %s", self->peer);
 
-  maybe_announce_closed (self);
+  /* A handshake thread may still be using the socket: it is closed when
+   * the gate returns it. */
+  if (!self->handshaking)
+    lottery_frame_io_close (self->io);
+  settle (self);
 }
 
 /* Stops the connection now, discarding frames not yet handled (a batch
  * half received is never stored). A batch already being stored finishes
  * first, whole. */
 void
-lottery_agency_close (LotteryAgency *self)
+lottery_connection_close (LotteryConnection *self)
 {
-  g_return_if_fail (LOTTERY_IS_AGENCY (self));
+  g_return_if_fail (LOTTERY_IS_CONNECTION (self));
 
   close_now (self);
 }
 
-static void flush (LotteryAgency *self);
-
 static void
-write_done_cb (GObject      *source,
-               GAsyncResult *result,
-               gpointer      user_data)
+send_frame (LotteryConnection *self,
+            const guint8      *frame,
+            gsize              len)
 {
-  g_autoptr(LotteryAgency) self = user_data;
-  g_autoptr(GError) error = NULL;
-
-  g_clear_pointer (&self->writing, g_bytes_unref);
-
-  if (!g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result,
-                                         NULL, &error))
-    {
-      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        lottery_log (G_LOG_LEVEL_DEBUG, "send_reply", "fail",
-                     "agency: %u | ip: %s | error: %s", self->id, self->peer,
-                     error->message);
-      close_now (self);
-      return;
-    }
-
-  if (self->closed)
-    {
-      maybe_announce_closed (self);
-      return;
-    }
-
-  flush (self);
-  /* Frames held back while replies piled up can go on now. */
-  pump (self);
-}
-
-static void
-flush (LotteryAgency *self)
-{
-  gsize len;
-
-  if (self->writing != NULL || self->closed)
-    return;
-
-  if (self->pending->len == 0)
-    {
-      /* Not while answers are still to come. */
-      if (self->close_after_flush && !self->busy && self->syncing == 0)
-        close_now (self);
-      return;
-    }
-
-  len = self->pending->len;
-  self->write_since = g_get_monotonic_time ();
-  self->writing = g_byte_array_free_to_bytes (g_steal_pointer (&self->pending));
-  self->pending = g_byte_array_sized_new (256);
-  g_output_stream_write_all_async (self->output,
-                                   g_bytes_get_data (self->writing, NULL), len,
-                                   G_PRIORITY_DEFAULT, self->cancellable,
-                                   write_done_cb, g_object_ref (self));
-}
-
-/* Queues a reply; replies leave in the order they were queued. */
-static void
-send_frame (LotteryAgency *self,
-            const guint8  *frame,
-            gsize          len)
-{
-  if (self->closed)
-    return;
-
-  g_byte_array_append (self->pending, frame, (guint) len);
-  flush (self);
+  lottery_frame_io_send (self->io, frame, len);
 }
 
 /* @error as an ERROR frame in @frame (LOTTERY_FRAME_MAX bytes); errors
@@ -397,7 +423,7 @@ encode_error (guint8       *frame,
 }
 
 static void
-send_error (LotteryAgency *self,
+send_error (LotteryConnection *self,
             const GError  *error,
             guint32        sequence)
 {
@@ -408,7 +434,7 @@ send_error (LotteryAgency *self,
 
 typedef struct
 {
-  LotteryAgency *agency;
+  LotteryConnection *agency;
   GBytes        *frame;
 } OrderedFrame;
 
@@ -418,7 +444,7 @@ ordered_frame_cb (GObject      *source,
                   gpointer      user_data)
 {
   OrderedFrame *ordered = user_data;
-  g_autoptr(LotteryAgency) self = ordered->agency;
+  g_autoptr(LotteryConnection) self = ordered->agency;
   g_autoptr(GBytes) frame = ordered->frame;
   gsize len;
   const guint8 *data = g_bytes_get_data (frame, &len);
@@ -427,13 +453,13 @@ ordered_frame_cb (GObject      *source,
   self->syncing--;
   lottery_storage_sync_finish (LOTTERY_STORAGE (source), result, NULL);
   send_frame (self, data, len);
-  carry_on (self);
+  settle (self);
 }
 
 /* Sends @frame after every answer still waiting for the disk: it takes
  * its turn in the same queue. */
 static void
-send_frame_in_order (LotteryAgency *self,
+send_frame_in_order (LotteryConnection *self,
                      GBytes        *frame)
 {
   OrderedFrame *ordered;
@@ -460,7 +486,7 @@ send_frame_in_order (LotteryAgency *self,
  * its sync (release_held_error ()). Only the first is kept: the
  * connection closes after it. */
 static void
-send_error_in_order (LotteryAgency *self,
+send_error_in_order (LotteryConnection *self,
                      const GError  *error,
                      guint32        sequence)
 {
@@ -478,7 +504,7 @@ send_error_in_order (LotteryAgency *self,
 }
 
 static void
-release_held_error (LotteryAgency *self)
+release_held_error (LotteryConnection *self)
 {
   g_autoptr(GBytes) frame = NULL;
 
@@ -490,9 +516,9 @@ release_held_error (LotteryAgency *self)
 
 /* Replies with @error, then closes once the reply is out. */
 static void
-fail_and_close (LotteryAgency *self,
-                const char    *action,
-                const GError  *error)
+fail_and_close (LotteryConnection *self,
+                const char        *action,
+                const GError      *error)
 {
   g_autofree char *reason = lottery_log_value (error->message);
 
@@ -505,16 +531,16 @@ fail_and_close (LotteryAgency *self,
                  self->peer, reason);
 
   send_error_in_order (self, error, 0);
-  self->closing = TRUE;
-  self->close_after_flush = TRUE;
-  flush (self);
+  if (self->conn_state < CONN_CLOSING)
+    self->conn_state = CONN_CLOSING;
+  settle (self);
 }
 
 /* ---- batches ---- */
 
 /* Answers every batch of @job, in order. */
 static void
-answer_batches (LotteryAgency   *self,
+answer_batches (LotteryConnection   *self,
                 LotteryBatchJob *job)
 {
   guint i;
@@ -555,7 +581,7 @@ batch_synced_cb (GObject      *source,
                  gpointer      user_data)
 {
   g_autoptr(GTask) task = user_data;
-  LotteryAgency *self = LOTTERY_AGENCY (g_task_get_source_object (task));
+  LotteryConnection *self = LOTTERY_CONNECTION (g_task_get_source_object (task));
   LotteryBatchJob *job = lottery_batch_job_run_finish (G_ASYNC_RESULT (task));
   g_autoptr(GError) error = NULL;
 
@@ -566,7 +592,7 @@ batch_synced_cb (GObject      *source,
     lottery_batch_job_fail_stored (job, error);
   answer_batches (self, job);
 
-  carry_on (self);
+  settle (self);
 }
 
 static void
@@ -574,7 +600,7 @@ batch_done_cb (GObject      *source,
                GAsyncResult *result,
                gpointer      user_data)
 {
-  LotteryAgency *self = LOTTERY_AGENCY (source);
+  LotteryConnection *self = LOTTERY_CONNECTION (source);
   LotteryBatchJob *job = lottery_batch_job_run_finish (result);
 
   self->busy = FALSE;
@@ -584,15 +610,13 @@ batch_done_cb (GObject      *source,
   lottery_storage_sync_async (self->storage, lottery_batch_job_get_ticket (job),
                               NULL, batch_synced_cb, g_object_ref (result));
   release_held_error (self);
-
-  if (!self->closed)
-    pump (self);
+  settle (self);
 }
 
 /* Takes @first and the BATCH frames queued right behind it: one thread
  * hop, one write to bets.csv and one reply write per group. */
 static void
-start_batches (LotteryAgency        *self,
+start_batches (LotteryConnection        *self,
                GBytes               *first,
                const LotteryMessage *message)
 {
@@ -603,7 +627,7 @@ start_batches (LotteryAgency        *self,
 
   lottery_batch_job_add (job, first, message);
   while (lottery_batch_job_get_n_batches (job) < LOTTERY_BATCH_JOB_MAX &&
-         (frame = g_queue_peek_head (&self->queued)) != NULL)
+         (frame = lottery_frame_io_peek_frame (self->io)) != NULL)
     {
       gsize len;
       const guint8 *body = g_bytes_get_data (frame, &len);
@@ -612,7 +636,7 @@ start_batches (LotteryAgency        *self,
           !lottery_message_decode (body, len, &next, NULL))
         break;
       lottery_batch_job_add (job, frame, &next);
-      g_bytes_unref (g_queue_pop_head (&self->queued));
+      g_bytes_unref (lottery_frame_io_pop_frame (self->io));
     }
 
   self->busy = TRUE;
@@ -626,7 +650,7 @@ query_done_cb (GObject      *source,
                GAsyncResult *result,
                gpointer      user_data)
 {
-  g_autoptr(LotteryAgency) self = user_data;
+  g_autoptr(LotteryConnection) self = user_data;
   g_autoptr(GError) error = NULL;
   g_auto(GStrv) winners = NULL;
   guint8 frame[LOTTERY_FRAME_MAX];
@@ -640,7 +664,7 @@ query_done_cb (GObject      *source,
     {
       if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         fail_and_close (self, "consulta_ganadores", error);
-      maybe_announce_closed (self);
+      settle (self);
       return;
     }
 
@@ -659,7 +683,7 @@ query_done_cb (GObject      *source,
   lottery_log (G_LOG_LEVEL_INFO, "consulta_ganadores", "success",
                "agency: %u | cant_ganadores: %u", self->id, n);
   release_held_error (self);
-  carry_on (self);
+  settle (self);
 }
 
 /* ---- dispatch ---- */
@@ -667,7 +691,7 @@ query_done_cb (GObject      *source,
 /* Refuses the HELLO (or AUTH) of @agency, then closes; the line names
  * the agency asked for and the peer. */
 static void
-refuse_hello (LotteryAgency *self,
+refuse_hello (LotteryConnection *self,
               guint32        agency,
               const GError  *error)
 {
@@ -677,14 +701,14 @@ refuse_hello (LotteryAgency *self,
   lottery_log (LOTTERY_LOG_ERROR, "hello", "fail", "%s | error: %s",
                with_agency, error->message);
   send_error (self, error, 0);
-  self->closing = TRUE;
-  self->close_after_flush = TRUE;
-  flush (self);
+  if (self->conn_state < CONN_CLOSING)
+    self->conn_state = CONN_CLOSING;
+  settle (self);
 }
 
 /* Claims @agency for this connection and answers WELCOME. */
 static void
-welcome_agency (LotteryAgency *self,
+welcome_agency (LotteryConnection *self,
                 guint32        agency)
 {
   g_autoptr(GError) error = NULL;
@@ -701,7 +725,7 @@ welcome_agency (LotteryAgency *self,
     }
 
   self->id = agency;
-  self->phase = finished ? PHASE_FINISHED : PHASE_UPLOAD;
+  advance (self, finished ? CONN_FINISHED : CONN_UPLOAD);
   if (finished)
     flags |= LOTTERY_WELCOME_FINISHED;
   if (lottery_state_get_draw_done (self->state))
@@ -719,7 +743,7 @@ welcome_agency (LotteryAgency *self,
  * with proof that it holds its token. A connection that never answers
  * holds nothing. */
 static void
-send_challenge (LotteryAgency *self,
+send_challenge (LotteryConnection *self,
                 guint32        agency)
 {
   g_autoptr(GError) error = NULL;
@@ -733,7 +757,7 @@ send_challenge (LotteryAgency *self,
     }
 
   self->challenged = agency;
-  self->phase = PHASE_AUTH;
+  advance (self, CONN_AUTH);
   lottery_log (G_LOG_LEVEL_DEBUG, "hello", "in_progress",
                "agency: %u | ip: %s | challenge: sent", agency, self->peer);
   send_frame (self, frame,
@@ -741,7 +765,7 @@ send_challenge (LotteryAgency *self,
 }
 
 static void
-handle_auth (LotteryAgency        *self,
+handle_auth (LotteryConnection        *self,
              const LotteryMessage *message)
 {
   g_autoptr(GError) error = NULL;
@@ -753,7 +777,7 @@ handle_auth (LotteryAgency        *self,
   /* A nonce is good for one answer, right or wrong. */
   lottery_auth_wipe (self->nonce, sizeof self->nonce);
   self->challenged = 0;
-  self->phase = PHASE_HELLO;
+  advance (self, CONN_HELLO);
   if (!ok)
     {
       refuse_hello (self, agency, error);
@@ -766,7 +790,7 @@ handle_auth (LotteryAgency        *self,
 }
 
 static void
-handle_hello (LotteryAgency        *self,
+handle_hello (LotteryConnection        *self,
               const LotteryMessage *message)
 {
   g_autoptr(GError) error = NULL;
@@ -792,7 +816,7 @@ finish_synced_cb (GObject      *source,
                   GAsyncResult *result,
                   gpointer      user_data)
 {
-  g_autoptr(LotteryAgency) self = user_data;
+  g_autoptr(LotteryConnection) self = user_data;
   guint32 last_sequence = self->finishing;
   g_autoptr(GError) error = NULL;
   guint8 frame[LOTTERY_FRAME_MAX];
@@ -811,7 +835,7 @@ finish_synced_cb (GObject      *source,
     }
   else
     {
-      self->phase = PHASE_FINISHED;
+      advance (self, CONN_FINISHED);
       stored = lottery_state_get_agency_bets (self->state, self->id);
       lottery_log (G_LOG_LEVEL_INFO, "finish", "success",
                    "agency: %u | cantidad: %" G_GUINT64_FORMAT, self->id,
@@ -822,14 +846,14 @@ finish_synced_cb (GObject      *source,
     }
 
   release_held_error (self);
-  carry_on (self);
+  settle (self);
 }
 
 /* FINISH is journaled, and answered once on disk like a batch, so a
  * restarted server still knows the agency is done. The record is 32
  * bytes into the page cache: written here, on the main thread. */
 static void
-handle_finish (LotteryAgency        *self,
+handle_finish (LotteryConnection        *self,
                const LotteryMessage *message)
 {
   LotteryStorageRecord record = { LOTTERY_STORAGE_RECORD_FINISH, 0, 0, 0, 0 };
@@ -859,7 +883,7 @@ handle_finish (LotteryAgency        *self,
 }
 
 static void
-handle_frame (LotteryAgency *self,
+handle_frame (LotteryConnection *self,
               GBytes        *frame)
 {
   g_autoptr(GError) error = NULL;
@@ -894,9 +918,9 @@ handle_frame (LotteryAgency *self,
       return;
     }
 
-  switch (self->phase)
+  switch (self->conn_state)
     {
-    case PHASE_HELLO:
+    case CONN_HELLO:
       if (message.type == LOTTERY_MESSAGE_HELLO)
         {
           handle_hello (self, &message);
@@ -904,7 +928,7 @@ handle_frame (LotteryAgency *self,
         }
       break;
 
-    case PHASE_AUTH:
+    case CONN_AUTH:
       if (message.type == LOTTERY_MESSAGE_AUTH)
         {
           handle_auth (self, &message);
@@ -912,7 +936,7 @@ handle_frame (LotteryAgency *self,
         }
       break;
 
-    case PHASE_UPLOAD:
+    case CONN_UPLOAD:
       if (message.type == LOTTERY_MESSAGE_BATCH)
         {
           start_batches (self, frame, &message);
@@ -925,7 +949,7 @@ handle_frame (LotteryAgency *self,
         }
       break;
 
-    case PHASE_FINISHED:
+    case CONN_FINISHED:
       if (message.type == LOTTERY_MESSAGE_QUERY)
         {
           self->busy = TRUE;
@@ -960,161 +984,19 @@ handle_frame (LotteryAgency *self,
           return;
         }
       break;
+
+    case CONN_TLS:
+    case CONN_CLOSING:
+    case CONN_CLOSED:
+    case CONN_DONE:
+      /* No frames are read in these states. */
+      g_return_if_reached ();
     }
 
   lottery_fail (&error, LOTTERY_ERROR_OUT_OF_ORDER,
                 _("%s is not expected now"),
                 lottery_message_type_name (message.type));
   fail_and_close (self, "receive_message", error);
-}
-
-/* Handles queued frames, one at a time. */
-static void
-process (LotteryAgency *self)
-{
-  /* A peer that sends requests without reading the answers is not
-   * answered further until it reads: replies do not pile up here. */
-  while (!self->busy && !self->closing && self->syncing < MAX_SYNCING &&
-         self->pending->len < MAX_PENDING_REPLIES)
-    {
-      g_autoptr(GBytes) frame = g_queue_pop_head (&self->queued);
-
-      if (frame == NULL)
-        return;
-      handle_frame (self, frame);
-    }
-}
-
-/* Moves whole frames from the read buffer to the queue. */
-static gboolean
-extract_frames (LotteryAgency *self)
-{
-  while (g_queue_get_length (&self->queued) < MAX_QUEUED &&
-         self->rend - self->rstart >= LOTTERY_FRAME_PREFIX)
-    {
-      g_autoptr(GError) error = NULL;
-      gsize body_len;
-
-      if (!lottery_frame_parse_prefix (self->rbuf + self->rstart, &body_len,
-                                       &error))
-        {
-          fail_and_close (self, "receive_message", error);
-          return FALSE;
-        }
-      if (self->rend - self->rstart < LOTTERY_FRAME_PREFIX + body_len)
-        break;
-
-      g_queue_push_tail (&self->queued,
-                         g_bytes_new (self->rbuf + self->rstart +
-                                      LOTTERY_FRAME_PREFIX, body_len));
-      self->rstart += LOTTERY_FRAME_PREFIX + body_len;
-      self->activity = g_get_monotonic_time ();
-      /* What follows a whole frame is a new frame's start, if anything. */
-      self->partial_since = self->rstart < self->rend ? self->activity : 0;
-    }
-
-  return TRUE;
-}
-
-static void read_more (LotteryAgency *self);
-
-static void
-read_done_cb (GObject      *source,
-              GAsyncResult *result,
-              gpointer      user_data)
-{
-  g_autoptr(LotteryAgency) self = user_data;
-  g_autoptr(GError) error = NULL;
-  gssize n;
-
-  self->reading = FALSE;
-  n = g_input_stream_read_finish (G_INPUT_STREAM (source), result, &error);
-
-  if (self->closed)
-    return;
-  if (n < 0)
-    {
-      lottery_log (G_LOG_LEVEL_DEBUG, "receive_message", "fail",
-                   "agency: %u | ip: %s | error: %s", self->id, self->peer,
-                   error->message);
-      close_now (self);
-      return;
-    }
-  if (n == 0)
-    {
-      /* A client without a token leaves after the CHALLENGE: say so,
-       * or the refusal leaves no trace. */
-      if (self->phase == PHASE_AUTH)
-        lottery_log (LOTTERY_LOG_ERROR, "hello", "fail",
-                     "agency: %u | ip: %s | error: no AUTH after the "
-                     "CHALLENGE (no token?)", self->challenged, self->peer);
-      /* A probe that connects and leaves is not an error. */
-      if (self->rend > self->rstart)
-        lottery_log (G_LOG_LEVEL_DEBUG, "receive_message", "fail",
-                     "agency: %u | ip: %s | discarded_bytes: %" G_GSIZE_FORMAT,
-                     self->id, self->peer, self->rend - self->rstart);
-      self->rstart = self->rend = 0;
-      /* A query parked until the draw is withdrawn at once, so that the
-       * agency can reconnect. */
-      if (self->querying)
-        {
-          close_now (self);
-          return;
-        }
-      self->closing = TRUE;
-      /* Replies still queued, if any, go out before the socket closes. */
-      self->close_after_flush = TRUE;
-      if (!self->busy && self->syncing == 0)
-        flush (self);
-      return;
-    }
-
-  /* Bytes of a frame still to come start its clock. */
-  if (self->rstart == self->rend)
-    self->partial_since = g_get_monotonic_time ();
-  self->rend += (gsize) n;
-  pump (self);
-}
-
-static void
-read_more (LotteryAgency *self)
-{
-  if (self->reading || self->closing)
-    return;
-
-  /* Keep room for one whole frame at the end of the buffer. */
-  if (READ_BUFFER_SIZE - self->rend < LOTTERY_FRAME_MAX)
-    {
-      memmove (self->rbuf, self->rbuf + self->rstart, self->rend - self->rstart);
-      self->rend -= self->rstart;
-      self->rstart = 0;
-    }
-  /* Reading is paused while MAX_QUEUED frames wait, so what is left is
-   * less than one frame, and a read always has room. */
-  g_assert (self->rend < READ_BUFFER_SIZE);
-
-  self->reading = TRUE;
-  g_input_stream_read_async (self->input, self->rbuf + self->rend,
-                             READ_BUFFER_SIZE - self->rend, G_PRIORITY_DEFAULT,
-                             self->cancellable, read_done_cb,
-                             g_object_ref (self));
-}
-
-static void
-pump (LotteryAgency *self)
-{
-  if (self->closing)
-    {
-      /* After EOF: once the last batch is answered, close. */
-      if (self->close_after_flush && !self->busy && self->syncing == 0)
-        flush (self);
-      return;
-    }
-  if (!extract_frames (self))
-    return;
-  process (self);
-  if (!self->closing && g_queue_get_length (&self->queued) < MAX_QUEUED)
-    read_more (self);
 }
 
 /* ---- TLS ---- */
@@ -1124,7 +1006,7 @@ admitted_cb (GObject      *source,
              GAsyncResult *result,
              gpointer      user_data)
 {
-  g_autoptr(LotteryAgency) self = user_data;
+  g_autoptr(LotteryConnection) self = user_data;
   g_autoptr(GError) error = NULL;
   gboolean ok;
 
@@ -1132,18 +1014,17 @@ admitted_cb (GObject      *source,
                                       &error);
   self->handshaking = FALSE;
 
-  if (self->closed)
+  if (self->conn_state >= CONN_CLOSED)
     {
       /* Stopped meanwhile (timeout, shutdown): the socket is free now. */
-      g_io_stream_close (G_IO_STREAM (self->connection), NULL, NULL);
-      maybe_announce_closed (self);
+      lottery_frame_io_close (self->io);
+      settle (self);
       return;
     }
   if (g_error_matches (error, LOTTERY_ERROR, LOTTERY_ERROR_PROTOCOL))
     {
       /* Spoken to in the clear: answered in the clear. */
-      self->output = g_io_stream_get_output_stream (
-        G_IO_STREAM (self->connection));
+      lottery_frame_io_reply_in_clear (self->io);
       fail_and_close (self, "tls_handshake", error);
       return;
     }
@@ -1153,27 +1034,16 @@ admitted_cb (GObject      *source,
       return;
     }
 
-  self->secured = TRUE;
-  read_more (self);
-}
-
-/* Over TLS, reading starts once the gate has let the client in. */
-static void
-start_tls (LotteryAgency *self)
-{
-  self->handshaking = TRUE;
-  lottery_tls_gate_admit_async (self->gate, G_TLS_CONNECTION (self->stream),
-                                self->connection, self->peer,
-                                self->cancellable, admitted_cb,
-                                g_object_ref (self));
+  self->conn_state = CONN_HELLO;
+  lottery_frame_io_start (self->io);
 }
 
 void
-lottery_agency_set_timeouts (LotteryAgency *self,
+lottery_connection_set_timeouts (LotteryConnection *self,
                              guint          io_timeout_s,
                              guint          idle_timeout_s)
 {
-  g_return_if_fail (LOTTERY_IS_AGENCY (self));
+  g_return_if_fail (LOTTERY_IS_CONNECTION (self));
 
   self->io_timeout = (gint64) io_timeout_s * G_USEC_PER_SEC;
   self->idle_timeout = (gint64) idle_timeout_s * G_USEC_PER_SEC;
@@ -1185,22 +1055,22 @@ lottery_agency_set_timeouts (LotteryAgency *self,
  * may then stay silent for idle_timeout, except while the server owes
  * it an answer (a batch being stored, a query waiting for the draw). */
 void
-lottery_agency_check_timeouts (LotteryAgency *self,
+lottery_connection_check_timeouts (LotteryConnection *self,
                                gint64         now)
 {
   g_autoptr(GError) error = NULL;
   guint io_s, idle_s;
 
-  g_return_if_fail (LOTTERY_IS_AGENCY (self));
+  g_return_if_fail (LOTTERY_IS_CONNECTION (self));
 
   io_s = (guint) (self->io_timeout / G_USEC_PER_SEC);
   idle_s = (guint) (self->idle_timeout / G_USEC_PER_SEC);
-  if (self->closed)
+  if (self->conn_state >= CONN_CLOSED)
     return;
 
   /* A peer that does not read its answers would hold the connection
    * (and its agency) forever, also once it is closing. */
-  if (self->writing != NULL && now - self->write_since > self->io_timeout)
+  if (lottery_frame_io_write_stalled (self->io, now, self->io_timeout))
     {
       lottery_log (LOTTERY_LOG_ERROR, "send_reply", "fail",
                    "agency: %u | ip: %s | error: answers not read within %u "
@@ -1208,32 +1078,28 @@ lottery_agency_check_timeouts (LotteryAgency *self,
       close_now (self);
       return;
     }
-  if (self->closing)
-    return;
-
   /* Before the TLS handshake nothing can be said to the client: the
    * gate keeps its deadline. */
-  if (G_IS_TLS_CONNECTION (self->stream) && !self->secured)
+  if (self->conn_state == CONN_CLOSING || self->conn_state == CONN_TLS)
     return;
 
-  /* Only while we wait on the client: when reading is paused, the
-   * unfinished frame is our doing. */
-  if (self->reading && self->partial_since != 0 &&
-      now - self->partial_since > self->io_timeout)
+  if (lottery_frame_io_frame_stalled (self->io, now, self->io_timeout))
     lottery_fail (&error, LOTTERY_ERROR_TIMEOUT,
                   _("A message was not completed within %u seconds"), io_s);
   /* Until it is an agency (HELLO, and AUTH with tokens), a connection
    * has io_timeout in all: PINGs do not keep a stranger's slot. */
-  else if (self->id == 0 && self->phase == PHASE_AUTH &&
+  else if (self->id == 0 && self->conn_state == CONN_AUTH &&
            now - self->accepted > self->io_timeout)
     lottery_fail (&error, LOTTERY_ERROR_TIMEOUT,
                   _("No AUTH came within %u seconds of connecting"), io_s);
   else if (self->id == 0 && now - self->accepted > self->io_timeout)
     lottery_fail (&error, LOTTERY_ERROR_TIMEOUT,
                   _("No HELLO came within %u seconds of connecting"), io_s);
-  else if (self->busy || self->syncing > 0 || self->writing != NULL)
-    self->activity = now; /* silence is ours, not the client's */
-  else if (now - self->activity > self->idle_timeout)
+  else if (self->busy || self->syncing > 0 ||
+           lottery_frame_io_is_writing (self->io))
+    /* Silence is ours, not the client's. */
+    lottery_frame_io_set_activity (self->io, now);
+  else if (now - lottery_frame_io_get_activity (self->io) > self->idle_timeout)
     lottery_fail (&error, LOTTERY_ERROR_TIMEOUT,
                   _("The connection was idle for %u seconds"), idle_s);
 
@@ -1241,25 +1107,23 @@ lottery_agency_check_timeouts (LotteryAgency *self,
     fail_and_close (self, "receive_message", error);
 }
 
-/* Over TLS, the handshake goes through @gate, which the server owns.
- * Call before lottery_agency_start (). */
+/* Starts reading; over TLS, once the gate has let the client in. */
 void
-lottery_agency_set_tls_gate (LotteryAgency  *self,
-                             LotteryTlsGate *gate)
+lottery_connection_start (LotteryConnection *self)
 {
-  g_return_if_fail (LOTTERY_IS_AGENCY (self));
-
-  g_set_object (&self->gate, gate);
-}
-
-void
-lottery_agency_start (LotteryAgency *self)
-{
-  g_return_if_fail (LOTTERY_IS_AGENCY (self));
+  g_return_if_fail (LOTTERY_IS_CONNECTION (self));
   g_return_if_fail (!G_IS_TLS_CONNECTION (self->stream) || self->gate != NULL);
 
-  if (G_IS_TLS_CONNECTION (self->stream))
-    start_tls (self);
-  else
-    read_more (self);
+  if (!G_IS_TLS_CONNECTION (self->stream))
+    {
+      lottery_frame_io_start (self->io);
+      return;
+    }
+
+  self->conn_state = CONN_TLS;
+  self->handshaking = TRUE;
+  lottery_tls_gate_admit_async (self->gate, G_TLS_CONNECTION (self->stream),
+                                self->connection, self->peer,
+                                self->cancellable, admitted_cb,
+                                g_object_ref (self));
 }
