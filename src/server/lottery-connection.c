@@ -538,6 +538,23 @@ fail_and_close (LotteryConnection *self,
 
 /* ---- batches ---- */
 
+/* Answers batch @sequence of @count bets with @error. */
+static void
+refuse_batch (LotteryConnection *self,
+              guint32            sequence,
+              guint              count,
+              const GError      *error)
+{
+  g_autofree char *reason = lottery_log_value (error->message);
+
+  lottery_log (LOTTERY_LOG_ERROR, "apuesta_recibida", "fail",
+               "cantidad: %u", count);
+  lottery_log (LOTTERY_LOG_ERROR, "rechazar_lote", "fail",
+               "agency: %u | lote: %u | error: %s", self->id, sequence,
+               reason);
+  send_error (self, error, sequence);
+}
+
 /* Answers every batch of @job, in order. */
 static void
 answer_batches (LotteryConnection   *self,
@@ -554,16 +571,7 @@ answer_batches (LotteryConnection   *self,
       guint8 frame[LOTTERY_FRAME_MAX];
 
       if (error != NULL)
-        {
-          g_autofree char *reason = lottery_log_value (error->message);
-
-          lottery_log (LOTTERY_LOG_ERROR, "apuesta_recibida", "fail",
-                       "cantidad: %u", count);
-          lottery_log (LOTTERY_LOG_ERROR, "rechazar_lote", "fail",
-                       "agency: %u | lote: %u | error: %s", self->id,
-                       sequence, reason);
-          send_error (self, error, sequence);
-        }
+        refuse_batch (self, sequence, count, error);
       else
         {
           lottery_log (G_LOG_LEVEL_INFO, "apuesta_recibida", "success",
@@ -695,11 +703,10 @@ refuse_hello (LotteryConnection *self,
               guint32        agency,
               const GError  *error)
 {
-  g_autofree char *with_agency =
-    g_strdup_printf ("agency: %u | ip: %s", agency, self->peer);
+  g_autofree char *reason = lottery_log_value (error->message);
 
-  lottery_log (LOTTERY_LOG_ERROR, "hello", "fail", "%s | error: %s",
-               with_agency, error->message);
+  lottery_log (LOTTERY_LOG_ERROR, "hello", "fail",
+               "agency: %u | ip: %s | error: %s", agency, self->peer, reason);
   send_error (self, error, 0);
   if (self->conn_state < CONN_CLOSING)
     self->conn_state = CONN_CLOSING;
@@ -812,6 +819,16 @@ handle_hello (LotteryConnection        *self,
 }
 
 static void
+log_finish_failed (LotteryConnection *self,
+                   const GError      *error)
+{
+  g_autofree char *reason = lottery_log_value (error->message);
+
+  lottery_log (LOTTERY_LOG_ERROR, "finish", "fail", "agency: %u | error: %s",
+               self->id, reason);
+}
+
+static void
 finish_synced_cb (GObject      *source,
                   GAsyncResult *result,
                   gpointer      user_data)
@@ -829,8 +846,7 @@ finish_synced_cb (GObject      *source,
       !lottery_state_finish_agency (self->state, self->id, last_sequence,
                                     &draw_due, &error))
     {
-      lottery_log (LOTTERY_LOG_ERROR, "finish", "fail",
-                   "agency: %u | error: %s", self->id, error->message);
+      log_finish_failed (self, error);
       send_error (self, error, last_sequence);
     }
   else
@@ -868,8 +884,7 @@ handle_finish (LotteryConnection        *self,
       !lottery_storage_append (self->storage, NULL, &record, 1, &ticket,
                                &error))
     {
-      lottery_log (LOTTERY_LOG_ERROR, "finish", "fail",
-                   "agency: %u | error: %s", self->id, error->message);
+      log_finish_failed (self, error);
       send_error_in_order (self, error, last_sequence);
       return;
     }
@@ -975,12 +990,8 @@ handle_frame (LotteryConnection *self,
                         drawn ? _("The draw has already taken place")
                               : _("Agency %u has already finished"),
                         self->id);
-          lottery_log (LOTTERY_LOG_ERROR, "apuesta_recibida", "fail",
-                       "cantidad: %u", message.batch.count);
-          lottery_log (LOTTERY_LOG_ERROR, "rechazar_lote", "fail",
-                       "agency: %u | lote: %u | error: %s", self->id,
-                       message.batch.sequence, error->message);
-          send_error (self, error, message.batch.sequence);
+          refuse_batch (self, message.batch.sequence, message.batch.count,
+                        error);
           return;
         }
       break;

@@ -308,8 +308,9 @@ draw_done_cb (GObject      *source,
     }
   if (winners == NULL)
     {
-      lottery_log (LOTTERY_LOG_ERROR, "sorteo", "fail", "error: %s",
-                   error->message);
+      g_autofree char *reason = lottery_log_value (error->message);
+
+      lottery_log (LOTTERY_LOG_ERROR, "sorteo", "fail", "error: %s", reason);
       lottery_state_fail_draw (self->state, error);
       return;
     }
@@ -434,8 +435,10 @@ wrap_tls (LotteryServer     *self,
                         NULL);
   if (tls == NULL)
     {
+      g_autofree char *reason = lottery_log_value (error->message);
+
       lottery_log (LOTTERY_LOG_ERROR, "accept_connections", "fail",
-                   "error: %s", error->message);
+                   "error: %s", reason);
       return NULL;
     }
 
@@ -598,6 +601,10 @@ lottery_server_shutdown (LotteryServer *self)
     lottery_log (G_LOG_LEVEL_INFO, "close_storage", "success", "path: %s | "
                  "syncs: %" G_GUINT64_FORMAT, path, syncs);
   else
-    lottery_log (LOTTERY_LOG_ERROR, "close_storage", "fail", "path: %s | "
-                 "error: %s", path, error->message);
+    {
+      g_autofree char *reason = lottery_log_value (error->message);
+
+      lottery_log (LOTTERY_LOG_ERROR, "close_storage", "fail", "path: %s | "
+                   "error: %s", path, reason);
+    }
 }

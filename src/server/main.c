@@ -231,8 +231,9 @@ main (int   argc,
     lottery_server_set_auth (server, auth);
   if (server == NULL || !lottery_server_start (server, &error))
     {
-      lottery_log (LOTTERY_LOG_ERROR, "exit", "fail", "error: %s",
-                   error->message);
+      g_autofree char *reason = lottery_log_value (error->message);
+
+      lottery_log (LOTTERY_LOG_ERROR, "exit", "fail", "error: %s", reason);
       g_printerr ("lottery-server: %s\n", error->message);
       g_source_remove (sigterm);
       g_source_remove (sigint);
