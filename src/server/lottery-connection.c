@@ -86,6 +86,7 @@ G_DEFINE_FINAL_TYPE (LotteryConnection, lottery_connection, G_TYPE_OBJECT)
 
 static void settle (LotteryConnection *self);
 static void close_now (LotteryConnection *self);
+static void begin_closing (LotteryConnection *self);
 static void handle_frame (LotteryConnection *self, GBytes *frame);
 
 static void
@@ -218,9 +219,7 @@ io_eof_cb (LotteryFrameIO *io,
       return;
     }
   /* Replies still owed go out before the socket closes. */
-  if (self->conn_state < CONN_CLOSING)
-    self->conn_state = CONN_CLOSING;
-  settle (self);
+  begin_closing (self);
 }
 
 static void
@@ -359,6 +358,16 @@ advance (LotteryConnection *self,
 {
   if (self->conn_state < CONN_CLOSING)
     self->conn_state = next;
+}
+
+/* No more frames are handled: answers still owed go out, then the
+ * socket closes (settle ()). */
+static void
+begin_closing (LotteryConnection *self)
+{
+  if (self->conn_state < CONN_CLOSING)
+    self->conn_state = CONN_CLOSING;
+  settle (self);
 }
 
 /* Closes the socket once (later, if the TLS gate still has it); every
@@ -531,9 +540,7 @@ fail_and_close (LotteryConnection *self,
                  self->peer, reason);
 
   send_error_in_order (self, error, 0);
-  if (self->conn_state < CONN_CLOSING)
-    self->conn_state = CONN_CLOSING;
-  settle (self);
+  begin_closing (self);
 }
 
 /* ---- batches ---- */
@@ -708,9 +715,7 @@ refuse_hello (LotteryConnection *self,
   lottery_log (LOTTERY_LOG_ERROR, "hello", "fail",
                "agency: %u | ip: %s | error: %s", agency, self->peer, reason);
   send_error (self, error, 0);
-  if (self->conn_state < CONN_CLOSING)
-    self->conn_state = CONN_CLOSING;
-  settle (self);
+  begin_closing (self);
 }
 
 /* Claims @agency for this connection and answers WELCOME. */
