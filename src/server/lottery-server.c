@@ -1,10 +1,10 @@
 /* lottery-server.c: the central server: listener, connections, draw.
  *
  * The server owns the LotteryState and the LotteryStorage for its whole
- * run and every connection (LotteryConnection) until that connection has
- * closed and its last batch is stored. All of this runs on the main
- * context; only batches and the draw run in GTask's thread pool (and,
- * with TLS, GIO's handshakes).
+ * run, the TLS gate, and every connection (LotteryConnection) until that
+ * connection has closed and its last batch is stored. All of this runs
+ * on the main context; only batch jobs and the draw run in GTask's
+ * thread pool (and, with TLS, GIO's handshakes).
  */
 #include "config.h"
 
@@ -33,14 +33,17 @@ struct _LotteryServer
   guint           sweep;        /* timeouts source id */
   guint64         refused;      /* connections refused since last logged */
   gint64          refused_logged;
-  char           *storage_path;
-  LotteryState   *state;
-  LotteryStorage *storage;
-  LotteryAuth    *auth;         /* agencies' stored keys; NULL: open mode */
-  GSocketService *service;
-  GHashTable     *agencies;     /* LotteryConnection * (owned) */
-  GCancellable   *cancellable;  /* cancelled at shutdown: stops the draw */
-  GTlsCertificate *tls_certificate; /* NULL: plain TCP */
+  char           *storage_path; /* (owned) */
+  LotteryState   *state;        /* (owned): for the whole run */
+  LotteryStorage *storage;      /* (owned) */
+  LotteryAuth    *auth;         /* (owned) (nullable): agencies' stored
+                                 * keys; NULL: open mode */
+  GSocketService *service;      /* (owned) */
+  GHashTable     *agencies;     /* LotteryConnection * (owned): until
+                                 * each one's ::closed */
+  GCancellable   *cancellable;  /* (owned): cancelled at shutdown: stops
+                                 * the draw */
+  GTlsCertificate *tls_certificate; /* (owned) (nullable): NULL, plain TCP */
   LotteryTlsGate *tls_gate;     /* (owned) (nullable): with TLS */
   gboolean        drawing;      /* the draw thread is running */
   gboolean        draw_due;     /* the journal says every agency finished */
@@ -250,22 +253,6 @@ lottery_server_set_auth (LotteryServer *self,
   g_return_if_fail (auth == NULL || LOTTERY_IS_AUTH (auth));
 
   g_set_object (&self->auth, auth);
-}
-
-LotteryState *
-lottery_server_get_state (LotteryServer *self)
-{
-  g_return_val_if_fail (LOTTERY_IS_SERVER (self), NULL);
-
-  return self->state;
-}
-
-guint16
-lottery_server_get_port (LotteryServer *self)
-{
-  g_return_val_if_fail (LOTTERY_IS_SERVER (self), 0);
-
-  return (guint16) self->port;
 }
 
 static void

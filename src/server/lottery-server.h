@@ -5,7 +5,6 @@
 
 #include "lottery-auth.h"
 #include "lottery-server-config.h"
-#include "lottery-state.h"
 
 G_BEGIN_DECLS
 
@@ -18,8 +17,6 @@ void           lottery_server_set_auth  (LotteryServer             *self,
                                          LotteryAuth               *auth);
 gboolean       lottery_server_start     (LotteryServer             *self,
                                          GError                   **error);
-guint16        lottery_server_get_port  (LotteryServer             *self);
-LotteryState  *lottery_server_get_state (LotteryServer             *self);
 void           lottery_server_shutdown  (LotteryServer             *self);
 
 G_END_DECLS
