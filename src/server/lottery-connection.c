@@ -161,7 +161,8 @@ io_frame_cb (LotteryFrameIO *io,
              GBytes         *frame,
              gpointer        user_data)
 {
-  LotteryConnection *self = user_data;
+  /* Handling may close the connection, and the server let go of it. */
+  g_autoptr(LotteryConnection) self = g_object_ref (user_data);
 
   handle_frame (self, frame);
   settle (self);
@@ -176,7 +177,9 @@ io_bad_frame_cb (LotteryFrameIO *io,
                  const GError   *error,
                  gpointer        user_data)
 {
-  fail_and_close (user_data, "receive_message", error);
+  g_autoptr(LotteryConnection) self = g_object_ref (user_data);
+
+  fail_and_close (self, "receive_message", error);
 }
 
 static void
@@ -198,7 +201,7 @@ io_eof_cb (LotteryFrameIO *io,
            guint64         discarded,
            gpointer        user_data)
 {
-  LotteryConnection *self = user_data;
+  g_autoptr(LotteryConnection) self = g_object_ref (user_data);
 
   /* A client without a token leaves after the CHALLENGE: say so, or the
    * refusal leaves no trace. */
