@@ -376,9 +376,11 @@ begin_closing (LotteryConnection *self)
 /* Closes the socket once (later, if the TLS gate still has it); every
  * later call only settles again. */
 static void
-close_now (LotteryConnection *self)
+close_now (LotteryConnection *connection)
 {
-  g_autoptr(LotteryConnection) alive = g_object_ref (self);
+  /* Held until the end: settle () may emit ::closed, and the server let
+   * go of the connection. */
+  g_autoptr(LotteryConnection) self = g_object_ref (connection);
 
   if (self->conn_state >= CONN_CLOSED)
     {
