@@ -15,6 +15,7 @@
 #include "lottery-error.h"
 #include "lottery-frame-io.h"
 #include "lottery-log.h"
+#include "lottery-login.h"
 #include "lottery-protocol.h"
 #include "lottery-status-reply.h"
 #include "lottery-stream.h"
@@ -53,9 +54,8 @@ struct _LotteryConnection
   char              *peer;       /* (owned) */
 
   ConnState          conn_state;
+  LotteryLogin      *login;      /* (owned) (nullable): from start () */
   guint              id;         /* agency id once HELLO is accepted */
-  guint32            challenged; /* agency of the HELLO awaiting AUTH */
-  guint8             nonce[LOTTERY_AUTH_NONCE_LEN];
 
   /* Work in flight: while any is, the connection is not done. */
   gboolean           busy;       /* a batch job, FINISH or query runs */
@@ -102,6 +102,7 @@ lottery_connection_finalize (GObject *object)
   g_clear_object (&self->storage);
   g_clear_object (&self->auth);
   g_clear_object (&self->gate);
+  g_clear_pointer (&self->login, lottery_login_free);
   g_free (self->peer);
   g_clear_pointer (&self->held_error, g_bytes_unref);
 
@@ -208,7 +209,8 @@ io_eof_cb (LotteryFrameIO *io,
   if (self->conn_state == CONN_AUTH)
     lottery_log (LOTTERY_LOG_ERROR, "hello", "fail",
                  "agency: %u | ip: %s | error: no AUTH after the "
-                 "CHALLENGE (no token?)", self->challenged, self->peer);
+                 "CHALLENGE (no token?)",
+                 lottery_login_get_agency (self->login), self->peer);
   /* A probe that connects and leaves is not an error. */
   if (discarded > 0)
     lottery_log (G_LOG_LEVEL_DEBUG, "receive_message", "fail",
@@ -723,94 +725,59 @@ refuse_hello (LotteryConnection *self,
   begin_closing (self);
 }
 
-/* Claims @agency for this connection and answers WELCOME. */
+/* Sends what the login answered, or refuses; WELCOMED makes this
+ * connection the agency's. */
 static void
-welcome_agency (LotteryConnection *self,
-                guint32        agency)
+login_step (LotteryConnection  *self,
+            LotteryLoginResult  result,
+            const guint8       *reply,
+            gsize               reply_len,
+            const GError       *error)
 {
-  g_autoptr(GError) error = NULL;
-  guint8 frame[LOTTERY_FRAME_MAX];
-  guint32 last_sequence;
-  gboolean finished;
-  guint8 flags = 0;
+  guint32 agency = lottery_login_get_agency (self->login);
 
-  if (!lottery_state_claim_agency (self->state, agency, &last_sequence,
-                                   &finished, &error))
+  switch (result)
     {
+    case LOTTERY_LOGIN_REFUSED:
       refuse_hello (self, agency, error);
       return;
+
+    case LOTTERY_LOGIN_CHALLENGED:
+      advance (self, CONN_AUTH);
+      break;
+
+    case LOTTERY_LOGIN_WELCOMED:
+      self->id = agency;
+      advance (self, lottery_login_get_finished (self->login) ? CONN_FINISHED
+                                                              : CONN_UPLOAD);
+      break;
     }
-
-  self->id = agency;
-  advance (self, finished ? CONN_FINISHED : CONN_UPLOAD);
-  if (finished)
-    flags |= LOTTERY_WELCOME_FINISHED;
-  if (lottery_state_get_draw_done (self->state))
-    flags |= LOTTERY_WELCOME_DRAW_DONE;
-
-  lottery_log (G_LOG_LEVEL_INFO, "hello", "success",
-               "agency: %u | ip: %s | last_batch: %u", self->id, self->peer,
-               last_sequence);
-  send_frame (self, frame,
-              lottery_message_encode_welcome (frame, last_sequence, flags));
-}
-
-/* Tokens are required: before anything is claimed (so that not even
- * "busy" is told to a stranger), the agency must answer a fresh nonce
- * with proof that it holds its token. A connection that never answers
- * holds nothing. */
-static void
-send_challenge (LotteryConnection *self,
-                guint32        agency)
-{
-  g_autoptr(GError) error = NULL;
-  guint8 frame[LOTTERY_FRAME_MAX];
-
-  if (!lottery_auth_check_agency (self->auth, agency, &error) ||
-      !lottery_auth_random (self->nonce, sizeof self->nonce, &error))
-    {
-      refuse_hello (self, agency, error);
-      return;
-    }
-
-  self->challenged = agency;
-  advance (self, CONN_AUTH);
-  lottery_log (G_LOG_LEVEL_DEBUG, "hello", "in_progress",
-               "agency: %u | ip: %s | challenge: sent", agency, self->peer);
-  send_frame (self, frame,
-              lottery_message_encode_challenge (frame, self->nonce));
+  send_frame (self, reply, reply_len);
 }
 
 static void
-handle_auth (LotteryConnection        *self,
+handle_auth (LotteryConnection    *self,
              const LotteryMessage *message)
 {
   g_autoptr(GError) error = NULL;
-  guint32 agency = self->challenged;
-  gboolean ok;
+  guint8 reply[LOTTERY_FRAME_MAX];
+  gsize reply_len = 0;
+  LotteryLoginResult result;
 
-  ok = lottery_auth_verify (self->auth, agency, self->nonce,
-                            message->auth.proof, &error);
-  /* A nonce is good for one answer, right or wrong. */
-  lottery_auth_wipe (self->nonce, sizeof self->nonce);
-  self->challenged = 0;
   advance (self, CONN_HELLO);
-  if (!ok)
-    {
-      refuse_hello (self, agency, error);
-      return;
-    }
-
-  lottery_log (G_LOG_LEVEL_DEBUG, "auth", "success", "agency: %u | ip: %s",
-               agency, self->peer);
-  welcome_agency (self, agency);
+  result = lottery_login_auth (self->login, message->auth.proof, reply,
+                               &reply_len, &error);
+  login_step (self, result, reply, reply_len, error);
 }
 
 static void
-handle_hello (LotteryConnection        *self,
+handle_hello (LotteryConnection    *self,
               const LotteryMessage *message)
 {
   g_autoptr(GError) error = NULL;
+  guint8 reply[LOTTERY_FRAME_MAX];
+  gsize reply_len = 0;
+  LotteryLoginResult result;
 
   if (message->hello.version != LOTTERY_PROTOCOL_VERSION)
     {
@@ -822,10 +789,9 @@ handle_hello (LotteryConnection        *self,
       return;
     }
 
-  if (self->auth != NULL)
-    send_challenge (self, message->hello.agency);
-  else
-    welcome_agency (self, message->hello.agency);
+  result = lottery_login_hello (self->login, message->hello.agency, reply,
+                                &reply_len, &error);
+  login_step (self, result, reply, reply_len, error);
 }
 
 static void
@@ -1134,6 +1100,8 @@ lottery_connection_start (LotteryConnection *self)
 {
   g_return_if_fail (LOTTERY_IS_CONNECTION (self));
   g_return_if_fail (!G_IS_TLS_CONNECTION (self->stream) || self->gate != NULL);
+
+  self->login = lottery_login_new (self->state, self->auth, self->peer);
 
   if (!G_IS_TLS_CONNECTION (self->stream))
     {
