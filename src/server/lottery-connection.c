@@ -440,8 +440,8 @@ encode_error (guint8       *frame,
 
 static void
 send_error (LotteryConnection *self,
-            const GError  *error,
-            guint32        sequence)
+            const GError      *error,
+            guint32            sequence)
 {
   guint8 frame[LOTTERY_FRAME_MAX];
 
@@ -450,8 +450,8 @@ send_error (LotteryConnection *self,
 
 typedef struct
 {
-  LotteryConnection *agency;
-  GBytes        *frame;
+  LotteryConnection *agency; /* (owned) */
+  GBytes            *frame;  /* (owned) */
 } OrderedFrame;
 
 static void
@@ -476,7 +476,7 @@ ordered_frame_cb (GObject      *source,
  * its turn in the same queue. */
 static void
 send_frame_in_order (LotteryConnection *self,
-                     GBytes        *frame)
+                     GBytes            *frame)
 {
   OrderedFrame *ordered;
   gsize len;
@@ -503,8 +503,8 @@ send_frame_in_order (LotteryConnection *self,
  * connection closes after it. */
 static void
 send_error_in_order (LotteryConnection *self,
-                     const GError  *error,
-                     guint32        sequence)
+                     const GError      *error,
+                     guint32            sequence)
 {
   guint8 frame[LOTTERY_FRAME_MAX];
   g_autoptr(GBytes) bytes = NULL;
@@ -571,8 +571,8 @@ refuse_batch (LotteryConnection *self,
 
 /* Answers every batch of @job, in order. */
 static void
-answer_batches (LotteryConnection   *self,
-                LotteryBatchJob *job)
+answer_batches (LotteryConnection *self,
+                LotteryBatchJob   *job)
 {
   guint i;
 
@@ -638,7 +638,7 @@ batch_done_cb (GObject      *source,
 /* Takes @first and the BATCH frames queued right behind it: one thread
  * hop, one write to bets.csv and one reply write per group. */
 static void
-start_batches (LotteryConnection        *self,
+start_batches (LotteryConnection    *self,
                GBytes               *first,
                const LotteryMessage *message)
 {
@@ -714,8 +714,8 @@ query_done_cb (GObject      *source,
  * the agency asked for and the peer. */
 static void
 refuse_hello (LotteryConnection *self,
-              guint32        agency,
-              const GError  *error)
+              guint32            agency,
+              const GError      *error)
 {
   g_autofree char *reason = lottery_log_value (error->message);
 
@@ -845,7 +845,7 @@ finish_synced_cb (GObject      *source,
  * restarted server still knows the agency is done. The record is 32
  * bytes into the page cache: written here, on the main thread. */
 static void
-handle_finish (LotteryConnection        *self,
+handle_finish (LotteryConnection    *self,
                const LotteryMessage *message)
 {
   LotteryStorageRecord record = { LOTTERY_STORAGE_RECORD_FINISH, 0, 0, 0, 0 };
@@ -875,7 +875,7 @@ handle_finish (LotteryConnection        *self,
 
 static void
 handle_frame (LotteryConnection *self,
-              GBytes        *frame)
+              GBytes            *frame)
 {
   g_autoptr(GError) error = NULL;
   LotteryMessage message;
@@ -1027,8 +1027,8 @@ admitted_cb (GObject      *source,
 
 void
 lottery_connection_set_timeouts (LotteryConnection *self,
-                             guint          io_timeout_s,
-                             guint          idle_timeout_s)
+                                 guint              io_timeout_s,
+                                 guint              idle_timeout_s)
 {
   g_return_if_fail (LOTTERY_IS_CONNECTION (self));
 
@@ -1043,7 +1043,7 @@ lottery_connection_set_timeouts (LotteryConnection *self,
  * it an answer (a batch being stored, a query waiting for the draw). */
 void
 lottery_connection_check_timeouts (LotteryConnection *self,
-                               gint64         now)
+                                   gint64             now)
 {
   g_autoptr(GError) error = NULL;
   guint io_s, idle_s;

@@ -310,7 +310,7 @@ draw_done_cb (GObject      *source,
  * back in a worker thread, then answer the parked queries. */
 static void
 draw_due_cb (LotteryConnection *agency,
-             gpointer       user_data)
+             gpointer           user_data)
 {
   LotteryServer *self = user_data;
   g_autoptr(GTask) task = g_task_new (self, self->cancellable, draw_done_cb,
@@ -323,7 +323,7 @@ draw_due_cb (LotteryConnection *agency,
 
 static void
 agency_closed_cb (LotteryConnection *agency,
-                  gpointer       user_data)
+                  gpointer           user_data)
 {
   LotteryServer *self = user_data;
 
