@@ -138,6 +138,11 @@ services:
       SERVER_AGENCIES: "$count"
       SERVER_LISTEN_BACKLOG: "$backlog"
       SERVER_STORAGE: /var/lib/lottery/bets.csv
+      # Metrics and the status page, for a Prometheus on this network;
+      # not published on the host.
+      SERVER_HTTP_LISTEN: "0.0.0.0:9090"
+    expose:
+      - "9090"
     volumes:
       - ./data/server.json:/etc/lottery/server.json:ro
       - bets:/var/lib/lottery

@@ -20,6 +20,7 @@
 #include <glib-unix.h>
 #include <glib/gi18n.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -38,6 +39,8 @@ struct _LotteryClient
   int                  exit_status;
   gboolean             ping;        /* --ping: health check only */
   gboolean             quiet;       /* --quiet: no progress line */
+  gboolean             parsing;     /* GApplication parses the flags */
+  gboolean             parse_failed;
 };
 
 G_DEFINE_FINAL_TYPE (LotteryClient, lottery_client, G_TYPE_APPLICATION)
@@ -191,10 +194,12 @@ lottery_client_handle_local_options (GApplication *application,
   const char *flag_values[LOTTERY_CLIENT_N_SETTINGS] = { NULL, };
   g_auto(GStrv) envp = g_get_environ ();
   g_autoptr(GError) error = NULL;
+  g_autofree const char **positional = NULL;
   const char *config_path = NULL;
   const char *bet = NULL;
   guint i;
 
+  self->parsing = FALSE;
   if (g_variant_dict_contains (options, "version"))
     {
       g_print ("lottery-client %s\n", PACKAGE_VERSION);
@@ -214,6 +219,20 @@ lottery_client_handle_local_options (GApplication *application,
   for (i = 0; i < LOTTERY_CLIENT_N_SETTINGS; i++)
     if (settings[i].flag != NULL)
       g_variant_dict_lookup (options, settings[i].flag, "&s", &flag_values[i]);
+  /* `lottery-client agency-1.csv`: the one argument is the bets file. */
+  g_variant_dict_lookup (options, G_OPTION_REMAINING, "^a&ay", &positional);
+  if (positional != NULL && positional[0] != NULL)
+    {
+      if (positional[1] != NULL ||
+          flag_values[LOTTERY_CLIENT_SETTING_BETS_FILE] != NULL)
+        {
+          g_printerr ("lottery-client: %s\n",
+                      _("Give one bets file, either as the argument or with "
+                        "--bets-file (see --help)"));
+          return LOTTERY_CLIENT_EXIT_USAGE;
+        }
+      flag_values[LOTTERY_CLIENT_SETTING_BETS_FILE] = positional[0];
+    }
 
   if (bet != NULL && flag_values[LOTTERY_CLIENT_SETTING_BETS_FILE] != NULL)
     {
@@ -278,15 +297,16 @@ upload_thread (GTask        *task,
 
 static void
 upload_done_cb (GObject      *source,
-                GAsyncResult *result,
+                GAsyncResult *task_result,
                 gpointer      user_data)
 {
   LotteryClient *self = LOTTERY_CLIENT (source);
-  LotteryUploader *uploader = g_task_get_task_data (G_TASK (result));
+  LotteryUploader *uploader = g_task_get_task_data (G_TASK (task_result));
   g_autoptr(GError) error = NULL;
+  const char *result = "success";
   int status = 0;
 
-  if (g_task_propagate_boolean (G_TASK (result), &error))
+  if (g_task_propagate_boolean (G_TASK (task_result), &error))
     {
       const char * const *winners = lottery_uploader_get_winners (uploader);
       guint64 rejected = lottery_uploader_get_rejected_rows (uploader) +
@@ -308,24 +328,28 @@ upload_done_cb (GObject      *source,
           status = LOTTERY_CLIENT_EXIT_REJECTED;
         }
     }
-  else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+  else if (g_cancellable_is_cancelled (self->cancellable))
     {
-      /* SIGTERM: a requested stop is a clean exit. */
+      /* SIGTERM: a requested stop is a clean exit, but not a done one. */
       lottery_log (G_LOG_LEVEL_INFO, "upload", "in_progress",
                    "stopped: true");
+      result = "interrupted";
     }
   else
     {
       g_autofree char *reason = lottery_log_value (error->message);
 
-      lottery_log (LOTTERY_LOG_ERROR, "exit", "fail", "agency: %u | error: %s",
+      lottery_log (LOTTERY_LOG_ERROR, "done", "fail", "agency: %u | error: %s",
                    self->config->id, reason);
       g_printerr ("lottery-client: %s\n", error->message);
-      status = LOTTERY_CLIENT_EXIT_FAILURE;
+      status = g_error_matches (error, LOTTERY_ERROR, LOTTERY_ERROR_CONFIG)
+        ? LOTTERY_CLIENT_EXIT_USAGE : LOTTERY_CLIENT_EXIT_FAILURE;
+      result = NULL;
     }
 
-  if (status != LOTTERY_CLIENT_EXIT_FAILURE)
-    lottery_log (G_LOG_LEVEL_INFO, "exit", "success", NULL);
+  /* Not "exit": Compose's own "exited with code N" line says that. */
+  if (result != NULL)
+    lottery_log (G_LOG_LEVEL_INFO, "done", result, NULL);
 
   g_source_remove (self->sigterm);
   g_source_remove (self->sigint);
@@ -362,6 +386,7 @@ lottery_client_activate (GApplication *application)
   else
     lottery_uploader_set_bets_file (uploader, self->config->bets_file);
   lottery_uploader_set_tls_database (uploader, self->tls_ca);
+  lottery_uploader_set_timeout (uploader, self->config->timeout);
   /* The progress line is for a person watching a terminal. */
   if (self->single_bet == NULL && !self->quiet && isatty (STDERR_FILENO))
     lottery_uploader_set_progress (uploader,
@@ -381,6 +406,64 @@ lottery_client_activate (GApplication *application)
   g_task_run_in_thread (task, upload_thread);
 }
 
+static LotteryClient *parsing_client;
+
+/* GApplication's own parse errors, in the server's words. */
+static void
+parse_printerr (const char *text)
+{
+  if (parsing_client != NULL && parsing_client->parsing)
+    {
+      parsing_client->parse_failed = TRUE;
+      fputs ("lottery-client: ", stderr);
+    }
+  fputs (text, stderr);
+}
+
+/* Like lottery-server: an unknown option is "lottery-client: Unknown
+ * option --x" and exit status 2. GApplication's --gapplication-service
+ * waits for D-Bus activation, which an agency never gets: refused. */
+static gboolean
+lottery_client_local_command_line (GApplication   *application,
+                                   char         ***arguments,
+                                   int            *exit_status)
+{
+  LotteryClient *self = LOTTERY_CLIENT (application);
+  GPrintFunc old_handler;
+  gboolean handled;
+  guint i;
+
+  for (i = 1; (*arguments)[i] != NULL; i++)
+    {
+      if (strcmp ((*arguments)[i], "--") == 0)
+        break;
+      if (g_str_has_prefix ((*arguments)[i], "--gapplication-"))
+        {
+          g_autofree char *name = g_strndup ((*arguments)[i],
+                                             strcspn ((*arguments)[i], "="));
+
+          g_printerr ("lottery-client: ");
+          g_printerr (_("Unknown option %s"), name);
+          g_printerr ("\n");
+          *exit_status = LOTTERY_CLIENT_EXIT_USAGE;
+          return TRUE;
+        }
+    }
+
+  self->parsing = TRUE;
+  parsing_client = self;
+  old_handler = g_set_printerr_handler (parse_printerr);
+  handled = G_APPLICATION_CLASS (lottery_client_parent_class)->
+    local_command_line (application, arguments, exit_status);
+  g_set_printerr_handler (old_handler);
+  parsing_client = NULL;
+  if (self->parsing && self->parse_failed)
+    *exit_status = LOTTERY_CLIENT_EXIT_USAGE;
+  self->parsing = FALSE;
+
+  return handled;
+}
+
 static void
 lottery_client_class_init (LotteryClientClass *klass)
 {
@@ -388,6 +471,7 @@ lottery_client_class_init (LotteryClientClass *klass)
   GApplicationClass *app_class = G_APPLICATION_CLASS (klass);
 
   object_class->finalize = lottery_client_finalize;
+  app_class->local_command_line = lottery_client_local_command_line;
   app_class->handle_local_options = lottery_client_handle_local_options;
   app_class->activate = lottery_client_activate;
 }
@@ -418,6 +502,8 @@ lottery_client_init (LotteryClient *self)
       N_("Do not show the progress line on a terminal"), NULL },
     { "version", 0, 0, G_OPTION_ARG_NONE, NULL,
       N_("Print the version and exit"), NULL },
+    { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, NULL, NULL,
+      N_("[BETS_FILE]") },
     G_OPTION_ENTRY_NULL
   };
 

@@ -153,14 +153,26 @@ start_tls (GSocketConnection  *connection,
            GCancellable       *cancellable,
            GError            **error)
 {
+  g_autoptr(GSocketConnectable) network = NULL;
   g_autoptr(GSocketConnectable) identity = NULL;
+  g_autoptr(GInetAddress) ip = NULL;
   g_autoptr(GIOStream) tls = NULL;
   g_autoptr(GError) local_error = NULL;
   GTlsCertificateFlags flags;
+  const char *host;
 
-  identity = g_network_address_parse (address, DEFAULT_PORT, error);
-  if (identity == NULL)
+  network = g_network_address_parse (address, DEFAULT_PORT, error);
+  if (network == NULL)
     return NULL;
+  host = g_network_address_get_hostname (G_NETWORK_ADDRESS (network));
+  /* An IP literal is no server name (SNI): GnuTLS refuses an IPv6 one.
+   * As a socket address it is still what the certificate must name. */
+  ip = g_inet_address_new_from_string (host);
+  if (ip != NULL)
+    identity = G_SOCKET_CONNECTABLE (g_inet_socket_address_new (
+      ip, g_network_address_get_port (G_NETWORK_ADDRESS (network))));
+  else
+    identity = g_object_ref (network);
   /* What g_tls_client_connection_new () does, with @ca given from the
    * start: set afterwards, the system's CAs would be read from disk
    * first, for nothing (some 10 ms). Frames carry their own length, so
@@ -185,8 +197,6 @@ start_tls (GSocketConnection  *connection,
   if (g_error_matches (local_error, G_TLS_ERROR, G_TLS_ERROR_BAD_CERTIFICATE) ||
       flags != 0)
     {
-      const char *host =
-        g_network_address_get_hostname (G_NETWORK_ADDRESS (identity));
       g_autofree char *reasons = describe_certificate_errors (flags, ca, host);
 
       /* A G_TLS_ERROR: the uploader does not retry it. */

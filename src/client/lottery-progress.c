@@ -4,8 +4,8 @@
  * bets the server has answered, of the total (estimated from the file's
  * size and the bytes read so far until the whole file is read), the
  * rate and the time elapsed. The cursor is left at the start of the
- * line, so that a log line written meanwhile to the same terminal
- * replaces it; clearing blanks it out. The caller decides whether to
+ * line; before a log line goes to the same terminal the line is
+ * cleared, and drawn again after it, so that neither hides the other. The caller decides whether to
  * show it at all (stderr a terminal, no --quiet); everything here runs
  * on the uploader's thread.
  */
@@ -30,6 +30,7 @@ struct _LotteryProgress
   gint64  start;      /* monotonic */
   gint64  last_draw;  /* monotonic */
   glong   shown;      /* characters on the line now, 0 when blank */
+  char   *text;       /* the line's last text, to draw it again */
 };
 
 /* @bets_file is only looked at for its size, to estimate the total. */
@@ -52,6 +53,10 @@ lottery_progress_new (int         fd,
 void
 lottery_progress_free (LotteryProgress *progress)
 {
+  if (progress == NULL)
+    return;
+
+  g_free (progress->text);
   g_free (progress);
 }
 
@@ -140,6 +145,11 @@ draw (LotteryProgress *progress,
 
   lottery_write_all (progress->fd, out->str, out->len);
   progress->shown = len;
+  if (progress->text != text)
+    {
+      g_free (progress->text);
+      progress->text = g_strdup (text);
+    }
 }
 
 /* Redraws the line unless it was drawn less than 0.1 s ago. Cheap
@@ -178,6 +188,15 @@ lottery_progress_show_waiting (LotteryProgress *progress,
                           sent, elapsed_text);
   progress->last_draw = now;
   draw (progress, text);
+}
+
+/* Draws the last text again, once a log line (written after
+ * lottery_progress_clear ()) has moved the cursor down. */
+void
+lottery_progress_redraw (LotteryProgress *progress)
+{
+  if (progress->text != NULL && progress->shown == 0)
+    draw (progress, progress->text);
 }
 
 /* Blanks the line, if anything is on it. */

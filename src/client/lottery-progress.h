@@ -17,6 +17,7 @@ void             lottery_progress_update       (LotteryProgress  *progress,
                                                 gboolean          read_all);
 void             lottery_progress_show_waiting (LotteryProgress  *progress,
                                                 guint64           done);
+void             lottery_progress_redraw       (LotteryProgress  *progress);
 void             lottery_progress_clear        (LotteryProgress  *progress);
 char            *lottery_progress_format       (LotteryProgress  *progress,
                                                 guint64           done,

@@ -9,6 +9,7 @@
 #include "lottery-status-view.h"
 #include "lottery-connect.h"
 #include "lottery-error.h"
+#include "lottery-server-text.h"
 #include "lottery-stream.h"
 
 #include <glib/gi18n.h>
@@ -17,6 +18,8 @@
 
 #define TIMEOUT_S    5
 #define N_COLUMNS    4
+/* lottery.agencies can be no more: a bigger claim is not a server's. */
+#define MAX_AGENCIES 100000
 
 LotteryStatusView *
 lottery_status_view_new (void)
@@ -50,9 +53,18 @@ lottery_status_view_add_reply (LotteryStatusView    *view,
 
   g_return_val_if_fail (message->type == LOTTERY_MESSAGE_STATUS_REPLY, FALSE);
 
+  /* The entries are held: a claim of billions must not make us try. */
+  if (message->status.agencies > MAX_AGENCIES)
+    return lottery_fail (error, LOTTERY_ERROR_PROTOCOL,
+                         _("The server’s status answer claims %u agencies; "
+                           "a lottery has at most %u"),
+                         message->status.agencies, MAX_AGENCIES);
+
   if (view->complete ||
       (view->started && message->status.agencies != view->agencies) ||
-      message->status.first != view->entries->len + 1)
+      message->status.first != view->entries->len + 1 ||
+      (guint64) view->entries->len + message->status.count >
+        message->status.agencies)
     return lottery_fail (error, LOTTERY_ERROR_PROTOCOL,
                          _("The server’s status answer does not follow on"));
 
@@ -104,8 +116,9 @@ exchange (GIOStream         *connection,
         return FALSE;
       if (message.type == LOTTERY_MESSAGE_ERROR)
         {
-          g_autofree char *text = g_strndup (message.error.text,
-                                             message.error.len);
+          /* Sanitised: it goes to a terminal. */
+          g_autofree char *text = lottery_server_text (message.error.text,
+                                                       message.error.len);
 
           return lottery_fail (error, LOTTERY_ERROR_FAILED,
                                _("The server refused: %s"), text);

@@ -9,7 +9,12 @@
  * retried with backoff for about five seconds. The server's WELCOME says
  * how many of this agency's batches it already holds; batching is
  * deterministic for a given file and maximum, so the uploader re-reads
- * the file and skips those batches: nothing is sent twice.
+ * the file and skips those batches: nothing is sent twice. That is why
+ * the bets file must be a regular file, opened once and rewound.
+ *
+ * The server is not trusted: every count it returns is checked, what it
+ * sends is bounded and sanitised, and every answer but the draw itself
+ * must come within the timeout.
  */
 #include "config.h"
 
@@ -21,6 +26,7 @@
 #include "lottery-log.h"
 #include "lottery-progress.h"
 #include "lottery-protocol.h"
+#include "lottery-server-text.h"
 #include "lottery-stream.h"
 
 #include <glib/gi18n.h>
@@ -57,6 +63,9 @@ struct _LotteryUploader
   guint8             token[LOTTERY_AUTH_TOKEN_LEN]; /* secret */
   gboolean           warned_open;   /* said the server asked for no token */
   GTlsDatabase      *tls_database;  /* NULL: plain TCP */
+  guint              timeout;       /* seconds for an answer */
+  LotteryCsvReader  *reader;        /* the bets file, opened once */
+  gboolean           refused;       /* the session ended on a server ERROR */
 
   GIOStream         *connection;    /* TCP, or TLS over it */
   guint8            *rbuf;
@@ -69,6 +78,9 @@ struct _LotteryUploader
   guint64            reported_line; /* invalid rows up to here were logged */
   guint64            rejected_rows;
   guint64            rejected_batches;
+  guint64            rejected_bets; /* in the batches the server refused */
+  guint32            held_batches;  /* the WELCOME's count, this session */
+  gboolean           uploaded;      /* this process sent the FINISH */
   guint32            answered;      /* last batch the server answered */
   gboolean           finish_answered;
   GPtrArray         *winners;
@@ -90,6 +102,7 @@ lottery_uploader_finalize (GObject *object)
   g_clear_object (&self->connection);
   g_free (self->address);
   g_free (self->bets_file);
+  g_clear_pointer (&self->reader, lottery_csv_reader_free);
   g_clear_pointer (&self->single_bet, lottery_bet_free);
   g_clear_object (&self->tls_database);
   g_free (self->rbuf);
@@ -126,6 +139,7 @@ lottery_uploader_new (guint       agency,
   self->agency = agency;
   self->address = g_strdup (address);
   self->batch_max_amount = batch_max_amount;
+  self->timeout = 30;
 
   return self;
 }
@@ -152,6 +166,16 @@ lottery_uploader_set_tls_database (LotteryUploader *self,
                                    GTlsDatabase    *database)
 {
   g_set_object (&self->tls_database, database);
+}
+
+/* The longest wait for any answer but the draw, in seconds. */
+void
+lottery_uploader_set_timeout (LotteryUploader *self,
+                              guint            timeout_s)
+{
+  g_return_if_fail (timeout_s > 0);
+
+  self->timeout = timeout_s;
 }
 
 /* Shows @progress (transfer full) while uploading; it is cleared when
@@ -211,8 +235,54 @@ is_header (const char *line,
   return len >= 7 && g_ascii_strncasecmp (line, "NOMBRE,", 7) == 0;
 }
 
-/* Next valid bet: 1, end: 0, read error: -1. Invalid rows are counted
- * and, the first time they are met, logged with file and line. */
+/* A log line goes on a blank line of its own: the progress line is
+ * blanked before it (progress_pause ()) and drawn again after it
+ * (progress_resume ()), on the line below. */
+static void
+progress_pause (LotteryUploader *self)
+{
+  if (self->progress != NULL)
+    lottery_progress_clear (self->progress);
+}
+
+static void
+progress_resume (LotteryUploader *self)
+{
+  if (self->progress != NULL)
+    lottery_progress_redraw (self->progress);
+}
+
+/* One invalid row (@n), counted and, the first time it is met, logged
+ * with file and line. */
+static void
+reject_row (LotteryUploader *self,
+            guint64          n,
+            const char      *reason)
+{
+  if (n <= self->reported_line)
+    return;
+
+  self->reported_line = n;
+  self->rejected_rows++;
+  progress_pause (self);
+  if (self->rejected_rows <= MAX_REPORTED_ROWS)
+    {
+      g_autofree char *file = lottery_log_value (self->bets_file);
+      g_autofree char *error = lottery_log_value (reason);
+
+      lottery_log (G_LOG_LEVEL_WARNING, "leer_apuesta", "fail",
+                   "file: %s | line: %" G_GUINT64_FORMAT " | error: %s", file,
+                   n, error);
+    }
+  else if (self->rejected_rows == MAX_REPORTED_ROWS + 1)
+    lottery_log (G_LOG_LEVEL_WARNING, "leer_apuesta", "fail",
+                 "error: more invalid rows; only the first %d are shown",
+                 MAX_REPORTED_ROWS);
+  progress_resume (self);
+}
+
+/* Next valid bet: 1, end: 0, read error: -1. Invalid rows, and lines
+ * too long to be one, are reported by reject_row (). */
 static int
 next_bet (LotteryUploader *self,
           BetSource       *source,
@@ -246,6 +316,15 @@ next_bet (LotteryUploader *self,
         {
           if (read_error == NULL)
             return 0;
+          if (g_error_matches (read_error, LOTTERY_ERROR,
+                               LOTTERY_ERROR_BETS_FILE))
+            {
+              /* A line too long: one bad row, already skipped. */
+              reject_row (self,
+                          lottery_csv_reader_get_line_number (source->reader),
+                          _("line too long"));
+              continue;
+            }
           /* A local file problem, not a network one: never retried. */
           if (g_error_matches (read_error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
             g_propagate_error (error, g_steal_pointer (&read_error));
@@ -264,43 +343,28 @@ next_bet (LotteryUploader *self,
           return 1;
         }
 
-      if (n > self->reported_line)
-        {
-          self->reported_line = n;
-          self->rejected_rows++;
-          if (self->rejected_rows <= MAX_REPORTED_ROWS)
-            {
-              g_autofree char *file = lottery_log_value (self->bets_file);
-              lottery_log (G_LOG_LEVEL_WARNING, "leer_apuesta", "fail",
-                           "file: %s | line: %" G_GUINT64_FORMAT
-                           " | error: %s", file, n, row_error->message);
-            }
-          else if (self->rejected_rows == MAX_REPORTED_ROWS + 1)
-            lottery_log (G_LOG_LEVEL_WARNING, "leer_apuesta", "fail",
-                         "error: more invalid rows; only the first %d are "
-                         "shown", MAX_REPORTED_ROWS);
-        }
+      reject_row (self, n, row_error->message);
     }
 }
 
 /* ---- replies ---- */
 
+/* The server's ERROR as a GError with its code: it reached the server,
+ * which refused, and says why (sanitised: it may reach a terminal). */
 static gboolean
-server_error (const LotteryMessage *message,
+server_error (LotteryUploader      *self,
+              const LotteryMessage *message,
               GError              **error)
 {
-  g_autofree char *text = g_strndup (message->error.text, message->error.len);
-  char *c;
+  g_autofree char *text = lottery_server_text (message->error.text,
+                                               message->error.len);
   int code = message->error.code <= LOTTERY_ERROR_TIMEOUT
     ? message->error.code : LOTTERY_ERROR_FAILED;
 
-  /* The text ends up on a terminal: no escape sequences from afar. */
-  for (c = text; *c != '\0'; c++)
-    if ((guchar) *c < 0x20 || *c == 0x7f)
-      *c = '?';
-
-  return lottery_fail (error, (LotteryError) code, _("The server refused: %s"),
-                       text);
+  self->refused = TRUE;
+  return lottery_fail (error, (LotteryError) code,
+                       _("The server at %s refused agency %u: %s"),
+                       self->address, self->agency, text);
 }
 
 static gboolean
@@ -362,6 +426,12 @@ read_batch_reply (LotteryUploader *self,
   if (message.type == LOTTERY_MESSAGE_ACK &&
       message.ack.sequence == oldest->sequence)
     {
+      if (message.ack.count != oldest->count)
+        return lottery_fail (error, LOTTERY_ERROR_PROTOCOL,
+                             _("The server acknowledged %u of the %u bets of "
+                               "batch %u: it did not store what was sent"),
+                             message.ack.count, oldest->count,
+                             oldest->sequence);
       if (self->single_bet != NULL)
         lottery_log (G_LOG_LEVEL_INFO, "apuesta_enviada", "success",
                      "dni: %s | numero: %u", self->single_bet->document,
@@ -375,10 +445,12 @@ read_batch_reply (LotteryUploader *self,
     {
       /* The server's checks disagree with ours: this batch is lost,
        * the rest goes on, and the exit status will say so. */
-      g_autofree char *raw = g_strndup (message.error.text, message.error.len);
-      g_autofree char *text = lottery_log_value (raw);
+      g_autofree char *text = lottery_server_text (message.error.text,
+                                                   message.error.len);
 
       self->rejected_batches++;
+      self->rejected_bets += oldest->count;
+      progress_pause (self);
       if (self->single_bet != NULL)
         lottery_log (LOTTERY_LOG_ERROR, "apuesta_enviada", "fail",
                      "dni: %s | numero: %u | error: %s",
@@ -389,9 +461,10 @@ read_batch_reply (LotteryUploader *self,
                      "lote: %u | lines: %" G_GUINT64_FORMAT "-%"
                      G_GUINT64_FORMAT " | error: %s", oldest->sequence,
                      oldest->first_line, oldest->last_line, text);
+      progress_resume (self);
     }
   else if (message.type == LOTTERY_MESSAGE_ERROR)
-    return server_error (&message, error);
+    return server_error (self, &message, error);
   else
     return lottery_fail (error, LOTTERY_ERROR_PROTOCOL,
                          _("Expected the answer to batch %u, got %s"),
@@ -439,6 +512,28 @@ send_batch (LotteryUploader     *self,
   return TRUE;
 }
 
+/* The bets file, opened once for the whole run: a FIFO is never
+ * opened twice, and the open never blocks. Only a regular file can be
+ * read again after a reconnection; anything else is refused, as a
+ * setting (exit status 2). */
+static gboolean
+open_bets_file (LotteryUploader *self,
+                GError         **error)
+{
+  g_autoptr(GError) local_error = NULL;
+
+  self->reader = lottery_csv_reader_new_for_regular_file (self->bets_file,
+                                                          &local_error);
+  if (self->reader != NULL)
+    return TRUE;
+  if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_NOT_REGULAR_FILE))
+    return lottery_fail (error, LOTTERY_ERROR_CONFIG, "%s",
+                         local_error->message);
+  return lottery_fail (error, LOTTERY_ERROR_BETS_FILE, "%s",
+                       local_error->message);
+}
+
+/* From the first bet again, for a new session. */
 static gboolean
 open_source (LotteryUploader *self,
              BetSource       *source,
@@ -450,28 +545,26 @@ open_source (LotteryUploader *self,
   if (self->single_bet != NULL)
     return TRUE;
 
-  source->reader = lottery_csv_reader_new_for_path (self->bets_file,
-                                                    &local_error);
-  if (source->reader == NULL)
+  if (!lottery_csv_reader_rewind (self->reader, &local_error))
     return lottery_fail (error, LOTTERY_ERROR_BETS_FILE, "%s",
                          local_error->message);
+  source->reader = self->reader;
 
   return TRUE;
 }
 
 static void
-close_source (LotteryUploader *self,
-              BetSource       *source)
+close_bets_file (LotteryUploader *self)
 {
-  if (source->reader == NULL)
+  g_autofree char *file = NULL;
+
+  if (self->reader == NULL)
     return;
 
-  g_clear_pointer (&source->reader, lottery_csv_reader_free);
-  {
-    g_autofree char *file = lottery_log_value (self->bets_file);
-    lottery_log (G_LOG_LEVEL_INFO, "close_bets_file", "success", "file: %s",
-                 file);
-  }
+  g_clear_pointer (&self->reader, lottery_csv_reader_free);
+  file = lottery_log_value (self->bets_file);
+  lottery_log (G_LOG_LEVEL_INFO, "close_bets_file", "success", "file: %s",
+               file);
 }
 
 /* Sends every batch after @skip (already stored) and waits for all
@@ -554,7 +647,6 @@ upload (LotteryUploader *self,
   ok = TRUE;
 
 out:
-  close_source (self, &source);
   g_free (encoder);
   return ok;
 }
@@ -574,26 +666,84 @@ finish (LotteryUploader *self,
     return FALSE;
 
   if (message.type == LOTTERY_MESSAGE_ERROR)
-    return server_error (&message, error);
+    return server_error (self, &message, error);
   if (message.type != LOTTERY_MESSAGE_FINISHED)
     return lottery_fail (error, LOTTERY_ERROR_PROTOCOL,
                          _("Expected FINISHED, got %s"),
                          lottery_message_type_name (message.type));
 
+  /* Every bet the server acknowledged (this session or before) and
+   * none it refused: anything else means bets went missing. */
+  if (message.finished.stored != self->bets_done - self->rejected_bets)
+    {
+      g_autofree char *stored = g_strdup_printf ("%" G_GUINT64_FORMAT,
+                                                 message.finished.stored);
+      g_autofree char *sent = g_strdup_printf ("%" G_GUINT64_FORMAT,
+                                               self->bets_done -
+                                               self->rejected_bets);
+
+      return lottery_fail (error, LOTTERY_ERROR_PROTOCOL,
+                           _("The server says it stored %s bets of agency "
+                             "%u, not %s as it acknowledged"),
+                           stored, self->agency, sent);
+    }
+
   self->finish_answered = TRUE;
+  self->uploaded = TRUE;
+  progress_pause (self);
   lottery_log (G_LOG_LEVEL_INFO, "finish", "success",
                "cantidad: %" G_GUINT64_FORMAT, message.finished.stored);
   return TRUE;
 }
 
+/* A winner's document, as the server sent it: digits only, as every
+ * document the client sends. */
+static gboolean
+check_document (LotteryUploader *self,
+                const char      *document,
+                gsize            len,
+                GError         **error)
+{
+  gsize i;
+
+  for (i = 0; i < len; i++)
+    if (!g_ascii_isdigit (document[i]))
+      {
+        g_autofree char *shown = lottery_server_text (document, len);
+
+        return lottery_fail (error, LOTTERY_ERROR_PROTOCOL,
+                             _("The server sent “%s” as a winner of agency "
+                               "%u: not a document (digits only)"),
+                             shown, self->agency);
+      }
+
+  return len > 0 ||
+         lottery_fail (error, LOTTERY_ERROR_PROTOCOL,
+                       _("The server sent an empty winner document"));
+}
+
+/* The most winners the agency can have: one per bet it sent, or, if an
+ * earlier run sent them, per bet the batches the server holds can hold. */
+static guint64
+max_winners (LotteryUploader *self)
+{
+  if (self->uploaded)
+    return self->bets_done - self->rejected_bets;
+
+  return (guint64) self->held_batches * LOTTERY_BATCH_MAX_BETS;
+}
+
 /* Asks for this agency's winners; the answer comes after the draw, so
- * this may wait for the other agencies. */
+ * this may wait for the other agencies: without a timeout until the
+ * first frame, then each frame within the timeout. */
 static gboolean
 query_winners (LotteryUploader *self,
                GCancellable    *cancellable,
                GError         **error)
 {
+  GSocket *socket = lottery_connect_get_socket (self->connection);
   guint8 frame[LOTTERY_FRAME_MAX];
+  guint64 limit = max_winners (self);
   LotteryMessage message;
 
   g_ptr_array_set_size (self->winners, 0);
@@ -603,9 +753,14 @@ query_winners (LotteryUploader *self,
                     cancellable, error))
     return FALSE;
   /* The answer comes after the draw, once every agency has finished:
-   * say so, so that a quiet wait does not look like a hang. */
+   * say so, so that a quiet wait does not look like a hang; the
+   * progress line then says it again, below the log line. */
+  progress_pause (self);
   lottery_log (G_LOG_LEVEL_INFO, "consulta_ganadores", "in_progress",
                "agency: %u", self->agency);
+  if (self->progress != NULL && self->uploaded)
+    lottery_progress_show_waiting (self->progress, self->bets_done);
+  g_socket_set_timeout (socket, 0);
 
   do
     {
@@ -613,12 +768,30 @@ query_winners (LotteryUploader *self,
 
       if (!read_message (self, &message, cancellable, error))
         return FALSE;
+      /* The draw is done: the rest of the answer follows at once. */
+      g_socket_set_timeout (socket, self->timeout);
       if (message.type == LOTTERY_MESSAGE_ERROR)
-        return server_error (&message, error);
+        return server_error (self, &message, error);
       if (message.type != LOTTERY_MESSAGE_WINNERS)
         return lottery_fail (error, LOTTERY_ERROR_PROTOCOL,
                              _("Expected WINNERS, got %s"),
                              lottery_message_type_name (message.type));
+      /* An empty frame that is not the last would let a server keep the
+       * client forever without a byte of winners. */
+      if (message.winners.count == 0 &&
+          !(message.winners.flags & LOTTERY_WINNERS_LAST))
+        return lottery_fail (error, LOTTERY_ERROR_PROTOCOL,
+                             _("The server sent an empty WINNERS frame that "
+                               "is not the last"));
+      if (self->winners->len + (guint64) message.winners.count > limit)
+        {
+          g_autofree char *bets = g_strdup_printf ("%" G_GUINT64_FORMAT,
+                                                   limit);
+
+          return lottery_fail (error, LOTTERY_ERROR_PROTOCOL,
+                               _("The server sent more winners than the %s "
+                                 "bets agency %u sent"), bets, self->agency);
+        }
 
       lottery_batch_reader_init (&reader, &message);
       while (reader.remaining > 0)
@@ -626,7 +799,8 @@ query_winners (LotteryUploader *self,
           const char *document;
           gsize len;
 
-          if (!lottery_winners_reader_next (&reader, &document, &len, error))
+          if (!lottery_winners_reader_next (&reader, &document, &len, error) ||
+              !check_document (self, document, len, error))
             return FALSE;
           g_ptr_array_add (self->winners, g_strndup (document, len));
         }
@@ -710,6 +884,7 @@ session (LotteryUploader *self,
   gboolean finished;
 
   *welcomed = FALSE;
+  self->refused = FALSE;
 
   if (!connect_to_server (self, cancellable, error))
     return FALSE;
@@ -734,7 +909,7 @@ session (LotteryUploader *self,
                    "ask for this agency's token", self->agency);
     }
   if (message.type == LOTTERY_MESSAGE_ERROR)
-    return server_error (&message, error);
+    return server_error (self, &message, error);
   if (message.type != LOTTERY_MESSAGE_WELCOME)
     return lottery_fail (error, LOTTERY_ERROR_PROTOCOL,
                          _("Expected WELCOME, got %s"),
@@ -742,6 +917,7 @@ session (LotteryUploader *self,
 
   *welcomed = TRUE;
   last_sequence = message.welcome.last_sequence;
+  self->held_batches = last_sequence;
   finished = (message.welcome.flags & LOTTERY_WELCOME_FINISHED) != 0;
   if (message.welcome.version != LOTTERY_PROTOCOL_VERSION)
     return lottery_fail (error, LOTTERY_ERROR_VERSION,
@@ -766,16 +942,16 @@ session (LotteryUploader *self,
   self->answered = last_sequence;
   lottery_log (G_LOG_LEVEL_INFO, "connect", "success",
                "server: %s | last_batch: %u", self->address, last_sequence);
-  /* Welcomed: from here the wait for the draw may be long. */
-  g_socket_set_timeout (lottery_connect_get_socket (self->connection), 0);
+  /* Each ACK and the FINISHED come within the timeout, or the server
+   * is stuck; only the wait for the draw (query_winners ()) is open. */
+  g_socket_set_timeout (lottery_connect_get_socket (self->connection),
+                        self->timeout);
 
   if (!finished &&
       (!upload (self, last_sequence, &n_batches, cancellable, error) ||
        !finish (self, n_batches, cancellable, error)))
     return FALSE;
 
-  if (self->progress != NULL && !finished)
-    lottery_progress_show_waiting (self->progress, self->bets_done);
   return query_winners (self, cancellable, error);
 }
 
@@ -799,7 +975,7 @@ lottery_uploader_ping (LotteryUploader *self,
        read_message (self, &message, cancellable, error);
   /* Such as a TLS server telling a client in the clear. */
   if (ok && message.type == LOTTERY_MESSAGE_ERROR)
-    ok = server_error (&message, error);
+    ok = server_error (self, &message, error);
   else if (ok && message.type != LOTTERY_MESSAGE_PONG)
     ok = lottery_fail (error, LOTTERY_ERROR_PROTOCOL, _("Expected PONG, got %s"),
                        lottery_message_type_name (message.type));
@@ -856,6 +1032,7 @@ lottery_uploader_run (LotteryUploader *self,
 
   if (self->progress != NULL)
     lottery_progress_clear (self->progress);
+  close_bets_file (self);
 
   return ok;
 }
@@ -874,14 +1051,8 @@ run (LotteryUploader *self,
 
   /* A file that cannot be read is the problem to report, before the
    * server is bothered or retried. */
-  if (self->single_bet == NULL)
-    {
-      BetSource source;
-
-      if (!open_source (self, &source, error))
-        return FALSE;
-      g_clear_pointer (&source.reader, lottery_csv_reader_free);
-    }
+  if (self->single_bet == NULL && !open_bets_file (self, error))
+    return FALSE;
 
   for (;;)
     {
@@ -913,10 +1084,22 @@ run (LotteryUploader *self,
           deadline = g_get_monotonic_time () + RETRY_BUDGET_USEC;
           backoff = BACKOFF_FIRST_MS;
         }
+      /* Say what happened: a server that refused was reached. */
       if (g_get_monotonic_time () + (gint64) backoff * 1000 > deadline)
-        return lottery_fail (error, LOTTERY_ERROR_FAILED,
-                             _("Cannot reach the server at %s: %s"),
-                             self->address, local_error->message);
+        {
+          if (self->refused)
+            g_propagate_error (error, g_steal_pointer (&local_error));
+          else if (welcomed)
+            lottery_fail (error, LOTTERY_ERROR_FAILED,
+                          _("The server at %s stopped answering agency %u: "
+                            "%s"), self->address, self->agency,
+                          local_error->message);
+          else
+            lottery_fail (error, LOTTERY_ERROR_FAILED,
+                          _("Cannot reach the server at %s: %s"),
+                          self->address, local_error->message);
+          return FALSE;
+        }
 
       lottery_log (G_LOG_LEVEL_WARNING, "connect", "fail",
                    "server: %s | attempt: %u | retry_in_ms: %u | error: %s",

@@ -24,6 +24,8 @@ void             lottery_uploader_set_token        (LotteryUploader   *self,
                                                     const guint8      *token);
 void             lottery_uploader_set_tls_database (LotteryUploader   *self,
                                                     GTlsDatabase      *database);
+void             lottery_uploader_set_timeout      (LotteryUploader   *self,
+                                                    guint              timeout_s);
 gboolean         lottery_uploader_run              (LotteryUploader   *self,
                                                     GCancellable      *cancellable,
                                                     GError           **error);

@@ -1,4 +1,4 @@
-/* lottery-bet.c: a bet, its validation and its stored form.
+/* lottery-bet.c: a bet and its validation.
  *
  * The client validates every row before sending it and the server
  * validates it again after decoding it; both go through
@@ -358,68 +358,4 @@ lottery_format_uint (guint64 value,
     out[i] = tmp[n - 1 - i];
 
   return n;
-}
-
-/* Python's csv.QUOTE_MINIMAL: quote only when the field holds the
- * delimiter, the quote character or a line-end character. Names are
- * short, so the field is copied while it is scanned, and copied again,
- * quoted, in the rare case that it needs quotes. */
-static char *
-append_csv_field (char       *out,
-                  const char *value,
-                  gsize       len)
-{
-  char *start = out;
-  gsize i;
-
-  for (i = 0; i < len; i++)
-    {
-      char c = value[i];
-
-      if (G_UNLIKELY (c == ',' || c == '"' || c == '\r' || c == '\n'))
-        goto quoted;
-      *out++ = c;
-    }
-  return out;
-
-quoted:
-  out = start;
-  *out++ = '"';
-  for (i = 0; i < len; i++)
-    {
-      if (value[i] == '"')
-        *out++ = '"';
-      *out++ = value[i];
-    }
-  *out++ = '"';
-
-  return out;
-}
-
-/* The row the original store_bets () wrote with Python's csv module:
- * agency,first_name,last_name,document,birthdate,number and CRLF.
- * @out must hold LOTTERY_BET_ROW_MAX bytes; returns the row's length. */
-gsize
-lottery_bet_format_row (const LotteryBet *bet,
-                        char             *out)
-{
-  char *p = out;
-
-  p += lottery_format_uint (bet->agency, p);
-  *p++ = ',';
-  p = append_csv_field (p, bet->first_name, bet->first_name_len);
-  *p++ = ',';
-  p = append_csv_field (p, bet->last_name, bet->last_name_len);
-  *p++ = ',';
-  memcpy (p, bet->document, bet->document_len);
-  p += bet->document_len;
-  *p++ = ',';
-  memcpy (p, bet->birthdate, LOTTERY_BIRTHDATE_LEN);
-  p += LOTTERY_BIRTHDATE_LEN;
-  *p++ = ',';
-  p += lottery_format_uint (bet->number, p);
-  *p++ = '\r';
-  *p++ = '\n';
-
-  return (gsize) (p - out);
 }

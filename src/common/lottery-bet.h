@@ -1,4 +1,5 @@
-/* lottery-bet.h: a bet, its validation and its stored form. */
+/* lottery-bet.h: a bet and its validation (its bets.csv row form is
+ * lottery-bet-row.h). */
 #pragma once
 
 #include <glib.h>
@@ -12,9 +13,6 @@ G_BEGIN_DECLS
 #define LOTTERY_DOCUMENT_MAX   20  /* digits */
 #define LOTTERY_BIRTHDATE_LEN  10  /* YYYY-MM-DD */
 #define LOTTERY_NUMBER_MAX_DIGITS 10
-/* Longest row lottery_bet_format_row () can write: every name byte
- * doubled by quoting, plus quotes, commas, digits and CRLF. */
-#define LOTTERY_BET_ROW_MAX    512
 
 typedef enum
 {
@@ -62,8 +60,6 @@ gboolean    lottery_bet_parse_line       (LotteryBet       *bet,
                                           GError          **error);
 
 gboolean    lottery_bet_has_won          (const LotteryBet *bet);
-gsize       lottery_bet_format_row       (const LotteryBet *bet,
-                                          char             *out);
 
 gboolean    lottery_all_digits           (const char       *value,
                                           gsize             len);

@@ -52,6 +52,13 @@ static const LotterySetting settings[LOTTERY_CLIENT_N_SETTINGS] = {
     N_("PEM certificates to trust; when set, the client speaks TLS and "
        "checks the server's certificate"),
     N_("PATH") },
+  [LOTTERY_CLIENT_SETTING_TIMEOUT] = {
+    "server.timeout", "CLI_SERVER_TIMEOUT", "timeout", "server_timeout",
+    LOTTERY_SETTING_UINT, 1, 3600,
+    G_STRUCT_OFFSET (LotteryClientConfig, timeout),
+    N_("Seconds to wait for each answer from the server (not for the "
+       "draw itself)"),
+    N_("SECONDS") },
 };
 
 const LotterySetting *
@@ -71,6 +78,7 @@ lottery_client_config_new (void)
   config->batch_max_amount = LOTTERY_CLIENT_DEFAULT_BATCH;
   config->bets_file = g_strdup ("agency.csv");
   config->log_level = G_LOG_LEVEL_INFO;
+  config->timeout = LOTTERY_CLIENT_DEFAULT_TIMEOUT;
 
   return config;
 }

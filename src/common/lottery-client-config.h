@@ -17,6 +17,7 @@ typedef struct
   char          *auth_token;      /* secret: never logged */
   char          *auth_token_file;
   char          *tls_ca;          /* PEM CAs to trust; set means TLS */
+  guint          timeout;         /* seconds to wait for an answer */
   char          *config_file; /* the file read, or NULL */
 } LotteryClientConfig;
 
@@ -30,6 +31,7 @@ enum
   LOTTERY_CLIENT_SETTING_AUTH_TOKEN,
   LOTTERY_CLIENT_SETTING_AUTH_TOKEN_FILE,
   LOTTERY_CLIENT_SETTING_TLS_CA,
+  LOTTERY_CLIENT_SETTING_TIMEOUT,
   LOTTERY_CLIENT_N_SETTINGS
 };
 
@@ -38,6 +40,8 @@ enum
  * 128 keeps a batch of rows up to 63 bytes under the limit, and the
  * encoder closes a batch early when longer rows would cross it. */
 #define LOTTERY_CLIENT_DEFAULT_BATCH 128
+/* Long enough for a server waiting on a slow disk (storage.sync). */
+#define LOTTERY_CLIENT_DEFAULT_TIMEOUT 30
 
 const LotterySetting *lottery_client_config_settings (void);
 LotteryClientConfig  *lottery_client_config_new      (void);

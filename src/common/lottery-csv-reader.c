@@ -11,9 +11,15 @@
 #include "lottery-csv-reader.h"
 #include "lottery-error.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <gio/gunixinputstream.h>
 #include <glib/gi18n-lib.h>
+#include <glib/gstdio.h>
 #include <inttypes.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define BLOCK_SIZE (256 * 1024)
 
@@ -27,6 +33,7 @@ struct _LotteryCsvReader
   guint64       consumed; /* file offset of buf[0] */
   guint64       line_number;
   gboolean      eof;
+  gboolean      skipping; /* in a line too long to hold: dropping it */
 };
 
 LotteryCsvReader *
@@ -62,6 +69,69 @@ lottery_csv_reader_new_for_path (const char *path,
     }
 
   return lottery_csv_reader_new (G_INPUT_STREAM (stream), path);
+}
+
+/* Opens @path, which must be a regular file: one that can be read again
+ * from the start (lottery_csv_reader_rewind ()). A FIFO, a pipe or a
+ * device is refused with G_IO_ERROR_NOT_REGULAR_FILE, without waiting
+ * for a FIFO's writer: the open does not block. */
+LotteryCsvReader *
+lottery_csv_reader_new_for_regular_file (const char *path,
+                                         GError    **error)
+{
+  g_autoptr(GInputStream) stream = NULL;
+  struct stat st;
+  int saved_errno;
+  int fd;
+
+  fd = g_open (path, O_RDONLY | O_NONBLOCK | O_CLOEXEC, 0);
+  if (fd < 0)
+    {
+      saved_errno = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+                   _("Cannot open %s: %s"), path, g_strerror (saved_errno));
+      return NULL;
+    }
+  if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode) ||
+      fcntl (fd, F_SETFL, fcntl (fd, F_GETFL) & ~O_NONBLOCK) != 0)
+    {
+      close (fd);
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_REGULAR_FILE,
+                   _("%s is not a regular file (a pipe, a FIFO or a device?): "
+                     "it could not be read again after a reconnection; "
+                     "save it to a file first"), path);
+      return NULL;
+    }
+
+  stream = g_unix_input_stream_new (fd, TRUE);
+  return lottery_csv_reader_new (stream, path);
+}
+
+/* Back to the first line of a reader made by
+ * lottery_csv_reader_new_for_regular_file (). */
+gboolean
+lottery_csv_reader_rewind (LotteryCsvReader *reader,
+                           GError          **error)
+{
+  int fd;
+
+  g_return_val_if_fail (G_IS_UNIX_INPUT_STREAM (reader->stream), FALSE);
+
+  fd = g_unix_input_stream_get_fd (G_UNIX_INPUT_STREAM (reader->stream));
+  if (lseek (fd, 0, SEEK_SET) != 0)
+    {
+      int saved_errno = errno;
+
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+                   _("Cannot read %s: %s"), reader->name,
+                   g_strerror (saved_errno));
+      return FALSE;
+    }
+
+  reader->start = reader->end = 0;
+  reader->consumed = reader->line_number = 0;
+  reader->eof = reader->skipping = FALSE;
+  return TRUE;
 }
 
 void
@@ -128,7 +198,10 @@ fill (LotteryCsvReader *reader,
 
 /* Hands out the next line without its LF or CRLF; the pointer is valid
  * until the next call. Returns FALSE at the end (with @error unset) or
- * on a read error. */
+ * on an error. A line longer than a block is LOTTERY_ERROR_BETS_FILE:
+ * it is dropped as it is read (memory stays constant) and counted, so
+ * the caller may report it and go on with the next line. Other errors
+ * are read errors. */
 gboolean
 lottery_csv_reader_next_line (LotteryCsvReader *reader,
                               const char      **line,
@@ -146,22 +219,32 @@ lottery_csv_reader_next_line (LotteryCsvReader *reader,
       if (nl == NULL && !reader->eof)
         {
           if (reader->start == 0 && reader->end == BLOCK_SIZE)
-            return lottery_fail (error, LOTTERY_ERROR_BETS_FILE,
-                                 _("%s:%" PRIu64 ": line longer "
-                                   "than %d bytes"),
-                                 reader->name, reader->line_number + 1,
-                                 BLOCK_SIZE - 1);
+            {
+              /* Too long to hand out: drop it up to its end. */
+              reader->consumed += reader->end;
+              reader->end = 0;
+              reader->skipping = TRUE;
+            }
           if (!fill (reader, cancellable, error))
             return FALSE;
           continue;
         }
 
-      if (nl == NULL && avail == 0)
+      if (nl == NULL && avail == 0 && !reader->skipping)
         return FALSE;
 
       n = nl != NULL ? (gsize) (nl - begin) : avail;
       reader->start += nl != NULL ? n + 1 : n;
       reader->line_number++;
+
+      if (reader->skipping)
+        {
+          reader->skipping = FALSE;
+          return lottery_fail (error, LOTTERY_ERROR_BETS_FILE,
+                               _("%s:%" PRIu64 ": line longer than %d bytes"),
+                               reader->name, reader->line_number,
+                               BLOCK_SIZE - 1);
+        }
 
       if (n > 0 && begin[n - 1] == '\r')
         n--;

@@ -17,7 +17,11 @@ LotteryCsvReader *lottery_csv_reader_new          (GInputStream      *stream,
                                                    const char        *name);
 LotteryCsvReader *lottery_csv_reader_new_for_path (const char        *path,
                                                    GError           **error);
+LotteryCsvReader *lottery_csv_reader_new_for_regular_file (const char *path,
+                                                           GError    **error);
 void              lottery_csv_reader_free         (LotteryCsvReader  *reader);
+gboolean          lottery_csv_reader_rewind       (LotteryCsvReader  *reader,
+                                                   GError           **error);
 
 gboolean          lottery_csv_reader_next_line    (LotteryCsvReader  *reader,
                                                    const char       **line,

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "lottery-error.h"
+#include "lottery-store.h"
 
 G_DEFINE_QUARK (lottery-error-quark, lottery_error)
 
@@ -15,12 +16,23 @@ lottery_fail (GError     **error,
 {
   va_list args;
 
-  if (error == NULL)
-    return FALSE;
-
   va_start (args, format);
-  *error = g_error_new_valist (LOTTERY_ERROR, code, format, args);
+  lottery_fail_valist (error, LOTTERY_ERROR, code, format, args);
   va_end (args);
+
+  return FALSE;
+}
+
+/* The same for any domain (each has its own lottery_fail ()). */
+gboolean
+lottery_fail_valist (GError    **error,
+                     GQuark      domain,
+                     int         code,
+                     const char *format,
+                     va_list     args)
+{
+  if (error != NULL)
+    *error = g_error_new_valist (domain, code, format, args);
 
   return FALSE;
 }
@@ -40,4 +52,18 @@ lottery_error_code_name (int code)
     return "unknown";
 
   return names[code];
+}
+
+/* The one place a local error becomes a wire code for an ERROR reply:
+ * LOTTERY_ERROR codes travel as they are, a store's errors as
+ * "storage", anything else as "failed". */
+guint16
+lottery_error_to_wire_code (const GError *error)
+{
+  if (error->domain == LOTTERY_ERROR)
+    return (guint16) error->code;
+  if (error->domain == LOTTERY_STORE_ERROR)
+    return LOTTERY_ERROR_STORAGE;
+
+  return LOTTERY_ERROR_FAILED;
 }

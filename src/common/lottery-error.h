@@ -38,6 +38,13 @@ gboolean    lottery_fail           (GError     **error,
                                     const char  *format,
                                     ...) G_GNUC_PRINTF (3, 4);
 
+gboolean    lottery_fail_valist    (GError     **error,
+                                    GQuark       domain,
+                                    int          code,
+                                    const char  *format,
+                                    va_list      args) G_GNUC_PRINTF (4, 0);
+
 const char *lottery_error_code_name (int code);
+guint16     lottery_error_to_wire_code (const GError *error);
 
 G_END_DECLS

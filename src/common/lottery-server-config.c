@@ -78,6 +78,13 @@ static const LotterySetting settings[LOTTERY_SERVER_N_SETTINGS] = {
     LOTTERY_SETTING_STRING, 0, 0,
     G_STRUCT_OFFSET (LotteryServerConfig, tls_key),
     N_("PEM private key of tls.certificate"), N_("PATH") },
+  [LOTTERY_SERVER_SETTING_HTTP_LISTEN] = {
+    "http.listen", "SERVER_HTTP_LISTEN", "http-listen", "http_listen",
+    LOTTERY_SETTING_STRING, 0, 0,
+    G_STRUCT_OFFSET (LotteryServerConfig, http_listen),
+    N_("Address to serve metrics and the status page on, e.g. "
+       "127.0.0.1:9090; unset: no HTTP port"),
+    N_("ADDRESS:PORT") },
 };
 
 const LotterySetting *

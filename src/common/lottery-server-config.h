@@ -21,6 +21,7 @@ typedef struct
   char          *auth_tokens;     /* agency -> stored key file, or NULL */
   char          *tls_certificate; /* PEM, or NULL for plain TCP */
   char          *tls_key;
+  char          *http_listen;     /* metrics and status page, or NULL */
   char          *config_file; /* the file read, or NULL */
 } LotteryServerConfig;
 
@@ -38,6 +39,7 @@ enum
   LOTTERY_SERVER_SETTING_AUTH_TOKENS,
   LOTTERY_SERVER_SETTING_TLS_CERTIFICATE,
   LOTTERY_SERVER_SETTING_TLS_KEY,
+  LOTTERY_SERVER_SETTING_HTTP_LISTEN,
   LOTTERY_SERVER_N_SETTINGS
 };
 

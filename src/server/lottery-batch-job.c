@@ -30,21 +30,23 @@ struct _LotteryBatchJob
 {
   BatchItem       items[LOTTERY_BATCH_JOB_MAX];
   guint           n_items;
-  guint64         ticket;    /* from lottery_storage_append (), or 0 */
+  guint64         ticket;    /* from lottery_store_append (), or 0 */
+  gint64          arrived;   /* monotonic, when the group was taken up */
   guint           agency;
   LotteryState   *state;     /* (owned) */
-  LotteryStorage *storage;   /* (owned) */
+  LotteryStore   *storage;   /* (owned) */
 };
 
 /* Returns: (transfer full): an empty job for @agency's batches. */
 LotteryBatchJob *
 lottery_batch_job_new (LotteryState   *state,
-                       LotteryStorage *storage,
+                       LotteryStore   *storage,
                        guint           agency)
 {
   LotteryBatchJob *job = g_new0 (LotteryBatchJob, 1);
 
   job->agency = agency;
+  job->arrived = g_get_monotonic_time ();
   job->state = g_object_ref (state);
   job->storage = g_object_ref (storage);
 
@@ -186,7 +188,7 @@ void
 lottery_batch_job_run (LotteryBatchJob *job)
 {
   GByteArray *rows = thread_rows_buffer ();
-  LotteryStorageRecord records[LOTTERY_BATCH_JOB_MAX];
+  LotteryStoreRecord records[LOTTERY_BATCH_JOB_MAX];
   g_autoptr(GError) state_error = NULL;
   GError *write_error = NULL;
   guint32 expected = 0;
@@ -222,9 +224,9 @@ lottery_batch_job_run (LotteryBatchJob *job)
 
       if (uses_sequence (item))
         {
-          LotteryStorageRecord *record = &records[n_records++];
+          LotteryStoreRecord *record = &records[n_records++];
 
-          record->type = LOTTERY_STORAGE_RECORD_BATCH;
+          record->type = LOTTERY_STORE_RECORD_BATCH;
           record->agency = job->agency;
           record->sequence = sequence;
           record->count = item->error == NULL ? item->message.batch.count : 0;
@@ -237,7 +239,7 @@ lottery_batch_job_run (LotteryBatchJob *job)
    * The answers wait for the disk (lottery_batch_job_get_ticket ()), but
    * the next group may be written meanwhile: one sync then covers both. */
   if (n_records > 0 &&
-      !lottery_storage_append (job->storage, (const char *) rows->data,
+      !lottery_store_append (job->storage, (const char *) rows->data,
                                records, n_records, &ticket, &write_error))
     {
       /* Nothing of the group is recorded: the agency may resend. */
@@ -311,7 +313,14 @@ lottery_batch_job_run_finish (GAsyncResult *result)
   return g_task_get_task_data (G_TASK (result));
 }
 
-/* What lottery_storage_sync_async () must wait for before the answers
+/* When the job was made (monotonic): the batches' latency starts there. */
+gint64
+lottery_batch_job_get_arrived (LotteryBatchJob *job)
+{
+  return job->arrived;
+}
+
+/* What lottery_store_sync_async () must wait for before the answers
  * go out; 0 if nothing was written. */
 guint64
 lottery_batch_job_get_ticket (LotteryBatchJob *job)

@@ -6,7 +6,7 @@
 
 #include "lottery-protocol.h"
 #include "lottery-state.h"
-#include "lottery-storage.h"
+#include "lottery-store.h"
 
 G_BEGIN_DECLS
 
@@ -16,7 +16,7 @@ G_BEGIN_DECLS
 typedef struct _LotteryBatchJob LotteryBatchJob;
 
 LotteryBatchJob *lottery_batch_job_new          (LotteryState         *state,
-                                                 LotteryStorage       *storage,
+                                                 LotteryStore         *storage,
                                                  guint                 agency);
 void             lottery_batch_job_free         (LotteryBatchJob      *job);
 gboolean         lottery_batch_job_add          (LotteryBatchJob      *job,
@@ -30,6 +30,7 @@ void             lottery_batch_job_run_async    (LotteryBatchJob      *job,
                                                  gpointer              user_data);
 LotteryBatchJob *lottery_batch_job_run_finish   (GAsyncResult         *result);
 guint64          lottery_batch_job_get_ticket   (LotteryBatchJob      *job);
+gint64           lottery_batch_job_get_arrived  (LotteryBatchJob      *job);
 void             lottery_batch_job_fail_stored  (LotteryBatchJob      *job,
                                                  const GError         *error);
 const GError    *lottery_batch_job_get_result   (LotteryBatchJob      *job,

@@ -16,6 +16,7 @@
 #include "lottery-frame-io.h"
 #include "lottery-log.h"
 #include "lottery-login.h"
+#include "lottery-metrics.h"
 #include "lottery-protocol.h"
 #include "lottery-status-reply.h"
 #include "lottery-stream.h"
@@ -48,7 +49,7 @@ struct _LotteryConnection
   LotteryFrameIO    *io;         /* (owned) */
   GCancellable      *cancellable; /* (owned): cancelled by close_now () */
   LotteryState      *state;      /* (owned) */
-  LotteryStorage    *storage;    /* (owned) */
+  LotteryStore      *storage;    /* (owned) */
   LotteryAuth       *auth;       /* (owned) (nullable): NULL, open mode */
   LotteryTlsGate    *gate;       /* (owned) (nullable): lets TLS in */
   char              *peer;       /* (owned) */
@@ -246,7 +247,7 @@ LotteryConnection *
 lottery_connection_new (GIOStream         *stream,
                         GSocketConnection *connection,
                         LotteryState      *state,
-                        LotteryStorage    *storage)
+                        LotteryStore      *storage)
 {
   LotteryConnection *self;
 
@@ -425,17 +426,14 @@ send_frame (LotteryConnection *self,
   lottery_frame_io_send (self->io, frame, len);
 }
 
-/* @error as an ERROR frame in @frame (LOTTERY_FRAME_MAX bytes); errors
- * of other domains travel as "failed". */
+/* @error as an ERROR frame in @frame (LOTTERY_FRAME_MAX bytes). */
 static gsize
 encode_error (guint8       *frame,
               const GError *error,
               guint32       sequence)
 {
-  guint16 code = error->domain == LOTTERY_ERROR ? (guint16) error->code
-                                                : LOTTERY_ERROR_FAILED;
-
-  return lottery_message_encode_error (frame, code, sequence, error->message);
+  return lottery_message_encode_error (frame, lottery_error_to_wire_code (error),
+                                       sequence, error->message);
 }
 
 static void
@@ -467,7 +465,7 @@ ordered_frame_cb (GObject      *source,
 
   g_free (ordered);
   self->syncing--;
-  lottery_storage_sync_finish (LOTTERY_STORAGE (source), result, NULL);
+  lottery_store_sync_finish (LOTTERY_STORE (source), result, NULL);
   send_frame (self, data, len);
   settle (self);
 }
@@ -493,7 +491,7 @@ send_frame_in_order (LotteryConnection *self,
   ordered->agency = g_object_ref (self);
   ordered->frame = g_bytes_ref (frame);
   self->syncing++;
-  lottery_storage_sync_async (self->storage, 0, NULL, ordered_frame_cb,
+  lottery_store_sync_async (self->storage, 0, NULL, ordered_frame_cb,
                               ordered);
 }
 
@@ -584,6 +582,9 @@ answer_batches (LotteryConnection *self,
                                                           &count);
       guint8 frame[LOTTERY_FRAME_MAX];
 
+      lottery_metrics_count_batch (lottery_metrics_get_default (),
+                                   lottery_metrics_classify_batch (error),
+                                   lottery_batch_job_get_arrived (job));
       if (error != NULL)
         refuse_batch (self, sequence, count, error);
       else
@@ -610,7 +611,7 @@ batch_synced_cb (GObject      *source,
   self->syncing--;
   /* Written but not known to be on disk: not acknowledged. The storage
    * refuses more until a restart sorts out what is there. */
-  if (!lottery_storage_sync_finish (LOTTERY_STORAGE (source), result, &error))
+  if (!lottery_store_sync_finish (LOTTERY_STORE (source), result, &error))
     lottery_batch_job_fail_stored (job, error);
   answer_batches (self, job);
 
@@ -629,7 +630,7 @@ batch_done_cb (GObject      *source,
   /* Answers keep their order: every group waits its turn, also one
    * with nothing written. */
   self->syncing++;
-  lottery_storage_sync_async (self->storage, lottery_batch_job_get_ticket (job),
+  lottery_store_sync_async (self->storage, lottery_batch_job_get_ticket (job),
                               NULL, batch_synced_cb, g_object_ref (result));
   release_held_error (self);
   settle (self);
@@ -818,7 +819,7 @@ finish_synced_cb (GObject      *source,
 
   self->busy = FALSE;
   self->syncing--;
-  if (!lottery_storage_sync_finish (LOTTERY_STORAGE (source), result, &error) ||
+  if (!lottery_store_sync_finish (LOTTERY_STORE (source), result, &error) ||
       !lottery_state_finish_agency (self->state, self->id, last_sequence,
                                     &draw_due, &error))
     {
@@ -848,7 +849,7 @@ static void
 handle_finish (LotteryConnection    *self,
                const LotteryMessage *message)
 {
-  LotteryStorageRecord record = { LOTTERY_STORAGE_RECORD_FINISH, 0, 0, 0, 0 };
+  LotteryStoreRecord record = { LOTTERY_STORE_RECORD_FINISH, 0, 0, 0, 0 };
   g_autoptr(GError) error = NULL;
   guint32 last_sequence = message->finish.last_sequence;
   guint64 ticket;
@@ -857,7 +858,7 @@ handle_finish (LotteryConnection    *self,
   record.sequence = last_sequence;
   if (!lottery_state_check_finish (self->state, self->id, last_sequence,
                                    &error) ||
-      !lottery_storage_append (self->storage, NULL, &record, 1, &ticket,
+      !lottery_store_append (self->storage, NULL, &record, 1, &ticket,
                                &error))
     {
       log_finish_failed (self, error);
@@ -869,7 +870,7 @@ handle_finish (LotteryConnection    *self,
   self->busy = TRUE;
   self->syncing++;
   self->finishing = last_sequence;
-  lottery_storage_sync_async (self->storage, ticket, NULL, finish_synced_cb,
+  lottery_store_sync_async (self->storage, ticket, NULL, finish_synced_cb,
                               g_object_ref (self));
 }
 

@@ -5,7 +5,7 @@
 
 #include "lottery-auth.h"
 #include "lottery-state.h"
-#include "lottery-storage.h"
+#include "lottery-store.h"
 #include "lottery-tls-gate.h"
 
 G_BEGIN_DECLS
@@ -16,7 +16,7 @@ G_DECLARE_FINAL_TYPE (LotteryConnection, lottery_connection, LOTTERY, CONNECTION
 LotteryConnection *lottery_connection_new            (GIOStream         *stream,
                                                       GSocketConnection *connection,
                                                       LotteryState      *state,
-                                                      LotteryStorage    *storage);
+                                                      LotteryStore      *storage);
 void               lottery_connection_set_timeouts   (LotteryConnection *self,
                                                       guint              io_timeout_s,
                                                       guint              idle_timeout_s);

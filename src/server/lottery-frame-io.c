@@ -12,6 +12,7 @@
 #include "config.h"
 
 #include "lottery-frame-io.h"
+#include "lottery-metrics.h"
 #include "lottery-protocol.h"
 
 #include <string.h>
@@ -372,6 +373,8 @@ read_done_cb (GObject      *source,
   self->reading = FALSE;
   n = g_input_stream_read_finish (G_INPUT_STREAM (source), result, &error);
 
+  if (n > 0)
+    lottery_metrics_add_bytes_received (lottery_metrics_get_default (), n);
   if (self->closed)
     return;
   if (n < 0)

@@ -1,6 +1,6 @@
 /* lottery-server.c: the central server: listener, connections, draw.
  *
- * The server owns the LotteryState and the LotteryStorage for its whole
+ * The server owns the LotteryState and the LotteryStore for its whole
  * run, the TLS gate, and every connection (LotteryConnection) until that
  * connection has closed and its last batch is stored. All of this runs
  * on the main context; only batch jobs and the draw run in GTask's
@@ -12,8 +12,9 @@
 #include "lottery-connection.h"
 #include "lottery-error.h"
 #include "lottery-log.h"
+#include "lottery-metrics.h"
 #include "lottery-protocol.h"
-#include "lottery-storage.h"
+#include "lottery-file-store.h"
 
 #include <glib/gi18n.h>
 
@@ -35,7 +36,7 @@ struct _LotteryServer
   gint64          refused_logged;
   char           *storage_path; /* (owned) */
   LotteryState   *state;        /* (owned): for the whole run */
-  LotteryStorage *storage;      /* (owned) */
+  LotteryStore   *storage;      /* (owned) */
   LotteryAuth    *auth;         /* (owned) (nullable): agencies' stored
                                  * keys; NULL: open mode */
   GSocketService *service;      /* (owned) */
@@ -95,7 +96,7 @@ typedef struct
 /* Rebuilds the state from the journal: where each agency left off,
  * which ones finished. */
 static gboolean
-replay_record (const LotteryStorageRecord *record,
+replay_record (const LotteryStoreRecord *record,
                gpointer                    user_data)
 {
   Replay *replay = user_data;
@@ -103,7 +104,7 @@ replay_record (const LotteryStorageRecord *record,
   g_autoptr(GError) error = NULL;
   gboolean due = FALSE;
 
-  if (record->type == LOTTERY_STORAGE_RECORD_ADOPTED)
+  if (record->type == LOTTERY_STORE_RECORD_ADOPTED)
     return TRUE;
   if (record->agency < 1 ||
       record->agency > lottery_state_get_agencies (state))
@@ -112,7 +113,7 @@ replay_record (const LotteryStorageRecord *record,
       return TRUE;
     }
 
-  if (record->type == LOTTERY_STORAGE_RECORD_BATCH)
+  if (record->type == LOTTERY_STORE_RECORD_BATCH)
     {
       guint32 expected = replay->last[record->agency - 1] + 1;
 
@@ -220,10 +221,10 @@ lottery_server_new (const LotteryServerConfig *config,
   self->state = lottery_state_new (config->agencies);
   replay.server = self;
   replay.last = last;
-  self->storage = lottery_storage_open_full (
+  self->storage = lottery_file_store_open_full (
     config->storage_path,
-    config->storage_sync == LOTTERY_SERVER_SYNC_BATCH ? LOTTERY_STORAGE_SYNC
-                                                      : LOTTERY_STORAGE_NONE,
+    config->storage_sync == LOTTERY_SERVER_SYNC_BATCH ? LOTTERY_FILE_STORE_SYNC
+                                                      : LOTTERY_FILE_STORE_NONE,
     replay_record, &replay, error);
   if (self->storage == NULL)
     return NULL;
@@ -255,6 +256,16 @@ lottery_server_set_auth (LotteryServer *self,
   g_set_object (&self->auth, auth);
 }
 
+/* Returns: (transfer none): the state the server owns for its whole
+ * run. */
+LotteryState *
+lottery_server_get_state (LotteryServer *self)
+{
+  g_return_val_if_fail (LOTTERY_IS_SERVER (self), NULL);
+
+  return self->state;
+}
+
 static void
 draw_thread (GTask        *task,
              gpointer      source_object,
@@ -265,7 +276,7 @@ draw_thread (GTask        *task,
   GError *error = NULL;
   GPtrArray *winners;
 
-  winners = lottery_storage_draw (self->storage_path,
+  winners = lottery_store_draw (self->storage,
                                   lottery_state_get_agencies (self->state),
                                   cancellable, &error);
   if (winners == NULL)
@@ -329,6 +340,7 @@ agency_closed_cb (LotteryConnection *agency,
 
   g_signal_handlers_disconnect_by_data (agency, self);
   g_hash_table_remove (self->agencies, agency);
+  lottery_metrics_count_connection (lottery_metrics_get_default (), -1);
 }
 
 /* Over max_connections: one ERROR frame, written without blocking
@@ -357,6 +369,7 @@ refuse (LotteryServer     *self,
   g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
 
   self->refused++;
+  lottery_metrics_count_refused (lottery_metrics_get_default ());
   if (now - self->refused_logged >= G_USEC_PER_SEC)
     {
       g_autofree char *ip = G_IS_INET_SOCKET_ADDRESS (address)
@@ -461,6 +474,7 @@ incoming_cb (GSocketService    *service,
                lottery_connection_get_peer (agency));
 
   g_hash_table_add (self->agencies, agency);
+  lottery_metrics_count_connection (lottery_metrics_get_default (), 1);
   /* Connections still storing after the grace period must not call
    * back into a freed server: the handlers go with it. */
   g_signal_connect_object (agency, "draw-due", G_CALLBACK (draw_due_cb),
@@ -583,8 +597,8 @@ lottery_server_shutdown (LotteryServer *self)
     lottery_log (G_LOG_LEVEL_INFO, "join_workers", "success", NULL);
 
   path = lottery_log_value (self->storage_path);
-  syncs = lottery_storage_get_sync_count (self->storage);
-  if (lottery_storage_close (self->storage, &error))
+  syncs = lottery_store_get_sync_count (self->storage);
+  if (lottery_store_close (self->storage, &error))
     lottery_log (G_LOG_LEVEL_INFO, "close_storage", "success", "path: %s | "
                  "syncs: %" G_GUINT64_FORMAT, path, syncs);
   else

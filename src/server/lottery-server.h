@@ -5,6 +5,7 @@
 
 #include "lottery-auth.h"
 #include "lottery-server-config.h"
+#include "lottery-state.h"
 
 G_BEGIN_DECLS
 
@@ -17,6 +18,7 @@ void           lottery_server_set_auth  (LotteryServer             *self,
                                          LotteryAuth               *auth);
 gboolean       lottery_server_start     (LotteryServer             *self,
                                          GError                   **error);
+LotteryState  *lottery_server_get_state (LotteryServer             *self);
 void           lottery_server_shutdown  (LotteryServer             *self);
 
 G_END_DECLS

@@ -2,10 +2,15 @@
 #include "config.h"
 
 #include "lottery-auth.h"
+#include "lottery-error.h"
 #include "lottery-i18n.h"
 #include "lottery-log.h"
+#include "lottery-metrics.h"
 #include "lottery-server.h"
 #include "lottery-server-config.h"
+#ifdef HAVE_HTTP
+#include "lottery-http-server.h"
+#endif
 
 #include <glib-unix.h>
 #include <glib/gi18n.h>
@@ -55,6 +60,30 @@ stop_cb (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
+/* http.listen: metrics and the status page, before the agencies' port
+ * opens, so that a taken address stops the start. */
+static gboolean
+start_http (LotteryServer             *server,
+            const LotteryServerConfig *config,
+            GObject                  **http,
+            GError                   **error)
+{
+  if (config->http_listen == NULL)
+    return TRUE;
+#ifdef HAVE_HTTP
+  *http = G_OBJECT (lottery_http_server_new (lottery_server_get_state (server),
+                                             config, error));
+
+  return *http != NULL &&
+         lottery_http_server_listen (LOTTERY_HTTP_SERVER (*http),
+                                     config->http_listen, error);
+#else
+  return lottery_fail (error, LOTTERY_ERROR_CONFIG,
+                       _("http.listen is set, but this lottery-server was "
+                         "built without HTTP support (libsoup 3)"));
+#endif
+}
+
 /* --gen-token AGENCY: a new token on the first line (the agency's
  * secret, its auth.token) and the tokens file's line for it on the
  * second (what the server keeps, which does not let its reader in). */
@@ -102,6 +131,7 @@ main (int   argc,
   g_autoptr(LotteryServer) server = NULL;
   g_autoptr(LotteryAuth) auth = NULL;
   g_autoptr(GMainLoop) loop = NULL;
+  g_autoptr(GObject) http = NULL;
   g_autoptr(GError) error = NULL;
   g_auto(GStrv) envp = g_get_environ ();
   g_autofree GOptionEntry *setting_entries = NULL;
@@ -125,6 +155,8 @@ main (int   argc,
     G_OPTION_ENTRY_NULL
   };
 
+  /* process_start_time_seconds counts from here. */
+  lottery_metrics_get_default ();
   lottery_i18n_init ();
 
   context = g_option_context_new (NULL);
@@ -229,7 +261,8 @@ main (int   argc,
   server = lottery_server_new (config, &error);
   if (server != NULL)
     lottery_server_set_auth (server, auth);
-  if (server == NULL || !lottery_server_start (server, &error))
+  if (server == NULL || !start_http (server, config, &http, &error) ||
+      !lottery_server_start (server, &error))
     {
       g_autofree char *reason = lottery_log_value (error->message);
 
@@ -242,6 +275,7 @@ main (int   argc,
 
   g_main_loop_run (loop);
 
+  g_clear_object (&http);
   lottery_server_shutdown (server);
   g_source_remove (sigterm);
   g_source_remove (sigint);

@@ -8,7 +8,7 @@
  */
 #include "config.h"
 
-#include "lottery-bet.h"
+#include "lottery-bet-row.h"
 #include "lottery-csv-reader.h"
 #include "lottery-protocol.h"
 

@@ -1,9 +1,9 @@
 /* fuzz-row.c: libFuzzer target for bets.csv rows and the CSV reader.
  *
- * The input is parsed as one bets.csv row (lottery_storage_parse_row ())
+ * The input is parsed as one bets.csv row (lottery_bet_parse_row ())
  * and as one row of an agency's file (lottery_bet_parse_line ()), then
  * read as a whole file with LotteryCsvReader, each line parsed as a
- * bets.csv row as lottery_storage_load_bets () does. Every bet that
+ * bets.csv row as lottery_bet_rows_read () does. Every bet that
  * parses is formatted back with lottery_bet_format_row () and must
  * parse to the same bet: the server reads bets.csv back for the draw,
  * so a row it writes but cannot read, or reads differently, is a lost
@@ -15,7 +15,7 @@
 #include "lottery-bet.h"
 #include "lottery-csv-reader.h"
 #include "lottery-error.h"
-#include "lottery-storage.h"
+#include "lottery-bet-row.h"
 
 #include <gio/gio.h>
 #include <string.h>
@@ -48,7 +48,7 @@ check_round_trip (const LotteryBet *bet)
   if (len < 2 || row[len - 2] != '\r' || row[len - 1] != '\n')
     g_error ("a formatted row does not end with CRLF");
 
-  if (!lottery_storage_parse_row (row, len - 2, &again, &error))
+  if (!lottery_bet_parse_row (row, len - 2, &again, &error))
     g_error ("the formatted row '%s' does not parse: %s",
              lottery_printable (row, len - 2), error->message);
   if (!same_bet (bet, &again))
@@ -62,7 +62,7 @@ parse_one_row (const char *line,
 {
   LotteryBet bet;
 
-  if (lottery_storage_parse_row (line, len, &bet, NULL))
+  if (lottery_bet_parse_row (line, len, &bet, NULL))
     check_round_trip (&bet);
 }
 
@@ -114,7 +114,7 @@ read_file (const guint8 *data,
                  line_number);
       start = (gsize) end;
 
-      /* Empty lines are skipped, as lottery_storage_load_bets () does. */
+      /* Empty lines are skipped, as lottery_bet_rows_read () does. */
       if (len == 0)
         continue;
       /* An exact copy: the reader's block would hide a read past it. */

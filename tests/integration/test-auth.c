@@ -340,14 +340,18 @@ test_wrong_token (TestFixture   *fixture,
   g_assert_cmpint (test_process_get_exit_time (client) - start, <,
                    2 * G_USEC_PER_SEC);
   err = only_stderr_line (client);
-  g_assert_cmpstr (err, ==,
-                   "lottery-client: The server refused: Wrong token for "
-                   "agency 1");
+  {
+    g_autofree char *expected = g_strdup_printf (
+      "lottery-client: The server at 127.0.0.1:%u refused agency 1: Wrong "
+      "token for agency 1", test_server_get_port (server));
+
+    g_assert_cmpstr (err, ==, expected);
+  }
   g_assert_cmpuint (test_process_count_lines (client,
                                               "action: connect | result: fail"),
                     ==, 0);
   g_assert_cmpuint (test_process_count_lines (client,
-                      "action: exit | result: fail | agency: 1"), ==, 1);
+                      "action: done | result: fail | agency: 1"), ==, 1);
   test_assert_lines (server, "ERROR    action: hello | result: fail | "
                      "agency: 1 | ip: 127.0.0.1 | error: Wrong token for "
                      "agency 1", 1);

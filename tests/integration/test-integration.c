@@ -23,6 +23,8 @@ static const char DRAW[] = "action: sorteo | result: success";
 static const char ANSWERED[] = "action: consulta_ganadores | result: success";
 static const char WINNER[] = "action: ganador | result: success";
 static const char EXITED[] = "action: exit | result: success";
+/* The client's last line; "exit" is the server's. */
+static const char DONE[] = "action: done | result: success";
 
 #define ARGS(...) ((const char * const []) { __VA_ARGS__, NULL })
 
@@ -85,7 +87,7 @@ check_one_bet (TestFixture *fixture,
   g_assert_cmpuint (test_process_count_lines (client,
                                               "action: apuesta_enviada"), ==, 1);
   g_assert_cmpuint (test_process_count_lines (client, answer), ==, 1);
-  g_assert_cmpuint (test_process_count_lines (client, EXITED), ==, 1);
+  g_assert_cmpuint (test_process_count_lines (client, DONE), ==, 1);
   test_assert_no_stderr (client);
 
   test_assert_lines (server, ANSWERED, 1);
@@ -607,10 +609,11 @@ test_sigterm_client (TestFixture   *fixture,
   g_assert_cmpint (test_process_get_exit_time (client) - signalled, <,
                    G_USEC_PER_SEC);
   test_assert_no_stderr (client);
+  /* The bets file is opened once and closed last. */
   assert_in_order (client, ARGS ("action: signal | result: success",
-                                 "action: close_bets_file | result: success",
                                  "action: close_connection | result: success",
-                                 EXITED));
+                                 "action: close_bets_file | result: success",
+                                 "action: done | result: interrupted"));
   g_assert_cmpuint (test_process_count_lines (client, ANSWERED), ==, 0);
 
   /* The server noticed, and carries on. */
@@ -1021,12 +1024,12 @@ test_client_unreachable (TestFixture   *fixture,
   g_assert_cmpuint (test_process_count_lines (client,
                                               "action: connect | result: fail"),
                     >=, 3);
-  g_assert_cmpuint (test_process_count_lines (client, "action: exit | result: "
+  g_assert_cmpuint (test_process_count_lines (client, "action: done | result: "
                                                       "fail"), ==, 1);
   /* The log line gives the reason whole, as stderr does. */
   {
     g_autofree char *reason = g_strdup_printf (
-      "action: exit | result: fail | agency: 1 | error: Cannot reach the "
+      "action: done | result: fail | agency: 1 | error: Cannot reach the "
       "server at %s: ", address);
 
     g_assert_cmpuint (test_process_count_lines (client, reason), ==, 1);
@@ -1207,7 +1210,7 @@ test_invalid_rows (TestFixture   *fixture,
   g_assert_cmpuint (test_process_count_lines (client, "dni: 30111226"), ==, 1);
   g_assert_cmpuint (test_process_count_lines (client, "action: rechazos | "
                                               "result: fail | filas: 9"), ==, 1);
-  g_assert_cmpuint (test_process_count_lines (client, EXITED), ==, 1);
+  g_assert_cmpuint (test_process_count_lines (client, DONE), ==, 1);
 
   test_assert_line (server, DRAW, 1);
   rows = test_read_rows (path);

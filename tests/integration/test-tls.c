@@ -36,6 +36,7 @@ static const char SERVER_TEMPLATE[] =
   "cn = \"localhost\"\n"
   "dns_name = \"localhost\"\n"
   "ip_address = \"127.0.0.1\"\n"
+  "ip_address = \"::1\"\n"
   "tls_www_server\n"
   "signing_key\n"
   "encryption_key\n"
@@ -332,6 +333,81 @@ test_round_trip (TestFixture   *fixture,
   test_assert_same_rows (stored, expected);
 }
 
+static void
+test_ipv6_literal (TestFixture   *fixture,
+                   gconstpointer  data)
+{
+  g_autofree char *address = NULL;
+  g_autofree char *ca_path = NULL;
+  g_autofree char *bets = NULL;
+  g_autoptr(GSocket) probe = NULL;
+  TestProcess *server;
+  TestProcess *client;
+
+  g_test_summary ("TLS to [::1]: no IP literal as the server name (SNI), "
+                  "and the certificate is checked against the address");
+  if (!tls_available ())
+    return;
+  probe = g_socket_new (G_SOCKET_FAMILY_IPV6, G_SOCKET_TYPE_STREAM,
+                        G_SOCKET_PROTOCOL_TCP, NULL);
+  if (probe == NULL)
+    {
+      g_test_skip ("no IPv6 here");
+      return;
+    }
+
+  make_ca_and_server (fixture);
+  server = start_tls_server (fixture, 1, "server", NULL);
+  address = g_strdup_printf ("[::1]:%u", test_server_get_port (server));
+  ca_path = g_strdup_printf ("%s/ca.pem", fixture->dir);
+  bets = test_gen_bets (fixture, "agency-1.csv", 300, 5, 1, FALSE);
+
+  client = test_process_spawn (fixture, "client",
+                               ARGS (g_getenv ("LOTTERY_CLIENT"), "--id", "1",
+                                     "--server", address, "--tls-ca", ca_path,
+                                     "--bets-file", bets),
+                               NULL);
+  test_assert_exit (client, 0);
+  test_assert_no_stderr (client);
+  test_assert_winners (client, bets, 1);
+}
+
+static void
+test_sigterm_in_handshake (TestFixture   *fixture,
+                           gconstpointer  data)
+{
+  g_autoptr(GSocketListener) listener = g_socket_listener_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *address = NULL;
+  g_autofree char *ca_path = NULL;
+  g_autofree char *bets = NULL;
+  TestProcess *client;
+  guint16 port;
+
+  g_test_summary ("SIGTERM while the client is in a TLS handshake that the "
+                  "server never answers: a quick exit 0, logged as "
+                  "interrupted");
+  if (!tls_available ())
+    return;
+
+  make_ca_and_server (fixture);
+  port = g_socket_listener_add_any_inet_port (listener, NULL, &error);
+  g_assert_no_error (error);
+  address = g_strdup_printf ("127.0.0.1:%u", port);
+  ca_path = g_strdup_printf ("%s/ca.pem", fixture->dir);
+  bets = test_gen_bets (fixture, "agency-1.csv", 10, 5, 0, FALSE);
+  client = test_process_spawn (fixture, "client",
+                               ARGS (g_getenv ("LOTTERY_CLIENT"), "--server",
+                                     address, "--tls-ca", ca_path,
+                                     "--bets-file", bets),
+                               NULL);
+  test_assert_line (client, "action: config | result: success", 1);
+  g_usleep (500 * 1000);
+  test_assert_quick_stop (client, G_USEC_PER_SEC);
+  g_assert_cmpuint (test_process_count_lines (
+                      client, "action: done | result: interrupted"), ==, 1);
+}
+
 typedef struct
 {
   const char *template;  /* the server certificate's; NULL: the usual */
@@ -396,7 +472,7 @@ test_untrusted (TestFixture   *fixture,
   g_assert_cmpint (elapsed, <, 3 * G_USEC_PER_SEC);
   assert_stderr_line (client, ARGS (address, "is not trusted",
                                     "its certificate", c->reason));
-  g_assert_cmpuint (test_process_count_lines (client, "action: exit | "
+  g_assert_cmpuint (test_process_count_lines (client, "action: done | "
                                                       "result: fail"), ==, 1);
   g_assert_cmpuint (test_process_count_lines (client, "action: connect | "
                                                       "result: success"), ==,
@@ -805,6 +881,8 @@ main (int   argc,
   ADD_TEST ("/tls/stalled-handshake", test_stalled_handshake);
   ADD_TEST ("/tls/dropped-handshake", test_dropped_handshake);
   ADD_TEST ("/tls/bad-files", test_bad_files);
+  ADD_TEST ("/tls/ipv6-literal", test_ipv6_literal);
+  ADD_TEST ("/tls/sigterm-in-handshake", test_sigterm_in_handshake);
 
   return g_test_run ();
 }

@@ -49,7 +49,7 @@ static const char * const scrubbed_env[] = {
   "CLI_LOG_LEVEL", "NOMBRE", "APELLIDO", "DOCUMENTO", "NACIMIENTO", "NUMERO",
   "SERVER_PORT", "SERVER_LISTEN_BACKLOG", "SERVER_AGENCIES", "SERVER_STORAGE",
   "LOGGING_LEVEL", "G_MESSAGES_DEBUG", "CLI_AUTH_TOKEN", "CLI_AUTH_TOKEN_FILE",
-  "SERVER_AUTH_TOKENS", NULL
+  "SERVER_AUTH_TOKENS", "SERVER_HTTP_LISTEN", NULL
 };
 
 static const char *
@@ -683,6 +683,12 @@ test_server_get_port (TestProcess *server)
   return server->port;
 }
 
+const char *
+test_process_get_pid (TestProcess *process)
+{
+  return g_subprocess_get_identifier (process->subprocess);
+}
+
 TestProcess *
 test_client_start (TestFixture        *fixture,
                    guint16             port,
@@ -1016,6 +1022,18 @@ test_assert_no_stderr (TestProcess *process)
   g_assert_cmpuint (lines->len, ==, 0);
 }
 
+/* SIGTERM stops @process with status 0 within @max_usec. */
+void
+test_assert_quick_stop (TestProcess *process,
+                        gint64       max_usec)
+{
+  gint64 sent = g_get_monotonic_time ();
+
+  test_process_send_signal (process, SIGTERM);
+  test_assert_exit (process, 0);
+  g_assert_cmpint (test_process_get_exit_time (process) - sent, <, max_usec);
+}
+
 /* @client logged exactly the winners of @agency_file, @expected of
  * them, and one answer line saying so. */
 void
@@ -1047,7 +1065,7 @@ test_assert_log_format (TestProcess *process,
   g_autoptr(GRegex) regex = g_regex_new (
     "^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2} "
     "(DEBUG    |INFO     |WARNING  |ERROR    )"
-    "action: [a-z_]+ \\| result: (success|fail|in_progress)"
+    "action: [a-z_]+ \\| result: (success|fail|in_progress|interrupted)"
     "( \\| [a-z_]+: [^|]*)*$", 0, 0, NULL);
   guint i;
 

@@ -66,6 +66,7 @@ TestProcess *test_server_start             (TestFixture        *fixture,
                                             guint               agencies,
                                             const char * const *extra_args);
 guint16      test_server_get_port          (TestProcess        *server);
+const char  *test_process_get_pid          (TestProcess        *process);
 TestProcess *test_client_start             (TestFixture        *fixture,
                                             guint16             port,
                                             guint               id,
@@ -105,6 +106,8 @@ void         test_process_dump             (TestProcess        *process);
 void         test_assert_no_stderr         (TestProcess        *process);
 void         test_assert_log_format        (TestProcess        *process,
                                             const char         *needle);
+void         test_assert_quick_stop        (TestProcess        *process,
+                                            gint64              max_usec);
 void         test_assert_winners           (TestProcess        *client,
                                             const char         *agency_file,
                                             guint               expected);

@@ -35,7 +35,7 @@
 #define ENGLISH ARGS ("LC_ALL=C.UTF-8", "LANGUAGE=")
 #define SPANISH ARGS ("LC_ALL=C.UTF-8", "LANGUAGE=es")
 
-static const char EXITED[] = "action: exit | result: success";
+static const char EXITED[] = "action: done | result: success";
 static const char FINISHED[] = "action: finish | result: success";
 
 /* ---- STATUS_REPLY as bytes ---- */
@@ -386,7 +386,8 @@ static const char * const scrubbed_env[] = {
 typedef struct
 {
   GString *tty;    /* all that was written to the terminal */
-  char    *out;    /* standard output */
+  char    *out;    /* standard output (NULL if shared) */
+  gboolean shared; /* stdout on the terminal too, as for a person */
   int      status; /* exit status */
   gint64   usec;   /* how long it ran */
 } PtyRun;
@@ -431,7 +432,11 @@ run_on_pty (TestFixture        *fixture,
       g_assert_cmpint (ioctl (master, TIOCSWINSZ, &ws), ==, 0);
     }
 
-  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  launcher = g_subprocess_launcher_new (run->shared
+                                        ? G_SUBPROCESS_FLAGS_NONE
+                                        : G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  if (run->shared)
+    g_subprocess_launcher_take_stdout_fd (launcher, dup (slave));
   g_subprocess_launcher_set_cwd (launcher, fixture->dir);
   for (i = 0; scrubbed_env[i] != NULL; i++)
     g_subprocess_launcher_unsetenv (launcher, scrubbed_env[i]);
@@ -475,7 +480,8 @@ run_on_pty (TestFixture        *fixture,
     }
   close (master);
 
-  g_subprocess_communicate_utf8 (process, NULL, NULL, &run->out, NULL,
+  g_subprocess_communicate_utf8 (process, NULL, NULL,
+                                 run->shared ? NULL : &run->out, NULL,
                                  &error);
   g_assert_no_error (error);
   g_assert_true (g_subprocess_get_if_exited (process));
@@ -534,6 +540,8 @@ upload_on_pty (TestFixture        *fixture,
     g_test_message ("stdout: %s\nterminal: %s", run->out, run->tty->str);
   g_assert_cmpint (run->status, ==, 0);
   /* The log lines are as always, and only on stdout. */
+  if (run->shared)
+    return;
   g_assert_nonnull (strstr (run->out, EXITED));
   g_assert_nonnull (strstr (run->out, "action: consulta_ganadores | "
                                       "result: success | cant_ganadores: 2"));
@@ -605,6 +613,31 @@ test_progress_on_terminal (TestFixture   *fixture,
   g_assert_cmpuint (drawn, >=, 1);
   /* Cheap: no more than ten redraws a second. */
   g_assert_cmpuint (drawn, <=, run.usec / 100000 + 1);
+}
+
+static void
+test_progress_after_log_lines (TestFixture   *fixture,
+                               gconstpointer  data)
+{
+  g_auto(PtyRun) run = { .shared = TRUE, };
+  const char *logged;
+  const char *waiting;
+
+  g_test_summary ("Log lines and the progress line on one terminal: the "
+                  "waiting line is drawn after the log line that says the "
+                  "agency waits, not under it");
+  upload_on_pty (fixture, 20000, NULL, ENGLISH, 0, &run);
+  logged = strstr (run.tty->str,
+                   "action: consulta_ganadores | result: in_progress");
+  g_assert_nonnull (logged);
+  waiting = strstr (logged, "; waiting for the draw");
+  if (waiting == NULL)
+    g_test_message ("terminal: %s", run.tty->str);
+  g_assert_nonnull (waiting);
+  /* Each log line starts on a blank line: none is written on top of
+   * the progress text. */
+  g_assert_null (strstr (run.tty->str, "/s, 0:00INFO"));
+  g_assert_nonnull (strstr (run.tty->str, "action: done | result: success"));
 }
 
 static void
@@ -977,6 +1010,7 @@ main (int   argc,
   ADD_TEST ("/ops/progress/format", test_progress_format);
   ADD_TEST ("/ops/progress/terminal", test_progress_on_terminal);
   ADD_TEST ("/ops/progress/narrow-terminal", test_progress_narrow_terminal);
+  ADD_TEST ("/ops/progress/after-log-lines", test_progress_after_log_lines);
   ADD_TEST ("/ops/progress/quiet", test_progress_quiet);
   ADD_TEST ("/ops/progress/not-a-terminal", test_progress_not_a_terminal);
   ADD_TEST ("/ops/i18n/help", test_spanish_help);

@@ -4,6 +4,7 @@
 
 #include "lottery-batch-job.h"
 #include "lottery-error.h"
+#include "lottery-file-store.h"
 #include "server-utils.h"
 #include "unit-utils.h"
 
@@ -12,7 +13,7 @@ typedef struct
   char           *dir;
   char           *path;
   LotteryState   *state;
-  LotteryStorage *storage;
+  LotteryStore   *storage;
 } Fixture;
 
 static void
@@ -26,7 +27,7 @@ fixture_set_up (Fixture       *fixture,
   fixture->dir = unit_make_tmp_dir ();
   fixture->path = g_build_filename (fixture->dir, "bets.csv", NULL);
   fixture->state = lottery_state_new (2);
-  fixture->storage = lottery_storage_open (fixture->path, &error);
+  fixture->storage = lottery_file_store_open (fixture->path, &error);
   g_assert_no_error (error);
   g_assert_true (lottery_state_claim_agency (fixture->state, 1, &last,
                                              &finished, &error));
@@ -37,7 +38,7 @@ static void
 fixture_tear_down (Fixture       *fixture,
                    gconstpointer  data)
 {
-  g_assert_true (lottery_storage_close (fixture->storage, NULL));
+  g_assert_true (lottery_store_close (fixture->storage, NULL));
   g_clear_object (&fixture->storage);
   g_clear_object (&fixture->state);
   unit_remove_tree (fixture->dir);
@@ -111,9 +112,9 @@ test_stores_in_order (Fixture       *fixture,
   assert_result (job, 3, 5, LOTTERY_ERROR_OUT_OF_ORDER);
   g_assert_cmpuint (lottery_batch_job_get_ticket (job), >, 0);
   g_assert_cmpuint (lottery_state_get_agency_bets (fixture->state, 1), ==, 7);
-  g_assert_true (lottery_storage_sync (fixture->storage,
-                                       lottery_batch_job_get_ticket (job),
-                                       NULL));
+  g_assert_true (lottery_file_store_sync (LOTTERY_FILE_STORE (fixture->storage),
+                                          lottery_batch_job_get_ticket (job),
+                                          NULL));
   rows = unit_read_file (fixture->path, &len);
   g_assert_cmpuint (len, >, 0);
 
@@ -184,7 +185,7 @@ test_full (void)
   g_autoptr(LotteryState) state = lottery_state_new (1);
   g_autofree char *dir = unit_make_tmp_dir ();
   g_autofree char *path = g_build_filename (dir, "bets.csv", NULL);
-  g_autoptr(LotteryStorage) storage = lottery_storage_open (path, NULL);
+  g_autoptr(LotteryStore) storage = lottery_file_store_open (path, NULL);
   g_autoptr(LotteryBatchJob) job = lottery_batch_job_new (state, storage, 1);
   guint i;
 
@@ -204,7 +205,7 @@ test_full (void)
                                            NULL));
     g_assert_false (lottery_batch_job_add (job, body, &message));
   }
-  lottery_storage_close (storage, NULL);
+  lottery_store_close (storage, NULL);
   unit_remove_tree (dir);
 }
 

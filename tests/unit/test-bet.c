@@ -1,4 +1,4 @@
-/* test-bet.c: validation, agency-file rows and bets.csv rows. */
+/* test-bet.c: validation and agency-file rows (bets.csv rows: test-bet-row.c). */
 #include "config.h"
 
 #include "unit-utils.h"
@@ -509,84 +509,6 @@ test_parse_line_long (void)
 }
 
 static void
-assert_row (const LotteryBet *bet,
-            const char       *expected)
-{
-  char row[LOTTERY_BET_ROW_MAX + 16];
-  gsize len;
-
-  memset (row, '#', sizeof row);
-  len = lottery_bet_format_row (bet, row);
-  g_assert_cmpmem (row, len, expected, strlen (expected));
-  /* Nothing is written past the row. */
-  g_assert_cmpint (row[len], ==, '#');
-}
-
-static void
-test_format_row (void)
-{
-  LotteryBet bet;
-
-  unit_set_bet (&bet, 1, "Santiago Lionel", "Lorca", "30904465", "1999-03-17",
-           "7574");
-  assert_row (&bet, "1,Santiago Lionel,Lorca,30904465,1999-03-17,7574\r\n");
-
-  unit_set_bet (&bet, 3, "Ana, María", "O\"Brien", "12345678", "2000-02-29", "0");
-  assert_row (&bet, "3,\"Ana, María\",\"O\"\"Brien\",12345678,2000-02-29,0\r\n");
-
-  unit_set_bet (&bet, 100000, "\"", "\"\"", "00000000000000000001", "0001-01-01",
-           "4294967295");
-  assert_row (&bet, "100000,\"\"\"\",\"\"\"\"\"\",00000000000000000001,"
-                    "0001-01-01,4294967295\r\n");
-
-  /* Only the delimiter and quotes call for quoting, as in Python's
-   * csv.QUOTE_MINIMAL: spaces, pipes, semicolons and accents do not. */
-  unit_set_bet (&bet, 2, " Ñandú ", "a;b|c'd", "7", "1990-01-01", "12");
-  assert_row (&bet, "2, Ñandú ,a;b|c'd,7,1990-01-01,12\r\n");
-
-  unit_set_bet (&bet, 4, ",", "x,\"y\",z", "7", "1990-01-01", "7574");
-  assert_row (&bet, "4,\",\",\"x,\"\"y\"\",z\",7,1990-01-01,7574\r\n");
-}
-
-static void
-test_format_row_longest (void)
-{
-  g_autofree char *quotes = g_strnfill (LOTTERY_NAME_MAX, '"');
-  g_autofree char *digits = g_strnfill (LOTTERY_DOCUMENT_MAX, '9');
-  g_autofree char *row = g_malloc (LOTTERY_BET_ROW_MAX);
-  LotteryBet bet;
-  LotteryCsvField fields[7];
-  char scratch[LOTTERY_BET_ROW_MAX];
-  g_autoptr(GError) error = NULL;
-  gsize len;
-  int n;
-
-  unit_set_bet (&bet, G_MAXUINT32, quotes, quotes, digits, "9999-12-31",
-           "4294967295");
-  /* Exactly LOTTERY_BET_ROW_MAX bytes on the heap: valgrind and
-   * MALLOC_CHECK_ catch any overrun. */
-  len = lottery_bet_format_row (&bet, row);
-  g_assert_cmpuint (len, <=, LOTTERY_BET_ROW_MAX);
-  g_assert_cmpuint (len, ==, 10 + 1 + 202 + 1 + 202 + 1 + 20 + 1 + 10 + 1 +
-                             10 + 2);
-
-  /* The row splits back into the same six fields. */
-  g_assert_cmpint (row[len - 2], ==, '\r');
-  g_assert_cmpint (row[len - 1], ==, '\n');
-  n = lottery_csv_split (row, len - 2, fields, G_N_ELEMENTS (fields), scratch,
-                         &error);
-  g_assert_no_error (error);
-  g_assert_cmpint (n, ==, 6);
-  g_assert_cmpmem (fields[0].data, fields[0].len, "4294967295", 10);
-  g_assert_cmpmem (fields[1].data, fields[1].len, quotes, LOTTERY_NAME_MAX);
-  g_assert_cmpmem (fields[2].data, fields[2].len, quotes, LOTTERY_NAME_MAX);
-  g_assert_cmpmem (fields[3].data, fields[3].len, digits,
-                   LOTTERY_DOCUMENT_MAX);
-  g_assert_cmpmem (fields[4].data, fields[4].len, "9999-12-31", 10);
-  g_assert_cmpmem (fields[5].data, fields[5].len, "4294967295", 10);
-}
-
-static void
 test_has_won (void)
 {
   static const struct { guint32 number; gboolean won; } cases[] = {
@@ -699,8 +621,6 @@ main (int   argc,
   g_test_add_func ("/bet/parse-line/invalid", test_parse_line_invalid);
   g_test_add_func ("/bet/parse-line/bad-quotes", test_parse_line_bad_quotes);
   g_test_add_func ("/bet/parse-line/long", test_parse_line_long);
-  g_test_add_func ("/bet/format-row/awkward", test_format_row);
-  g_test_add_func ("/bet/format-row/longest", test_format_row_longest);
   g_test_add_func ("/bet/has-won", test_has_won);
   g_test_add_func ("/bet/copy", test_copy);
   g_test_add_func ("/bet/format-uint", test_format_uint);

@@ -150,7 +150,7 @@ test_server_defaults (Fixture       *fixture,
                    "storage: bets.csv | logging_level: INFO | "
                    "storage_sync: batch | io_timeout: 10 | idle_timeout: 300 | "
                    "max_connections: 1024 | auth_tokens: none | "
-                   "tls_certificate: none | tls_key: none");
+                   "tls_certificate: none | tls_key: none | http_listen: none");
 
   /* No environment at all is the same as an empty one. */
   g_clear_pointer (&config, lottery_server_config_free);
@@ -182,7 +182,7 @@ test_client_defaults (Fixture       *fixture,
                    "client_id: 1 | server_address: localhost:12345 | "
                    "batch_max_amount: 128 | bets_file: agency.csv | "
                    "log_level: INFO | auth_token: none | "
-                   "auth_token_file: none | tls_ca: none");
+                   "auth_token_file: none | tls_ca: none | server_timeout: 30");
 }
 
 static const char server_json[] =
@@ -759,7 +759,7 @@ test_describe (Fixture       *fixture,
                    "storage: /a/b/c.csv | logging_level: INFO | "
                    "storage_sync: batch | io_timeout: 10 | idle_timeout: 300 | "
                    "max_connections: 1024 | auth_tokens: none | "
-                   "tls_certificate: none | tls_key: none");
+                   "tls_certificate: none | tls_key: none | http_listen: none");
 }
 
 int

@@ -6,6 +6,7 @@
 
 #include "lottery-connection.h"
 #include "lottery-error.h"
+#include "lottery-file-store.h"
 #include "server-utils.h"
 #include "unit-utils.h"
 
@@ -16,7 +17,7 @@ typedef struct
 {
   char              *dir;
   LotteryState      *state;
-  LotteryStorage    *storage;
+  LotteryStore      *storage;
   GSocketConnection *server;
   GSocketConnection *client;
   LotteryConnection *connection;
@@ -52,7 +53,7 @@ fixture_set_up (Fixture       *fixture,
   g_assert_no_error (error);
   path = g_build_filename (fixture->dir, "bets.csv", NULL);
   fixture->state = lottery_state_new (1);
-  fixture->storage = lottery_storage_open (path, &error);
+  fixture->storage = lottery_file_store_open (path, &error);
   g_assert_no_error (error);
 
   server_socket_pair (&fixture->server, &fixture->client);
@@ -82,7 +83,7 @@ fixture_tear_down (Fixture       *fixture,
   g_clear_object (&fixture->connection);
   g_clear_object (&fixture->server);
   g_clear_object (&fixture->client);
-  lottery_storage_close (fixture->storage, NULL);
+  lottery_store_close (fixture->storage, NULL);
   g_clear_object (&fixture->storage);
   g_clear_object (&fixture->state);
   unit_remove_tree (fixture->dir);
@@ -311,7 +312,7 @@ test_log_values (Fixture       *fixture,
                   "FINISH the storage refuses, naming a path with a '|' and "
                   "a newline) cannot forge fields or lines.");
 
-  g_assert_true (lottery_storage_close (fixture->storage, NULL));
+  g_assert_true (lottery_store_close (fixture->storage, NULL));
   send_hello (fixture, 1);
   expect (fixture, LOTTERY_MESSAGE_WELCOME);
   send_finish (fixture, 0);

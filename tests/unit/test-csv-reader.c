@@ -7,6 +7,7 @@
 #include "unit-utils.h"
 
 #include <string.h>
+#include <sys/stat.h>
 
 /* Must match BLOCK_SIZE in lottery-csv-reader.c. */
 #define READER_BLOCK (256 * 1024)
@@ -300,6 +301,76 @@ test_lines_too_long (Fixture       *fixture,
 }
 
 static void
+test_lines_too_long_goes_on (Fixture       *fixture,
+                             gconstpointer  user_data)
+{
+  g_autoptr(GString) contents = g_string_new ("a,b\n");
+  g_autofree char *path = NULL;
+  g_autoptr(LotteryCsvReader) reader = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *line;
+  gsize len, start;
+  guint i;
+
+  g_test_summary ("Lines too long are each one error, dropped in constant "
+                  "memory, and the reader goes on with the next line; the "
+                  "file opened as a regular file can be read again");
+  /* Three long lines in a row, the second exactly two blocks long. */
+  for (i = 0; i < 3; i++)
+    {
+      start = contents->len;
+      g_string_set_size (contents, start + READER_BLOCK * (i + 1) + 7 * i);
+      memset (contents->str + start, 'x', contents->len - start);
+      g_string_append_c (contents, '\n');
+    }
+  g_string_append (contents, "e,f");
+  path = unit_write_file (fixture->dir, "long.csv", contents->str,
+                          contents->len);
+
+  reader = lottery_csv_reader_new_for_regular_file (path, &error);
+  g_assert_no_error (error);
+  g_assert_true (lottery_csv_reader_next_line (reader, &line, &len, NULL,
+                                               &error));
+  for (i = 0; i < 3; i++)
+    {
+      g_assert_false (lottery_csv_reader_next_line (reader, &line, &len, NULL,
+                                                    &error));
+      g_assert_error (error, LOTTERY_ERROR, LOTTERY_ERROR_BETS_FILE);
+      g_clear_error (&error);
+      g_assert_cmpuint (lottery_csv_reader_get_line_number (reader), ==, i + 2);
+    }
+  g_assert_true (lottery_csv_reader_next_line (reader, &line, &len, NULL,
+                                               &error));
+  g_assert_cmpmem (line, len, "e,f", 3);
+  g_assert_cmpuint (lottery_csv_reader_get_line_number (reader), ==, 5);
+  g_assert_false (lottery_csv_reader_next_line (reader, &line, &len, NULL,
+                                                &error));
+  g_assert_no_error (error);
+
+  g_assert_true (lottery_csv_reader_rewind (reader, &error));
+  g_assert_true (lottery_csv_reader_next_line (reader, &line, &len, NULL,
+                                               &error));
+  g_assert_cmpmem (line, len, "a,b", 3);
+  g_assert_cmpuint (lottery_csv_reader_get_line_number (reader), ==, 1);
+}
+
+static void
+test_lines_not_regular (Fixture       *fixture,
+                        gconstpointer  user_data)
+{
+  g_autofree char *fifo = g_build_filename (fixture->dir, "f.fifo", NULL);
+  g_autoptr(LotteryCsvReader) reader = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_test_summary ("A FIFO is refused at once (the open does not wait for "
+                  "a writer), as not a regular file");
+  g_assert_cmpint (mkfifo (fifo, 0600), ==, 0);
+  reader = lottery_csv_reader_new_for_regular_file (fifo, &error);
+  g_assert_null (reader);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_REGULAR_FILE);
+}
+
+static void
 test_lines_too_long_first (Fixture       *fixture,
                            gconstpointer  user_data)
 {
@@ -521,6 +592,8 @@ main (int   argc,
   ADD ("/csv-reader/lines/longest", test_lines_longest);
   ADD ("/csv-reader/lines/too-long", test_lines_too_long);
   ADD ("/csv-reader/lines/too-long-unterminated", test_lines_too_long_first);
+  ADD ("/csv-reader/lines/too-long-goes-on", test_lines_too_long_goes_on);
+  ADD ("/csv-reader/lines/not-regular", test_lines_not_regular);
   ADD ("/csv-reader/lines/missing-file", test_lines_missing);
   ADD ("/csv-reader/lines/cancelled", test_lines_cancelled);
 

@@ -1,8 +1,11 @@
-/* test-storage.c: bets.csv appends, reading it back and the draw. */
+/* test-storage.c: the LotteryStore contract (any store), and the file
+ * store: bets.csv appends, its journal, group commit, reading it back
+ * and the draw. */
 #include "config.h"
 
 #include "lottery-error.h"
-#include "lottery-storage.h"
+#include "lottery-file-store.h"
+#include "lottery-store.h"
 
 #include "unit-utils.h"
 
@@ -33,6 +36,29 @@ fixture_teardown (Fixture       *fixture,
   g_free (fixture->dir);
   g_free (fixture->journal);
   g_free (fixture->path);
+}
+
+static guint64
+store_size (LotteryStore *store)
+{
+  return lottery_file_store_get_size (LOTTERY_FILE_STORE (store));
+}
+
+/* The draw through a store opened on @path, as the server runs it. */
+static GPtrArray *
+draw_path (const char *path,
+           guint       n_agencies,
+           GError    **error)
+{
+  g_autoptr(LotteryStore) store = lottery_file_store_open (path, error);
+  GPtrArray *winners;
+
+  if (store == NULL)
+    return NULL;
+  winners = lottery_store_draw (store, n_agencies, NULL, error);
+  g_assert_true (lottery_store_close (store, NULL));
+
+  return winners;
 }
 
 typedef struct
@@ -100,14 +126,14 @@ format_rows (const BetSpec *specs,
 
 /* Appends @rows as one batch of @agency, journaled. */
 static gboolean
-append_batch (LotteryStorage *storage,
+append_batch (LotteryStore *storage,
               guint           agency,
               guint           sequence,
               const char     *rows,
               gsize           len,
               GError        **error)
 {
-  LotteryStorageRecord record = { LOTTERY_STORAGE_RECORD_BATCH, 0, 0, 0, 0 };
+  LotteryStoreRecord record = { LOTTERY_STORE_RECORD_BATCH, 0, 0, 0, 0 };
   guint64 ticket = 0;
 
   record.agency = agency;
@@ -115,12 +141,12 @@ append_batch (LotteryStorage *storage,
   record.count = 1;
   record.end = len;
 
-  return lottery_storage_append (storage, rows, &record, 1, &ticket, error) &&
-         lottery_storage_sync (storage, ticket, error);
+  return lottery_store_append (storage, rows, &record, 1, &ticket, error) &&
+         lottery_file_store_sync (LOTTERY_FILE_STORE (storage), ticket, error);
 }
 
 static void
-append_rows (LotteryStorage *storage,
+append_rows (LotteryStore *storage,
              const BetSpec  *specs,
              guint           n)
 {
@@ -136,18 +162,18 @@ static void
 store_awkward (Fixture *fixture)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(LotteryStorage) storage = lottery_storage_open (fixture->path,
+  g_autoptr(LotteryStore) storage = lottery_file_store_open (fixture->path,
                                                             &error);
 
   g_assert_no_error (error);
   g_assert_nonnull (storage);
-  g_assert_cmpstr (lottery_storage_get_path (storage), ==, fixture->path);
-  g_assert_cmpuint (lottery_storage_get_size (storage), ==, 0);
+  g_assert_cmpstr (lottery_file_store_get_path (LOTTERY_FILE_STORE (storage)), ==, fixture->path);
+  g_assert_cmpuint (store_size (storage), ==, 0);
   append_rows (storage, awkward, 3);
   append_rows (storage, awkward + 3, G_N_ELEMENTS (awkward) - 3);
-  g_assert_cmpuint (lottery_storage_get_size (storage), ==,
+  g_assert_cmpuint (store_size (storage), ==,
                     sizeof awkward_csv - 1);
-  g_assert_true (lottery_storage_close (storage, &error));
+  g_assert_true (lottery_store_close (storage, &error));
   g_assert_no_error (error);
 }
 
@@ -166,7 +192,7 @@ load_bets (const char *path,
 {
   g_autoptr(GArray) bets = g_array_new (FALSE, FALSE, sizeof (LotteryBet));
 
-  if (!lottery_storage_load_bets (path, winners_only, collect_bet, bets, NULL,
+  if (!lottery_bet_rows_read (path, winners_only, collect_bet, bets, NULL,
                                   error))
     return NULL;
 
@@ -210,19 +236,19 @@ test_append_reopen (Fixture       *fixture,
                     gconstpointer  user_data)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(LotteryStorage) storage = NULL;
+  g_autoptr(LotteryStore) storage = NULL;
   g_autoptr(GString) expected = g_string_new (awkward_csv);
   g_autofree char *contents = NULL;
   gsize len;
 
   /* A restarted server appends to what is there. */
   store_awkward (fixture);
-  storage = lottery_storage_open (fixture->path, &error);
+  storage = lottery_file_store_open (fixture->path, &error);
   g_assert_no_error (error);
-  g_assert_cmpuint (lottery_storage_get_size (storage), ==,
+  g_assert_cmpuint (store_size (storage), ==,
                     sizeof awkward_csv - 1);
   append_rows (storage, awkward, 1);
-  g_assert_true (lottery_storage_close (storage, &error));
+  g_assert_true (lottery_store_close (storage, &error));
   g_assert_no_error (error);
 
   g_string_append (expected, "1,Santiago Lionel,Lorca,30904465,1999-03-17,"
@@ -236,20 +262,22 @@ test_append_closed (Fixture       *fixture,
                     gconstpointer  user_data)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(LotteryStorage) storage = lottery_storage_open (fixture->path,
+  g_autoptr(LotteryStore) storage = lottery_file_store_open (fixture->path,
                                                             &error);
   g_autofree char *expected = g_strdup_printf ("Storage %s is closed",
                                                fixture->path);
 
   g_assert_no_error (error);
-  g_assert_true (lottery_storage_close (storage, &error));
+  g_assert_true (lottery_store_close (storage, &error));
   g_assert_no_error (error);
   /* Closing twice is harmless. */
-  g_assert_true (lottery_storage_close (storage, &error));
+  g_assert_true (lottery_store_close (storage, &error));
   g_assert_no_error (error);
 
   g_assert_false (append_batch (storage, 1, 1, "x\r\n", 3, &error));
-  g_assert_error (error, LOTTERY_ERROR, LOTTERY_ERROR_STORAGE);
+  g_assert_error (error, LOTTERY_STORE_ERROR, LOTTERY_STORE_ERROR_CLOSED);
+  g_assert_cmpuint (lottery_error_to_wire_code (error), ==,
+                    LOTTERY_ERROR_STORAGE);
   g_assert_cmpstr (error->message, ==, expected);
 }
 
@@ -260,15 +288,15 @@ test_open_fails (Fixture       *fixture,
   g_autofree char *path = g_build_filename (fixture->dir, "no", "such",
                                             "bets.csv", NULL);
   g_autoptr(GError) error = NULL;
-  g_autoptr(LotteryStorage) storage = lottery_storage_open (path, &error);
-  g_autoptr(LotteryStorage) on_dir = NULL;
+  g_autoptr(LotteryStore) storage = lottery_file_store_open (path, &error);
+  g_autoptr(LotteryStore) on_dir = NULL;
 
   g_assert_null (storage);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
   g_assert_nonnull (strstr (error->message, path));
   g_clear_error (&error);
 
-  on_dir = lottery_storage_open (fixture->dir, &error);
+  on_dir = lottery_file_store_open (fixture->dir, &error);
   g_assert_null (on_dir);
   g_assert_nonnull (error);
   g_assert_nonnull (strstr (error->message, fixture->dir));
@@ -325,7 +353,7 @@ test_load_stop (Fixture       *fixture,
   guint seen = 0;
 
   store_awkward (fixture);
-  g_assert_true (lottery_storage_load_bets (fixture->path, FALSE,
+  g_assert_true (lottery_bet_rows_read (fixture->path, FALSE,
                                             stop_after_two, &seen, NULL,
                                             &error));
   g_assert_no_error (error);
@@ -392,7 +420,7 @@ test_load_damaged (Fixture       *fixture,
       g_test_message ("damaged row “%s”", cases[i].row);
       bets = load_bets (path, FALSE, &error);
       g_assert_null (bets);
-      g_assert_error (error, LOTTERY_ERROR, LOTTERY_ERROR_STORAGE);
+      g_assert_error (error, LOTTERY_STORE_ERROR, LOTTERY_STORE_ERROR_CORRUPT);
       g_assert_cmpstr (error->message, ==, expected);
     }
 }
@@ -415,7 +443,7 @@ test_load_damaged_winner (Fixture       *fixture,
    * is still reported. */
   bets = load_bets (path, TRUE, &error);
   g_assert_null (bets);
-  g_assert_error (error, LOTTERY_ERROR, LOTTERY_ERROR_STORAGE);
+  g_assert_error (error, LOTTERY_STORE_ERROR, LOTTERY_STORE_ERROR_CORRUPT);
   g_assert_cmpstr (error->message, ==, expected);
 }
 
@@ -433,7 +461,7 @@ test_load_too_long (Fixture       *fixture,
   g_autoptr(GArray) bets = load_bets (path, FALSE, &error);
 
   g_assert_null (bets);
-  g_assert_error (error, LOTTERY_ERROR, LOTTERY_ERROR_STORAGE);
+  g_assert_error (error, LOTTERY_STORE_ERROR, LOTTERY_STORE_ERROR_CORRUPT);
   g_assert_cmpstr (error->message, ==, expected);
 }
 
@@ -450,9 +478,18 @@ test_load_missing (Fixture       *fixture,
   g_assert_nonnull (strstr (error->message, fixture->path));
   g_clear_error (&error);
 
-  winners = lottery_storage_draw (fixture->path, 3, NULL, &error);
-  g_assert_null (winners);
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+  /* bets.csv removed under an open store. */
+  {
+    g_autoptr(LotteryStore) storage = lottery_file_store_open (fixture->path,
+                                                               &error);
+
+    g_assert_no_error (error);
+    g_assert_cmpint (g_remove (fixture->path), ==, 0);
+    winners = lottery_store_draw (storage, 3, NULL, &error);
+    g_assert_null (winners);
+    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+    g_assert_true (lottery_store_close (storage, NULL));
+  }
 }
 
 static void
@@ -465,7 +502,7 @@ test_load_cancelled (Fixture       *fixture,
 
   store_awkward (fixture);
   g_cancellable_cancel (cancellable);
-  g_assert_false (lottery_storage_load_bets (fixture->path, FALSE,
+  g_assert_false (lottery_bet_rows_read (fixture->path, FALSE,
                                              stop_after_two, &seen,
                                              cancellable, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
@@ -498,7 +535,7 @@ test_draw (Fixture       *fixture,
   g_autoptr(GPtrArray) winners = NULL;
 
   store_awkward (fixture);
-  winners = lottery_storage_draw (fixture->path, 5, NULL, &error);
+  winners = draw_path (fixture->path, 5, &error);
   g_assert_no_error (error);
   g_assert_nonnull (winners);
   g_assert_cmpuint (winners->len, ==, 5);
@@ -516,12 +553,12 @@ test_draw_empty (Fixture       *fixture,
   const char * const none[] = { NULL };
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) winners = NULL;
-  g_autoptr(LotteryStorage) storage = lottery_storage_open (fixture->path,
+  g_autoptr(LotteryStore) storage = lottery_file_store_open (fixture->path,
                                                             &error);
   guint i;
 
   g_assert_no_error (error);
-  winners = lottery_storage_draw (fixture->path, 4, NULL, &error);
+  winners = lottery_store_draw (storage, 4, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (winners->len, ==, 4);
   for (i = 0; i < winners->len; i++)
@@ -544,7 +581,7 @@ test_draw_foreign (Fixture       *fixture,
       /* Let the warning about agency 5's bets through, not abort. */
       g_log_set_always_fatal (G_LOG_LEVEL_ERROR);
       store_awkward (fixture);
-      winners = lottery_storage_draw (fixture->path, 3, NULL, &error);
+      winners = draw_path (fixture->path, 3, &error);
       g_assert_no_error (error);
       g_assert_cmpuint (winners->len, ==, 3);
       assert_documents (winners->pdata[0], agency1);
@@ -614,7 +651,7 @@ test_python_reads_back (Fixture       *fixture,
 
 typedef struct
 {
-  LotteryStorage *storage;
+  LotteryStore *storage;
   guint           thread;
 } AppendJob;
 
@@ -709,7 +746,7 @@ test_concurrent_appends (Fixture       *fixture,
                          gconstpointer  user_data)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(LotteryStorage) storage = lottery_storage_open (fixture->path,
+  g_autoptr(LotteryStore) storage = lottery_file_store_open (fixture->path,
                                                             &error);
   GThread *threads[THREADS];
   AppendJob jobs[THREADS];
@@ -727,8 +764,8 @@ test_concurrent_appends (Fixture       *fixture,
   for (i = 0; i < THREADS; i++)
     g_thread_join (threads[i]);
 
-  size = lottery_storage_get_size (storage);
-  g_assert_true (lottery_storage_close (storage, &error));
+  size = store_size (storage);
+  g_assert_true (lottery_store_close (storage, &error));
   g_assert_no_error (error);
   {
     g_autofree char *contents = NULL;
@@ -740,7 +777,7 @@ test_concurrent_appends (Fixture       *fixture,
 
   for (i = 0; i < THREADS; i++)
     check->last_batch[i] = -1;
-  g_assert_true (lottery_storage_load_bets (fixture->path, FALSE,
+  g_assert_true (lottery_bet_rows_read (fixture->path, FALSE,
                                             check_contiguous, check, NULL,
                                             &error));
   g_assert_no_error (error);
@@ -781,7 +818,7 @@ test_open_cuts_partial_row (Fixture       *fixture,
 
   for (i = 0; i < G_N_ELEMENTS (cases); i++)
     {
-      g_autoptr(LotteryStorage) storage = NULL;
+      g_autoptr(LotteryStore) storage = NULL;
       g_autoptr(GError) error = NULL;
       g_autofree char *contents = NULL;
       g_autofree char *expected = NULL;
@@ -790,13 +827,13 @@ test_open_cuts_partial_row (Fixture       *fixture,
       g_remove (fixture->journal);
       g_file_set_contents (fixture->path, cases[i].before, -1, &error);
       g_assert_no_error (error);
-      storage = lottery_storage_open (fixture->path, &error);
+      storage = lottery_file_store_open (fixture->path, &error);
       g_assert_no_error (error);
-      g_assert_cmpuint (lottery_storage_get_size (storage), ==,
+      g_assert_cmpuint (store_size (storage), ==,
                         strlen (cases[i].after));
       append_batch (storage, 1, 1, "1,E,F,3,1990-01-01,9\r\n", 22, &error);
       g_assert_no_error (error);
-      g_assert_true (lottery_storage_close (storage, NULL));
+      g_assert_true (lottery_store_close (storage, NULL));
 
       g_file_get_contents (fixture->path, &contents, &len, &error);
       g_assert_no_error (error);
@@ -808,7 +845,7 @@ test_open_cuts_partial_row (Fixture       *fixture,
 /* ---- the journal ---- */
 
 static gboolean
-collect_record (const LotteryStorageRecord *record,
+collect_record (const LotteryStoreRecord *record,
                 gpointer                    user_data)
 {
   g_array_append_val ((GArray *) user_data, *record);
@@ -820,16 +857,16 @@ reopen (Fixture  *fixture,
         guint64  *size)
 {
   g_autoptr(GArray) records = g_array_new (FALSE, TRUE,
-                                           sizeof (LotteryStorageRecord));
+                                           sizeof (LotteryStoreRecord));
   g_autoptr(GError) error = NULL;
-  g_autoptr(LotteryStorage) storage = NULL;
+  g_autoptr(LotteryStore) storage = NULL;
 
-  storage = lottery_storage_open_full (fixture->path, LOTTERY_STORAGE_SYNC,
+  storage = lottery_file_store_open_full (fixture->path, LOTTERY_FILE_STORE_SYNC,
                                        collect_record, records, &error);
   g_assert_no_error (error);
   g_assert_nonnull (storage);
-  *size = lottery_storage_get_size (storage);
-  g_assert_true (lottery_storage_close (storage, &error));
+  *size = store_size (storage);
+  g_assert_true (lottery_store_close (storage, &error));
 
   return g_steal_pointer (&records);
 }
@@ -844,41 +881,41 @@ static const char journal_rows[] =
 static void
 write_journaled (Fixture *fixture)
 {
-  LotteryStorageRecord group[] = {
-    { LOTTERY_STORAGE_RECORD_BATCH, 1, 1, 2, ROWS_1 },
-    { LOTTERY_STORAGE_RECORD_BATCH, 1, 2, 0, 0 },
+  LotteryStoreRecord group[] = {
+    { LOTTERY_STORE_RECORD_BATCH, 1, 1, 2, ROWS_1 },
+    { LOTTERY_STORE_RECORD_BATCH, 1, 2, 0, 0 },
   };
-  LotteryStorageRecord second = { LOTTERY_STORAGE_RECORD_BATCH, 2, 1, 1,
+  LotteryStoreRecord second = { LOTTERY_STORE_RECORD_BATCH, 2, 1, 1,
                                   sizeof journal_rows - 1 - ROWS_1 };
-  LotteryStorageRecord finish = { LOTTERY_STORAGE_RECORD_FINISH, 1, 2, 0, 0 };
+  LotteryStoreRecord finish = { LOTTERY_STORE_RECORD_FINISH, 1, 2, 0, 0 };
   g_autoptr(GError) error = NULL;
-  g_autoptr(LotteryStorage) storage = NULL;
+  g_autoptr(LotteryStore) storage = NULL;
   guint64 ticket = 0;
 
   g_remove (fixture->path);
   g_remove (fixture->journal);
   g_assert_cmpint (journal_rows[ROWS_1 - 1], ==, '\n');
   g_assert_cmpint (journal_rows[ROWS_1 - 2], ==, '\r');
-  storage = lottery_storage_open_full (fixture->path, LOTTERY_STORAGE_SYNC,
+  storage = lottery_file_store_open_full (fixture->path, LOTTERY_FILE_STORE_SYNC,
                                        NULL, NULL, &error);
   g_assert_no_error (error);
-  g_assert_true (lottery_storage_append (storage, journal_rows, group, 2,
+  g_assert_true (lottery_store_append (storage, journal_rows, group, 2,
                                          &ticket, &error));
   g_assert_no_error (error);
   /* On return each record's end is where its batch ends. */
   g_assert_cmpuint (group[0].end, ==, ROWS_1);
   g_assert_cmpuint (group[1].end, ==, ROWS_1);
-  g_assert_true (lottery_storage_append (storage, journal_rows + ROWS_1,
+  g_assert_true (lottery_store_append (storage, journal_rows + ROWS_1,
                                          &second, 1, &ticket, &error));
-  g_assert_true (lottery_storage_append (storage, NULL, &finish, 1, &ticket,
+  g_assert_true (lottery_store_append (storage, NULL, &finish, 1, &ticket,
                                          &error));
-  g_assert_true (lottery_storage_sync (storage, ticket, &error));
+  g_assert_true (lottery_file_store_sync (LOTTERY_FILE_STORE (storage), ticket, &error));
   g_assert_no_error (error);
-  g_assert_true (lottery_storage_close (storage, &error));
+  g_assert_true (lottery_store_close (storage, &error));
 }
 
 static void
-assert_record (const LotteryStorageRecord *record,
+assert_record (const LotteryStoreRecord *record,
                char                        type,
                guint32                     agency,
                guint32                     sequence,
@@ -889,7 +926,9 @@ assert_record (const LotteryStorageRecord *record,
   g_assert_cmpuint (record->agency, ==, agency);
   g_assert_cmpuint (record->sequence, ==, sequence);
   g_assert_cmpuint (record->count, ==, count);
-  g_assert_cmpuint (record->end, ==, end);
+  /* G_MAXUINT64: where the batch ends is the store's own business. */
+  if (end != G_MAXUINT64)
+    g_assert_cmpuint (record->end, ==, end);
 }
 
 static void
@@ -907,13 +946,13 @@ test_journal_replay (Fixture       *fixture,
   write_journaled (fixture);
   records = reopen (fixture, &size);
   g_assert_cmpuint (records->len, ==, 4);
-  assert_record (&g_array_index (records, LotteryStorageRecord, 0),
+  assert_record (&g_array_index (records, LotteryStoreRecord, 0),
                  'B', 1, 1, 2, ROWS_1);
-  assert_record (&g_array_index (records, LotteryStorageRecord, 1),
+  assert_record (&g_array_index (records, LotteryStoreRecord, 1),
                  'B', 1, 2, 0, ROWS_1);
-  assert_record (&g_array_index (records, LotteryStorageRecord, 2),
+  assert_record (&g_array_index (records, LotteryStoreRecord, 2),
                  'B', 2, 1, 1, sizeof journal_rows - 1);
-  assert_record (&g_array_index (records, LotteryStorageRecord, 3),
+  assert_record (&g_array_index (records, LotteryStoreRecord, 3),
                  'F', 1, 2, 0, sizeof journal_rows - 1);
   g_assert_cmpuint (size, ==, sizeof journal_rows - 1);
   contents = unit_read_file (fixture->path, &len);
@@ -1037,7 +1076,7 @@ test_journal_damaged (Fixture       *fixture,
 
 typedef struct
 {
-  LotteryStorage *storage;
+  LotteryStore *storage;
   guint           agency;
 } SyncJob;
 
@@ -1067,7 +1106,7 @@ test_sync_concurrent (Fixture       *fixture,
                       gconstpointer  user_data)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(LotteryStorage) storage = NULL;
+  g_autoptr(LotteryStore) storage = NULL;
   g_autoptr(GArray) records = NULL;
   guint32 last[5] = { 0, };
   GThread *threads[4];
@@ -1079,7 +1118,7 @@ test_sync_concurrent (Fixture       *fixture,
                   "all return, and every batch is journaled once, in each "
                   "agency's order.");
 
-  storage = lottery_storage_open_full (fixture->path, LOTTERY_STORAGE_SYNC,
+  storage = lottery_file_store_open_full (fixture->path, LOTTERY_FILE_STORE_SYNC,
                                        NULL, NULL, &error);
   g_assert_no_error (error);
   for (i = 0; i < G_N_ELEMENTS (threads); i++)
@@ -1090,14 +1129,14 @@ test_sync_concurrent (Fixture       *fixture,
     }
   for (i = 0; i < G_N_ELEMENTS (threads); i++)
     g_thread_join (threads[i]);
-  g_assert_true (lottery_storage_close (storage, &error));
+  g_assert_true (lottery_store_close (storage, &error));
 
   records = reopen (fixture, &size);
   g_assert_cmpuint (records->len, ==, 4 * 50);
   for (i = 0; i < records->len; i++)
     {
-      const LotteryStorageRecord *r =
-        &g_array_index (records, LotteryStorageRecord, i);
+      const LotteryStoreRecord *r =
+        &g_array_index (records, LotteryStoreRecord, i);
 
       g_assert_cmpuint (r->sequence, ==, last[r->agency] + 1);
       last[r->agency] = r->sequence;
@@ -1127,7 +1166,7 @@ sync_done_cb (GObject      *source,
   g_autofree SyncRequest *request = user_data;
   g_autoptr(GError) error = NULL;
 
-  if (!lottery_storage_sync_finish (LOTTERY_STORAGE (source), result, &error))
+  if (!lottery_store_sync_finish (LOTTERY_STORE (source), result, &error))
     request->order->n_failed++;
   request->order->order[request->order->n_done++] = request->index;
 }
@@ -1137,7 +1176,7 @@ test_sync_async_order (Fixture       *fixture,
                        gconstpointer  user_data)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(LotteryStorage) storage = NULL;
+  g_autoptr(LotteryStore) storage = NULL;
   SyncOrder order = { { 0, }, 0, 0 };
   guint64 tickets[N_REQUESTS];
   guint i;
@@ -1146,19 +1185,19 @@ test_sync_async_order (Fixture       *fixture,
                   "for, requests with nothing to sync included, and many "
                   "requests share few fdatasync () rounds.");
 
-  storage = lottery_storage_open_full (fixture->path, LOTTERY_STORAGE_SYNC,
+  storage = lottery_file_store_open_full (fixture->path, LOTTERY_FILE_STORE_SYNC,
                                        NULL, NULL, &error);
   g_assert_no_error (error);
   for (i = 0; i < N_REQUESTS; i++)
     {
-      LotteryStorageRecord record = { LOTTERY_STORAGE_RECORD_BATCH, 1, 0, 1,
+      LotteryStoreRecord record = { LOTTERY_STORE_RECORD_BATCH, 1, 0, 1,
                                       22 };
 
       record.sequence = i + 1;
       /* Every third request has nothing of its own to sync. */
       tickets[i] = 0;
       if (i % 3 != 2)
-        g_assert_true (lottery_storage_append (storage,
+        g_assert_true (lottery_store_append (storage,
                                                "1,E,F,3,1990-01-01,9\r\n",
                                                &record, 1, &tickets[i],
                                                &error));
@@ -1171,7 +1210,7 @@ test_sync_async_order (Fixture       *fixture,
 
       request->order = &order;
       request->index = i;
-      lottery_storage_sync_async (storage, tickets[i], NULL, sync_done_cb,
+      lottery_store_sync_async (storage, tickets[i], NULL, sync_done_cb,
                                   request);
     }
   while (order.n_done < N_REQUESTS)
@@ -1180,15 +1219,15 @@ test_sync_async_order (Fixture       *fixture,
   g_assert_cmpuint (order.n_failed, ==, 0);
   for (i = 0; i < N_REQUESTS; i++)
     g_assert_cmpuint (order.order[i], ==, i);
-  g_assert_cmpuint (lottery_storage_get_sync_count (storage), ==, 1);
-  g_assert_true (lottery_storage_close (storage, &error));
+  g_assert_cmpuint (lottery_store_get_sync_count (storage), ==, 1);
+  g_assert_true (lottery_store_close (storage, &error));
 
   /* Once closed, what was not synced cannot be vouched for. */
   {
     SyncRequest *request = g_new0 (SyncRequest, 1);
 
     request->order = &order;
-    lottery_storage_sync_async (storage, G_MAXUINT64, NULL, sync_done_cb,
+    lottery_store_sync_async (storage, G_MAXUINT64, NULL, sync_done_cb,
                                 request);
     while (order.n_done == N_REQUESTS)
       g_main_context_iteration (NULL, TRUE);
@@ -1201,7 +1240,7 @@ test_journal_without_csv (Fixture       *fixture,
                           gconstpointer  user_data)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(LotteryStorage) storage = NULL;
+  g_autoptr(LotteryStore) storage = NULL;
 
   g_test_summary ("A journal whose bets.csv is gone (removed to start a new "
                   "lottery, the journal forgotten) is refused with a clear "
@@ -1209,7 +1248,7 @@ test_journal_without_csv (Fixture       *fixture,
 
   write_journaled (fixture);
   g_remove (fixture->path);
-  storage = lottery_storage_open_full (fixture->path, LOTTERY_STORAGE_SYNC,
+  storage = lottery_file_store_open_full (fixture->path, LOTTERY_FILE_STORE_SYNC,
                                        NULL, NULL, &error);
   g_assert_null (storage);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
@@ -1217,12 +1256,178 @@ test_journal_without_csv (Fixture       *fixture,
   g_assert_false (g_file_test (fixture->path, G_FILE_TEST_EXISTS));
 }
 
+/* ---- the LotteryStore contract: what any store must do ---- */
+
+typedef LotteryStore *(*StoreOpenFunc) (Fixture                *fixture,
+                                        LotteryStoreRecordFunc  func,
+                                        gpointer                user_data,
+                                        GError                **error);
+
+static LotteryStore *
+open_file_store_sync (Fixture                *fixture,
+                      LotteryStoreRecordFunc  func,
+                      gpointer                user_data,
+                      GError                **error)
+{
+  return lottery_file_store_open_full (fixture->path, LOTTERY_FILE_STORE_SYNC,
+                                       func, user_data, error);
+}
+
+static LotteryStore *
+open_file_store_none (Fixture                *fixture,
+                      LotteryStoreRecordFunc  func,
+                      gpointer                user_data,
+                      GError                **error)
+{
+  return lottery_file_store_open_full (fixture->path, LOTTERY_FILE_STORE_NONE,
+                                       func, user_data, error);
+}
+
+typedef struct
+{
+  guint   n_done;
+  guint   order[2];
+  GError *error;
+} SyncWait;
+
+static void
+contract_synced_cb (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  SyncWait *wait = user_data;
+  GError *error = NULL;
+
+  if (!lottery_store_sync_finish (LOTTERY_STORE (source), result, &error) &&
+      wait->error == NULL)
+    wait->error = error;
+  else
+    g_clear_error (&error);
+  wait->n_done++;
+}
+
+/* Stores @records and waits until they are durable; a request with
+ * nothing to sync, made after it, must complete after it. */
+static void
+contract_store (LotteryStore       *store,
+                const char         *rows,
+                LotteryStoreRecord *records,
+                guint               n_records)
+{
+  g_autoptr(GError) error = NULL;
+  SyncWait first = { 0, }, second = { 0, };
+  guint64 ticket = 0;
+
+  g_assert_true (lottery_store_append (store, rows, records, n_records,
+                                       &ticket, &error));
+  g_assert_no_error (error);
+  lottery_store_sync_async (store, ticket, NULL, contract_synced_cb, &first);
+  lottery_store_sync_async (store, 0, NULL, contract_synced_cb, &second);
+  while (second.n_done == 0)
+    {
+      g_main_context_iteration (NULL, TRUE);
+      g_assert_true (first.n_done == 1 || second.n_done == 0);
+    }
+  g_assert_no_error (first.error);
+  g_assert_no_error (second.error);
+}
+
+static void
+contract_check_bets (LotteryStore *store)
+{
+  const char * const agency1[] = { "1", NULL };
+  const char * const agency2[] = { "3", NULL };
+  g_autoptr(GArray) bets = g_array_new (FALSE, FALSE, sizeof (LotteryBet));
+  g_autoptr(GPtrArray) winners = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (lottery_store_load_bets (store, FALSE, collect_bet, bets,
+                                          NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (bets->len, ==, 3);
+  g_assert_cmpstr (g_array_index (bets, LotteryBet, 0).document, ==, "1");
+  g_assert_cmpstr (g_array_index (bets, LotteryBet, 1).document, ==, "2");
+  g_assert_cmpstr (g_array_index (bets, LotteryBet, 2).document, ==, "3");
+  g_array_set_size (bets, 0);
+  g_assert_true (lottery_store_load_bets (store, TRUE, collect_bet, bets,
+                                          NULL, &error));
+  g_assert_cmpuint (bets->len, ==, 2);
+
+  winners = lottery_store_draw (store, 2, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (winners->len, ==, 2);
+  assert_documents (winners->pdata[0], agency1);
+  assert_documents (winners->pdata[1], agency2);
+}
+
+static void
+test_store_contract (Fixture       *fixture,
+                     gconstpointer  user_data)
+{
+  StoreOpenFunc open_store = (StoreOpenFunc) user_data;
+  static const char rows[] =
+    "1,A,B,1,1990-01-01,7574\r\n1,C,D,2,1990-01-01,1\r\n"
+    "2,E,F,3,1990-01-01,7574\r\n";
+  LotteryStoreRecord group[] = {
+    { LOTTERY_STORE_RECORD_BATCH, 1, 1, 2, ROWS_1 },
+    { LOTTERY_STORE_RECORD_BATCH, 1, 2, 0, 0 },
+    { LOTTERY_STORE_RECORD_BATCH, 2, 1, 1, sizeof rows - 1 - ROWS_1 },
+  };
+  LotteryStoreRecord finish = { LOTTERY_STORE_RECORD_FINISH, 1, 2, 0, 0 };
+  g_autoptr(LotteryStore) store = NULL;
+  g_autoptr(GArray) records = g_array_new (FALSE, TRUE,
+                                           sizeof (LotteryStoreRecord));
+  g_autoptr(GError) error = NULL;
+  guint64 ticket = 0;
+
+  g_test_summary ("Through the LotteryStore interface only, as any store "
+                  "must: a group of batches and a finish stored and synced "
+                  "in order, streamed back, drawn, replayed in order after a "
+                  "reopen, and refused once closed.");
+
+  store = open_store (fixture, collect_record, records, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (records->len, ==, 0);
+  g_assert_nonnull (lottery_store_get_location (store));
+
+  contract_store (store, rows, group, G_N_ELEMENTS (group));
+  contract_store (store, NULL, &finish, 1);
+  contract_check_bets (store);
+
+  g_assert_true (lottery_store_close (store, &error));
+  g_assert_no_error (error);
+  g_assert_true (lottery_store_close (store, &error));
+  g_assert_false (lottery_store_append (store, NULL, &finish, 1, &ticket,
+                                        &error));
+  g_assert_true (error->domain == LOTTERY_STORE_ERROR);
+  g_assert_cmpuint (lottery_error_to_wire_code (error), ==,
+                    LOTTERY_ERROR_STORAGE);
+  g_clear_error (&error);
+  g_clear_object (&store);
+
+  /* What recovery replays is what was stored, in order. */
+  store = open_store (fixture, collect_record, records, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (records->len, ==, 4);
+  assert_record (&g_array_index (records, LotteryStoreRecord, 0), 'B', 1, 1,
+                 2, G_MAXUINT64);
+  assert_record (&g_array_index (records, LotteryStoreRecord, 1), 'B', 1, 2,
+                 0, G_MAXUINT64);
+  assert_record (&g_array_index (records, LotteryStoreRecord, 2), 'B', 2, 1,
+                 1, G_MAXUINT64);
+  assert_record (&g_array_index (records, LotteryStoreRecord, 3), 'F', 1, 2,
+                 0, G_MAXUINT64);
+  contract_check_bets (store);
+  g_assert_true (lottery_store_close (store, &error));
+  g_assert_no_error (error);
+}
+
 int
 main (int   argc,
       char *argv[])
 {
   g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
-  g_test_summary ("LotteryStorage: bets.csv rows byte for byte as Python's "
+  g_test_summary ("LotteryStore: bets.csv rows byte for byte as Python's "
                   "csv module writes and reads them, whole batches under "
                   "concurrent appends, damaged rows, and the draw.");
 
@@ -1257,6 +1462,11 @@ main (int   argc,
   ADD ("/storage/draw/foreign-agencies", test_draw_foreign);
 
 #undef ADD
+
+  g_test_add ("/store/contract/file-sync", Fixture, open_file_store_sync,
+              fixture_setup, test_store_contract, fixture_teardown);
+  g_test_add ("/store/contract/file-none", Fixture, open_file_store_none,
+              fixture_setup, test_store_contract, fixture_teardown);
 
   return g_test_run ();
 }

@@ -1,0 +1,211 @@
+/* lottery-bet-row.c: the bets.csv row format, both ways.
+ *
+ * A row is what the course's store_bets () wrote with Python's csv
+ * module: agency,first_name,last_name,document,birthdate,number, CRLF.
+ * The formatter (batch workers) and the parser (the draw, reading back)
+ * live here together so the two cannot drift apart. Plain functions:
+ * no state, no lock, any thread.
+ */
+#include "config.h"
+
+#include "lottery-bet-row.h"
+#include "lottery-csv-reader.h"
+#include "lottery-error.h"
+#include "lottery-store.h"
+
+#include <glib/gi18n-lib.h>
+
+#include <inttypes.h>
+#include <string.h>
+
+/* Python's csv.QUOTE_MINIMAL: quote only when the field holds the
+ * delimiter, the quote character or a line-end character. Names are
+ * short, so the field is copied while it is scanned, and copied again,
+ * quoted, in the rare case that it needs quotes. */
+static char *
+append_csv_field (char       *out,
+                  const char *value,
+                  gsize       len)
+{
+  char *start = out;
+  gsize i;
+
+  for (i = 0; i < len; i++)
+    {
+      char c = value[i];
+
+      if (G_UNLIKELY (c == ',' || c == '"' || c == '\r' || c == '\n'))
+        goto quoted;
+      *out++ = c;
+    }
+  return out;
+
+quoted:
+  out = start;
+  *out++ = '"';
+  for (i = 0; i < len; i++)
+    {
+      if (value[i] == '"')
+        *out++ = '"';
+      *out++ = value[i];
+    }
+  *out++ = '"';
+
+  return out;
+}
+
+/* The row the original store_bets () wrote with Python's csv module:
+ * agency,first_name,last_name,document,birthdate,number and CRLF.
+ * @out must hold LOTTERY_BET_ROW_MAX bytes; returns the row's length. */
+gsize
+lottery_bet_format_row (const LotteryBet *bet,
+                        char             *out)
+{
+  char *p = out;
+
+  p += lottery_format_uint (bet->agency, p);
+  *p++ = ',';
+  p = append_csv_field (p, bet->first_name, bet->first_name_len);
+  *p++ = ',';
+  p = append_csv_field (p, bet->last_name, bet->last_name_len);
+  *p++ = ',';
+  memcpy (p, bet->document, bet->document_len);
+  p += bet->document_len;
+  *p++ = ',';
+  memcpy (p, bet->birthdate, LOTTERY_BIRTHDATE_LEN);
+  p += LOTTERY_BIRTHDATE_LEN;
+  *p++ = ',';
+  p += lottery_format_uint (bet->number, p);
+  *p++ = '\r';
+  *p++ = '\n';
+
+  return (gsize) (p - out);
+}
+
+/* Is the last field of @line the winning number? The number is always
+ * last and never quoted, so this needs no CSV parsing; it reads the
+ * digits as the full parser would, leading zeros included. Static, so
+ * the draw's loop gets it inlined (an exported function in a -fPIC
+ * library is not). */
+static inline gboolean
+row_has_won (const char *line,
+             gsize       len)
+{
+  const char *comma = memrchr (line, ',', len);
+  const char *p;
+  guint64 v = 0;
+
+  if (comma == NULL || comma + 1 == line + len ||
+      (gsize) (line + len - comma - 1) > LOTTERY_NUMBER_MAX_DIGITS)
+    return FALSE;
+  for (p = comma + 1; p < line + len; p++)
+    {
+      if (*p < '0' || *p > '9')
+        return FALSE;
+      v = v * 10 + (guint64) (*p - '0');
+    }
+
+  return v == LOTTERY_WINNING_NUMBER;
+}
+
+gboolean
+lottery_bet_row_has_won (const char *line,
+                         gsize       len)
+{
+  return row_has_won (line, len);
+}
+
+/* Parses and validates one bets.csv row (without its line end) into
+ * @bet: six fields, the agency first. */
+gboolean
+lottery_bet_parse_row (const char *line,
+                       gsize       len,
+                       LotteryBet *bet,
+                       GError    **error)
+{
+  char scratch[LOTTERY_BET_ROW_MAX];
+  LotteryCsvField fields[7];
+  const char *values[LOTTERY_BET_N_FIELDS];
+  gsize lens[LOTTERY_BET_N_FIELDS];
+  guint64 agency;
+  int n, i;
+
+  if (len > sizeof scratch)
+    return lottery_store_fail (error, LOTTERY_STORE_ERROR_CORRUPT,
+                               _("row is too long"));
+
+  n = lottery_csv_split (line, len, fields, G_N_ELEMENTS (fields), scratch,
+                         error);
+  if (n < 0)
+    return FALSE;
+  if (n != 6)
+    return lottery_store_fail (error, LOTTERY_STORE_ERROR_CORRUPT,
+                               _("row does not have 6 fields"));
+  if (fields[0].len == 0 || fields[0].len > 9 ||
+      !lottery_all_digits (fields[0].data, fields[0].len) ||
+      (agency = g_ascii_strtoull (fields[0].data, NULL, 10)) == 0)
+    return lottery_store_fail (error, LOTTERY_STORE_ERROR_CORRUPT,
+                               _("agency is not a number"));
+
+  for (i = 0; i < LOTTERY_BET_N_FIELDS; i++)
+    {
+      values[i] = fields[i + 1].data;
+      lens[i] = fields[i + 1].len;
+    }
+  memset (bet, 0, sizeof *bet);
+  if (!lottery_bet_set_fields (bet, values, lens, error))
+    return FALSE;
+  bet->agency = (guint32) agency;
+
+  return TRUE;
+}
+
+/* Streams a bets.csv file back (the original load_bets ()): each row is
+ * parsed and validated again, so a damaged file is reported, with its
+ * line, not guessed at. With @winners_only, rows whose number is not
+ * the winning one are skipped before they are parsed; that is what
+ * makes the draw fast. */
+gboolean
+lottery_bet_rows_read (const char    *path,
+                       gboolean       winners_only,
+                       LotteryBetFunc func,
+                       gpointer       user_data,
+                       GCancellable  *cancellable,
+                       GError       **error)
+{
+  g_autoptr(LotteryCsvReader) reader = NULL;
+  g_autoptr(GError) local_error = NULL;
+  const char *line;
+  gsize len;
+
+  reader = lottery_csv_reader_new_for_path (path, error);
+  if (reader == NULL)
+    return FALSE;
+
+  while (lottery_csv_reader_next_line (reader, &line, &len, cancellable,
+                                       &local_error))
+    {
+      LotteryBet bet;
+
+      if (len == 0)
+        continue;
+      if (winners_only && !row_has_won (line, len))
+        continue;
+      if (!lottery_bet_parse_row (line, len, &bet, &local_error))
+        return lottery_store_fail (error, LOTTERY_STORE_ERROR_CORRUPT,
+                                   _("%s:%" PRIu64 ": %s"),
+                                   lottery_csv_reader_get_name (reader),
+                                   lottery_csv_reader_get_line_number (reader),
+                                   local_error->message);
+      if (!func (&bet, user_data))
+        return TRUE;
+    }
+
+  if (local_error != NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
+
+  return TRUE;
+}

@@ -1,0 +1,373 @@
+/* lottery-file-store.c: LotteryFileStore: the lottery in bets.csv,
+ * appended batch by batch, with its journal beside it.
+ *
+ * Owns the two files (through a LotteryJournal: lottery-journal.c says
+ * how the journal is laid out and recovered) and, with
+ * LOTTERY_FILE_STORE_SYNC, a LotterySyncer (lottery-syncer.c: group
+ * commit on its own thread). Appends run on the caller's thread (the
+ * batch workers, and the main thread for a FINISH); reading back runs
+ * on the caller's thread too (the draw's worker) over its own
+ * descriptor.
+ *
+ * Locks: `lock` guards the journal's descriptors and sizes, how much of
+ * the journal is written and `broken`. It is held for one group's two
+ * writes (rows, then records), so a batch's rows are contiguous and
+ * never interleave with another agency's; it is taken before the
+ * syncer's lock, never after, and never held during fdatasync ().
+ */
+#include "config.h"
+
+#include "lottery-file-store.h"
+#include "lottery-journal.h"
+#include "lottery-syncer.h"
+
+#include <glib/gi18n-lib.h>
+
+#include <errno.h>
+#include <unistd.h>
+
+struct _LotteryFileStore
+{
+  GObject parent_instance;
+
+  char           *path;           /* bets.csv (owned), for messages */
+  gboolean        sync;           /* LOTTERY_FILE_STORE_SYNC */
+  LotterySyncer  *syncer;         /* (owned) with sync, once recovered */
+
+  GMutex          lock;           /* guards everything below */
+  LotteryJournal  journal;        /* both files, their sizes */
+  guint64         journal_written; /* journal bytes in the file, without
+                                    * sync (with it, the syncer writes) */
+  gboolean        broken;         /* the files no longer end at a batch
+                                   * boundary */
+};
+
+static void lottery_file_store_iface_init (LotteryStoreInterface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (LotteryFileStore, lottery_file_store,
+                               G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (LOTTERY_TYPE_STORE,
+                                                      lottery_file_store_iface_init))
+
+static void
+lottery_file_store_finalize (GObject *object)
+{
+  LotteryFileStore *self = LOTTERY_FILE_STORE (object);
+
+  g_clear_pointer (&self->syncer, lottery_syncer_free);
+  lottery_journal_clear (&self->journal);
+  g_free (self->path);
+  g_mutex_clear (&self->lock);
+
+  G_OBJECT_CLASS (lottery_file_store_parent_class)->finalize (object);
+}
+
+static void
+lottery_file_store_class_init (LotteryFileStoreClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = lottery_file_store_finalize;
+}
+
+static void
+lottery_file_store_init (LotteryFileStore *self)
+{
+  g_mutex_init (&self->lock);
+}
+
+/* Opens (creating if needed) bets.csv and its journal, cuts back what
+ * a crash left half written, then replays the journal. No other thread
+ * may use the store before this returns, so it takes no lock: @func
+ * (which takes the state's lock) runs with none held. */
+static gboolean
+lottery_file_store_recover (LotteryStore           *store,
+                            LotteryStoreRecordFunc  func,
+                            gpointer                user_data,
+                            GCancellable           *cancellable,
+                            GError                **error)
+{
+  LotteryFileStore *self = LOTTERY_FILE_STORE (store);
+  guint64 good, data_end;
+
+  g_return_val_if_fail (self->journal.fd < 0, FALSE);
+
+  if (!lottery_journal_open (&self->journal, self->sync, error))
+    {
+      lottery_journal_close (&self->journal, NULL);
+      return FALSE;
+    }
+
+  self->journal_written = self->journal.size;
+  if (func != NULL &&
+      !lottery_journal_scan (&self->journal, self->journal.size, G_MAXUINT64,
+                             func, user_data, &good, &data_end, error))
+    return FALSE;
+  if (self->sync)
+    self->syncer = lottery_syncer_new (self->path, self->journal.data_fd,
+                                       self->journal.fd, self->journal.size);
+
+  return TRUE;
+}
+
+/* Called with the lock held: takes back a write that went half way. */
+static void
+cut_back (LotteryFileStore *self)
+{
+  /* With sync the journal is the syncer's alone (it may be writing
+   * right now), and this append wrote nothing to it. */
+  if (ftruncate (self->journal.data_fd, (off_t) self->journal.data_size) != 0 ||
+      (!self->sync &&
+       ftruncate (self->journal.fd, (off_t) self->journal_written) != 0))
+    {
+      /* No later batch may be acknowledged after a partial one. */
+      self->broken = TRUE;
+      g_critical ("Cannot cut %s back to %" G_GUINT64_FORMAT " bytes: %s",
+                  self->path, self->journal.data_size, g_strerror (errno));
+    }
+}
+
+/* Writes the rows, then their journal records, as one unit: on failure
+ * neither file keeps any of it. With sync, the records wait in the
+ * syncer for the sync of their rows. */
+static gboolean
+lottery_file_store_append (LotteryStore       *store,
+                           const char         *rows,
+                           LotteryStoreRecord *records,
+                           guint               n_records,
+                           guint64            *ticket,
+                           GError            **error)
+{
+  LotteryFileStore *self = LOTTERY_FILE_STORE (store);
+  g_autoptr(GMutexLocker) locker = NULL;
+  g_autofree guint8 *journal = NULL;
+  guint8 stack_journal[LOTTERY_JOURNAL_RECORD_SIZE * 16];
+  guint8 *out = stack_journal;
+  gsize len = 0, records_len = (gsize) n_records * LOTTERY_JOURNAL_RECORD_SIZE;
+  guint64 end;
+  guint i;
+  int saved;
+
+  if (records_len > sizeof stack_journal)
+    out = journal = g_malloc (records_len);
+  for (i = 0; i < n_records; i++)
+    len += records[i].end;
+
+  locker = g_mutex_locker_new (&self->lock);
+  if (self->journal.data_fd < 0)
+    return lottery_store_fail (error, LOTTERY_STORE_ERROR_CLOSED,
+                               _("Storage %s is closed"), self->path);
+  if (self->broken ||
+      (self->syncer != NULL && lottery_syncer_is_broken (self->syncer)))
+    return lottery_store_fail (error, LOTTERY_STORE_ERROR_BROKEN,
+                               _("Storage %s ends with a partial batch; "
+                                 "refusing to append after it"), self->path);
+
+  end = self->journal.data_size;
+  for (i = 0; i < n_records; i++)
+    {
+      end += records[i].end;
+      records[i].end = end;
+      lottery_journal_encode (out + (gsize) i * LOTTERY_JOURNAL_RECORD_SIZE,
+                              &records[i]);
+    }
+
+  if (!lottery_fd_write_all (self->journal.data_fd, rows, len, &saved) ||
+      (!self->sync &&
+       !lottery_fd_write_all (self->journal.fd, out, records_len, &saved)))
+    {
+      cut_back (self);
+      return lottery_store_fail (error, LOTTERY_STORE_ERROR_IO,
+                                 _("Cannot write to %s: %s"), self->path,
+                                 g_strerror (saved));
+    }
+
+  self->journal.data_size += len;
+  self->journal.size += records_len;
+  if (self->sync)
+    lottery_syncer_hold (self->syncer, out, records_len, self->journal.size);
+  else
+    self->journal_written += records_len;
+  if (ticket != NULL)
+    *ticket = self->journal.size;
+
+  return TRUE;
+}
+
+static void
+lottery_file_store_sync_async (LotteryStore        *store,
+                               guint64              ticket,
+                               GCancellable        *cancellable,
+                               GAsyncReadyCallback  callback,
+                               gpointer             user_data)
+{
+  LotteryFileStore *self = LOTTERY_FILE_STORE (store);
+  g_autoptr(GTask) task = NULL;
+
+  if (self->syncer != NULL)
+    {
+      lottery_syncer_sync_async (self->syncer, self,
+                                 lottery_file_store_sync_async, ticket,
+                                 cancellable, callback, user_data);
+      return;
+    }
+
+  /* Without sync there is nothing to wait for. */
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, lottery_file_store_sync_async);
+  g_task_return_boolean (task, TRUE);
+}
+
+static gboolean
+lottery_file_store_sync_finish (LotteryStore  *store,
+                                GAsyncResult  *result,
+                                GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, store), FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+static gboolean
+lottery_file_store_load_bets (LotteryStore  *store,
+                              gboolean       winners_only,
+                              LotteryBetFunc func,
+                              gpointer       user_data,
+                              GCancellable  *cancellable,
+                              GError       **error)
+{
+  return lottery_bet_rows_read (LOTTERY_FILE_STORE (store)->path, winners_only,
+                                func, user_data, cancellable, error);
+}
+
+static const char *
+lottery_file_store_get_location (LotteryStore *store)
+{
+  return LOTTERY_FILE_STORE (store)->path;
+}
+
+static guint64
+lottery_file_store_get_sync_count (LotteryStore *store)
+{
+  LotteryFileStore *self = LOTTERY_FILE_STORE (store);
+
+  return self->syncer != NULL ? lottery_syncer_get_count (self->syncer) : 0;
+}
+
+static gboolean
+lottery_file_store_close (LotteryStore *store,
+                          GError      **error)
+{
+  LotteryFileStore *self = LOTTERY_FILE_STORE (store);
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lock);
+  gboolean ok = TRUE;
+
+  /* Records still held go to disk with their rows. */
+  if (self->syncer != NULL &&
+      !lottery_syncer_close (self->syncer, self->journal.size, error))
+    ok = FALSE;
+  if (!lottery_journal_close (&self->journal, ok ? error : NULL))
+    ok = FALSE;
+
+  return ok;
+}
+
+static void
+lottery_file_store_iface_init (LotteryStoreInterface *iface)
+{
+  iface->recover = lottery_file_store_recover;
+  iface->append = lottery_file_store_append;
+  iface->sync_async = lottery_file_store_sync_async;
+  iface->sync_finish = lottery_file_store_sync_finish;
+  iface->load_bets = lottery_file_store_load_bets;
+  iface->get_location = lottery_file_store_get_location;
+  iface->get_sync_count = lottery_file_store_get_sync_count;
+  iface->close = lottery_file_store_close;
+}
+
+/**
+ * lottery_file_store_new:
+ * @path: bets.csv; the journal is @path with ".journal" appended
+ *
+ * Returns: (transfer full): a store that touches no file until
+ *   lottery_store_recover ().
+ */
+LotteryStore *
+lottery_file_store_new (const char           *path,
+                        LotteryFileStoreFlags flags)
+{
+  LotteryFileStore *self;
+
+  g_return_val_if_fail (path != NULL, NULL);
+
+  self = g_object_new (LOTTERY_TYPE_FILE_STORE, NULL);
+  self->path = g_strdup (path);
+  self->sync = (flags & LOTTERY_FILE_STORE_SYNC) != 0;
+  lottery_journal_init (&self->journal, path);
+
+  return LOTTERY_STORE (self);
+}
+
+/**
+ * lottery_file_store_open_full:
+ * @func: (nullable): called for every journal record kept, in order
+ *
+ * lottery_file_store_new () and lottery_store_recover () in one call.
+ *
+ * Returns: (transfer full): the store, or %NULL with @error set
+ */
+LotteryStore *
+lottery_file_store_open_full (const char             *path,
+                              LotteryFileStoreFlags   flags,
+                              LotteryStoreRecordFunc  func,
+                              gpointer                user_data,
+                              GError                **error)
+{
+  g_autoptr(LotteryStore) store = lottery_file_store_new (path, flags);
+
+  if (!lottery_store_recover (store, func, user_data, NULL, error))
+    return NULL;
+
+  return g_steal_pointer (&store);
+}
+
+LotteryStore *
+lottery_file_store_open (const char *path,
+                         GError    **error)
+{
+  return lottery_file_store_open_full (path, LOTTERY_FILE_STORE_NONE, NULL,
+                                       NULL, error);
+}
+
+const char *
+lottery_file_store_get_path (LotteryFileStore *self)
+{
+  g_return_val_if_fail (LOTTERY_IS_FILE_STORE (self), NULL);
+
+  return self->path;
+}
+
+/* Bytes in bets.csv. */
+guint64
+lottery_file_store_get_size (LotteryFileStore *self)
+{
+  g_autoptr(GMutexLocker) locker = NULL;
+
+  g_return_val_if_fail (LOTTERY_IS_FILE_STORE (self), 0);
+
+  locker = g_mutex_locker_new (&self->lock);
+  return self->journal.data_size;
+}
+
+/* With LOTTERY_FILE_STORE_SYNC, blocks until everything appended up to
+ * @ticket is on disk; otherwise returns at once. */
+gboolean
+lottery_file_store_sync (LotteryFileStore *self,
+                         guint64           ticket,
+                         GError          **error)
+{
+  g_return_val_if_fail (LOTTERY_IS_FILE_STORE (self), FALSE);
+
+  if (self->syncer == NULL)
+    return TRUE;
+
+  return lottery_syncer_sync (self->syncer, ticket, error);
+}

@@ -1,0 +1,504 @@
+/* lottery-journal.c: bets.csv's journal: the record format, reading
+ * the journal back, and recovery at open.
+ *
+ * bets.csv keeps the course's six columns, so it cannot say which batch
+ * a row came from. Beside it, bets.csv.journal holds one fixed-size
+ * record per batch (agency, sequence number, bets, and where the batch
+ * ends in bets.csv) and one per agency that finished. At open, the
+ * journal is read back to the last whole record whose rows are all in
+ * bets.csv, and both files are cut there: rows of a batch whose record
+ * never made it are not kept, so every row belongs to a batch that was
+ * written whole and acknowledged at most once.
+ *
+ * Plain functions over a LotteryJournal; no lock of their own: the
+ * file store calls them under its lock, or before anyone else can see
+ * the files (open), on the thread that opens the store.
+ */
+#include "config.h"
+
+#include "lottery-journal.h"
+#include "lottery-error.h"
+#include "lottery-log.h"
+
+#include <glib/gi18n-lib.h>
+#include <glib/gstdio.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* A journal record on disk, 32 bytes, integers big-endian:
+ *   0  "LJ"   magic
+ *   2  u8     type: 'B' batch, 'F' finish, 'A' adopted rows
+ *   3  u8     0
+ *   4  u32    agency
+ *   8  u32    sequence (batch) or last sequence (finish)
+ *  12  u32    bets stored by the batch (0 for a refused batch)
+ *  16  u64    size of bets.csv once the batch is in
+ *  24  u32    0
+ *  28  u32    FNV-1a of bytes 0..27
+ * The checksum tells a whole record from one torn by a crash or a
+ * block of zeros left by a power cut. */
+#define RECORD_SIZE LOTTERY_JOURNAL_RECORD_SIZE
+#define RECORD_MAGIC_0 'L'
+#define RECORD_MAGIC_1 'J'
+
+static gboolean fail_errno (GError     **error,
+                            int          saved,
+                            const char  *format,
+                            ...) G_GNUC_PRINTF (3, 4);
+
+/* @format takes the path and then the errno text. */
+static gboolean
+fail_errno (GError    **error,
+            int         saved,
+            const char *format,
+            ...)
+{
+  va_list args;
+
+  va_start (args, format);
+  lottery_fail_valist (error, G_IO_ERROR, g_io_error_from_errno (saved),
+                       format, args);
+  va_end (args);
+
+  return FALSE;
+}
+
+static guint32
+fnv1a (const guint8 *p,
+       gsize         len)
+{
+  guint32 h = 2166136261u;
+
+  while (len-- > 0)
+    h = (h ^ *p++) * 16777619u;
+
+  return h;
+}
+
+static void
+put_u32 (guint8 *p, guint32 v)
+{
+  v = GUINT32_TO_BE (v);
+  memcpy (p, &v, 4);
+}
+
+static guint32
+get_u32 (const guint8 *p)
+{
+  guint32 v;
+
+  memcpy (&v, p, 4);
+  return GUINT32_FROM_BE (v);
+}
+
+void
+lottery_journal_encode (guint8                   *p,
+                        const LotteryStoreRecord *record)
+{
+  guint64 end = GUINT64_TO_BE (record->end);
+
+  memset (p, 0, RECORD_SIZE);
+  p[0] = RECORD_MAGIC_0;
+  p[1] = RECORD_MAGIC_1;
+  p[2] = (guint8) record->type;
+  put_u32 (p + 4, record->agency);
+  put_u32 (p + 8, record->sequence);
+  put_u32 (p + 12, record->count);
+  memcpy (p + 16, &end, 8);
+  put_u32 (p + 28, fnv1a (p, 28));
+}
+
+gboolean
+lottery_journal_decode (const guint8       *p,
+                        LotteryStoreRecord *record)
+{
+  guint64 end;
+
+  if (p[0] != RECORD_MAGIC_0 || p[1] != RECORD_MAGIC_1 ||
+      (p[2] != LOTTERY_STORE_RECORD_BATCH &&
+       p[2] != LOTTERY_STORE_RECORD_FINISH &&
+       p[2] != LOTTERY_STORE_RECORD_ADOPTED) ||
+      get_u32 (p + 28) != fnv1a (p, 28))
+    return FALSE;
+
+  record->type = (LotteryStoreRecordType) p[2];
+  record->agency = get_u32 (p + 4);
+  record->sequence = get_u32 (p + 8);
+  record->count = get_u32 (p + 12);
+  memcpy (&end, p + 16, 8);
+  record->end = GUINT64_FROM_BE (end);
+
+  return TRUE;
+}
+
+/* write () until done; on failure @saved_errno says why (ENOSPC for a
+ * write that took nothing). */
+gboolean
+lottery_fd_write_all (int         fd,
+                      const void *data,
+                      gsize       len,
+                      int        *saved_errno)
+{
+  gsize done = 0;
+
+  while (done < len)
+    {
+      ssize_t n = write (fd, (const char *) data + done, len - done);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        {
+          *saved_errno = n < 0 ? errno : ENOSPC;
+          return FALSE;
+        }
+      done += (gsize) n;
+    }
+
+  return TRUE;
+}
+
+/* Reads the journal's first @limit bytes record by record, stopping at
+ * the first record that is not whole and consistent: torn, out of order,
+ * or past the end of bets.csv (or @max_end). @good gets how many bytes
+ * were good and @data_end where the last good batch ends in bets.csv.
+ * Fails only on a read error: damage is not an error, it is cut. */
+gboolean
+lottery_journal_scan (LotteryJournal         *self,
+                      guint64                 limit,
+                      guint64                 max_end,
+                      LotteryStoreRecordFunc  func,
+                      gpointer                user_data,
+                      guint64                *good,
+                      guint64                *data_end,
+                      GError                **error)
+{
+  guint8 buf[RECORD_SIZE * 256];
+  guint64 offset = 0;
+  guint64 end = 0;
+
+  while (offset + RECORD_SIZE <= limit)
+    {
+      gsize want = (gsize) MIN (sizeof buf, (limit - offset) / RECORD_SIZE *
+                                            RECORD_SIZE);
+      ssize_t got = pread (self->fd, buf, want, (off_t) offset);
+      gsize i;
+
+      if (got < 0 && errno == EINTR)
+        continue;
+      if (got < 0)
+        return fail_errno (error, errno, _("Cannot read journal %s: %s"),
+                           self->path, g_strerror (errno));
+      if (got < RECORD_SIZE)
+        break;
+      for (i = 0; i + RECORD_SIZE <= (gsize) got; i += RECORD_SIZE)
+        {
+          LotteryStoreRecord record;
+
+          if (!lottery_journal_decode (buf + i, &record) || record.end < end ||
+              record.end > MIN (self->data_size, max_end))
+            goto done;
+          if (func != NULL && !func (&record, user_data))
+            goto done;
+          end = record.end;
+          offset += RECORD_SIZE;
+        }
+    }
+
+done:
+  *good = offset;
+  *data_end = end;
+  return TRUE;
+}
+
+/* Does bets.csv have a line end just before @end? After a power cut
+ * the file's length can be on disk before its last block. */
+static gboolean
+ends_a_row (LotteryJournal *self,
+            guint64         end,
+            gboolean       *ends,
+            GError        **error)
+{
+  char c = 0;
+  ssize_t got;
+
+  *ends = TRUE;
+  if (end == 0)
+    return TRUE;
+  do
+    got = pread (self->data_fd, &c, 1, (off_t) (end - 1));
+  while (got < 0 && errno == EINTR);
+  if (got < 0)
+    return fail_errno (error, errno, _("Cannot read storage %s: %s"),
+                       self->data_path, g_strerror (errno));
+  *ends = got == 1 && c == '\n';
+
+  return TRUE;
+}
+
+/* Cuts bets.csv back to @end bytes, if it is longer. */
+static gboolean
+cut_data (LotteryJournal *self,
+          guint64         end,
+          GError        **error)
+{
+  if (end >= self->data_size)
+    return TRUE;
+  if (ftruncate (self->data_fd, (off_t) end) != 0)
+    return fail_errno (error, errno, _("Cannot cut storage %s: %s"),
+                       self->data_path, g_strerror (errno));
+  lottery_log (G_LOG_LEVEL_INFO, "recover", "success",
+               "truncated_bytes: %" G_GUINT64_FORMAT, self->data_size - end);
+  self->data_size = end;
+
+  return TRUE;
+}
+
+/* Finds how much of the journal and bets.csv to keep, and cuts the
+ * rest: a batch whose rows are not all there, or whose record is
+ * missing, is not part of the lottery. */
+static gboolean
+recover (LotteryJournal *self,
+         GError        **error)
+{
+  guint64 good, data_end;
+  gboolean ends;
+
+  if (!lottery_journal_scan (self, self->size, G_MAXUINT64, NULL, NULL,
+                             &good, &data_end, error) ||
+      !ends_a_row (self, data_end, &ends, error))
+    return FALSE;
+  /* Walk back over records whose last row is not on disk. */
+  while (!ends)
+    {
+      if (!lottery_journal_scan (self, good, data_end - 1, NULL, NULL,
+                                 &good, &data_end, error) ||
+          !ends_a_row (self, data_end, &ends, error))
+        return FALSE;
+    }
+
+  if (good < self->size)
+    {
+      if (ftruncate (self->fd, (off_t) good) != 0)
+        return fail_errno (error, errno, _("Cannot cut journal %s: %s"),
+                           self->path, g_strerror (errno));
+      lottery_log (G_LOG_LEVEL_INFO, "recover_journal", "success",
+                   "truncated_bytes: %" G_GUINT64_FORMAT,
+                   self->size - good);
+      self->size = good;
+    }
+
+  return cut_data (self, data_end, error);
+}
+
+/* A bets.csv that ends in the middle of a row (a write cut short)
+ * cannot be appended to: the next row would be glued onto it. */
+static guint64
+last_row_end (LotteryJournal *self)
+{
+  char buf[4096];
+  guint64 end = self->data_size;
+
+  while (end > 0)
+    {
+      gsize n = (gsize) MIN (end, sizeof buf);
+      const char *nl;
+
+      if (pread (self->data_fd, buf, n, (off_t) (end - n)) != (ssize_t) n)
+        break;
+      nl = memrchr (buf, '\n', n);
+      if (nl != NULL)
+        {
+          end = end - n + (guint64) (nl - buf) + 1;
+          break;
+        }
+      end -= n;
+    }
+
+  return end;
+}
+
+/* bets.csv has rows but there is no journal (it was written by other
+ * means, or the journal was removed): keep its whole rows, record them
+ * as adopted, and start every agency from its first batch. */
+static gboolean
+adopt (LotteryJournal *self,
+       gboolean        sync,
+       GError        **error)
+{
+  LotteryStoreRecord record = { LOTTERY_STORE_RECORD_ADOPTED, 0, 0, 0, 0 };
+  guint8 buf[RECORD_SIZE];
+  int saved = 0;
+
+  record.end = last_row_end (self);
+  if (!cut_data (self, record.end, error))
+    return FALSE;
+
+  g_warning ("%s holds %" G_GUINT64_FORMAT " bytes of bets but %s is "
+             "missing: they are kept, and every agency starts from its "
+             "first batch", self->data_path, self->data_size, self->path);
+  lottery_journal_encode (buf, &record);
+  if (sync && fdatasync (self->data_fd) != 0)
+    return fail_errno (error, errno, _("Cannot sync storage %s: %s"),
+                       self->data_path, g_strerror (errno));
+  if (!lottery_fd_write_all (self->fd, buf, RECORD_SIZE, &saved))
+    goto failed;
+  if (sync && fdatasync (self->fd) != 0)
+    {
+      saved = errno;
+      goto failed;
+    }
+  self->size = RECORD_SIZE;
+  return TRUE;
+
+failed:
+  /* Leave no half record behind. */
+  if (ftruncate (self->fd, 0) != 0)
+    g_warning ("Cannot cut journal %s: %s", self->path,
+               g_strerror (errno));
+  return fail_errno (error, saved, _("Cannot write journal %s: %s"),
+                     self->path, g_strerror (saved));
+}
+
+static int
+open_file (const char *path,
+           int         flags,
+           guint64    *size,
+           gboolean   *created,
+           GError    **error)
+{
+  struct stat st = { 0 };
+  int fd;
+
+  errno = 0;
+  *created = !g_file_test (path, G_FILE_TEST_EXISTS);
+  /* Names, documents and birth dates: not for every user to read. */
+  fd = g_open (path, flags | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  if (fd < 0)
+    {
+      fail_errno (error, errno, _("Cannot open storage %s: %s"), path,
+                  g_strerror (errno));
+      return -1;
+    }
+  if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode))
+    {
+      int saved = errno;
+
+      if (saved == 0 || S_ISDIR (st.st_mode))
+        saved = EISDIR;
+      g_close (fd, NULL);
+      fail_errno (error, saved, _("Cannot use storage %s: %s"), path,
+                  g_strerror (saved));
+      return -1;
+    }
+  *size = (guint64) st.st_size;
+
+  return fd;
+}
+
+/* A new file's name is only durable once its directory is synced. */
+static void
+sync_directory (const char *path)
+{
+  g_autofree char *dir = g_path_get_dirname (path);
+  int fd = g_open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+
+  if (fd >= 0)
+    {
+      fsync (fd);
+      g_close (fd, NULL);
+    }
+}
+
+
+void
+lottery_journal_init (LotteryJournal *self,
+                      const char     *data_path)
+{
+  self->data_path = g_strdup (data_path);
+  self->path = g_strconcat (data_path, ".journal", NULL);
+  self->data_fd = -1;
+  self->fd = -1;
+  self->data_size = 0;
+  self->size = 0;
+}
+
+/**
+ * lottery_journal_open:
+ * @sync: make the files' creation and any repair durable
+ *
+ * Opens (creating if needed) bets.csv and its journal, and cuts back
+ * what a crash left half written; a bets.csv without a journal is
+ * adopted. Afterwards both files end at the same batch boundary.
+ */
+gboolean
+lottery_journal_open (LotteryJournal *self,
+                      gboolean        sync,
+                      GError        **error)
+{
+  gboolean created, journal_created;
+
+  self->data_fd = open_file (self->data_path, O_RDWR, &self->data_size,
+                             &created, error);
+  if (self->data_fd < 0)
+    return FALSE;
+  self->fd = open_file (self->path, O_RDWR, &self->size, &journal_created,
+                        error);
+  if (self->fd < 0)
+    return FALSE;
+  if (sync && (created || journal_created))
+    sync_directory (self->data_path);
+
+  /* A journal without its bets.csv is most likely an old lottery's:
+   * replaying it against a new file would skip or finish agencies. */
+  if (created && self->size > 0)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                   _("%s is missing but its journal %s is not: restore "
+                     "%s, or move the journal away too to start a new "
+                     "lottery"), self->data_path, self->path,
+                   self->data_path);
+      g_unlink (self->data_path);
+      return FALSE;
+    }
+
+  if (journal_created && self->data_size > 0)
+    return adopt (self, sync, error);
+
+  return recover (self, error);
+}
+
+/* Closes both files; harmless twice. */
+gboolean
+lottery_journal_close (LotteryJournal *self,
+                       GError        **error)
+{
+  gboolean ok = TRUE;
+
+  if (self->data_fd >= 0)
+    {
+      if (!g_close (self->data_fd, error))
+        ok = FALSE;
+      self->data_fd = -1;
+    }
+  if (self->fd >= 0)
+    {
+      if (!g_close (self->fd, ok ? error : NULL))
+        ok = FALSE;
+      self->fd = -1;
+    }
+
+  return ok;
+}
+
+void
+lottery_journal_clear (LotteryJournal *self)
+{
+  lottery_journal_close (self, NULL);
+  g_clear_pointer (&self->data_path, g_free);
+  g_clear_pointer (&self->path, g_free);
+}

@@ -1,0 +1,638 @@
+/* lottery-http-server.c: metrics, status and a status page over HTTP.
+ *
+ * A SoupServer on the main context, fed by a socket service of our own
+ * so that the number of connections and their lifetime stay bounded:
+ * at most MAX_CONNECTIONS at once (HTTPS: MAX_TLS_CONNECTIONS, since
+ * GIO's handshakes take a thread of the pool agencies' batches use),
+ * each one request (no keep-alive) and closed after TIMEOUT_S whatever
+ * it is doing. Only GET and HEAD, no request body beyond MAX_BODY.
+ * Every answer is read from LotteryState and LotteryMetrics, which
+ * never wait for the agencies' work, nor it for them.
+ */
+#include "config.h"
+
+#include "lottery-http-server.h"
+#include "lottery-error.h"
+#include "lottery-log.h"
+#include "lottery-metrics.h"
+#include "lottery-protocol.h"
+#include "lottery-status-reply.h"
+#include "lottery-status-view.h"
+
+#include <glib/gi18n.h>
+#include <libsoup/soup.h>
+#include <string.h>
+
+#define MAX_CONNECTIONS     64
+#define MAX_TLS_CONNECTIONS 8
+#define TIMEOUT_S           10
+#define MAX_BODY            4096
+#define PAGE_RESOURCE       "/org/lottery/server/status-page.html"
+#define HISTORY             300 /* seconds of bets per second kept */
+
+struct _LotteryHttpServer
+{
+  GObject parent_instance;
+
+  LotteryState    *state;       /* (owned) */
+  GTlsCertificate *certificate; /* (owned) (nullable): plain HTTP */
+  SoupServer      *soup;        /* (owned) */
+  GSocketService  *service;     /* (owned) (nullable) */
+  GHashTable      *open;        /* GIOStream * (weak) -> Connection * */
+  guint            sweep;
+  guint16          port;
+  /* Bets stored each second, oldest first, so that the page's chart
+   * has the last minutes as soon as it opens. */
+  guint64          history[HISTORY];
+  guint            history_len;
+  guint64          last_total;
+};
+
+G_DEFINE_FINAL_TYPE (LotteryHttpServer, lottery_http_server, G_TYPE_OBJECT)
+
+/* One accepted connection, until soup lets go of its stream. */
+typedef struct
+{
+  LotteryHttpServer *server;
+  GSocket           *socket;   /* (owned) */
+  gint64             deadline; /* monotonic */
+} Connection;
+
+static void
+connection_free (Connection *connection)
+{
+  g_object_unref (connection->socket);
+  g_free (connection);
+}
+
+static void
+stream_gone_cb (gpointer  data,
+                GObject  *stream)
+{
+  Connection *connection = data;
+
+  g_hash_table_remove (connection->server->open, stream);
+}
+
+static void
+forget_connections (LotteryHttpServer *self)
+{
+  GHashTableIter iter;
+  gpointer stream, connection;
+
+  g_hash_table_iter_init (&iter, self->open);
+  while (g_hash_table_iter_next (&iter, &stream, &connection))
+    {
+      g_object_weak_unref (stream, stream_gone_cb, connection);
+      g_socket_shutdown (((Connection *) connection)->socket, TRUE, TRUE,
+                         NULL);
+      g_hash_table_iter_remove (&iter);
+    }
+}
+
+static void
+lottery_http_server_finalize (GObject *object)
+{
+  LotteryHttpServer *self = LOTTERY_HTTP_SERVER (object);
+
+  lottery_http_server_stop (self);
+  g_hash_table_unref (self->open);
+  g_clear_object (&self->soup);
+  g_clear_object (&self->certificate);
+  g_clear_object (&self->state);
+
+  G_OBJECT_CLASS (lottery_http_server_parent_class)->finalize (object);
+}
+
+static void
+lottery_http_server_class_init (LotteryHttpServerClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = lottery_http_server_finalize;
+}
+
+static void
+lottery_http_server_init (LotteryHttpServer *self)
+{
+  self->open = g_hash_table_new_full (NULL, NULL, NULL,
+                                      (GDestroyNotify) connection_free);
+}
+
+/* ---- answers ---- */
+
+/* The STATUS answer, decoded as lottery-client --status decodes it, so
+ * that /status.json is the same document as --status --json. */
+static LotteryStatusView *
+fetch_status (LotteryState *state)
+{
+  g_autoptr(GBytes) reply = lottery_status_reply_new (state);
+  g_autoptr(LotteryStatusView) view = lottery_status_view_new ();
+  gsize len, offset = 0;
+  const guint8 *data = g_bytes_get_data (reply, &len);
+
+  while (offset + LOTTERY_FRAME_PREFIX <= len)
+    {
+      LotteryMessage message;
+      gsize body_len;
+
+      if (!lottery_frame_parse_prefix (data + offset, &body_len, NULL) ||
+          offset + LOTTERY_FRAME_PREFIX + body_len > len ||
+          !lottery_message_decode (data + offset + LOTTERY_FRAME_PREFIX,
+                                   body_len, &message, NULL) ||
+          message.type != LOTTERY_MESSAGE_STATUS_REPLY ||
+          !lottery_status_view_add_reply (view, &message, NULL))
+        return NULL;
+      offset += LOTTERY_FRAME_PREFIX + body_len;
+    }
+
+  return view->complete ? g_steal_pointer (&view) : NULL;
+}
+
+/* The page's words, for xgettext; the page names them @_text_@. */
+static const char * const page_words[] G_GNUC_UNUSED = {
+  N_("Lottery status"), N_("Agencies finished"), N_("Bets stored"),
+  N_("Bets per second"), N_("Draw"), N_("Agencies"), N_("Agency"),
+  N_("Bets"), N_("Share"), N_("State"), N_("Bets per second, last 5 minutes"),
+  N_("Finished"), N_("Uploading"), N_("Waiting"), N_("Not yet"),
+  N_("Updated every second"), N_("Static view: JavaScript is off"),
+};
+
+/* Replaces every @_text_@ by the translation of text. */
+static void
+translate_page (GString *page)
+{
+  gsize from = 0;
+  char *start;
+
+  while ((start = strstr (page->str + from, "@_")) != NULL)
+    {
+      gsize pos = (gsize) (start - page->str);
+      char *end = strstr (start + 2, "_@");
+      g_autofree char *word = NULL;
+      const char *translated;
+
+      if (end == NULL)
+        break;
+      word = g_strndup (start + 2, (gsize) (end - start - 2));
+      translated = _(word);
+      g_string_erase (page, (gssize) pos, end + 2 - start);
+      g_string_insert (page, (gssize) pos, translated);
+      from = pos + strlen (translated);
+    }
+}
+
+static const char *
+agency_state (const LotteryStatusEntry *entry,
+              const char              **css)
+{
+  if (entry->flags & LOTTERY_AGENCY_FINISHED)
+    {
+      *css = "finished";
+      return _("Finished");
+    }
+  if (entry->flags & LOTTERY_AGENCY_CONNECTED)
+    {
+      *css = "uploading";
+      return _("Uploading");
+    }
+  *css = "waiting";
+  return _("Waiting");
+}
+
+/* The chart of bets per second: an SVG path in a 300 x 100 box, the
+ * newest second on the right, and its area below. */
+static void
+render_chart (LotteryHttpServer *self,
+              GString           *page)
+{
+  g_autoptr(GString) line = g_string_new (NULL);
+  g_autoptr(GString) values = g_string_new (NULL);
+  g_autofree char *area = NULL;
+  g_autofree char *peak = NULL;
+  g_autofree char *rate = NULL;
+  guint x0 = HISTORY - self->history_len;
+  guint64 top = 1;
+  guint i;
+
+  for (i = 0; i < self->history_len; i++)
+    top = MAX (top, self->history[i]);
+  for (i = 0; i < self->history_len; i++)
+    {
+      g_string_append_printf (line, "%c%u %.1f", i == 0 ? 'M' : 'L', x0 + i,
+                              100 - self->history[i] * 95.0 / top);
+      g_string_append_printf (values, "%s%" G_GUINT64_FORMAT, i == 0 ? "" : ",",
+                              self->history[i]);
+    }
+  area = line->len > 0 ? g_strdup_printf ("%sL%u 100L%u 100Z", line->str,
+                                          HISTORY, x0)
+                       : g_strdup ("");
+  peak = g_strdup_printf ("%" G_GUINT64_FORMAT, top);
+  rate = g_strdup_printf ("%" G_GUINT64_FORMAT, self->history_len > 0
+                          ? self->history[self->history_len - 1] : 0);
+  g_string_replace (page, "@CHART_LINE@", line->str, 1);
+  g_string_replace (page, "@CHART_AREA@", area, 1);
+  g_string_replace (page, "@HISTORY@", values->str, 1);
+  g_string_replace (page, "@PEAK@", peak, 1);
+  g_string_replace (page, "@RATE@", rate, 1);
+}
+
+/* The page with the state as it is now: correct without JavaScript,
+ * which then keeps it up to date. Every value is a number the server
+ * counted or one of its own words: nothing to escape. */
+static char *
+render_page (LotteryHttpServer *self,
+             LotteryStatusView *view)
+{
+  g_autoptr(GBytes) resource = g_resources_lookup_data (
+    PAGE_RESOURCE, G_RESOURCE_LOOKUP_FLAGS_NONE, NULL);
+  g_autoptr(GString) rows = g_string_new (NULL);
+  g_autofree char *draw = NULL;
+  g_autofree char *header = NULL;
+  GString *page;
+  guint64 total = 0, most = 0;
+  guint finished = 0;
+  guint i;
+
+  g_assert (resource != NULL);
+  for (i = 0; i < view->entries->len; i++)
+    {
+      const LotteryStatusEntry *e =
+        &g_array_index (view->entries, LotteryStatusEntry, i);
+
+      total += e->bets;
+      most = MAX (most, e->bets);
+      finished += (e->flags & LOTTERY_AGENCY_FINISHED) ? 1 : 0;
+    }
+  for (i = 0; i < view->entries->len; i++)
+    {
+      const LotteryStatusEntry *e =
+        &g_array_index (view->entries, LotteryStatusEntry, i);
+      const char *css;
+      const char *label = agency_state (e, &css);
+
+      g_string_append_printf (
+        rows,
+        "<tr id=\"agency-%u\" class=\"%s\"><td>%u</td>"
+        "<td class=\"num bets\">%" G_GUINT64_FORMAT "</td>"
+        "<td class=\"share\"><div class=\"bar\"><span style=\"width:%u%%\">"
+        "</span></div></td><td><span class=\"pill\">%s</span></td></tr>\n",
+        i + 1, css, i + 1, e->bets,
+        most > 0 ? (guint) (e->bets * 100 / most) : 0, label);
+    }
+
+  if (view->draw_done)
+    {
+      g_autoptr(GDateTime) when =
+        g_date_time_new_from_unix_utc (view->draw_time);
+
+      draw = when != NULL ? g_date_time_format (when, "%Y-%m-%d %H:%M:%S UTC")
+                          : NULL;
+    }
+  if (draw == NULL)
+    draw = g_strdup (_("Not yet"));
+  header = g_strdup_printf ("%u", view->agencies);
+
+  page = g_string_new_len (g_bytes_get_data (resource, NULL),
+                           (gssize) g_bytes_get_size (resource));
+  translate_page (page);
+  render_chart (self, page);
+  g_string_replace (page, "@ROWS@", rows->str, 1);
+  g_string_replace (page, "@DRAW@", draw, 0);
+  g_string_replace (page, "@DRAW_STATE@", view->draw_done ? "done" : "pending",
+                    0);
+  g_string_replace (page, "@AGENCIES@", header, 0);
+  {
+    g_autofree char *text = g_strdup_printf ("%u", finished);
+
+    g_string_replace (page, "@FINISHED@", text, 0);
+  }
+  {
+    g_autofree char *text = g_strdup_printf ("%" G_GUINT64_FORMAT, total);
+
+    g_string_replace (page, "@BETS@", text, 0);
+  }
+
+  return g_string_free (page, FALSE);
+}
+
+static void
+reply (SoupServerMessage *msg,
+       guint              status,
+       const char        *type,
+       char              *body)
+{
+  SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
+
+  soup_message_headers_replace (headers, "Cache-Control", "no-store");
+  soup_message_headers_replace (headers, "X-Content-Type-Options", "nosniff");
+  soup_server_message_set_status (msg, status, NULL);
+  soup_server_message_set_response (msg, type, SOUP_MEMORY_TAKE, body,
+                                    strlen (body));
+}
+
+static void
+handle_request (SoupServer        *soup,
+                SoupServerMessage *msg,
+                const char        *path,
+                GHashTable        *query,
+                gpointer           user_data)
+{
+  LotteryHttpServer *self = user_data;
+  const char *method = soup_server_message_get_method (msg);
+  g_autoptr(LotteryStatusView) view = NULL;
+
+  if (g_strcmp0 (method, "GET") != 0 && g_strcmp0 (method, "HEAD") != 0)
+    {
+      soup_message_headers_replace (
+        soup_server_message_get_response_headers (msg), "Allow", "GET, HEAD");
+      reply (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "text/plain",
+             g_strdup ("only GET and HEAD\n"));
+      return;
+    }
+
+  if (g_str_equal (path, "/metrics"))
+    {
+      reply (msg, SOUP_STATUS_OK, "text/plain; version=0.0.4; charset=utf-8",
+             lottery_metrics_render (lottery_metrics_get_default (),
+                                     self->state));
+      return;
+    }
+  if (g_str_equal (path, "/healthz"))
+    {
+      reply (msg, SOUP_STATUS_OK, "text/plain", g_strdup ("ok\n"));
+      return;
+    }
+  if (!g_str_equal (path, "/status.json") && !g_str_equal (path, "/"))
+    {
+      reply (msg, SOUP_STATUS_NOT_FOUND, "text/plain",
+             g_strdup ("not found\n"));
+      return;
+    }
+
+  view = fetch_status (self->state);
+  if (view == NULL)
+    reply (msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, "text/plain",
+           g_strdup ("status unavailable\n"));
+  else if (g_str_equal (path, "/status.json"))
+    reply (msg, SOUP_STATUS_OK, "application/json",
+           lottery_status_view_format_json (view));
+  else
+    reply (msg, SOUP_STATUS_OK, "text/html; charset=utf-8",
+           render_page (self, view));
+}
+
+/* A request with a body is not for us: rather than let soup read it,
+ * the connection is taken from soup and closed. */
+static void
+got_headers_cb (SoupServerMessage *msg,
+                gpointer           user_data)
+{
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
+  SoupEncoding encoding = soup_message_headers_get_encoding (headers);
+  g_autoptr(GIOStream) stream = NULL;
+
+  if (encoding == SOUP_ENCODING_NONE ||
+      (encoding == SOUP_ENCODING_CONTENT_LENGTH &&
+       soup_message_headers_get_content_length (headers) <= MAX_BODY))
+    return;
+
+  stream = soup_server_message_steal_connection (msg);
+  if (stream != NULL)
+    g_io_stream_close (stream, NULL, NULL);
+}
+
+static void
+request_started_cb (SoupServer        *soup,
+                    SoupServerMessage *msg,
+                    gpointer           user_data)
+{
+  g_signal_connect (msg, "got-headers", G_CALLBACK (got_headers_cb), NULL);
+}
+
+/* ---- connections ---- */
+
+static gboolean
+incoming_cb (GSocketService    *service,
+             GSocketConnection *connection,
+             GObject           *source_object,
+             gpointer           user_data)
+{
+  LotteryHttpServer *self = user_data;
+  GSocket *socket = g_socket_connection_get_socket (connection);
+  guint limit = self->certificate != NULL ? MAX_TLS_CONNECTIONS
+                                          : MAX_CONNECTIONS;
+  g_autoptr(GSocketAddress) local = NULL;
+  g_autoptr(GSocketAddress) remote = NULL;
+  g_autoptr(GIOStream) stream = NULL;
+  g_autoptr(GError) error = NULL;
+  Connection *tracked;
+
+  local = g_socket_connection_get_local_address (connection, NULL);
+  remote = g_socket_connection_get_remote_address (connection, NULL);
+  if (g_hash_table_size (self->open) >= limit || local == NULL ||
+      remote == NULL)
+    {
+      g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
+      return TRUE;
+    }
+
+  if (self->certificate != NULL)
+    {
+      stream = G_IO_STREAM (g_tls_server_connection_new (
+        G_IO_STREAM (connection), self->certificate, &error));
+      if (stream == NULL)
+        {
+          lottery_log (LOTTERY_LOG_ERROR, "http_accept", "fail", "error: %s",
+                       error->message);
+          g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
+          return TRUE;
+        }
+    }
+  else
+    stream = g_object_ref (G_IO_STREAM (connection));
+
+  tracked = g_new0 (Connection, 1);
+  tracked->server = self;
+  tracked->socket = g_object_ref (socket);
+  tracked->deadline = g_get_monotonic_time () + TIMEOUT_S * G_USEC_PER_SEC;
+  g_hash_table_insert (self->open, stream, tracked);
+  g_object_weak_ref (G_OBJECT (stream), stream_gone_cb, tracked);
+
+  if (!soup_server_accept_iostream (self->soup, stream, local, remote,
+                                    &error))
+    lottery_log (LOTTERY_LOG_ERROR, "http_accept", "fail", "error: %s",
+                 error->message);
+
+  return TRUE;
+}
+
+/* Once a second: the chart's next point, and connections past their
+ * deadline are shut down (soup sees their end and lets go of them). */
+static gboolean
+sweep_cb (gpointer user_data)
+{
+  LotteryHttpServer *self = user_data;
+  gint64 now = g_get_monotonic_time ();
+  guint64 total = lottery_state_get_bets_stored (self->state);
+  GHashTableIter iter;
+  gpointer connection;
+
+  if (self->history_len == HISTORY)
+    memmove (self->history, self->history + 1,
+             (HISTORY - 1) * sizeof self->history[0]);
+  else
+    self->history_len++;
+  self->history[self->history_len - 1] =
+    total >= self->last_total ? total - self->last_total : 0;
+  self->last_total = total;
+
+  g_hash_table_iter_init (&iter, self->open);
+  while (g_hash_table_iter_next (&iter, NULL, &connection))
+    if (((Connection *) connection)->deadline <= now)
+      g_socket_shutdown (((Connection *) connection)->socket, TRUE, TRUE,
+                         NULL);
+
+  return G_SOURCE_CONTINUE;
+}
+
+/**
+ * lottery_http_server_new:
+ * @state: the lottery whose figures are served
+ * @config: with tls.certificate and tls.key set, HTTPS with them
+ *
+ * Returns: (transfer full): a server that listens nowhere yet, or
+ *   %NULL if the certificate cannot be loaded
+ */
+LotteryHttpServer *
+lottery_http_server_new (LotteryState              *state,
+                         const LotteryServerConfig *config,
+                         GError                   **error)
+{
+  g_autoptr(LotteryHttpServer) self =
+    g_object_new (LOTTERY_TYPE_HTTP_SERVER, NULL);
+
+  g_return_val_if_fail (LOTTERY_IS_STATE (state), NULL);
+
+  self->state = g_object_ref (state);
+  if (config->tls_certificate != NULL)
+    {
+      self->certificate = g_tls_certificate_new_from_files (
+        config->tls_certificate, config->tls_key, error);
+      if (self->certificate == NULL)
+        return NULL;
+    }
+
+  self->soup = soup_server_new ("server-header", "lottery-server", NULL);
+  soup_server_add_handler (self->soup, NULL, handle_request, self, NULL);
+  g_signal_connect (self->soup, "request-started",
+                    G_CALLBACK (request_started_cb), NULL);
+
+  return g_steal_pointer (&self);
+}
+
+/* ADDRESS:PORT with a literal address ([…] for IPv6); port 0 picks a
+ * free one. */
+static GSocketAddress *
+parse_address (const char *text,
+               GError    **error)
+{
+  g_autofree char *host = NULL;
+  g_autoptr(GInetAddress) address = NULL;
+  guint16 port = 0;
+  const char *colon = strrchr (text, ':');
+  guint64 number;
+
+  if (colon != NULL &&
+      g_ascii_string_to_unsigned (colon + 1, 10, 0, 65535, &number, NULL))
+    {
+      port = (guint16) number;
+      host = g_strndup (text, (gsize) (colon - text));
+      if (host[0] == '[' && host[strlen (host) - 1] == ']')
+        {
+          char *inner = g_strndup (host + 1, strlen (host) - 2);
+
+          g_free (host);
+          host = inner;
+        }
+      address = g_inet_address_new_from_string (host);
+    }
+  if (address == NULL)
+    {
+      lottery_fail (error, LOTTERY_ERROR_CONFIG,
+                    _("http.listen: “%s” is not ADDRESS:PORT, such as "
+                      "127.0.0.1:9090 or [::1]:9090"), text);
+      return NULL;
+    }
+
+  return g_inet_socket_address_new (address, port);
+}
+
+gboolean
+lottery_http_server_listen (LotteryHttpServer *self,
+                            const char        *address,
+                            GError           **error)
+{
+  g_autoptr(GSocketAddress) wanted = NULL;
+  g_autoptr(GSocketAddress) effective = NULL;
+  g_autoptr(GError) local_error = NULL;
+  g_autofree char *shown = NULL;
+
+  g_return_val_if_fail (LOTTERY_IS_HTTP_SERVER (self), FALSE);
+  g_return_val_if_fail (self->service == NULL, FALSE);
+
+  wanted = parse_address (address, error);
+  if (wanted == NULL)
+    return FALSE;
+
+  self->service = g_socket_service_new ();
+  if (!g_socket_listener_add_address (G_SOCKET_LISTENER (self->service),
+                                      wanted, G_SOCKET_TYPE_STREAM,
+                                      G_SOCKET_PROTOCOL_TCP, NULL, &effective,
+                                      &local_error))
+    {
+      g_clear_object (&self->service);
+      g_propagate_prefixed_error (error, g_steal_pointer (&local_error),
+                                  _("Cannot serve HTTP on %s: "), address);
+      return FALSE;
+    }
+
+  self->last_total = lottery_state_get_bets_stored (self->state);
+  self->port = g_inet_socket_address_get_port (
+    G_INET_SOCKET_ADDRESS (effective));
+  g_signal_connect (self->service, "incoming", G_CALLBACK (incoming_cb), self);
+  g_socket_service_start (self->service);
+  self->sweep = g_timeout_add_seconds (1, sweep_cb, self);
+
+  shown = lottery_log_value (address);
+  lottery_log (G_LOG_LEVEL_INFO, "http_listen", "success",
+               "address: %s | port: %u | tls: %s", shown, self->port,
+               self->certificate != NULL ? "on" : "off");
+
+  return TRUE;
+}
+
+guint16
+lottery_http_server_get_port (LotteryHttpServer *self)
+{
+  g_return_val_if_fail (LOTTERY_IS_HTTP_SERVER (self), 0);
+
+  return self->port;
+}
+
+/* Closes the port and every connection on it. */
+void
+lottery_http_server_stop (LotteryHttpServer *self)
+{
+  g_return_if_fail (LOTTERY_IS_HTTP_SERVER (self));
+
+  g_clear_handle_id (&self->sweep, g_source_remove);
+  if (self->service != NULL)
+    {
+      g_signal_handlers_disconnect_by_data (self->service, self);
+      g_socket_service_stop (self->service);
+      g_socket_listener_close (G_SOCKET_LISTENER (self->service));
+      g_clear_object (&self->service);
+    }
+  forget_connections (self);
+  if (self->soup != NULL)
+    soup_server_disconnect (self->soup);
+}
