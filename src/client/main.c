@@ -2,32 +2,18 @@
 #include "config.h"
 
 #include "lottery-client.h"
+#include "lottery-i18n.h"
 
 #include <glib/gi18n.h>
-#include <locale.h>
 
 int
 main (int   argc,
       char *argv[])
 {
   g_autoptr(LotteryClient) client = NULL;
-  const char *localedir;
   int status;
 
-  /* Only what the client uses: the charset and the messages. Loading
-   * every category (LC_ALL) costs more than the rest of its start-up;
-   * dates and numbers are written in fixed formats. */
-  setlocale (LC_CTYPE, "");
-  setlocale (LC_MESSAGES, "");
-  /* Names, paths and --bet are UTF-8: in the C locale GOption would
-   * refuse their non-ASCII bytes. */
-  if (!g_get_charset (NULL))
-    setlocale (LC_CTYPE, "C.UTF-8");
-  /* LOTTERY_LOCALEDIR: the build tree's translations (devenv, tests). */
-  localedir = g_getenv ("LOTTERY_LOCALEDIR");
-  bindtextdomain (GETTEXT_PACKAGE, localedir != NULL ? localedir : LOCALEDIR);
-  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
-  textdomain (GETTEXT_PACKAGE);
+  lottery_i18n_init ();
 
   client = lottery_client_new ();
 

@@ -1,15 +1,15 @@
 /* lottery-server.c: the central server: listener, connections, draw.
  *
  * The server owns the LotteryState and the LotteryStore for its whole
- * run and every connection (LotteryAgency) until that connection has
- * closed and its last batch is stored. All of this runs on the main
- * context; only batches and the draw run in GTask's thread pool (and,
- * with TLS, GIO's handshakes).
+ * run, the TLS gate, and every connection (LotteryConnection) until that
+ * connection has closed and its last batch is stored. All of this runs
+ * on the main context; only batch jobs and the draw run in GTask's
+ * thread pool (and, with TLS, GIO's handshakes).
  */
 #include "config.h"
 
 #include "lottery-server.h"
-#include "lottery-agency.h"
+#include "lottery-connection.h"
 #include "lottery-error.h"
 #include "lottery-log.h"
 #include "lottery-metrics.h"
@@ -34,14 +34,18 @@ struct _LotteryServer
   guint           sweep;        /* timeouts source id */
   guint64         refused;      /* connections refused since last logged */
   gint64          refused_logged;
-  char           *storage_path;
-  LotteryState   *state;
-  LotteryStore *storage;
-  LotteryAuth    *auth;         /* agencies' stored keys; NULL: open mode */
-  GSocketService *service;
-  GHashTable     *agencies;     /* LotteryAgency * (owned) */
-  GCancellable   *cancellable;  /* cancelled at shutdown: stops the draw */
-  GTlsCertificate *tls_certificate; /* NULL: plain TCP */
+  char           *storage_path; /* (owned) */
+  LotteryState   *state;        /* (owned): for the whole run */
+  LotteryStore   *storage;      /* (owned) */
+  LotteryAuth    *auth;         /* (owned) (nullable): agencies' stored
+                                 * keys; NULL: open mode */
+  GSocketService *service;      /* (owned) */
+  GHashTable     *agencies;     /* LotteryConnection * (owned): until
+                                 * each one's ::closed */
+  GCancellable   *cancellable;  /* (owned): cancelled at shutdown: stops
+                                 * the draw */
+  GTlsCertificate *tls_certificate; /* (owned) (nullable): NULL, plain TCP */
+  LotteryTlsGate *tls_gate;     /* (owned) (nullable): with TLS */
   gboolean        drawing;      /* the draw thread is running */
   gboolean        draw_due;     /* the journal says every agency finished */
   gboolean        stopping;
@@ -54,21 +58,11 @@ lottery_server_finalize (GObject *object)
 {
   LotteryServer *self = LOTTERY_SERVER (object);
 
-  /* Agencies still storing after the grace period must not call back
-   * into a freed server. */
-  if (self->agencies != NULL)
-    {
-      GHashTableIter iter;
-      gpointer agency;
-
-      g_hash_table_iter_init (&iter, self->agencies);
-      while (g_hash_table_iter_next (&iter, &agency, NULL))
-        g_signal_handlers_disconnect_by_data (agency, self);
-    }
   g_clear_pointer (&self->agencies, g_hash_table_unref);
   g_clear_handle_id (&self->sweep, g_source_remove);
   g_clear_object (&self->cancellable);
   g_clear_object (&self->tls_certificate);
+  g_clear_object (&self->tls_gate);
   g_clear_object (&self->service);
   g_clear_object (&self->storage);
   g_clear_object (&self->auth);
@@ -216,6 +210,8 @@ lottery_server_new (const LotteryServerConfig *config,
       self->tls_certificate = load_tls_certificate (config, error);
       if (self->tls_certificate == NULL)
         return NULL;
+      self->tls_gate = lottery_tls_gate_new (LOTTERY_TLS_GATE_MAX_HANDSHAKES,
+                                             config->io_timeout);
     }
 
   self->port = config->port;
@@ -263,20 +259,14 @@ lottery_server_set_auth (LotteryServer *self,
   g_set_object (&self->auth, auth);
 }
 
+/* Returns: (transfer none): the state the server owns for its whole
+ * run. */
 LotteryState *
 lottery_server_get_state (LotteryServer *self)
 {
   g_return_val_if_fail (LOTTERY_IS_SERVER (self), NULL);
 
   return self->state;
-}
-
-guint16
-lottery_server_get_port (LotteryServer *self)
-{
-  g_return_val_if_fail (LOTTERY_IS_SERVER (self), 0);
-
-  return (guint16) self->port;
 }
 
 static void
@@ -319,8 +309,9 @@ draw_done_cb (GObject      *source,
     }
   if (winners == NULL)
     {
-      lottery_log (LOTTERY_LOG_ERROR, "sorteo", "fail", "error: %s",
-                   error->message);
+      g_autofree char *reason = lottery_log_value (error->message);
+
+      lottery_log (LOTTERY_LOG_ERROR, "sorteo", "fail", "error: %s", reason);
       lottery_state_fail_draw (self->state, error);
       return;
     }
@@ -332,8 +323,8 @@ draw_done_cb (GObject      *source,
 /* Every agency has finished and every batch is in bets.csv: read it
  * back in a worker thread, then answer the parked queries. */
 static void
-draw_due_cb (LotteryAgency *agency,
-             gpointer       user_data)
+draw_due_cb (LotteryConnection *agency,
+             gpointer           user_data)
 {
   LotteryServer *self = user_data;
   g_autoptr(GTask) task = g_task_new (self, self->cancellable, draw_done_cb,
@@ -345,8 +336,8 @@ draw_due_cb (LotteryAgency *agency,
 }
 
 static void
-agency_closed_cb (LotteryAgency *agency,
-                  gpointer       user_data)
+agency_closed_cb (LotteryConnection *agency,
+                  gpointer           user_data)
 {
   LotteryServer *self = user_data;
 
@@ -413,7 +404,7 @@ sweep_cb (gpointer user_data)
   while (g_hash_table_iter_next (&iter, &agency, NULL))
     g_ptr_array_add (open, g_object_ref (agency));
   for (i = 0; i < open->len; i++)
-    lottery_agency_check_timeouts (g_ptr_array_index (open, i), now);
+    lottery_connection_check_timeouts (g_ptr_array_index (open, i), now);
 
   return G_SOURCE_CONTINUE;
 }
@@ -447,8 +438,10 @@ wrap_tls (LotteryServer     *self,
                         NULL);
   if (tls == NULL)
     {
+      g_autofree char *reason = lottery_log_value (error->message);
+
       lottery_log (LOTTERY_LOG_ERROR, "accept_connections", "fail",
-                   "error: %s", error->message);
+                   "error: %s", reason);
       return NULL;
     }
 
@@ -463,7 +456,7 @@ incoming_cb (GSocketService    *service,
 {
   LotteryServer *self = user_data;
   g_autoptr(GIOStream) stream = NULL;
-  LotteryAgency *agency;
+  LotteryConnection *agency;
 
   if (self->stopping)
     return TRUE;
@@ -476,17 +469,22 @@ incoming_cb (GSocketService    *service,
   stream = wrap_tls (self, connection);
   if (stream == NULL)
     return TRUE;
-  agency = lottery_agency_new (stream, connection, self->state, self->storage);
-  lottery_agency_set_timeouts (agency, self->io_timeout, self->idle_timeout);
-  lottery_agency_set_auth (agency, self->auth);
+  agency = lottery_connection_new (stream, connection, self->state, self->storage);
+  lottery_connection_set_timeouts (agency, self->io_timeout, self->idle_timeout);
+  lottery_connection_set_auth (agency, self->auth);
+  lottery_connection_set_tls_gate (agency, self->tls_gate);
   lottery_log (G_LOG_LEVEL_INFO, "accept_connections", "success", "ip: %s",
-               lottery_agency_get_peer (agency));
+               lottery_connection_get_peer (agency));
 
   g_hash_table_add (self->agencies, agency);
   lottery_metrics_count_connection (lottery_metrics_get_default (), 1);
-  g_signal_connect (agency, "draw-due", G_CALLBACK (draw_due_cb), self);
-  g_signal_connect (agency, "closed", G_CALLBACK (agency_closed_cb), self);
-  lottery_agency_start (agency);
+  /* Connections still storing after the grace period must not call
+   * back into a freed server: the handlers go with it. */
+  g_signal_connect_object (agency, "draw-due", G_CALLBACK (draw_due_cb),
+                           self, 0);
+  g_signal_connect_object (agency, "closed", G_CALLBACK (agency_closed_cb),
+                           self, 0);
+  lottery_connection_start (agency);
 
   return TRUE;
 }
@@ -578,8 +576,11 @@ lottery_server_shutdown (LotteryServer *self)
     g_hash_table_iter_init (&iter, self->agencies);
     while (g_hash_table_iter_next (&iter, &agency, NULL))
       g_ptr_array_add (open, g_object_ref (agency));
-    g_ptr_array_foreach (open, (GFunc) lottery_agency_close, NULL);
+    g_ptr_array_foreach (open, (GFunc) lottery_connection_close, NULL);
   }
+  /* Handshakes waiting for a slot give up theirs now. */
+  if (self->tls_gate != NULL)
+    lottery_tls_gate_shutdown (self->tls_gate);
   lottery_state_cancel_queries (self->state);
   lottery_log (G_LOG_LEVEL_INFO, "close_connections", "success",
                "count: %u", n_connections);
@@ -604,6 +605,10 @@ lottery_server_shutdown (LotteryServer *self)
     lottery_log (G_LOG_LEVEL_INFO, "close_storage", "success", "path: %s | "
                  "syncs: %" G_GUINT64_FORMAT, path, syncs);
   else
-    lottery_log (LOTTERY_LOG_ERROR, "close_storage", "fail", "path: %s | "
-                 "error: %s", path, error->message);
+    {
+      g_autofree char *reason = lottery_log_value (error->message);
+
+      lottery_log (LOTTERY_LOG_ERROR, "close_storage", "fail", "path: %s | "
+                   "error: %s", path, reason);
+    }
 }

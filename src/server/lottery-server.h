@@ -18,7 +18,6 @@ void           lottery_server_set_auth  (LotteryServer             *self,
                                          LotteryAuth               *auth);
 gboolean       lottery_server_start     (LotteryServer             *self,
                                          GError                   **error);
-guint16        lottery_server_get_port  (LotteryServer             *self);
 LotteryState  *lottery_server_get_state (LotteryServer             *self);
 void           lottery_server_shutdown  (LotteryServer             *self);
 

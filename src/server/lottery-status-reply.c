@@ -3,7 +3,8 @@
  * Counts only: per agency the bets stored in this run, whether it has
  * finished and whether it is connected; whether and when the draw took
  * place. Never a document or a winner. Read-only, and open to anyone
- * who can connect, like PING.
+ * who can connect, like PING. Owns nothing: a copy of the counts, taken
+ * under the state's lock, on the main context.
  */
 #include "config.h"
 

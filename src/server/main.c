@@ -3,6 +3,7 @@
 
 #include "lottery-auth.h"
 #include "lottery-error.h"
+#include "lottery-i18n.h"
 #include "lottery-log.h"
 #include "lottery-metrics.h"
 #include "lottery-server.h"
@@ -13,7 +14,6 @@
 
 #include <glib-unix.h>
 #include <glib/gi18n.h>
-#include <locale.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,7 +142,6 @@ main (int   argc,
   g_autofree char *config_path = NULL;
   g_autofree char *gen_token_agency = NULL;
   gboolean version = FALSE;
-  const char *localedir;
   guint sigterm, sigint;
   guint i;
   const GOptionEntry entries[] = {
@@ -158,16 +157,7 @@ main (int   argc,
 
   /* process_start_time_seconds counts from here. */
   lottery_metrics_get_default ();
-  setlocale (LC_ALL, "");
-  /* Names, paths and --bet are UTF-8: in the C locale GOption would
-   * refuse their non-ASCII bytes. */
-  if (!g_get_charset (NULL))
-    setlocale (LC_CTYPE, "C.UTF-8");
-  /* LOTTERY_LOCALEDIR: the build tree's translations (devenv, tests). */
-  localedir = g_getenv ("LOTTERY_LOCALEDIR");
-  bindtextdomain (GETTEXT_PACKAGE, localedir != NULL ? localedir : LOCALEDIR);
-  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
-  textdomain (GETTEXT_PACKAGE);
+  lottery_i18n_init ();
 
   context = g_option_context_new (NULL);
   g_option_context_set_summary (context,
@@ -275,8 +265,9 @@ main (int   argc,
   if (server == NULL || !start_http (server, config, &http, &error) ||
       !lottery_server_start (server, &error))
     {
-      lottery_log (LOTTERY_LOG_ERROR, "exit", "fail", "error: %s",
-                   error->message);
+      g_autofree char *reason = lottery_log_value (error->message);
+
+      lottery_log (LOTTERY_LOG_ERROR, "exit", "fail", "error: %s", reason);
       g_printerr ("lottery-server: %s\n", error->message);
       g_source_remove (sigterm);
       g_source_remove (sigint);

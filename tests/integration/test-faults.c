@@ -335,6 +335,10 @@ proxy_pipe (Proxy   *proxy,
         {
           if (proxy->reset)
             {
+              /* A RST makes the kernel drop what the server has not read
+               * yet: let it read first, so that every connection makes
+               * some progress, then cut while its answers cross. */
+              g_usleep (30 * G_TIME_SPAN_MILLISECOND);
               abort_socket (server);
               abort_socket (client);
             }
