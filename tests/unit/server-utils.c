@@ -9,6 +9,9 @@
 
 #include <string.h>
 
+/* Log messages come from worker threads too (a batch job logs what it
+ * stored): the array is only touched under its lock. */
+static GMutex log_lock;
 static GPtrArray *log_lines; /* char * (owned): every log message */
 
 static GLogWriterOutput
@@ -22,7 +25,9 @@ capture_writer (GLogLevelFlags   level,
   for (i = 0; i < n_fields; i++)
     if (g_strcmp0 (fields[i].key, "MESSAGE") == 0)
       {
+        g_mutex_lock (&log_lock);
         g_ptr_array_add (log_lines, g_strdup (fields[i].value));
+        g_mutex_unlock (&log_lock);
         if (g_test_verbose ())
           g_test_message ("log: %s", (const char *) fields[i].value);
       }
@@ -45,6 +50,7 @@ server_test_init (void)
 guint
 server_log_count (const char *needle)
 {
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&log_lock);
   guint i, n = 0;
 
   for (i = 0; i < log_lines->len; i++)
@@ -57,6 +63,8 @@ server_log_count (const char *needle)
 void
 server_log_clear (void)
 {
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&log_lock);
+
   g_ptr_array_set_size (log_lines, 0);
 }
 
