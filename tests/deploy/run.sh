@@ -71,7 +71,7 @@ readonly AGENCY_TIMEOUT_S=180
 # What the server logs on SIGTERM, in order, and what an agency waiting
 # for the draw logs.
 readonly SERVER_CLOSING="signal close_listener close_connections join_workers close_storage exit"
-readonly AGENCY_CLOSING="signal close_connection upload done"
+readonly AGENCY_CLOSING="signal close_connection close_bets_file upload done"
 # An agency's last line once it has its winners (the server's is "exit":
 # compose's own "exited with code N" must not read as the agency's line).
 readonly AGENCY_DONE="action: done | result: success"
