@@ -247,6 +247,7 @@ static const char * const page_words[] G_GNUC_UNUSED = {
   N_("Bets"), N_("Share"), N_("State"), N_("Bets per second, last 5 minutes"),
   N_("Finished"), N_("Uploading"), N_("Waiting"), N_("Not yet"),
   N_("Updated every second"), N_("Static view: JavaScript is off"),
+  N_("Connection lost, retrying"),
 };
 
 /* Replaces every @_text_@ by the translation of text. */

@@ -431,9 +431,22 @@ test_page (TestFixture   *fixture,
   assert_row (dom, 1, "finished", "36000");
   assert_row (dom, 3, "waiting", "0");
   g_assert_nonnull (strstr (dom, "data-state=\"pending\""));
+
+  /* The same page away from its server (a file): its refresh fails,
+   * and it says so rather than showing old figures as current. */
+  {
+    g_autofree char *saved = test_write_file (fixture, "page.html", dom);
+    g_autofree char *saved_url = g_strdup_printf ("file://%s", saved);
+    g_autofree char *stale = chromium (fixture, browser, saved_url,
+                                       "--dump-dom", "1280,900");
+
+    g_assert_nonnull (strstr (stale, "data-link=\"lost\""));
+    g_assert_nonnull (strstr (stale, "Connection lost, retrying"));
+    g_assert_null (strstr (stale, "Updated every second ·"));
+  }
   g_clear_pointer (&dom, g_free);
 
-  /* With JavaScript, refreshed from /status.json and /metrics. */
+  /* With JavaScript, refreshed from /status.json every second. */
   dom = chromium (fixture, browser, url, "--dump-dom", "1280,900");
   g_assert_nonnull (strstr (dom, "Updated every second"));
   assert_row (dom, 1, "finished", "36,000");
