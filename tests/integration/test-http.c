@@ -10,6 +10,7 @@
 #include "test-utils.h"
 
 #include <signal.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -500,47 +501,96 @@ test_page (TestFixture   *fixture,
 
 /* ---- a hostile HTTP client ---- */
 
+#define ATTACK_RUNS 3
+
+static int
+compare_times (gconstpointer a,
+               gconstpointer b)
+{
+  gint64 x = *(const gint64 *) a, y = *(const gint64 *) b;
+
+  return x < y ? -1 : x > y;
+}
+
+/* One whole lottery on a server of its own, under attack or not;
+ * returns the agencies' upload time. */
+static gint64
+timed_lottery (TestFixture *fixture,
+               GPtrArray   *files,
+               guint        run,
+               gboolean     attack)
+{
+  g_autofree char *name = g_strdup_printf ("bets-%s-%u.csv",
+                                           attack ? "attack" : "calm", run);
+  g_autofree char *storage = test_fixture_path (fixture, name);
+  g_autofree char *port_text = NULL;
+  TestProcess *server = start_http_server (fixture,
+                                           ARGS ("--storage", storage));
+  TestProcess *attacker = NULL;
+  guint16 port = http_port (server);
+  gint64 elapsed;
+  guint status = 0;
+  gint64 deadline;
+
+  if (attack)
+    {
+      port_text = g_strdup_printf ("%u", port);
+      attacker = start_checker (fixture, "attacker",
+                                ARGS ("attack", "127.0.0.1", port_text, "60"));
+      g_usleep (G_USEC_PER_SEC);
+    }
+  elapsed = run_agencies (fixture, test_server_get_port (server), files);
+  test_assert_line (server, DRAW, 1);
+  if (attack)
+    {
+      g_assert_true (test_process_is_running (attacker));
+      test_process_send_signal (attacker, SIGTERM);
+      test_process_wait_exit (attacker, TEST_TIMEOUT_MS);
+
+      /* Every attacking connection is let go: the port serves again. */
+      deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+      while (g_get_monotonic_time () < deadline &&
+             (status = http_get (port, "/healthz", NULL)) != 200)
+        g_usleep (G_USEC_PER_SEC / 4);
+      g_assert_cmpuint (status, ==, 200);
+    }
+  test_process_send_signal (server, SIGTERM);
+  test_assert_exit (server, 0);
+
+  return elapsed;
+}
+
+/* Calm and attacked lotteries in turn, compared by their medians, so
+ * that one run slowed by the rest of the machine decides nothing. The
+ * attacker's own work (a Python process opening thousands of sockets)
+ * competes for the same CPUs, so some extra time is the machine's; a
+ * main loop blocked or starved by the HTTP side shows as seconds. */
 static void
 test_attack (TestFixture   *fixture,
              gconstpointer  data)
 {
   g_autoptr(GPtrArray) files = make_files (fixture);
-  g_autofree char *quiet_storage = test_fixture_path (fixture, "quiet.csv");
-  g_autofree char *port_text = NULL;
-  guint16 port;
-  TestProcess *quiet, *server, *attacker;
-  gint64 calm, attacked, deadline;
-  guint status = 0;
+  gint64 calm[ATTACK_RUNS], attacked[ATTACK_RUNS];
+  gint64 calm_median, attacked_median;
+  guint i;
 
-  quiet = start_http_server (fixture, ARGS ("--storage", quiet_storage));
-  calm = run_agencies (fixture, test_server_get_port (quiet), files);
-  test_assert_line (quiet, DRAW, 1);
-  test_process_send_signal (quiet, SIGTERM);
-  test_assert_exit (quiet, 0);
+  for (i = 0; i < ATTACK_RUNS; i++)
+    {
+      calm[i] = timed_lottery (fixture, files, i, FALSE);
+      attacked[i] = timed_lottery (fixture, files, i, TRUE);
+      g_test_message ("upload %u: %.2f s calm, %.2f s under attack", i + 1,
+                      calm[i] / 1e6, attacked[i] / 1e6);
+    }
+  qsort (calm, ATTACK_RUNS, sizeof calm[0], compare_times);
+  qsort (attacked, ATTACK_RUNS, sizeof attacked[0], compare_times);
+  calm_median = calm[ATTACK_RUNS / 2];
+  attacked_median = attacked[ATTACK_RUNS / 2];
 
-  server = start_http_server (fixture, NULL);
-  port = http_port (server);
-  port_text = g_strdup_printf ("%u", port);
-  attacker = start_checker (fixture, "attacker",
-                            ARGS ("attack", "127.0.0.1", port_text, "60"));
-  g_usleep (G_USEC_PER_SEC);
-  attacked = run_agencies (fixture, test_server_get_port (server), files);
-  test_assert_line (server, DRAW, 1);
-  g_assert_true (test_process_is_running (attacker));
-  test_process_send_signal (attacker, SIGTERM);
-  test_process_wait_exit (attacker, TEST_TIMEOUT_MS);
-
-  g_test_message ("upload: %.2f s calm, %.2f s under attack", calm / 1e6,
-                  attacked / 1e6);
-  g_assert_cmpint (attacked, <=, 3 * calm + 3 * G_USEC_PER_SEC);
-
-  /* Every attacking connection is let go: the port serves again. */
-  deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
-  while (g_get_monotonic_time () < deadline &&
-         (status = http_get (port, "/healthz", NULL)) !=
-         200)
-    g_usleep (G_USEC_PER_SEC / 4);
-  g_assert_cmpuint (status, ==, 200);
+  g_test_message ("upload medians: %.2f s calm, %.2f s under attack "
+                  "(+%.2f s)", calm_median / 1e6, attacked_median / 1e6,
+                  (attacked_median - calm_median) / 1e6);
+  g_assert_cmpint (attacked_median, <=,
+                   calm_median + calm_median / 2 + G_USEC_PER_SEC);
 }
 
 /* ---- limits ---- */
