@@ -842,6 +842,35 @@ test_https (TestFixture   *fixture,
   g_assert_cmpstr (body, ==, "ok\n");
   /* Plain HTTP gets no answer from the HTTPS port. */
   g_assert_cmpuint (http_get (port, "/healthz", NULL), ==, 0);
+
+  /* Silent peers over the cap of 8 stall handshakes in the pool's
+   * threads; each new one closes the oldest, whose handshake thread
+   * then lets go of the connection (its end is handed to the main
+   * context), and a probe still gets through. */
+  {
+    g_autoptr(GSocketClient) client = g_socket_client_new ();
+    g_autoptr(GPtrArray) held =
+      g_ptr_array_new_with_free_func (g_object_unref);
+    guint i;
+
+    while (held->len < 12)
+      {
+        g_autoptr(GError) error = NULL;
+        GSocketConnection *silent = g_socket_client_connect_to_host (
+          client, "127.0.0.1", port, NULL, &error);
+
+        g_assert_no_error (error);
+        g_ptr_array_add (held, silent);
+      }
+    g_usleep (G_USEC_PER_SEC / 2);
+    for (i = 0; i < 3; i++)
+      {
+        g_clear_pointer (&body, g_free);
+        g_assert_cmpuint (http_request (port, "GET /healthz HTTP/1.1\r\n"
+                                        "Host: x\r\nConnection: close\r\n"
+                                        "\r\n", TRUE, &body), ==, 200);
+      }
+  }
 }
 
 int
