@@ -96,15 +96,20 @@ connection_gone_cb (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
-/* In any thread: see Connection. */
+/* In any thread: see Connection. Always an idle source, never
+ * g_main_context_invoke (), which would run the callback right here in
+ * a pool thread that manages to acquire the default context (between
+ * two iterations, as at shutdown). */
 static void
 stream_gone_cb (gpointer  data,
                 GObject  *stream)
 {
   Connection *connection = data;
+  g_autoptr(GSource) idle = g_idle_source_new ();
 
-  g_main_context_invoke (connection->context, connection_gone_cb,
-                         connection);
+  g_source_set_callback (idle, connection_gone_cb, connection, NULL);
+  g_source_set_static_name (idle, "[lottery] http connection gone");
+  g_source_attach (idle, connection->context);
 }
 
 /* Shuts @connection down and takes it out of the count; its record
