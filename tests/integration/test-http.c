@@ -133,6 +133,30 @@ http_get (guint16     port,
 
 /* ---- helpers ---- */
 
+/* @count connections to @port that send nothing, as idle or stalled
+ * peers do; returns once the server has had time to take them all. */
+static GPtrArray *
+hold_silent (guint16 port,
+             guint   count)
+{
+  g_autoptr(GSocketClient) client = g_socket_client_new ();
+  GPtrArray *held = g_ptr_array_new_with_free_func (g_object_unref);
+
+  while (held->len < count)
+    {
+      g_autoptr(GError) error = NULL;
+      GSocketConnection *connection = g_socket_client_connect_to_host (
+        client, "127.0.0.1", port, NULL, &error);
+
+      g_assert_no_error (error);
+      g_ptr_array_add (held, connection);
+    }
+  /* The server takes them in order. */
+  g_usleep (G_USEC_PER_SEC / 2);
+
+  return held;
+}
+
 static char *
 find_python (void)
 {
@@ -643,22 +667,10 @@ test_max_connections (TestFixture   *fixture,
 {
   TestProcess *server = start_http_server (fixture, NULL);
   guint16 port = http_port (server);
-  g_autoptr(GSocketClient) client = g_socket_client_new ();
-  g_autoptr(GPtrArray) held = g_ptr_array_new_with_free_func (g_object_unref);
   gint64 start = g_get_monotonic_time ();
+  g_autoptr(GPtrArray) held = hold_silent (port, 80);
   guint i;
 
-  while (held->len < 80)
-    {
-      g_autoptr(GError) error = NULL;
-      GSocketConnection *connection = g_socket_client_connect_to_host (
-        client, "127.0.0.1", port, NULL, &error);
-
-      g_assert_no_error (error);
-      g_ptr_array_add (held, connection);
-    }
-  /* The server takes them in order: wait until it has them all. */
-  g_usleep (G_USEC_PER_SEC / 2);
   for (i = 0; i < 5; i++)
     g_assert_cmpuint (http_get (port, "/healthz", NULL), ==, 200);
 
@@ -848,21 +860,9 @@ test_https (TestFixture   *fixture,
    * then lets go of the connection (its end is handed to the main
    * context), and a probe still gets through. */
   {
-    g_autoptr(GSocketClient) client = g_socket_client_new ();
-    g_autoptr(GPtrArray) held =
-      g_ptr_array_new_with_free_func (g_object_unref);
+    g_autoptr(GPtrArray) held = hold_silent (port, 12);
     guint i;
 
-    while (held->len < 12)
-      {
-        g_autoptr(GError) error = NULL;
-        GSocketConnection *silent = g_socket_client_connect_to_host (
-          client, "127.0.0.1", port, NULL, &error);
-
-        g_assert_no_error (error);
-        g_ptr_array_add (held, silent);
-      }
-    g_usleep (G_USEC_PER_SEC / 2);
     for (i = 0; i < 3; i++)
       {
         g_clear_pointer (&body, g_free);
