@@ -151,20 +151,16 @@ EOF
     command: ["server"]
 EOF
   # Only what the deployment alone knows; ./data/server.json sets the
-  # rest. Metrics and the status page listen on the compose network for
-  # a Prometheus there, not published on the host.
-  cat <<EOF
-    environment:
-EOF
+  # rest, http.listen (metrics and the status page) included: on the
+  # container's loopback as shipped, on the lottery network once the
+  # file says 0.0.0.0:9090; never published on the host.
   if (( count > 0 )); then
     cat <<EOF
+    environment:
       SERVER_AGENCIES: "$count"
 EOF
   fi
   cat <<EOF
-      SERVER_HTTP_LISTEN: "0.0.0.0:9090"
-    expose:
-      - "9090"
     volumes:
       - ./data/server.json:/etc/lottery/server.json:ro
       # Anonymous: kept across restarts and recreation, not across down.

@@ -5,7 +5,10 @@
  * at most MAX_CONNECTIONS at once (HTTPS: MAX_TLS_CONNECTIONS, since
  * GIO's handshakes take a thread of the pool agencies' batches use),
  * each one request (no keep-alive) and closed after TIMEOUT_S whatever
- * it is doing. Only GET and HEAD, no request body beyond MAX_BODY.
+ * it is doing. When the cap is reached, the oldest connection that has
+ * not sent a request yet (an idle or slow-loris peer) is closed to make
+ * room, so that a probe or a scrape always gets in. Only GET and HEAD,
+ * no request body beyond MAX_BODY.
  * Every answer is read from LotteryState and LotteryMetrics, which
  * never wait for the agencies' work, nor it for them.
  */
@@ -38,7 +41,8 @@ struct _LotteryHttpServer
   GTlsCertificate *certificate; /* (owned) (nullable): plain HTTP */
   SoupServer      *soup;        /* (owned) */
   GSocketService  *service;     /* (owned) (nullable) */
-  GHashTable      *open;        /* GIOStream * (weak) -> Connection * */
+  GMainContext    *context;     /* (owned) (nullable): where it listens */
+  GHashTable      *open;        /* Connection * set, main context only */
   guint            sweep;
   guint16          port;
   /* Bets stored each second, oldest first, so that the page's chart
@@ -50,44 +54,138 @@ struct _LotteryHttpServer
 
 G_DEFINE_FINAL_TYPE (LotteryHttpServer, lottery_http_server, G_TYPE_OBJECT)
 
-/* One accepted connection, until soup lets go of its stream. */
+/* One accepted connection, until soup lets go of its stream.
+ *
+ * Its end is seen by a weak reference on the stream, whose notify runs
+ * in whichever thread drops the last reference: with HTTPS that can be
+ * a thread of the pool, when GIO's handshake task outlives soup's hold
+ * on the connection. The notify therefore touches nothing but the
+ * record's own immutable context, and hands the record to the main
+ * context, where the table of open connections is read and changed
+ * (incoming_cb, sweep_cb, stop): the table is never touched from
+ * another thread, and a record is freed only there. */
 typedef struct
 {
-  LotteryHttpServer *server;
-  GSocket           *socket;   /* (owned) */
-  gint64             deadline; /* monotonic */
+  LotteryHttpServer *server;    /* (nullable): NULL once let go of */
+  GMainContext      *context;   /* (owned) */
+  GSocket           *socket;    /* (owned) */
+  GSocketAddress    *remote;    /* (owned) */
+  gint64             deadline;  /* monotonic */
+  gboolean           requested; /* a whole request came in */
 } Connection;
 
 static void
 connection_free (Connection *connection)
 {
   g_object_unref (connection->socket);
+  g_object_unref (connection->remote);
+  g_main_context_unref (connection->context);
   g_free (connection);
 }
 
+/* In the main context, once the stream is gone. */
+static gboolean
+connection_gone_cb (gpointer data)
+{
+  Connection *connection = data;
+
+  if (connection->server != NULL)
+    g_hash_table_remove (connection->server->open, connection);
+  connection_free (connection);
+
+  return G_SOURCE_REMOVE;
+}
+
+/* In any thread: see Connection. Always an idle source, never
+ * g_main_context_invoke (), which would run the callback right here in
+ * a pool thread that manages to acquire the default context (between
+ * two iterations, as at shutdown). */
 static void
 stream_gone_cb (gpointer  data,
                 GObject  *stream)
 {
   Connection *connection = data;
+  g_autoptr(GSource) idle = g_idle_source_new ();
 
-  g_hash_table_remove (connection->server->open, stream);
+  g_source_set_callback (idle, connection_gone_cb, connection, NULL);
+  g_source_set_static_name (idle, "[lottery] http connection gone");
+  g_source_attach (idle, connection->context);
+}
+
+/* Shuts @connection down and takes it out of the count; its record
+ * lives on until its stream is gone. */
+static void
+let_go (LotteryHttpServer *self,
+        Connection        *connection)
+{
+  g_socket_shutdown (connection->socket, TRUE, TRUE, NULL);
+  connection->server = NULL;
+  g_hash_table_remove (self->open, connection);
 }
 
 static void
 forget_connections (LotteryHttpServer *self)
 {
   GHashTableIter iter;
-  gpointer stream, connection;
+  gpointer connection;
 
   g_hash_table_iter_init (&iter, self->open);
-  while (g_hash_table_iter_next (&iter, &stream, &connection))
+  while (g_hash_table_iter_next (&iter, &connection, NULL))
     {
-      g_object_weak_unref (stream, stream_gone_cb, connection);
       g_socket_shutdown (((Connection *) connection)->socket, TRUE, TRUE,
                          NULL);
+      ((Connection *) connection)->server = NULL;
       g_hash_table_iter_remove (&iter);
     }
+}
+
+/* The connection a request came on, by the peer's address and port
+ * (unique among open connections). */
+static Connection *
+find_connection (LotteryHttpServer *self,
+                 GSocketAddress    *remote)
+{
+  GHashTableIter iter;
+  gpointer connection;
+
+  if (!G_IS_INET_SOCKET_ADDRESS (remote))
+    return NULL;
+  g_hash_table_iter_init (&iter, self->open);
+  while (g_hash_table_iter_next (&iter, &connection, NULL))
+    {
+      GInetSocketAddress *a =
+        G_INET_SOCKET_ADDRESS (((Connection *) connection)->remote);
+      GInetSocketAddress *b = G_INET_SOCKET_ADDRESS (remote);
+
+      if (g_inet_socket_address_get_port (a) ==
+          g_inet_socket_address_get_port (b) &&
+          g_inet_address_equal (g_inet_socket_address_get_address (a),
+                                g_inet_socket_address_get_address (b)))
+        return connection;
+    }
+
+  return NULL;
+}
+
+/* The oldest connection that has not sent a whole request yet, or
+ * NULL if every one is being answered. */
+static Connection *
+find_silent (LotteryHttpServer *self)
+{
+  GHashTableIter iter;
+  gpointer connection;
+  Connection *oldest = NULL;
+
+  g_hash_table_iter_init (&iter, self->open);
+  while (g_hash_table_iter_next (&iter, &connection, NULL))
+    {
+      Connection *c = connection;
+
+      if (!c->requested && (oldest == NULL || c->deadline < oldest->deadline))
+        oldest = c;
+    }
+
+  return oldest;
 }
 
 static void
@@ -97,6 +195,7 @@ lottery_http_server_finalize (GObject *object)
 
   lottery_http_server_stop (self);
   g_hash_table_unref (self->open);
+  g_clear_pointer (&self->context, g_main_context_unref);
   g_clear_object (&self->soup);
   g_clear_object (&self->certificate);
   g_clear_object (&self->state);
@@ -113,14 +212,17 @@ lottery_http_server_class_init (LotteryHttpServerClass *klass)
 static void
 lottery_http_server_init (LotteryHttpServer *self)
 {
-  self->open = g_hash_table_new_full (NULL, NULL, NULL,
-                                      (GDestroyNotify) connection_free);
+  self->open = g_hash_table_new (NULL, NULL);
 }
 
 /* ---- answers ---- */
 
 /* The STATUS answer, decoded as lottery-client --status decodes it, so
- * that /status.json is the same document as --status --json. */
+ * that /status.json is the same document as --status --json. Building
+ * the view from LotteryState directly would skip an encode and a
+ * decode, but would be a second path from the state to that document,
+ * free to drift from the one the client prints; the round trip costs
+ * microseconds per agency, once per request on a capped port. */
 static LotteryStatusView *
 fetch_status (LotteryState *state)
 {
@@ -154,6 +256,7 @@ static const char * const page_words[] G_GNUC_UNUSED = {
   N_("Bets"), N_("Share"), N_("State"), N_("Bets per second, last 5 minutes"),
   N_("Finished"), N_("Uploading"), N_("Waiting"), N_("Not yet"),
   N_("Updated every second"), N_("Static view: JavaScript is off"),
+  N_("Connection lost, retrying"),
 };
 
 /* Replaces every @_text_@ by the translation of text. */
@@ -338,7 +441,13 @@ handle_request (SoupServer        *soup,
 {
   LotteryHttpServer *self = user_data;
   const char *method = soup_server_message_get_method (msg);
+  Connection *connection =
+    find_connection (self, soup_server_message_get_remote_address (msg));
   g_autoptr(LotteryStatusView) view = NULL;
+
+  /* Being answered: no longer one to close to make room. */
+  if (connection != NULL)
+    connection->requested = TRUE;
 
   if (g_strcmp0 (method, "GET") != 0 && g_strcmp0 (method, "HEAD") != 0)
     {
@@ -428,11 +537,24 @@ incoming_cb (GSocketService    *service,
 
   local = g_socket_connection_get_local_address (connection, NULL);
   remote = g_socket_connection_get_remote_address (connection, NULL);
-  if (g_hash_table_size (self->open) >= limit || local == NULL ||
-      remote == NULL)
+  if (local == NULL || remote == NULL)
     {
       g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
       return TRUE;
+    }
+  /* Full: an idle or slow peer makes room, so that silent sockets
+   * cannot keep probes and scrapes out; when every connection is being
+   * answered, the new one waits for none of them and is closed. */
+  if (g_hash_table_size (self->open) >= limit)
+    {
+      Connection *silent = find_silent (self);
+
+      if (silent == NULL)
+        {
+          g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
+          return TRUE;
+        }
+      let_go (self, silent);
     }
 
   if (self->certificate != NULL)
@@ -441,8 +563,10 @@ incoming_cb (GSocketService    *service,
         G_IO_STREAM (connection), self->certificate, &error));
       if (stream == NULL)
         {
+          g_autofree char *shown = lottery_log_value (error->message);
+
           lottery_log (LOTTERY_LOG_ERROR, "http_accept", "fail", "error: %s",
-                       error->message);
+                       shown);
           g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
           return TRUE;
         }
@@ -452,15 +576,21 @@ incoming_cb (GSocketService    *service,
 
   tracked = g_new0 (Connection, 1);
   tracked->server = self;
+  tracked->context = g_main_context_ref (self->context);
   tracked->socket = g_object_ref (socket);
+  tracked->remote = g_object_ref (remote);
   tracked->deadline = g_get_monotonic_time () + TIMEOUT_S * G_USEC_PER_SEC;
-  g_hash_table_insert (self->open, stream, tracked);
+  g_hash_table_add (self->open, tracked);
   g_object_weak_ref (G_OBJECT (stream), stream_gone_cb, tracked);
 
   if (!soup_server_accept_iostream (self->soup, stream, local, remote,
                                     &error))
-    lottery_log (LOTTERY_LOG_ERROR, "http_accept", "fail", "error: %s",
-                 error->message);
+    {
+      g_autofree char *shown = lottery_log_value (error->message);
+
+      lottery_log (LOTTERY_LOG_ERROR, "http_accept", "fail", "error: %s",
+                   shown);
+    }
 
   return TRUE;
 }
@@ -486,7 +616,7 @@ sweep_cb (gpointer user_data)
   self->last_total = total;
 
   g_hash_table_iter_init (&iter, self->open);
-  while (g_hash_table_iter_next (&iter, NULL, &connection))
+  while (g_hash_table_iter_next (&iter, &connection, NULL))
     if (((Connection *) connection)->deadline <= now)
       g_socket_shutdown (((Connection *) connection)->socket, TRUE, TRUE,
                          NULL);
@@ -595,6 +725,7 @@ lottery_http_server_listen (LotteryHttpServer *self,
       return FALSE;
     }
 
+  self->context = g_main_context_ref_thread_default ();
   self->last_total = lottery_state_get_bets_stored (self->state);
   self->port = g_inet_socket_address_get_port (
     G_INET_SOCKET_ADDRESS (effective));

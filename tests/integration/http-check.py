@@ -10,6 +10,7 @@
 """
 import socket
 import sys
+import threading
 import time
 import urllib.request
 
@@ -128,54 +129,76 @@ def metrics(url, expected):
 
 
 def attack(host, port, seconds):
-    """Slow-loris, huge headers and 1,000 connections at once."""
+    """Slow-loris, huge headers, 1,000 connections at once and a stream
+    of whole requests, each in a thread of its own so that all of them
+    go on at the same time (opening 1,000 connections alone takes many
+    seconds while the port's backlog is full)."""
     end = time.monotonic() + seconds
-    slow = []
-    while time.monotonic() < end:
-        crowd = []
-        for _ in range(1000):
-            try:
-                crowd.append(socket.create_connection((host, port), 2))
-            except OSError:
-                pass
-        for s in crowd:
-            s.close()
-        while len(slow) < 80:
-            try:
-                s = socket.create_connection((host, port), 2)
-                s.setblocking(False)
-                s.send(b"GET / HTTP/1.1\r\n")
-                slow.append(s)
-            except OSError:
-                break
-        for s in list(slow):
-            try:
-                s.send(b"X-Slow: 1\r\n")
-            except OSError:
-                slow.remove(s)
+
+    def crowd():
+        while time.monotonic() < end:
+            held = []
+            for _ in range(1000):
+                if time.monotonic() >= end:
+                    break
+                try:
+                    held.append(socket.create_connection((host, port), 2))
+                except OSError:
+                    pass
+            for s in held:
                 s.close()
-        big = None
-        try:
-            big = socket.create_connection((host, port), 2)
-            big.settimeout(0.2)
-            big.sendall(b"GET / HTTP/1.1\r\nX-Big: " + b"a" * (1 << 20))
-        except OSError:
-            pass
-        finally:
-            if big is not None:
-                big.close()
-        # And whole requests, as fast as they are answered.
-        for path in ("/", "/metrics", "/status.json") * 10:
+
+    def slow_loris():
+        slow = []
+        while time.monotonic() < end:
+            while len(slow) < 80:
+                try:
+                    s = socket.create_connection((host, port), 2)
+                    s.setblocking(False)
+                    s.send(b"GET / HTTP/1.1\r\n")
+                    slow.append(s)
+                except OSError:
+                    break
+            for s in list(slow):
+                try:
+                    s.send(b"X-Slow: 1\r\n")
+                except OSError:
+                    slow.remove(s)
+                    s.close()
+            time.sleep(0.2)
+
+    def huge_headers():
+        while time.monotonic() < end:
+            big = None
             try:
-                with socket.create_connection((host, port), 2) as s:
-                    s.sendall(b"GET " + path.encode() +
-                              b" HTTP/1.1\r\nHost: x\r\n\r\n")
-                    s.settimeout(2)
-                    while s.recv(65536):
-                        pass
+                big = socket.create_connection((host, port), 2)
+                big.settimeout(0.2)
+                big.sendall(b"GET / HTTP/1.1\r\nX-Big: " + b"a" * (1 << 20))
             except OSError:
                 pass
-        time.sleep(0.2)
+            finally:
+                if big is not None:
+                    big.close()
+
+    def requests():
+        while time.monotonic() < end:
+            for path in ("/", "/metrics", "/status.json"):
+                try:
+                    with socket.create_connection((host, port), 2) as s:
+                        s.sendall(b"GET " + path.encode() +
+                                  b" HTTP/1.1\r\nHost: x\r\n\r\n")
+                        s.settimeout(2)
+                        while s.recv(65536):
+                            pass
+                except OSError:
+                    pass
+
+    threads = [threading.Thread(target=f, daemon=True)
+               for f in (crowd, slow_loris, huge_headers, requests)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
     print("attack: done", flush=True)
 
 

@@ -10,6 +10,7 @@
 #include "test-utils.h"
 
 #include <signal.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -131,6 +132,30 @@ http_get (guint16     port,
 }
 
 /* ---- helpers ---- */
+
+/* @count connections to @port that send nothing, as idle or stalled
+ * peers do; returns once the server has had time to take them all. */
+static GPtrArray *
+hold_silent (guint16 port,
+             guint   count)
+{
+  g_autoptr(GSocketClient) client = g_socket_client_new ();
+  GPtrArray *held = g_ptr_array_new_with_free_func (g_object_unref);
+
+  while (held->len < count)
+    {
+      g_autoptr(GError) error = NULL;
+      GSocketConnection *connection = g_socket_client_connect_to_host (
+        client, "127.0.0.1", port, NULL, &error);
+
+      g_assert_no_error (error);
+      g_ptr_array_add (held, connection);
+    }
+  /* The server takes them in order. */
+  g_usleep (G_USEC_PER_SEC / 2);
+
+  return held;
+}
 
 static char *
 find_python (void)
@@ -431,9 +456,22 @@ test_page (TestFixture   *fixture,
   assert_row (dom, 1, "finished", "36000");
   assert_row (dom, 3, "waiting", "0");
   g_assert_nonnull (strstr (dom, "data-state=\"pending\""));
+
+  /* The same page away from its server (a file): its refresh fails,
+   * and it says so rather than showing old figures as current. */
+  {
+    g_autofree char *saved = test_write_file (fixture, "page.html", dom);
+    g_autofree char *saved_url = g_strdup_printf ("file://%s", saved);
+    g_autofree char *stale = chromium (fixture, browser, saved_url,
+                                       "--dump-dom", "1280,900");
+
+    g_assert_nonnull (strstr (stale, "data-link=\"lost\""));
+    g_assert_nonnull (strstr (stale, "Connection lost, retrying"));
+    g_assert_null (strstr (stale, "Updated every second ·"));
+  }
   g_clear_pointer (&dom, g_free);
 
-  /* With JavaScript, refreshed from /status.json and /metrics. */
+  /* With JavaScript, refreshed from /status.json every second. */
   dom = chromium (fixture, browser, url, "--dump-dom", "1280,900");
   g_assert_nonnull (strstr (dom, "Updated every second"));
   assert_row (dom, 1, "finished", "36,000");
@@ -487,47 +525,95 @@ test_page (TestFixture   *fixture,
 
 /* ---- a hostile HTTP client ---- */
 
+#define ATTACK_RUNS 3
+
+static int
+compare_times (gconstpointer a,
+               gconstpointer b)
+{
+  gint64 x = *(const gint64 *) a, y = *(const gint64 *) b;
+
+  return x < y ? -1 : x > y;
+}
+
+/* One whole lottery on a server of its own, under attack or not;
+ * returns the agencies' upload time. */
+static gint64
+timed_lottery (TestFixture *fixture,
+               GPtrArray   *files,
+               guint        run,
+               gboolean     attack)
+{
+  g_autofree char *name = g_strdup_printf ("bets-%s-%u.csv",
+                                           attack ? "attack" : "calm", run);
+  g_autofree char *storage = test_fixture_path (fixture, name);
+  g_autofree char *port_text = NULL;
+  TestProcess *server = start_http_server (fixture,
+                                           ARGS ("--storage", storage));
+  TestProcess *attacker = NULL;
+  guint16 port = http_port (server);
+  gint64 elapsed;
+  guint status = 0;
+  gint64 deadline;
+
+  if (attack)
+    {
+      port_text = g_strdup_printf ("%u", port);
+      attacker = start_checker (fixture, "attacker",
+                                ARGS ("attack", "127.0.0.1", port_text, "60"));
+      g_usleep (G_USEC_PER_SEC);
+    }
+  elapsed = run_agencies (fixture, test_server_get_port (server), files);
+  test_assert_line (server, DRAW, 1);
+  if (attack)
+    {
+      g_assert_true (test_process_is_running (attacker));
+      test_process_send_signal (attacker, SIGTERM);
+      test_process_wait_exit (attacker, TEST_TIMEOUT_MS);
+
+      /* Every attacking connection is let go: the port serves again. */
+      deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+      while (g_get_monotonic_time () < deadline &&
+             (status = http_get (port, "/healthz", NULL)) != 200)
+        g_usleep (G_USEC_PER_SEC / 4);
+      g_assert_cmpuint (status, ==, 200);
+    }
+  test_process_send_signal (server, SIGTERM);
+  test_assert_exit (server, 0);
+
+  return elapsed;
+}
+
+/* Calm and attacked lotteries in turn, compared by their medians, so
+ * that one run slowed by the rest of the machine decides nothing. The
+ * attacker's own work (a Python process opening thousands of sockets)
+ * competes for the same CPUs, so some extra time is the machine's; a
+ * main loop blocked or starved by the HTTP side shows as seconds. */
 static void
 test_attack (TestFixture   *fixture,
              gconstpointer  data)
 {
   g_autoptr(GPtrArray) files = make_files (fixture);
-  g_autofree char *quiet_storage = test_fixture_path (fixture, "quiet.csv");
-  g_autofree char *port_text = NULL;
-  guint16 port;
-  TestProcess *quiet, *server, *attacker;
-  gint64 calm, attacked, deadline;
-  guint status = 0;
+  gint64 calm[ATTACK_RUNS], attacked[ATTACK_RUNS];
+  gint64 calm_median, attacked_median;
+  guint i;
 
-  quiet = start_http_server (fixture, ARGS ("--storage", quiet_storage));
-  calm = run_agencies (fixture, test_server_get_port (quiet), files);
-  test_assert_line (quiet, DRAW, 1);
-  test_process_send_signal (quiet, SIGTERM);
-  test_assert_exit (quiet, 0);
+  for (i = 0; i < ATTACK_RUNS; i++)
+    {
+      calm[i] = timed_lottery (fixture, files, i, FALSE);
+      attacked[i] = timed_lottery (fixture, files, i, TRUE);
+      g_test_message ("upload %u: %.2f s calm, %.2f s under attack", i + 1,
+                      calm[i] / 1e6, attacked[i] / 1e6);
+    }
+  qsort (calm, ATTACK_RUNS, sizeof calm[0], compare_times);
+  qsort (attacked, ATTACK_RUNS, sizeof attacked[0], compare_times);
+  calm_median = calm[ATTACK_RUNS / 2];
+  attacked_median = attacked[ATTACK_RUNS / 2];
 
-  server = start_http_server (fixture, NULL);
-  port = http_port (server);
-  port_text = g_strdup_printf ("%u", port);
-  attacker = start_checker (fixture, "attacker",
-                            ARGS ("attack", "127.0.0.1", port_text, "60"));
-  g_usleep (G_USEC_PER_SEC);
-  attacked = run_agencies (fixture, test_server_get_port (server), files);
-  test_assert_line (server, DRAW, 1);
-  g_assert_true (test_process_is_running (attacker));
-  test_process_send_signal (attacker, SIGTERM);
-  test_process_wait_exit (attacker, TEST_TIMEOUT_MS);
-
-  g_test_message ("upload: %.2f s calm, %.2f s under attack", calm / 1e6,
-                  attacked / 1e6);
-  g_assert_cmpint (attacked, <=, 3 * calm + 3 * G_USEC_PER_SEC);
-
-  /* Every attacking connection is let go: the port serves again. */
-  deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
-  while (g_get_monotonic_time () < deadline &&
-         (status = http_get (port, "/healthz", NULL)) !=
-         200)
-    g_usleep (G_USEC_PER_SEC / 4);
-  g_assert_cmpuint (status, ==, 200);
+  g_test_message ("upload medians: %.2f s calm, %.2f s under attack "
+                  "(+%.2f s)", calm_median / 1e6, attacked_median / 1e6,
+                  (attacked_median - calm_median) / 1e6);
+  g_assert_cmpint (attacked_median, <=, 2 * calm_median + G_USEC_PER_SEC);
 }
 
 /* ---- limits ---- */
@@ -570,52 +656,46 @@ test_limits (TestFixture   *fixture,
   g_assert_cmpuint (http_get (port, "/healthz", NULL), ==, 200);
 }
 
-/* 64 connections at once: one more is closed unanswered; the server
- * closes silent ones after 10 s, and then the port answers again. */
+/* More silent connections than the cap (64) are held open, as idle or
+ * slow-loris peers would: a probe still gets through, as the server
+ * closes the oldest connection that has not sent a request to make room
+ * for it; silent connections are closed after 10 s whatever happens. */
 static void
 test_max_connections (TestFixture   *fixture,
                       gconstpointer  data)
 {
   TestProcess *server = start_http_server (fixture, NULL);
   guint16 port = http_port (server);
-  g_autoptr(GSocketClient) client = g_socket_client_new ();
-  g_autoptr(GPtrArray) held = g_ptr_array_new_with_free_func (g_object_unref);
-  gint64 deadline;
-  guint status = 0;
+  gint64 start = g_get_monotonic_time ();
+  g_autoptr(GPtrArray) held = hold_silent (port, 80);
+  guint i;
 
-  while (held->len < 64)
+  for (i = 0; i < 5; i++)
+    g_assert_cmpuint (http_get (port, "/healthz", NULL), ==, 200);
+
+  /* The oldest silent one made room at once; the newest is closed
+   * after 10 s (checked once a second) like every silent connection. */
+  for (i = 0; i < 2; i++)
     {
-      g_autoptr(GError) error = NULL;
-      GSocketConnection *connection = g_socket_client_connect_to_host (
-        client, "127.0.0.1", port, NULL, &error);
+      GSocket *socket = g_socket_connection_get_socket (
+        g_ptr_array_index (held, i == 0 ? 0 : held->len - 1));
+      gint64 began = g_get_monotonic_time ();
+      char byte;
 
-      g_assert_no_error (error);
-      g_ptr_array_add (held, connection);
+      g_socket_set_timeout (socket, 20);
+      g_assert_cmpint (g_socket_receive (socket, &byte, 1, NULL, NULL), ==,
+                       0);
+      g_test_message ("silent connection %s closed after %.1f s",
+                      i == 0 ? "first" : "last",
+                      (g_get_monotonic_time () - start) / 1e6);
+      if (i == 0)
+        g_assert_cmpint (g_get_monotonic_time () - began, <,
+                         G_USEC_PER_SEC);
+      else
+        g_assert_cmpint (g_get_monotonic_time () - start, <,
+                         14 * G_USEC_PER_SEC);
     }
-  /* The server takes them in order: wait until it has all 64. */
-  g_usleep (G_USEC_PER_SEC / 2);
-  g_assert_cmpuint (http_get (port, "/healthz", NULL), ==, 0);
-
-  /* Silent connections are closed after 10 s, whatever they do. */
-  {
-    GSocket *socket = g_socket_connection_get_socket (
-      g_ptr_array_index (held, 0));
-    gint64 start = g_get_monotonic_time ();
-    char byte;
-
-    g_socket_set_timeout (socket, 20);
-    g_assert_cmpint (g_socket_receive (socket, &byte, 1, NULL, NULL), ==, 0);
-    g_test_message ("a silent connection closed after %.1f s",
-                    (g_get_monotonic_time () - start) / 1e6);
-    g_assert_cmpint (g_get_monotonic_time () - start, <, 12 * G_USEC_PER_SEC);
-  }
-
-  g_ptr_array_set_size (held, 0);
-  deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
-  while (g_get_monotonic_time () < deadline &&
-         (status = http_get (port, "/healthz", NULL)) != 200)
-    g_usleep (G_USEC_PER_SEC / 10);
-  g_assert_cmpuint (status, ==, 200);
+  g_assert_cmpuint (http_get (port, "/healthz", NULL), ==, 200);
 }
 
 /* ---- ports ---- */
@@ -773,6 +853,23 @@ test_https (TestFixture   *fixture,
   g_assert_cmpstr (body, ==, "ok\n");
   /* Plain HTTP gets no answer from the HTTPS port. */
   g_assert_cmpuint (http_get (port, "/healthz", NULL), ==, 0);
+
+  /* Silent peers over the cap of 8 stall handshakes in the pool's
+   * threads; each new one closes the oldest, whose handshake thread
+   * then lets go of the connection (its end is handed to the main
+   * context), and a probe still gets through. */
+  {
+    g_autoptr(GPtrArray) held = hold_silent (port, 12);
+    guint i;
+
+    for (i = 0; i < 3; i++)
+      {
+        g_clear_pointer (&body, g_free);
+        g_assert_cmpuint (http_request (port, "GET /healthz HTTP/1.1\r\n"
+                                        "Host: x\r\nConnection: close\r\n"
+                                        "\r\n", TRUE, &body), ==, 200);
+      }
+  }
 }
 
 int
