@@ -83,6 +83,40 @@ lottery_printable (const char *value,
   return g_string_free (out, FALSE);
 }
 
+/* The common case of a name, decided without a call: every byte
+ * printable ASCII, or a two-byte sequence at or above U+00A0 (the
+ * accented Latin letters), or a three-byte one from U+1000 to U+CFFF.
+ * Nothing here is a control character or invalid UTF-8; anything else
+ * (including every error) goes to validate_name (), which has the last
+ * word, so this can only be stricter, never more lenient. */
+static inline gboolean
+name_is_plain (const char *value,
+               gsize       len)
+{
+  const guchar *s = (const guchar *) value;
+  const guchar *end = s + len;
+
+  if (len - 1 >= LOTTERY_NAME_MAX)
+    return FALSE;
+  while (s < end)
+    {
+      guchar c = *s;
+
+      if (G_LIKELY (c >= 0x20 && c < 0x7f))
+        s++;
+      else if (c >= 0xc2 && c < 0xe0 && end - s >= 2 &&
+               (s[1] & 0xc0) == 0x80 && (c != 0xc2 || s[1] >= 0xa0))
+        s += 2;
+      else if (c >= 0xe1 && c <= 0xec && end - s >= 3 &&
+               (s[1] & 0xc0) == 0x80 && (s[2] & 0xc0) == 0x80)
+        s += 3;
+      else
+        return FALSE;
+    }
+
+  return TRUE;
+}
+
 static gboolean
 validate_name (LotteryBetField field,
                const char     *value,
@@ -132,31 +166,39 @@ validate_name (LotteryBetField field,
   return TRUE;
 }
 
-/* Is @value (of @len bytes, maybe empty) made of ASCII digits only? */
-gboolean
-lottery_all_digits (const char *value,
-                    gsize       len)
+/* Reads @len ASCII digits of @p into @value; FALSE at the first byte
+ * that is not one. Inline, so that each field's check is a short loop
+ * of its own rather than a call. */
+static inline gboolean
+read_digits (const char *p,
+             gsize       len,
+             guint64    *value)
 {
+  guint64 v = 0;
   gsize i;
 
   for (i = 0; i < len; i++)
-    if (value[i] < '0' || value[i] > '9')
-      return FALSE;
+    {
+      guint d = (guint) (guchar) p[i] - '0';
+
+      if (d > 9)
+        return FALSE;
+      v = v * 10 + d;
+    }
+  *value = v;
 
   return TRUE;
 }
 
-static guint
-parse_digits (const char *p,
-              gsize       len)
+/* Is @value (of @len bytes, maybe empty) made of ASCII digits only?
+ * (The value read wraps past 19 digits; only the bytes matter here.) */
+gboolean
+lottery_all_digits (const char *value,
+                    gsize       len)
 {
-  guint v = 0;
-  gsize i;
+  guint64 ignored;
 
-  for (i = 0; i < len; i++)
-    v = v * 10 + (guint) (p[i] - '0');
-
-  return v;
+  return read_digits (value, len, &ignored);
 }
 
 static guint
@@ -174,19 +216,15 @@ validate_birthdate (const char *value,
                     gsize       len,
                     GError    **error)
 {
-  guint year, month, day;
+  guint64 year, month, day;
 
   if (len != LOTTERY_BIRTHDATE_LEN || value[4] != '-' || value[7] != '-' ||
-      !lottery_all_digits (value, 4) || !lottery_all_digits (value + 5, 2) ||
-      !lottery_all_digits (value + 8, 2))
+      !read_digits (value, 4, &year) || !read_digits (value + 5, 2, &month) ||
+      !read_digits (value + 8, 2, &day))
     goto bad;
 
-  year = parse_digits (value, 4);
-  month = parse_digits (value + 5, 2);
-  day = parse_digits (value + 8, 2);
-
   if (year == 0 || month < 1 || month > 12 || day < 1 ||
-      day > days_in_month (month, year))
+      day > days_in_month ((guint) month, (guint) year))
     goto bad;
 
   return TRUE;
@@ -198,6 +236,84 @@ bad:
                          _("NACIMIENTO “%s” is not a calendar date YYYY-MM-DD"),
                          shown);
   }
+}
+
+/* One setter per field, inline, so that a whole row is set without a
+ * call per field (lottery_bet_set_fields () and the parsers). */
+static inline gboolean
+set_name (LotteryBetField field,
+          char           *dest,
+          guint8         *dest_len,
+          const char     *value,
+          gsize           len,
+          GError        **error)
+{
+  if (G_UNLIKELY (!name_is_plain (value, len)) &&
+      !validate_name (field, value, len, error))
+    return FALSE;
+  memcpy (dest, value, len);
+  dest[len] = '\0';
+  *dest_len = (guint8) len;
+
+  return TRUE;
+}
+
+static inline gboolean
+set_document (LotteryBet *bet,
+              const char *value,
+              gsize       len,
+              GError    **error)
+{
+  guint64 ignored;
+
+  if (G_UNLIKELY (len - 1 >= LOTTERY_DOCUMENT_MAX ||
+                  !read_digits (value, len, &ignored)))
+    {
+      g_autofree char *shown = lottery_printable (value, len);
+      return lottery_fail (error, LOTTERY_ERROR_INVALID_BET,
+                           _("DOCUMENTO “%s” must be 1 to %d digits"),
+                           shown, LOTTERY_DOCUMENT_MAX);
+    }
+  memcpy (bet->document, value, len);
+  bet->document[len] = '\0';
+  bet->document_len = (guint8) len;
+
+  return TRUE;
+}
+
+static inline gboolean
+set_birthdate (LotteryBet *bet,
+               const char *value,
+               gsize       len,
+               GError    **error)
+{
+  if (!validate_birthdate (value, len, error))
+    return FALSE;
+  memcpy (bet->birthdate, value, LOTTERY_BIRTHDATE_LEN);
+  bet->birthdate[LOTTERY_BIRTHDATE_LEN] = '\0';
+
+  return TRUE;
+}
+
+static inline gboolean
+set_number (LotteryBet *bet,
+            const char *value,
+            gsize       len,
+            GError    **error)
+{
+  guint64 v;
+
+  if (G_UNLIKELY (len - 1 >= LOTTERY_NUMBER_MAX_DIGITS ||
+                  !read_digits (value, len, &v) || v > G_MAXUINT32))
+    {
+      g_autofree char *shown = lottery_printable (value, len);
+      return lottery_fail (error, LOTTERY_ERROR_INVALID_BET,
+                           _("NUMERO “%s” must be an integer from 0 to %u"),
+                           shown, G_MAXUINT32);
+    }
+  bet->number = (guint32) v;
+
+  return TRUE;
 }
 
 gboolean
@@ -213,66 +329,17 @@ lottery_bet_set_field (LotteryBet     *bet,
   switch (field)
     {
     case LOTTERY_BET_FIELD_FIRST_NAME:
-      if (!validate_name (field, value, len, error))
-        return FALSE;
-      memcpy (bet->first_name, value, len);
-      bet->first_name[len] = '\0';
-      bet->first_name_len = (guint8) len;
-      return TRUE;
-
+      return set_name (field, bet->first_name, &bet->first_name_len,
+                       value, len, error);
     case LOTTERY_BET_FIELD_LAST_NAME:
-      if (!validate_name (field, value, len, error))
-        return FALSE;
-      memcpy (bet->last_name, value, len);
-      bet->last_name[len] = '\0';
-      bet->last_name_len = (guint8) len;
-      return TRUE;
-
+      return set_name (field, bet->last_name, &bet->last_name_len,
+                       value, len, error);
     case LOTTERY_BET_FIELD_DOCUMENT:
-      if (len == 0 || len > LOTTERY_DOCUMENT_MAX ||
-          !lottery_all_digits (value, len))
-        {
-          g_autofree char *shown = lottery_printable (value, len);
-          return lottery_fail (error, LOTTERY_ERROR_INVALID_BET,
-                               _("DOCUMENTO “%s” must be 1 to %d digits"),
-                               shown, LOTTERY_DOCUMENT_MAX);
-        }
-      memcpy (bet->document, value, len);
-      bet->document[len] = '\0';
-      bet->document_len = (guint8) len;
-      return TRUE;
-
+      return set_document (bet, value, len, error);
     case LOTTERY_BET_FIELD_BIRTHDATE:
-      if (!validate_birthdate (value, len, error))
-        return FALSE;
-      memcpy (bet->birthdate, value, len);
-      bet->birthdate[len] = '\0';
-      return TRUE;
-
+      return set_birthdate (bet, value, len, error);
     case LOTTERY_BET_FIELD_NUMBER:
-      {
-        guint64 v = 0;
-        gsize i;
-
-        if (len == 0 || len > LOTTERY_NUMBER_MAX_DIGITS ||
-            !lottery_all_digits (value, len))
-          goto bad_number;
-        for (i = 0; i < len; i++)
-          v = v * 10 + (guint64) (value[i] - '0');
-        if (v > G_MAXUINT32)
-          goto bad_number;
-        bet->number = (guint32) v;
-        return TRUE;
-
-      bad_number:
-        {
-          g_autofree char *shown = lottery_printable (value, len);
-          return lottery_fail (error, LOTTERY_ERROR_INVALID_BET,
-                               _("NUMERO “%s” must be an integer from 0 to %u"),
-                               shown, G_MAXUINT32);
-        }
-      }
-
+      return set_number (bet, value, len, error);
     case LOTTERY_BET_N_FIELDS:
     default:
       g_return_val_if_reached (FALSE);
@@ -285,14 +352,13 @@ lottery_bet_set_fields (LotteryBet   *bet,
                         const gsize  *lens,
                         GError      **error)
 {
-  guint i;
-
-  for (i = 0; i < LOTTERY_BET_N_FIELDS; i++)
-    if (!lottery_bet_set_field (bet, (LotteryBetField) i, values[i], lens[i],
-                                error))
-      return FALSE;
-
-  return TRUE;
+  return set_name (LOTTERY_BET_FIELD_FIRST_NAME, bet->first_name,
+                   &bet->first_name_len, values[0], lens[0], error) &&
+         set_name (LOTTERY_BET_FIELD_LAST_NAME, bet->last_name,
+                   &bet->last_name_len, values[1], lens[1], error) &&
+         set_document (bet, values[2], lens[2], error) &&
+         set_birthdate (bet, values[3], lens[3], error) &&
+         set_number (bet, values[4], lens[4], error);
 }
 
 /* One row of an agency's file: NOMBRE,APELLIDO,DOCUMENTO,NACIMIENTO,NUMERO

@@ -173,6 +173,69 @@ test_name_invalid_utf8 (void)
                    "NOMBRE is not valid UTF-8 at byte 6");
 }
 
+/* The rule, said independently of the validator: valid UTF-8 and no
+ * character of category Cc. */
+static gboolean
+name_rule (const char *value,
+           gsize       len)
+{
+  const char *p;
+
+  if (len == 0 || len > LOTTERY_NAME_MAX || !g_utf8_validate_len (value, len, NULL))
+    return FALSE;
+  for (p = value; p < value + len; p = g_utf8_next_char (p))
+    if (g_unichar_type (g_utf8_get_char (p)) == G_UNICODE_CONTROL)
+      return FALSE;
+
+  return TRUE;
+}
+
+static void
+check_name_bytes (const guchar *bytes,
+                  gsize         len)
+{
+  g_autoptr(GError) error = NULL;
+  LotteryBet bet = { 0 };
+  gboolean expected = name_rule ((const char *) bytes, len);
+  gboolean ok = lottery_bet_set_field (&bet, LOTTERY_BET_FIELD_LAST_NAME,
+                                       (const char *) bytes, len, &error);
+
+  if (ok != expected)
+    g_error ("name of %u bytes %02x %02x %02x: validator says %d, rule %d",
+             (guint) len, bytes[0], len > 1 ? bytes[1] : 0,
+             len > 2 ? bytes[2] : 0, ok, expected);
+  g_assert_true (ok == (error == NULL));
+}
+
+/* Every sequence of one and two bytes, and every three-byte one that
+ * starts with a lead byte (the validator has a fast path for common
+ * letters; it must agree with the rule on every input, not only on
+ * names that look like names). */
+static void
+test_name_all_short (void)
+{
+  guchar b[3];
+  guint i, j, k;
+
+  for (i = 0; i < 256; i++)
+    {
+      b[0] = (guchar) i;
+      check_name_bytes (b, 1);
+      for (j = 0; j < 256; j++)
+        {
+          b[1] = (guchar) j;
+          check_name_bytes (b, 2);
+          if (i < 0xe0 || i > 0xef || (j >= 0x20 && j < 0x7f && j != 0x41))
+            continue;
+          for (k = 0; k < 256; k++)
+            {
+              b[2] = (guchar) k;
+              check_name_bytes (b, 3);
+            }
+        }
+    }
+}
+
 static void
 test_name_accents (void)
 {
@@ -609,6 +672,7 @@ main (int   argc,
   g_test_add_func ("/bet/validate/name/c1-control", test_name_c1_control);
   g_test_add_func ("/bet/validate/name/invalid-utf8", test_name_invalid_utf8);
   g_test_add_func ("/bet/validate/name/accents", test_name_accents);
+  g_test_add_func ("/bet/validate/name/all-short", test_name_all_short);
   g_test_add_func ("/bet/validate/name/punctuation", test_name_punctuation);
   g_test_add_func ("/bet/validate/document-digits", test_document);
   g_test_add_func ("/bet/validate/birthdate", test_birthdate);
