@@ -346,19 +346,40 @@ lottery_bet_set_field (LotteryBet     *bet,
     }
 }
 
-gboolean
-lottery_bet_set_fields (LotteryBet   *bet,
-                        const char  **values,
-                        const gsize  *lens,
-                        GError      **error)
+static inline gboolean
+set_text_fields (LotteryBet  *bet,
+                 const char **values,
+                 const gsize *lens,
+                 GError     **error)
 {
   return set_name (LOTTERY_BET_FIELD_FIRST_NAME, bet->first_name,
                    &bet->first_name_len, values[0], lens[0], error) &&
          set_name (LOTTERY_BET_FIELD_LAST_NAME, bet->last_name,
                    &bet->last_name_len, values[1], lens[1], error) &&
          set_document (bet, values[2], lens[2], error) &&
-         set_birthdate (bet, values[3], lens[3], error) &&
+         set_birthdate (bet, values[3], lens[3], error);
+}
+
+gboolean
+lottery_bet_set_fields (LotteryBet   *bet,
+                        const char  **values,
+                        const gsize  *lens,
+                        GError      **error)
+{
+  return set_text_fields (bet, values, lens, error) &&
          set_number (bet, values[4], lens[4], error);
+}
+
+/* The four fields that are text on the wire (all but NUMERO, which a
+ * BATCH carries as an integer), as lottery_bet_set_field () would set
+ * them one by one. */
+gboolean
+lottery_bet_set_text_fields (LotteryBet   *bet,
+                             const char  **values,
+                             const gsize  *lens,
+                             GError      **error)
+{
+  return set_text_fields (bet, values, lens, error);
 }
 
 /* One row of an agency's file: NOMBRE,APELLIDO,DOCUMENTO,NACIMIENTO,NUMERO

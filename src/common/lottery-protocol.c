@@ -597,8 +597,8 @@ lottery_batch_reader_next (LotteryBatchReader *reader,
                            LotteryBet         *bet,
                            GError            **error)
 {
-  const char *values[LOTTERY_BET_N_FIELDS];
-  gsize lens[LOTTERY_BET_N_FIELDS];
+  const char *values[LOTTERY_BET_FIELD_NUMBER];
+  gsize lens[LOTTERY_BET_FIELD_NUMBER];
   guint i;
 
   g_return_val_if_fail (reader->remaining > 0, FALSE);
@@ -610,13 +610,9 @@ lottery_batch_reader_next (LotteryBatchReader *reader,
     return lottery_fail (error, LOTTERY_ERROR_PROTOCOL,
                          _("Item %u is truncated"), reader->index + 1);
 
-  for (i = 0; i < 3; i++)
-    if (!lottery_bet_set_field (bet, (LotteryBetField) i, values[i], lens[i],
-                                error))
-      return FALSE;
-  if (!lottery_bet_set_field (bet, LOTTERY_BET_FIELD_BIRTHDATE,
-                              (const char *) reader->p, LOTTERY_BIRTHDATE_LEN,
-                              error))
+  values[LOTTERY_BET_FIELD_BIRTHDATE] = (const char *) reader->p;
+  lens[LOTTERY_BET_FIELD_BIRTHDATE] = LOTTERY_BIRTHDATE_LEN;
+  if (!lottery_bet_set_text_fields (bet, values, lens, error))
     return FALSE;
   reader->p += LOTTERY_BIRTHDATE_LEN;
   bet->number = get_u32 (reader->p);
