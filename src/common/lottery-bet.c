@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include "lottery-bet.h"
+#include "lottery-bet-private.h"
 #include "lottery-csv-reader.h"
 #include "lottery-error.h"
 
@@ -382,10 +383,9 @@ lottery_bet_set_text_fields (LotteryBet   *bet,
   return set_text_fields (bet, values, lens, error);
 }
 
-/* One row of an agency's file: NOMBRE,APELLIDO,DOCUMENTO,NACIMIENTO,NUMERO
- * (CSV, fields may be quoted), without its line end. */
-gboolean
-lottery_bet_parse_line (LotteryBet *bet,
+/* Any row, split first and then validated field by field. */
+static gboolean
+parse_line_full (LotteryBet *bet,
                         const char *line,
                         gsize       len,
                         GError    **error)
@@ -418,6 +418,144 @@ lottery_bet_parse_line (LotteryBet *bet,
     }
 
   return lottery_bet_set_fields (bet, values, lens, error);
+}
+
+/* The first byte of @w (little-endian order in memory) that
+ * lottery_csv_special () flagged in @mask; 0 where that is not known. */
+static inline gsize
+first_flagged (guint64 mask)
+{
+#if G_BYTE_ORDER == G_LITTLE_ENDIAN && defined(__GNUC__)
+  return (gsize) __builtin_ctzll (mask) / 8;
+#else
+  (void) mask;
+  return 0;
+#endif
+}
+
+/* An unquoted name field of an agency's row, up to its comma: scanned a
+ * word at a time while it is plain ASCII, its other characters checked
+ * as name_is_plain () does. Returns the comma, or NULL for anything
+ * else (a quote, a control character, a rarer character, the end of
+ * the line), which the full parser then decides. */
+static inline const char *
+scan_plain_name (const char *p,
+                 const char *end)
+{
+  for (;;)
+    {
+      const guchar *s;
+      guchar c;
+
+      while (end - p >= 8)
+        {
+          guint64 mask = lottery_csv_special (lottery_load8 (p));
+
+          if (mask != 0)
+            {
+              p += first_flagged (mask);
+              break;
+            }
+          p += 8;
+        }
+      if (p == end)
+        return NULL;
+
+      s = (const guchar *) p;
+      c = *s;
+      if (c == ',')
+        return p;
+      if (c >= 0x20 && c < 0x7f && c != '"')
+        p++;
+      else if (c >= 0xc2 && c < 0xe0 && end - p >= 2 &&
+               (s[1] & 0xc0) == 0x80 && (c != 0xc2 || s[1] >= 0xa0))
+        p += 2;
+      else if (c >= 0xe1 && c <= 0xec && end - p >= 3 &&
+               (s[1] & 0xc0) == 0x80 && (s[2] & 0xc0) == 0x80)
+        p += 3;
+      else
+        return NULL;
+    }
+}
+
+static inline const char *
+take_plain_name (const char *p,
+                 const char *end,
+                 char       *dest,
+                 guint8     *dest_len)
+{
+  const char *comma = scan_plain_name (p, end);
+  gsize len;
+
+  if (comma == NULL)
+    return NULL;
+  len = (gsize) (comma - p);
+  if (len - 1 >= LOTTERY_NAME_MAX)
+    return NULL;
+  lottery_copy_short (dest, p, len);
+  dest[len] = '\0';
+  *dest_len = (guint8) len;
+
+  return comma + 1;
+}
+
+/* The common row, unquoted and valid, in one pass that splits,
+ * validates and copies. FALSE means only "not decided here": the row
+ * then goes through lottery_csv_split () and the setters, which have
+ * the last word and say what is wrong. */
+static inline gboolean
+parse_plain_line (LotteryBet *bet,
+                  const char *line,
+                  gsize       len)
+{
+  const char *p = line;
+  const char *end = line + len;
+  const char *field;
+  guint64 number;
+
+  p = take_plain_name (p, end, bet->first_name, &bet->first_name_len);
+  if (p == NULL)
+    return FALSE;
+  p = take_plain_name (p, end, bet->last_name, &bet->last_name_len);
+  if (p == NULL)
+    return FALSE;
+
+  for (field = p; p < end && (guint) (guchar) *p - '0' <= 9; p++)
+    ;
+  if (p == end || *p != ',' || (gsize) (p - field) - 1 >= LOTTERY_DOCUMENT_MAX)
+    return FALSE;
+  lottery_copy_short (bet->document, field, (gsize) (p - field));
+  bet->document[p - field] = '\0';
+  bet->document_len = (guint8) (p - field);
+  p++;
+
+  if (end - p < LOTTERY_BIRTHDATE_LEN + 2 || p[LOTTERY_BIRTHDATE_LEN] != ',' ||
+      !validate_birthdate (p, LOTTERY_BIRTHDATE_LEN, NULL))
+    return FALSE;
+  memcpy (bet->birthdate, p, LOTTERY_BIRTHDATE_LEN);
+  bet->birthdate[LOTTERY_BIRTHDATE_LEN] = '\0';
+  p += LOTTERY_BIRTHDATE_LEN + 1;
+
+  if ((gsize) (end - p) - 1 >= LOTTERY_NUMBER_MAX_DIGITS ||
+      !read_digits (p, (gsize) (end - p), &number) || number > G_MAXUINT32)
+    return FALSE;
+  bet->number = (guint32) number;
+
+  return TRUE;
+}
+
+/* One row of an agency's file: NOMBRE,APELLIDO,DOCUMENTO,NACIMIENTO,NUMERO
+ * (CSV, fields may be quoted), without its line end. */
+gboolean
+lottery_bet_parse_line (LotteryBet *bet,
+                        const char *line,
+                        gsize       len,
+                        GError    **error)
+{
+  if (G_LIKELY (parse_plain_line (bet, line, len)))
+    return TRUE;
+
+  return parse_line_full (bet, line, len, error);
 }
 
 gboolean
