@@ -212,31 +212,59 @@ days_in_month (guint month,
   return days[month - 1] + (month == 2 && leap);
 }
 
+/* YYYY-MM-DD, a day of the calendar, year 1 to 9999. The shape is
+ * checked a word at a time: the first eight bytes must be four digits,
+ * a dash, two digits and a dash, and each byte is masked and compared
+ * at once; only the values are then read byte by byte. */
+static inline gboolean
+birthdate_is_valid (const char *value)
+{
+  /* Little-endian constants are the same bytes read back, whatever the
+   * machine's order: they are built from strings. */
+  static const char shape_mask[8] = { '\xf0', '\xf0', '\xf0', '\xf0', '\xff', '\xf0', '\xf0', '\xff' };
+  static const char shape[8] = { 0x30, 0x30, 0x30, 0x30, '-', 0x30, 0x30, '-' };
+  static const char carry_add[8] = { 6, 6, 6, 6, 0, 6, 6, 0 };
+  static const char carry_mask[8] = { '\xf0', '\xf0', '\xf0', '\xf0', 0, '\xf0', '\xf0', 0 };
+  static const char carry_shape[8] = { 0x30, 0x30, 0x30, 0x30, 0, 0x30, 0x30, 0 };
+  guint64 w = lottery_load8 (value);
+  const guchar *v = (const guchar *) value;
+  guint year, month, day, d8 = v[8] - (guint) '0', d9 = v[9] - (guint) '0';
+
+  /* High nibbles 3 (and the dashes exact); then adding 6 must not carry
+   * a digit's low nibble out, which leaves 0-9. No byte carries into
+   * the next: each is at most 0x3f before the addition. */
+  if ((w & lottery_load8 (shape_mask)) != lottery_load8 (shape) ||
+      ((w + lottery_load8 (carry_add)) & lottery_load8 (carry_mask)) !=
+        lottery_load8 (carry_shape) ||
+      d8 > 9 || d9 > 9)
+    return FALSE;
+
+  year = (v[0] - '0') * 1000u + (v[1] - '0') * 100u + (v[2] - '0') * 10u +
+         (v[3] - '0');
+  month = (v[5] - '0') * 10u + (v[6] - '0');
+  day = d8 * 10 + d9;
+  if (year == 0 || month - 1 >= 12 || day == 0)
+    return FALSE;
+  if (day <= 28)
+    return TRUE;
+
+  return day <= days_in_month (month, year);
+}
+
 static gboolean
 validate_birthdate (const char *value,
                     gsize       len,
                     GError    **error)
 {
-  guint64 year, month, day;
+  g_autofree char *shown = NULL;
 
-  if (len != LOTTERY_BIRTHDATE_LEN || value[4] != '-' || value[7] != '-' ||
-      !read_digits (value, 4, &year) || !read_digits (value + 5, 2, &month) ||
-      !read_digits (value + 8, 2, &day))
-    goto bad;
+  if (G_LIKELY (len == LOTTERY_BIRTHDATE_LEN && birthdate_is_valid (value)))
+    return TRUE;
 
-  if (year == 0 || month < 1 || month > 12 || day < 1 ||
-      day > days_in_month ((guint) month, (guint) year))
-    goto bad;
-
-  return TRUE;
-
-bad:
-  {
-    g_autofree char *shown = lottery_printable (value, len);
-    return lottery_fail (error, LOTTERY_ERROR_INVALID_BET,
-                         _("NACIMIENTO “%s” is not a calendar date YYYY-MM-DD"),
-                         shown);
-  }
+  shown = lottery_printable (value, len);
+  return lottery_fail (error, LOTTERY_ERROR_INVALID_BET,
+                       _("NACIMIENTO “%s” is not a calendar date YYYY-MM-DD"),
+                       shown);
 }
 
 /* One setter per field, inline, so that a whole row is set without a
@@ -530,7 +558,7 @@ parse_plain_line (LotteryBet *bet,
   p++;
 
   if (end - p < LOTTERY_BIRTHDATE_LEN + 2 || p[LOTTERY_BIRTHDATE_LEN] != ',' ||
-      !validate_birthdate (p, LOTTERY_BIRTHDATE_LEN, NULL))
+      !birthdate_is_valid (p))
     return FALSE;
   memcpy (bet->birthdate, p, LOTTERY_BIRTHDATE_LEN);
   bet->birthdate[LOTTERY_BIRTHDATE_LEN] = '\0';

@@ -6,6 +6,7 @@
 #include "lottery-csv-reader.h"
 #include "lottery-error.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static gboolean
@@ -323,6 +324,75 @@ test_birthdate (void)
   g_assert_cmpstr (error->message, ==,
                    "NACIMIENTO “2023-13-01” is not a calendar date "
                    "YYYY-MM-DD");
+}
+
+/* A calendar date written YYYY-MM-DD, said with GDate. */
+static gboolean
+date_rule (const char *value)
+{
+  static const int digits[] = { 0, 1, 2, 3, 5, 6, 8, 9 };
+  guint i;
+
+  if (strlen (value) != 10 || value[4] != '-' || value[7] != '-')
+    return FALSE;
+  for (i = 0; i < G_N_ELEMENTS (digits); i++)
+    if (!g_ascii_isdigit (value[digits[i]]))
+      return FALSE;
+
+  return g_date_valid_dmy ((GDateDay) atoi (value + 8),
+                           (GDateMonth) atoi (value + 5),
+                           (GDateYear) atoi (value));
+}
+
+static void
+check_date (const char *value,
+            gsize       len)
+{
+  g_autofree char *copy = g_strndup (value, len);
+  gboolean expected = len == strlen (copy) && date_rule (copy);
+  gboolean ok = lottery_bet_set_field (&(LotteryBet) { 0 },
+                                       LOTTERY_BET_FIELD_BIRTHDATE, value,
+                                       len, NULL);
+
+  if (ok != expected)
+    {
+      g_autofree char *shown = g_strescape (copy, NULL);
+      g_error ("NACIMIENTO “%s” (%u bytes): validator says %d, GDate %d",
+               shown, (guint) len, ok, expected);
+    }
+}
+
+/* Every day of some years (leap or not, by 4, 100 and 400) and the days
+ * around them, and every byte at every position of two dates: the
+ * date's shape is checked a word at a time, and must refuse what
+ * GDate's reading of the rule refuses. */
+static void
+test_birthdate_all (void)
+{
+  static const guint years[] = { 0, 1, 4, 100, 400, 1900, 1999, 2000, 2024, 9999 };
+  static const char * const dates[] = { "2000-02-29", "1999-12-31" };
+  guint y, m, d, i, pos, byte;
+
+  for (y = 0; y < G_N_ELEMENTS (years); y++)
+    for (m = 0; m <= 13; m++)
+      for (d = 0; d <= 32; d++)
+        {
+          char value[16];
+
+          g_snprintf (value, sizeof value, "%04u-%02u-%02u", years[y], m, d);
+          check_date (value, 10);
+        }
+
+  for (i = 0; i < G_N_ELEMENTS (dates); i++)
+    for (pos = 0; pos < 10; pos++)
+      for (byte = 0; byte < 256; byte++)
+        {
+          char value[11];
+
+          memcpy (value, dates[i], 11);
+          value[pos] = (char) byte;
+          check_date (value, 10);
+        }
 }
 
 static void
@@ -789,6 +859,7 @@ main (int   argc,
   g_test_add_func ("/bet/validate/name/punctuation", test_name_punctuation);
   g_test_add_func ("/bet/validate/document-digits", test_document);
   g_test_add_func ("/bet/validate/birthdate", test_birthdate);
+  g_test_add_func ("/bet/validate/birthdate-all", test_birthdate_all);
   g_test_add_func ("/bet/validate/number", test_number);
   g_test_add_func ("/bet/validate/set-fields", test_set_fields);
   g_test_add_func ("/bet/field-names", test_field_names);
