@@ -40,15 +40,6 @@ lottery_csv_quote_or_control (guint64 w)
          lottery_bytes_below (w ^ (LOTTERY_ONES * '"'), 1);
 }
 
-/* The same, and any byte from 0x7f up: non-zero unless the word is
- * plain printable ASCII that an unquoted CSV name field may hold. */
-static inline guint64
-lottery_csv_special (guint64 w)
-{
-  return lottery_csv_quote_or_control (w) |
-         ((w + LOTTERY_ONES) & LOTTERY_HIGHS) | (w & LOTTERY_HIGHS);
-}
-
 /* Up to eight bytes of @p (@len from 4 to 8) as one word: the first and
  * last four, overlapping; the bytes a search looks for are all kept. */
 static inline guint64

@@ -88,34 +88,50 @@ lottery_printable (const char *value,
  * printable ASCII, or a two-byte sequence at or above U+00A0 (the
  * accented Latin letters), or a three-byte one from U+1000 to U+CFFF.
  * Nothing here is a control character or invalid UTF-8; anything else
- * (including every error) goes to validate_name (), which has the last
- * word, so this can only be stricter, never more lenient. */
+ * (including every error) is left to validate_name () and to the full
+ * row parser, which have the last word, so this can only be stricter,
+ * never more lenient. (Byte by byte: names are short, and a word at a
+ * time measured no faster.)
+ *
+ * With @in_csv, the name is an unquoted field of an agency's row: it
+ * ends at a comma (returned) and holds no quote; otherwise it is all
+ * of [@p, @end), and @end is returned. NULL: not decided here. */
+static inline const char *
+scan_name (const char *p,
+           const char *end,
+           gboolean    in_csv)
+{
+  for (;;)
+    {
+      const guchar *s;
+      guchar c;
+
+      if (p == end)
+        return in_csv ? NULL : end;
+
+      s = (const guchar *) p;
+      c = *s;
+      if (in_csv && c == ',')
+        return p;
+      if (c >= 0x20 && c < 0x7f && (!in_csv || c != '"'))
+        p++;
+      else if (c >= 0xc2 && c < 0xe0 && end - p >= 2 &&
+               (s[1] & 0xc0) == 0x80 && (c != 0xc2 || s[1] >= 0xa0))
+        p += 2;
+      else if (c >= 0xe1 && c <= 0xec && end - p >= 3 &&
+               (s[1] & 0xc0) == 0x80 && (s[2] & 0xc0) == 0x80)
+        p += 3;
+      else
+        return NULL;
+    }
+}
+
 static inline gboolean
 name_is_plain (const char *value,
                gsize       len)
 {
-  const guchar *s = (const guchar *) value;
-  const guchar *end = s + len;
-
-  if (len - 1 >= LOTTERY_NAME_MAX)
-    return FALSE;
-  while (s < end)
-    {
-      guchar c = *s;
-
-      if (G_LIKELY (c >= 0x20 && c < 0x7f))
-        s++;
-      else if (c >= 0xc2 && c < 0xe0 && end - s >= 2 &&
-               (s[1] & 0xc0) == 0x80 && (c != 0xc2 || s[1] >= 0xa0))
-        s += 2;
-      else if (c >= 0xe1 && c <= 0xec && end - s >= 3 &&
-               (s[1] & 0xc0) == 0x80 && (s[2] & 0xc0) == 0x80)
-        s += 3;
-      else
-        return FALSE;
-    }
-
-  return TRUE;
+  return len - 1 < LOTTERY_NAME_MAX &&
+         scan_name (value, value + len, FALSE) != NULL;
 }
 
 static gboolean
@@ -280,7 +296,7 @@ set_name (LotteryBetField field,
   if (G_UNLIKELY (!name_is_plain (value, len)) &&
       !validate_name (field, value, len, error))
     return FALSE;
-  memcpy (dest, value, len);
+  lottery_copy_short (dest, value, len);
   dest[len] = '\0';
   *dest_len = (guint8) len;
 
@@ -448,71 +464,13 @@ parse_line_full (LotteryBet *bet,
   return lottery_bet_set_fields (bet, values, lens, error);
 }
 
-/* The first byte of @w (little-endian order in memory) that
- * lottery_csv_special () flagged in @mask; 0 where that is not known. */
-static inline gsize
-first_flagged (guint64 mask)
-{
-#if G_BYTE_ORDER == G_LITTLE_ENDIAN && defined(__GNUC__)
-  return (gsize) __builtin_ctzll (mask) / 8;
-#else
-  (void) mask;
-  return 0;
-#endif
-}
-
-/* An unquoted name field of an agency's row, up to its comma: scanned a
- * word at a time while it is plain ASCII, its other characters checked
- * as name_is_plain () does. Returns the comma, or NULL for anything
- * else (a quote, a control character, a rarer character, the end of
- * the line), which the full parser then decides. */
-static inline const char *
-scan_plain_name (const char *p,
-                 const char *end)
-{
-  for (;;)
-    {
-      const guchar *s;
-      guchar c;
-
-      while (end - p >= 8)
-        {
-          guint64 mask = lottery_csv_special (lottery_load8 (p));
-
-          if (mask != 0)
-            {
-              p += first_flagged (mask);
-              break;
-            }
-          p += 8;
-        }
-      if (p == end)
-        return NULL;
-
-      s = (const guchar *) p;
-      c = *s;
-      if (c == ',')
-        return p;
-      if (c >= 0x20 && c < 0x7f && c != '"')
-        p++;
-      else if (c >= 0xc2 && c < 0xe0 && end - p >= 2 &&
-               (s[1] & 0xc0) == 0x80 && (c != 0xc2 || s[1] >= 0xa0))
-        p += 2;
-      else if (c >= 0xe1 && c <= 0xec && end - p >= 3 &&
-               (s[1] & 0xc0) == 0x80 && (s[2] & 0xc0) == 0x80)
-        p += 3;
-      else
-        return NULL;
-    }
-}
-
 static inline const char *
 take_plain_name (const char *p,
                  const char *end,
                  char       *dest,
                  guint8     *dest_len)
 {
-  const char *comma = scan_plain_name (p, end);
+  const char *comma = scan_name (p, end, TRUE);
   gsize len;
 
   if (comma == NULL)
