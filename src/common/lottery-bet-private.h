@@ -53,6 +53,16 @@ lottery_load_4_to_8 (const void *p,
   return lo | ((guint64) hi << 32);
 }
 
+/* Are all eight bytes of @w ASCII digits? High nibbles 3, and adding 6
+ * carries no low nibble out (no byte carries into the next: each is
+ * at most 0x3f by then). */
+static inline gboolean
+lottery_digits8 (guint64 w)
+{
+  return (w & (LOTTERY_ONES * 0xf0)) == LOTTERY_ONES * 0x30 &&
+         ((w + LOTTERY_ONES * 6) & (LOTTERY_ONES * 0xf0)) == LOTTERY_ONES * 0x30;
+}
+
 /* Copies @len (at most 255) bytes with no call: whole words, the last
  * one overlapping, for the short strings of a bet. */
 static inline void

@@ -395,6 +395,45 @@ test_birthdate_all (void)
         }
 }
 
+/* Documents of every length up to one too many, each with a byte that
+ * is not a digit (next to the digits in ASCII, or high) at every
+ * position, in a DOCUMENTO field and in a row: digits are checked
+ * several at a time. */
+static void
+test_document_every_position (void)
+{
+  static const char bad[] = { '/', ':', ' ', 'a', '\0', '\x80', '\xb0', '\xb9', '\xf9' };
+  guint len, pos, k;
+
+  for (len = 1; len <= LOTTERY_DOCUMENT_MAX + 1; len++)
+    for (pos = 0; pos <= len; pos++)
+      for (k = 0; k < G_N_ELEMENTS (bad); k++)
+        {
+          char document[LOTTERY_DOCUMENT_MAX + 2];
+          g_autoptr(GString) line = NULL;
+          LotteryBet bet = { 0 };
+          gboolean expected = pos == len && len <= LOTTERY_DOCUMENT_MAX;
+          guint i;
+
+          for (i = 0; i < len; i++)
+            document[i] = i == pos ? bad[k] : (char) ('0' + (i * 7 + 3) % 10);
+          document[len] = '\0';
+          g_assert_true (lottery_bet_set_field (&bet, LOTTERY_BET_FIELD_DOCUMENT,
+                                                document, len, NULL) == expected);
+          g_assert_true (lottery_all_digits (document, len) == (pos == len));
+          if (expected)
+            g_assert_cmpmem (bet.document, bet.document_len, document, len);
+
+          line = g_string_new ("Ana,Pérez,");
+          g_string_append_len (line, document, len);
+          g_string_append (line, ",1999-03-17,7");
+          g_assert_true (lottery_bet_parse_line (&bet, line->str, line->len,
+                                                 NULL) == expected);
+          if (expected)
+            g_assert_cmpmem (bet.document, bet.document_len, document, len);
+        }
+}
+
 static void
 test_number (void)
 {
@@ -860,6 +899,8 @@ main (int   argc,
   g_test_add_func ("/bet/validate/document-digits", test_document);
   g_test_add_func ("/bet/validate/birthdate", test_birthdate);
   g_test_add_func ("/bet/validate/birthdate-all", test_birthdate_all);
+  g_test_add_func ("/bet/validate/document-every-position",
+                   test_document_every_position);
   g_test_add_func ("/bet/validate/number", test_number);
   g_test_add_func ("/bet/validate/set-fields", test_set_fields);
   g_test_add_func ("/bet/field-names", test_field_names);
