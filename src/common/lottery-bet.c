@@ -96,16 +96,45 @@ lottery_printable (const char *value,
  * With @in_csv, the name is an unquoted field of an agency's row: it
  * ends at a comma (returned) and holds no quote; otherwise it is all
  * of [@p, @end), and @end is returned. NULL: not decided here. */
+/* Bytes that a name's scan passes over without a second look: 1, every
+ * printable ASCII byte; 2, those an unquoted CSV field may also hold
+ * (not the comma, not the quote). */
+#define NAME_BYTE_PLAIN 1
+#define NAME_BYTE_CSV   2
+
+static const guint8 name_byte[256] = {
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  3, 3, 1, 3, 3, 3, 3, 3, 3, 3, 3, 3, 1, 3, 3, 3,
+  3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
+  3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
+  3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
+  3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
+  3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+};
+
 static inline const char *
 scan_name (const char *p,
            const char *end,
            gboolean    in_csv)
 {
+  const guint8 plain = in_csv ? NAME_BYTE_CSV : NAME_BYTE_PLAIN;
+
   for (;;)
     {
       const guchar *s;
       guchar c;
 
+      while (p < end && (name_byte[(guchar) *p] & plain) != 0)
+        p++;
       if (p == end)
         return in_csv ? NULL : end;
 
@@ -113,10 +142,8 @@ scan_name (const char *p,
       c = *s;
       if (in_csv && c == ',')
         return p;
-      if (c >= 0x20 && c < 0x7f && (!in_csv || c != '"'))
-        p++;
-      else if (c >= 0xc2 && c < 0xe0 && end - p >= 2 &&
-               (s[1] & 0xc0) == 0x80 && (c != 0xc2 || s[1] >= 0xa0))
+      if (c >= 0xc2 && c < 0xe0 && end - p >= 2 &&
+          (s[1] & 0xc0) == 0x80 && (c != 0xc2 || s[1] >= 0xa0))
         p += 2;
       else if (c >= 0xe1 && c <= 0xec && end - p >= 3 &&
                (s[1] & 0xc0) == 0x80 && (s[2] & 0xc0) == 0x80)
@@ -336,7 +363,7 @@ set_document (LotteryBet *bet,
                            _("DOCUMENTO “%s” must be 1 to %d digits"),
                            shown, LOTTERY_DOCUMENT_MAX);
     }
-  memcpy (bet->document, value, len);
+  lottery_copy_short (bet->document, value, len);
   bet->document[len] = '\0';
   bet->document_len = (guint8) len;
 
