@@ -22,8 +22,8 @@
 /* Python's csv.QUOTE_MINIMAL: quote only when the field holds the
  * delimiter, the quote character or a line-end character. The field is
  * searched a word at a time for any of them (or another control
- * character, which a valid name does not hold) and copied whole; only a
- * field where the search found one is looked at byte by byte. */
+ * character, which a valid name does not hold) while it is copied; only
+ * a field where the search found one is looked at byte by byte. */
 static inline char *
 append_csv_field (char       *out,
                   const char *value,
@@ -34,31 +34,45 @@ append_csv_field (char       *out,
 
   if (len >= 8)
     {
+      guint64 w;
+
       for (i = 0; i + 8 < len; i += 8)
-        found |= lottery_csv_quote_or_control (lottery_load8 (value + i));
-      found |= lottery_csv_quote_or_control (lottery_load8 (value + len - 8));
+        {
+          w = lottery_load8 (value + i);
+          memcpy (out + i, &w, 8);
+          found |= lottery_csv_quote_or_control (w);
+        }
+      w = lottery_load8 (value + len - 8);
+      memcpy (out + len - 8, &w, 8);
+      found |= lottery_csv_quote_or_control (w);
     }
   else if (len >= 4)
-    found = lottery_csv_quote_or_control (lottery_load_4_to_8 (value, len));
+    {
+      guint32 lo, hi;
+
+      memcpy (&lo, value, 4);
+      memcpy (&hi, value + len - 4, 4);
+      memcpy (out, &lo, 4);
+      memcpy (out + len - 4, &hi, 4);
+      found = lottery_csv_quote_or_control (lo | ((guint64) hi << 32));
+    }
   else
     for (i = 0; i < len; i++)
-      found |= (guchar) value[i] < 0x20 || value[i] == ',' || value[i] == '"';
+      {
+        out[i] = value[i];
+        found |= (guchar) value[i] < 0x20 || value[i] == ',' || value[i] == '"';
+      }
 
+  /* Copied as it was read; quoted below, over that copy, if need be. */
   if (G_LIKELY (found == 0))
-    {
-      lottery_copy_short (out, value, len);
-      return out + len;
-    }
+    return out + len;
 
   for (i = 0; i < len; i++)
     if (value[i] == ',' || value[i] == '"' || value[i] == '\r' ||
         value[i] == '\n')
       break;
   if (i == len)
-    {
-      memcpy (out, value, len);
-      return out + len;
-    }
+    return out + len;
 
   *out++ = '"';
   for (i = 0; i < len; i++)
