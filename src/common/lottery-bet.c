@@ -329,6 +329,18 @@ validate_birthdate (const char *value,
                        shown);
 }
 
+/* Keeps a checked string field (NUL-terminated, with its length). */
+static inline void
+store_string (char       *dest,
+              guint8     *dest_len,
+              const char *value,
+              gsize       len)
+{
+  lottery_copy_short (dest, value, len);
+  dest[len] = '\0';
+  *dest_len = (guint8) len;
+}
+
 /* One setter per field, inline, so that a whole row is set without a
  * call per field (lottery_bet_set_fields () and the parsers). */
 static inline gboolean
@@ -342,9 +354,7 @@ set_name (LotteryBetField field,
   if (G_UNLIKELY (!name_is_plain (value, len)) &&
       !validate_name (field, value, len, error))
     return FALSE;
-  lottery_copy_short (dest, value, len);
-  dest[len] = '\0';
-  *dest_len = (guint8) len;
+  store_string (dest, dest_len, value, len);
 
   return TRUE;
 }
@@ -363,9 +373,7 @@ set_document (LotteryBet *bet,
                            _("DOCUMENTO “%s” must be 1 to %d digits"),
                            shown, LOTTERY_DOCUMENT_MAX);
     }
-  lottery_copy_short (bet->document, value, len);
-  bet->document[len] = '\0';
-  bet->document_len = (guint8) len;
+  store_string (bet->document, &bet->document_len, value, len);
 
   return TRUE;
 }
@@ -474,9 +482,9 @@ lottery_bet_set_text_fields (LotteryBet   *bet,
 /* Any row, split first and then validated field by field. */
 static gboolean
 parse_line_full (LotteryBet *bet,
-                        const char *line,
-                        gsize       len,
-                        GError    **error)
+                 const char *line,
+                 gsize       len,
+                 GError    **error)
 {
   LotteryCsvField fields[LOTTERY_BET_N_FIELDS + 1];
   const char *values[LOTTERY_BET_N_FIELDS];
@@ -522,9 +530,7 @@ take_plain_name (const char *p,
   len = (gsize) (comma - p);
   if (len - 1 >= LOTTERY_NAME_MAX)
     return NULL;
-  lottery_copy_short (dest, p, len);
-  dest[len] = '\0';
-  *dest_len = (guint8) len;
+  store_string (dest, dest_len, p, len);
 
   return comma + 1;
 }
@@ -556,9 +562,8 @@ parse_plain_line (LotteryBet *bet,
     ;
   if (p == end || *p != ',' || (gsize) (p - field) - 1 >= LOTTERY_DOCUMENT_MAX)
     return FALSE;
-  lottery_copy_short (bet->document, field, (gsize) (p - field));
-  bet->document[p - field] = '\0';
-  bet->document_len = (guint8) (p - field);
+  store_string (bet->document, &bet->document_len, field,
+                (gsize) (p - field));
   p++;
 
   if (end - p < LOTTERY_BIRTHDATE_LEN + 2 || p[LOTTERY_BIRTHDATE_LEN] != ',' ||

@@ -541,36 +541,33 @@ test_parse_line_plain (void)
   g_assert_cmpuint (bet->number, ==, 7574);
 }
 
-/* The row as the rules say, from the public pieces: split, then every
- * field set with its own check. */
+/* The row as the rules say, from the public pieces: split, then each
+ * field set on its own, in order. */
 static gboolean
 parse_line_reference (LotteryBet *bet,
                       const char *line,
                       gsize       len,
                       GError    **error)
 {
-  LotteryCsvField fields[LOTTERY_BET_N_FIELDS + 1];
-  const char *values[LOTTERY_BET_N_FIELDS];
-  gsize lens[LOTTERY_BET_N_FIELDS];
+  g_autofree LotteryCsvField *fields = g_new (LotteryCsvField, 6);
   g_autofree char *scratch = g_malloc (len + 1);
-  int n, i;
+  int n = lottery_csv_split (line, len, fields, 6, scratch, error);
+  int field;
 
-  n = lottery_csv_split (line, len, fields, G_N_ELEMENTS (fields), scratch,
-                         error);
+  if (n < 0)
+    return FALSE;
   if (n != LOTTERY_BET_N_FIELDS)
     {
-      if (n >= 0)
-        g_set_error_literal (error, LOTTERY_ERROR, LOTTERY_ERROR_INVALID_BET,
-                             "field count");
+      g_set_error_literal (error, LOTTERY_ERROR, LOTTERY_ERROR_INVALID_BET,
+                           "field count");
       return FALSE;
     }
-  for (i = 0; i < LOTTERY_BET_N_FIELDS; i++)
-    {
-      values[i] = fields[i].data;
-      lens[i] = fields[i].len;
-    }
+  for (field = 0; field < LOTTERY_BET_N_FIELDS; field++)
+    if (!lottery_bet_set_field (bet, (LotteryBetField) field,
+                                fields[field].data, fields[field].len, error))
+      return FALSE;
 
-  return lottery_bet_set_fields (bet, values, lens, error);
+  return TRUE;
 }
 
 static gboolean
