@@ -384,7 +384,8 @@ set_birthdate (LotteryBet *bet,
                gsize       len,
                GError    **error)
 {
-  if (!validate_birthdate (value, len, error))
+  if (G_UNLIKELY (len != LOTTERY_BIRTHDATE_LEN || !birthdate_is_valid (value)) &&
+      !validate_birthdate (value, len, error))
     return FALSE;
   memcpy (bet->birthdate, value, LOTTERY_BIRTHDATE_LEN);
   bet->birthdate[LOTTERY_BIRTHDATE_LEN] = '\0';
