@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include "lottery-bet-row.h"
+#include "lottery-bet-private.h"
 #include "lottery-csv-reader.h"
 #include "lottery-error.h"
 #include "lottery-store.h"
@@ -19,29 +20,60 @@
 #include <string.h>
 
 /* Python's csv.QUOTE_MINIMAL: quote only when the field holds the
- * delimiter, the quote character or a line-end character. Names are
- * short, so the field is copied while it is scanned, and copied again,
- * quoted, in the rare case that it needs quotes. */
-static char *
+ * delimiter, the quote character or a line-end character. The field is
+ * searched a word at a time for any of them (or another control
+ * character, which a valid name does not hold) while it is copied; only
+ * a field where the search found one is looked at byte by byte. */
+static inline char *
 append_csv_field (char       *out,
                   const char *value,
                   gsize       len)
 {
-  char *start = out;
+  guint64 found = 0;
   gsize i;
 
-  for (i = 0; i < len; i++)
+  if (len >= 8)
     {
-      char c = value[i];
+      guint64 w;
 
-      if (G_UNLIKELY (c == ',' || c == '"' || c == '\r' || c == '\n'))
-        goto quoted;
-      *out++ = c;
+      for (i = 0; i + 8 < len; i += 8)
+        {
+          w = lottery_load8 (value + i);
+          memcpy (out + i, &w, 8);
+          found |= lottery_csv_quote_or_control (w);
+        }
+      w = lottery_load8 (value + len - 8);
+      memcpy (out + len - 8, &w, 8);
+      found |= lottery_csv_quote_or_control (w);
     }
-  return out;
+  else if (len >= 4)
+    {
+      guint32 lo, hi;
 
-quoted:
-  out = start;
+      memcpy (&lo, value, 4);
+      memcpy (&hi, value + len - 4, 4);
+      memcpy (out, &lo, 4);
+      memcpy (out + len - 4, &hi, 4);
+      found = lottery_csv_quote_or_control (lo | ((guint64) hi << 32));
+    }
+  else
+    for (i = 0; i < len; i++)
+      {
+        out[i] = value[i];
+        found |= (guchar) value[i] < 0x20 || value[i] == ',' || value[i] == '"';
+      }
+
+  /* Copied as it was read; quoted below, over that copy, if need be. */
+  if (G_LIKELY (found == 0))
+    return out + len;
+
+  for (i = 0; i < len; i++)
+    if (value[i] == ',' || value[i] == '"' || value[i] == '\r' ||
+        value[i] == '\n')
+      break;
+  if (i == len)
+    return out + len;
+
   *out++ = '"';
   for (i = 0; i < len; i++)
     {
@@ -54,6 +86,43 @@ quoted:
   return out;
 }
 
+/* @value in decimal, two digits at a time, without a terminator;
+ * returns its length. */
+static inline gsize
+format_u32 (guint32 value,
+            char   *out)
+{
+  static const char pairs[] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+  gsize n = value < 10 ? 1 : value < 100 ? 2 : value < 1000 ? 3 :
+            value < 10000 ? 4 : value < 100000 ? 5 : value < 1000000 ? 6 :
+            value < 10000000 ? 7 : value < 100000000 ? 8 :
+            value < 1000000000 ? 9 : 10;
+  char *p = out + n;
+
+  while (value >= 100)
+    {
+      guint pair = (value % 100) * 2;
+
+      value /= 100;
+      p -= 2;
+      p[0] = pairs[pair];
+      p[1] = pairs[pair + 1];
+    }
+  if (value >= 10)
+    {
+      p -= 2;
+      p[0] = pairs[value * 2];
+      p[1] = pairs[value * 2 + 1];
+    }
+  else
+    *--p = (char) ('0' + value);
+
+  return n;
+}
+
 /* The row the original store_bets () wrote with Python's csv module:
  * agency,first_name,last_name,document,birthdate,number and CRLF.
  * @out must hold LOTTERY_BET_ROW_MAX bytes; returns the row's length. */
@@ -63,19 +132,19 @@ lottery_bet_format_row (const LotteryBet *bet,
 {
   char *p = out;
 
-  p += lottery_format_uint (bet->agency, p);
+  p += format_u32 (bet->agency, p);
   *p++ = ',';
   p = append_csv_field (p, bet->first_name, bet->first_name_len);
   *p++ = ',';
   p = append_csv_field (p, bet->last_name, bet->last_name_len);
   *p++ = ',';
-  memcpy (p, bet->document, bet->document_len);
+  lottery_copy_short (p, bet->document, bet->document_len);
   p += bet->document_len;
   *p++ = ',';
   memcpy (p, bet->birthdate, LOTTERY_BIRTHDATE_LEN);
   p += LOTTERY_BIRTHDATE_LEN;
   *p++ = ',';
-  p += lottery_format_uint (bet->number, p);
+  p += format_u32 (bet->number, p);
   *p++ = '\r';
   *p++ = '\n';
 

@@ -54,6 +54,10 @@ gboolean    lottery_bet_set_fields       (LotteryBet       *bet,
                                           const char      **values,
                                           const gsize      *lens,
                                           GError          **error);
+gboolean    lottery_bet_set_text_fields  (LotteryBet       *bet,
+                                          const char      **values,
+                                          const gsize      *lens,
+                                          GError          **error);
 gboolean    lottery_bet_parse_line       (LotteryBet       *bet,
                                           const char       *line,
                                           gsize             len,

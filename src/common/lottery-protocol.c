@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include "lottery-protocol.h"
+#include "lottery-bet-private.h"
 #include "lottery-error.h"
 
 #include <glib/gi18n-lib.h>
@@ -490,16 +491,22 @@ lottery_batch_encoder_init (LotteryBatchEncoder *encoder,
   encoder->max_count = CLAMP (max_count, 1, LOTTERY_BATCH_MAX_BETS);
 }
 
-gsize
-lottery_bet_wire_size (const LotteryBet *bet)
+static inline gsize
+wire_size (const LotteryBet *bet)
 {
   return 3 + bet->first_name_len + bet->last_name_len + bet->document_len +
          LOTTERY_BIRTHDATE_LEN + 4;
 }
 
+gsize
+lottery_bet_wire_size (const LotteryBet *bet)
+{
+  return wire_size (bet);
+}
+
 /* Appends @bet; returns FALSE, leaving the batch as it was, when the
  * batch already holds max_count bets or the bet would not fit in the
- * frame. */
+ * frame. The fields are short: copied inline, without a call each. */
 gboolean
 lottery_batch_encoder_add (LotteryBatchEncoder *encoder,
                            const LotteryBet    *bet)
@@ -507,18 +514,18 @@ lottery_batch_encoder_add (LotteryBatchEncoder *encoder,
   guint8 *p;
 
   if (encoder->count >= encoder->max_count ||
-      encoder->len + lottery_bet_wire_size (bet) > LOTTERY_FRAME_MAX)
+      encoder->len + wire_size (bet) > LOTTERY_FRAME_MAX)
     return FALSE;
 
   p = encoder->frame + encoder->len;
   *p++ = bet->first_name_len;
-  memcpy (p, bet->first_name, bet->first_name_len);
+  lottery_copy_short (p, bet->first_name, bet->first_name_len);
   p += bet->first_name_len;
   *p++ = bet->last_name_len;
-  memcpy (p, bet->last_name, bet->last_name_len);
+  lottery_copy_short (p, bet->last_name, bet->last_name_len);
   p += bet->last_name_len;
   *p++ = bet->document_len;
-  memcpy (p, bet->document, bet->document_len);
+  lottery_copy_short (p, bet->document, bet->document_len);
   p += bet->document_len;
   memcpy (p, bet->birthdate, LOTTERY_BIRTHDATE_LEN);
   p += LOTTERY_BIRTHDATE_LEN;
@@ -597,8 +604,8 @@ lottery_batch_reader_next (LotteryBatchReader *reader,
                            LotteryBet         *bet,
                            GError            **error)
 {
-  const char *values[LOTTERY_BET_N_FIELDS];
-  gsize lens[LOTTERY_BET_N_FIELDS];
+  const char *values[LOTTERY_BET_FIELD_NUMBER];
+  gsize lens[LOTTERY_BET_FIELD_NUMBER];
   guint i;
 
   g_return_val_if_fail (reader->remaining > 0, FALSE);
@@ -610,13 +617,9 @@ lottery_batch_reader_next (LotteryBatchReader *reader,
     return lottery_fail (error, LOTTERY_ERROR_PROTOCOL,
                          _("Item %u is truncated"), reader->index + 1);
 
-  for (i = 0; i < 3; i++)
-    if (!lottery_bet_set_field (bet, (LotteryBetField) i, values[i], lens[i],
-                                error))
-      return FALSE;
-  if (!lottery_bet_set_field (bet, LOTTERY_BET_FIELD_BIRTHDATE,
-                              (const char *) reader->p, LOTTERY_BIRTHDATE_LEN,
-                              error))
+  values[LOTTERY_BET_FIELD_BIRTHDATE] = (const char *) reader->p;
+  lens[LOTTERY_BET_FIELD_BIRTHDATE] = LOTTERY_BIRTHDATE_LEN;
+  if (!lottery_bet_set_text_fields (bet, values, lens, error))
     return FALSE;
   reader->p += LOTTERY_BIRTHDATE_LEN;
   bet->number = get_u32 (reader->p);

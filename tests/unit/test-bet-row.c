@@ -50,6 +50,60 @@ test_format_row (void)
   assert_row (&bet, "4,\",\",\"x,\"\"y\"\",z\",7,1990-01-01,7574\r\n");
 }
 
+/* Python's csv.QUOTE_MINIMAL, written out plainly, to hold the
+ * formatter to. */
+static void
+append_reference_field (GString    *out,
+                        const char *value)
+{
+  const char *p;
+
+  if (strpbrk (value, ",\"\r\n") == NULL)
+    {
+      g_string_append (out, value);
+      return;
+    }
+  g_string_append_c (out, '"');
+  for (p = value; *p != '\0'; p++)
+    {
+      if (*p == '"')
+        g_string_append_c (out, '"');
+      g_string_append_c (out, *p);
+    }
+  g_string_append_c (out, '"');
+}
+
+/* A comma or a quote at every position of names of every length up to
+ * 40 bytes, accented or not: the formatter searches a name several
+ * bytes at a time, and must find the byte wherever it lies. */
+static void
+test_format_row_every_position (void)
+{
+  static const char specials[] = { ',', '"' };
+  guint len, pos, k;
+
+  for (len = 1; len <= 40; len++)
+    for (pos = 0; pos <= len; pos++)
+      for (k = 0; k < G_N_ELEMENTS (specials); k++)
+        {
+          g_autoptr(GString) name = g_string_new (NULL);
+          g_autoptr(GString) expected = g_string_new ("7,");
+          LotteryBet bet;
+          guint i;
+
+          /* pos == len: no special byte at all; odd lengths hold an
+           * accent (two bytes) in front. */
+          if (len % 2 == 1 && len > 2 && pos > 1)
+            g_string_append (name, "é");
+          for (i = name->len; i < len; i++)
+            g_string_append_c (name, i == pos ? specials[k] : (char) ('a' + i % 26));
+          unit_set_bet (&bet, 7, name->str, "Pérez", "1", "1990-01-01", "3");
+          append_reference_field (expected, name->str);
+          g_string_append (expected, ",Pérez,1,1990-01-01,3\r\n");
+          assert_row (&bet, expected->str);
+        }
+}
+
 static void
 test_format_row_longest (void)
 {
@@ -183,6 +237,8 @@ main (int   argc,
 
   g_test_add_func ("/bet-row/format-row/awkward", test_format_row);
   g_test_add_func ("/bet-row/format-row/longest", test_format_row_longest);
+  g_test_add_func ("/bet-row/format-row/every-position",
+                   test_format_row_every_position);
   g_test_add_func ("/bet-row/parse/roundtrip", test_parse_roundtrip);
   g_test_add_func ("/bet-row/parse/errors", test_parse_errors);
   g_test_add_func ("/bet-row/has-won", test_has_won);

@@ -6,6 +6,7 @@
 #include "lottery-csv-reader.h"
 #include "lottery-error.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static gboolean
@@ -173,6 +174,69 @@ test_name_invalid_utf8 (void)
                    "NOMBRE is not valid UTF-8 at byte 6");
 }
 
+/* The rule, said independently of the validator: valid UTF-8 and no
+ * character of category Cc. */
+static gboolean
+name_rule (const char *value,
+           gsize       len)
+{
+  const char *p;
+
+  if (len == 0 || len > LOTTERY_NAME_MAX || !g_utf8_validate_len (value, len, NULL))
+    return FALSE;
+  for (p = value; p < value + len; p = g_utf8_next_char (p))
+    if (g_unichar_type (g_utf8_get_char (p)) == G_UNICODE_CONTROL)
+      return FALSE;
+
+  return TRUE;
+}
+
+static void
+check_name_bytes (const guchar *bytes,
+                  gsize         len)
+{
+  g_autoptr(GError) error = NULL;
+  LotteryBet bet = { 0 };
+  gboolean expected = name_rule ((const char *) bytes, len);
+  gboolean ok = lottery_bet_set_field (&bet, LOTTERY_BET_FIELD_LAST_NAME,
+                                       (const char *) bytes, len, &error);
+
+  if (ok != expected)
+    g_error ("name of %u bytes %02x %02x %02x: validator says %d, rule %d",
+             (guint) len, bytes[0], len > 1 ? bytes[1] : 0,
+             len > 2 ? bytes[2] : 0, ok, expected);
+  g_assert_true (ok == (error == NULL));
+}
+
+/* Every sequence of one and two bytes, and every three-byte one that
+ * starts with a lead byte (the validator has a fast path for common
+ * letters; it must agree with the rule on every input, not only on
+ * names that look like names). */
+static void
+test_name_all_short (void)
+{
+  guchar b[3];
+  guint i, j, k;
+
+  for (i = 0; i < 256; i++)
+    {
+      b[0] = (guchar) i;
+      check_name_bytes (b, 1);
+      for (j = 0; j < 256; j++)
+        {
+          b[1] = (guchar) j;
+          check_name_bytes (b, 2);
+          if (i < 0xe0 || i > 0xef || (j >= 0x20 && j < 0x7f && j != 0x41))
+            continue;
+          for (k = 0; k < 256; k++)
+            {
+              b[2] = (guchar) k;
+              check_name_bytes (b, 3);
+            }
+        }
+    }
+}
+
 static void
 test_name_accents (void)
 {
@@ -260,6 +324,114 @@ test_birthdate (void)
   g_assert_cmpstr (error->message, ==,
                    "NACIMIENTO “2023-13-01” is not a calendar date "
                    "YYYY-MM-DD");
+}
+
+/* A calendar date written YYYY-MM-DD, said with GDate. */
+static gboolean
+date_rule (const char *value)
+{
+  static const int digits[] = { 0, 1, 2, 3, 5, 6, 8, 9 };
+  guint i;
+
+  if (strlen (value) != 10 || value[4] != '-' || value[7] != '-')
+    return FALSE;
+  for (i = 0; i < G_N_ELEMENTS (digits); i++)
+    if (!g_ascii_isdigit (value[digits[i]]))
+      return FALSE;
+
+  return g_date_valid_dmy ((GDateDay) atoi (value + 8),
+                           (GDateMonth) atoi (value + 5),
+                           (GDateYear) atoi (value));
+}
+
+static void
+check_date (const char *value,
+            gsize       len)
+{
+  g_autofree char *copy = g_strndup (value, len);
+  gboolean expected = len == strlen (copy) && date_rule (copy);
+  gboolean ok = lottery_bet_set_field (&(LotteryBet) { 0 },
+                                       LOTTERY_BET_FIELD_BIRTHDATE, value,
+                                       len, NULL);
+
+  if (ok != expected)
+    {
+      g_autofree char *shown = g_strescape (copy, NULL);
+      g_error ("NACIMIENTO “%s” (%u bytes): validator says %d, GDate %d",
+               shown, (guint) len, ok, expected);
+    }
+}
+
+/* Every day of some years (leap or not, by 4, 100 and 400) and the days
+ * around them, and every byte at every position of two dates: the
+ * date's shape is checked a word at a time, and must refuse what
+ * GDate's reading of the rule refuses. */
+static void
+test_birthdate_all (void)
+{
+  static const guint years[] = { 0, 1, 4, 100, 400, 1900, 1999, 2000, 2024, 9999 };
+  static const char * const dates[] = { "2000-02-29", "1999-12-31" };
+  guint y, m, d, i, pos, byte;
+
+  for (y = 0; y < G_N_ELEMENTS (years); y++)
+    for (m = 0; m <= 13; m++)
+      for (d = 0; d <= 32; d++)
+        {
+          char value[16];
+
+          g_snprintf (value, sizeof value, "%04u-%02u-%02u", years[y], m, d);
+          check_date (value, 10);
+        }
+
+  for (i = 0; i < G_N_ELEMENTS (dates); i++)
+    for (pos = 0; pos < 10; pos++)
+      for (byte = 0; byte < 256; byte++)
+        {
+          char value[11];
+
+          memcpy (value, dates[i], 11);
+          value[pos] = (char) byte;
+          check_date (value, 10);
+        }
+}
+
+/* Documents of every length up to one too many, each with a byte that
+ * is not a digit (next to the digits in ASCII, or high) at every
+ * position, in a DOCUMENTO field and in a row: digits are checked
+ * several at a time. */
+static void
+test_document_every_position (void)
+{
+  static const char bad[] = { '/', ':', ' ', 'a', '\0', '\x80', '\xb0', '\xb9', '\xf9' };
+  guint len, pos, k;
+
+  for (len = 1; len <= LOTTERY_DOCUMENT_MAX + 1; len++)
+    for (pos = 0; pos <= len; pos++)
+      for (k = 0; k < G_N_ELEMENTS (bad); k++)
+        {
+          char document[LOTTERY_DOCUMENT_MAX + 2];
+          g_autoptr(GString) line = NULL;
+          LotteryBet bet = { 0 };
+          gboolean expected = pos == len && len <= LOTTERY_DOCUMENT_MAX;
+          guint i;
+
+          for (i = 0; i < len; i++)
+            document[i] = i == pos ? bad[k] : (char) ('0' + (i * 7 + 3) % 10);
+          document[len] = '\0';
+          g_assert_true (lottery_bet_set_field (&bet, LOTTERY_BET_FIELD_DOCUMENT,
+                                                document, len, NULL) == expected);
+          g_assert_true (lottery_all_digits (document, len) == (pos == len));
+          if (expected)
+            g_assert_cmpmem (bet.document, bet.document_len, document, len);
+
+          line = g_string_new ("Ana,Pérez,");
+          g_string_append_len (line, document, len);
+          g_string_append (line, ",1999-03-17,7");
+          g_assert_true (lottery_bet_parse_line (&bet, line->str, line->len,
+                                                 NULL) == expected);
+          if (expected)
+            g_assert_cmpmem (bet.document, bet.document_len, document, len);
+        }
 }
 
 static void
@@ -367,6 +539,116 @@ test_parse_line_plain (void)
   g_assert_cmpstr (bet->document, ==, "30904465");
   g_assert_cmpstr (bet->birthdate, ==, "1999-03-17");
   g_assert_cmpuint (bet->number, ==, 7574);
+}
+
+/* The row as the rules say, from the public pieces: split, then each
+ * field set on its own, in order. */
+static gboolean
+parse_line_reference (LotteryBet *bet,
+                      const char *line,
+                      gsize       len,
+                      GError    **error)
+{
+  g_autofree LotteryCsvField *fields = g_new (LotteryCsvField, 6);
+  g_autofree char *scratch = g_malloc (len + 1);
+  int n = lottery_csv_split (line, len, fields, 6, scratch, error);
+  int field;
+
+  if (n < 0)
+    return FALSE;
+  if (n != LOTTERY_BET_N_FIELDS)
+    {
+      g_set_error_literal (error, LOTTERY_ERROR, LOTTERY_ERROR_INVALID_BET,
+                           "field count");
+      return FALSE;
+    }
+  for (field = 0; field < LOTTERY_BET_N_FIELDS; field++)
+    if (!lottery_bet_set_field (bet, (LotteryBetField) field,
+                                fields[field].data, fields[field].len, error))
+      return FALSE;
+
+  return TRUE;
+}
+
+static gboolean
+same_bet (const LotteryBet *a,
+          const LotteryBet *b)
+{
+  return a->number == b->number &&
+         a->first_name_len == b->first_name_len &&
+         strcmp (a->first_name, b->first_name) == 0 &&
+         a->last_name_len == b->last_name_len &&
+         strcmp (a->last_name, b->last_name) == 0 &&
+         a->document_len == b->document_len &&
+         strcmp (a->document, b->document) == 0 &&
+         strcmp (a->birthdate, b->birthdate) == 0;
+}
+
+/* Rows made of every combination of awkward fields: the parser takes
+ * common rows in one pass and must accept, refuse and read each row
+ * exactly as the split-then-validate reference does, with the same
+ * message. */
+static void
+test_parse_line_same_as_reference (void)
+{
+  g_autofree char *long_name = g_strnfill (LOTTERY_NAME_MAX, 'a');
+  g_autofree char *too_long_name = g_strnfill (LOTTERY_NAME_MAX + 1, 'a');
+  g_autofree char *long_accents = g_strnfill (LOTTERY_NAME_MAX - 2, 'b');
+  g_autofree char *accents_100 = g_strconcat (long_accents, "é", NULL);
+  g_autofree char *accents_101 = g_strconcat (long_name, "é", NULL);
+  const char *names[] = {
+    "", "a", "José", "abcdefgh", "abcdefghi", "María de los Ángeles",
+    "O'Brien-Núñez", "\"Ana, María\"", "\"O\"\"B\"", "a\"b", "a\tb",
+    "a\x7f" "b", "\xc2\x80", "\xc2\xa0", "\xe2\x82\xac", "\xe1\x80\x80",
+    "\xed\xa0\x80", "x\xc3", "\xc3", "\xf0\x9f\x98\x80", "abcdefg\xc3",
+    "abcdefgh\xc3\xa9", " ", long_name, too_long_name, accents_100,
+    accents_101,
+  };
+  const char *documents[] = {
+    "30904465", "", "1", "99999999999999999999", "999999999999999999999",
+    "12a", "\"123\"",
+  };
+  const char *dates[] = {
+    "1999-03-17", "2000-02-29", "1900-02-29", "2000-13-01", "0000-01-01",
+    "1999-3-17", "1999-03-17x", "\"1999-03-17\"",
+  };
+  const char *numbers[] = {
+    "7574", "", "0", "0007574", "4294967295", "4294967296", "12345678901",
+    "1,2", "7574 ", "\"7\"",
+  };
+  guint a, b, d, t, u;
+
+  for (a = 0; a < G_N_ELEMENTS (names); a++)
+    for (b = 0; b < G_N_ELEMENTS (names); b++)
+      for (d = 0; d < G_N_ELEMENTS (documents); d++)
+        for (t = 0; t < G_N_ELEMENTS (dates); t++)
+          for (u = 0; u < G_N_ELEMENTS (numbers); u++)
+            {
+              g_autofree char *line = g_strjoin (",", names[a], names[b],
+                                                 documents[d], dates[t],
+                                                 numbers[u], NULL);
+              g_autoptr(GError) error = NULL;
+              g_autoptr(GError) expected_error = NULL;
+              LotteryBet bet = { 0 }, expected = { 0 };
+              gboolean ok, expected_ok;
+
+              /* Every pair of names, with one awkward field at a time
+               * among valid others (index 0). */
+              if ((d != 0) + (t != 0) + (u != 0) > 1)
+                continue;
+              ok = lottery_bet_parse_line (&bet, line, strlen (line), &error);
+              expected_ok = parse_line_reference (&expected, line,
+                                                  strlen (line),
+                                                  &expected_error);
+              if (ok != expected_ok || (ok && !same_bet (&bet, &expected)))
+                {
+                  g_autofree char *shown = g_strescape (line, NULL);
+                  g_error ("row “%s”: parsed %d, reference %d", shown, ok,
+                           expected_ok);
+                }
+              if (!ok && strcmp (expected_error->message, "field count") != 0)
+                g_assert_cmpstr (error->message, ==, expected_error->message);
+            }
 }
 
 static void
@@ -609,14 +891,20 @@ main (int   argc,
   g_test_add_func ("/bet/validate/name/c1-control", test_name_c1_control);
   g_test_add_func ("/bet/validate/name/invalid-utf8", test_name_invalid_utf8);
   g_test_add_func ("/bet/validate/name/accents", test_name_accents);
+  g_test_add_func ("/bet/validate/name/all-short", test_name_all_short);
   g_test_add_func ("/bet/validate/name/punctuation", test_name_punctuation);
   g_test_add_func ("/bet/validate/document-digits", test_document);
   g_test_add_func ("/bet/validate/birthdate", test_birthdate);
+  g_test_add_func ("/bet/validate/birthdate-all", test_birthdate_all);
+  g_test_add_func ("/bet/validate/document-every-position",
+                   test_document_every_position);
   g_test_add_func ("/bet/validate/number", test_number);
   g_test_add_func ("/bet/validate/set-fields", test_set_fields);
   g_test_add_func ("/bet/field-names", test_field_names);
   g_test_add_func ("/bet/parse-line/plain", test_parse_line_plain);
   g_test_add_func ("/bet/parse-line/quoted", test_parse_line_quoted);
+  g_test_add_func ("/bet/parse-line/same-as-reference",
+                   test_parse_line_same_as_reference);
   g_test_add_func ("/bet/parse-line/field-count", test_parse_line_field_count);
   g_test_add_func ("/bet/parse-line/invalid", test_parse_line_invalid);
   g_test_add_func ("/bet/parse-line/bad-quotes", test_parse_line_bad_quotes);

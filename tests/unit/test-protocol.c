@@ -535,6 +535,52 @@ test_roundtrip_winners_exact_fit (void)
   g_assert_cmpuint (roundtrip_winners (documents, full + 1), ==, 2);
 }
 
+/* Names of every length and documents of every length, in one batch
+ * each: the encoder copies short fields a word at a time, overlapping,
+ * and must carry every byte of every length. */
+static void
+test_roundtrip_batch_lengths (void)
+{
+  LotteryBatchEncoder *encoder = g_new (LotteryBatchEncoder, 1);
+  guint n;
+
+  for (n = 1; n <= LOTTERY_NAME_MAX; n++)
+    {
+      g_autofree char *first = g_malloc (n + 1);
+      g_autofree char *last = g_malloc (n + 1);
+      g_autofree char *document = g_malloc (n + 1);
+      g_autofree guint8 *copy = NULL;
+      g_autoptr(GError) error = NULL;
+      LotteryMessage message;
+      LotteryBatchReader reader;
+      LotteryBet bet, again = { 0 };
+      guint i, doc_len = MIN (n, LOTTERY_DOCUMENT_MAX);
+
+      for (i = 0; i < n; i++)
+        {
+          first[i] = (char) ('a' + i % 26);
+          last[i] = (char) ('A' + (i * 7) % 26);
+          document[i] = (char) ('0' + (i * 3) % 10);
+        }
+      first[n] = last[n] = '\0';
+      document[doc_len] = '\0';
+      unit_set_bet (&bet, 0, first, last, document, "1990-01-01", "7574");
+
+      lottery_batch_encoder_init (encoder, 1);
+      g_assert_true (lottery_batch_encoder_add (encoder, &bet));
+      g_assert_cmpuint (encoder->len, ==, LOTTERY_FRAME_PREFIX +
+                        LOTTERY_BATCH_HEADER + lottery_bet_wire_size (&bet));
+      g_assert_true (decode_frame (encoder->frame,
+                                   lottery_batch_encoder_finish (encoder, n),
+                                   &copy, &message, &error));
+      lottery_batch_reader_init (&reader, &message);
+      g_assert_true (lottery_batch_reader_next (&reader, &again, &error));
+      g_assert_no_error (error);
+      assert_bets_equal (&again, &bet);
+    }
+  g_free (encoder);
+}
+
 static void
 test_roundtrip_batch (void)
 {
@@ -1269,6 +1315,8 @@ main (int   argc,
   g_test_add_func ("/protocol/roundtrip/winners-exact-fit",
                    test_roundtrip_winners_exact_fit);
   g_test_add_func ("/protocol/roundtrip/batch", test_roundtrip_batch);
+  g_test_add_func ("/protocol/roundtrip/batch-lengths",
+                   test_roundtrip_batch_lengths);
   g_test_add_func ("/protocol/batch-encoder/max-count", test_encoder_max_count);
   g_test_add_func ("/protocol/batch-encoder/frame-limit",
                    test_encoder_frame_limit);
