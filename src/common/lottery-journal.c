@@ -260,7 +260,7 @@ lottery_journal_scan (LotteryJournal         *self,
       if (got < 0 && errno == EINTR)
         continue;
       if (got < 0)
-        return fail_errno (error, errno, _("Cannot read journal %s: %s"),
+        return fail_errno (error, errno, N_("Cannot read journal %s: %s"),
                            self->path, g_strerror (errno));
       if (got < RECORD_SIZE)
         break;
@@ -309,7 +309,7 @@ ends_a_row (LotteryJournal *self,
     got = pread (self->data_fd, &c, 1, (off_t) (end - 1));
   while (got < 0 && errno == EINTR);
   if (got < 0)
-    return fail_errno (error, errno, _("Cannot read storage %s: %s"),
+    return fail_errno (error, errno, N_("Cannot read storage %s: %s"),
                        self->data_path, g_strerror (errno));
   *ends = got == 1 && c == '\n';
 
@@ -325,7 +325,7 @@ cut_data (LotteryJournal *self,
   if (end >= self->data_size)
     return TRUE;
   if (ftruncate (self->data_fd, (off_t) end) != 0)
-    return fail_errno (error, errno, _("Cannot cut storage %s: %s"),
+    return fail_errno (error, errno, N_("Cannot cut storage %s: %s"),
                        self->data_path, g_strerror (errno));
   lottery_log (G_LOG_LEVEL_INFO, "recover", "success",
                "truncated_bytes: %" G_GUINT64_FORMAT, self->data_size - end);
@@ -360,7 +360,7 @@ recover (LotteryJournal *self,
   if (good < self->size)
     {
       if (ftruncate (self->fd, (off_t) good) != 0)
-        return fail_errno (error, errno, _("Cannot cut journal %s: %s"),
+        return fail_errno (error, errno, N_("Cannot cut journal %s: %s"),
                            self->path, g_strerror (errno));
       lottery_log (G_LOG_LEVEL_INFO, "recover_journal", "success",
                    "truncated_bytes: %" G_GUINT64_FORMAT,
@@ -424,7 +424,7 @@ count_rows (LotteryJournal *self,
       if (got <= 0)
         {
           fail_errno (error, got < 0 ? errno : EIO,
-                      _("Cannot read storage %s: %s"), self->data_path,
+                      N_("Cannot read storage %s: %s"), self->data_path,
                       g_strerror (got < 0 ? errno : EIO));
           return NULL;
         }
@@ -526,7 +526,7 @@ adopt (LotteryJournal *self,
     }
 
   if (sync && fdatasync (self->data_fd) != 0)
-    return fail_errno (error, errno, _("Cannot sync storage %s: %s"),
+    return fail_errno (error, errno, N_("Cannot sync storage %s: %s"),
                        self->data_path, g_strerror (errno));
   if (!lottery_fd_write_all (self->fd, records->data, records->len, &saved))
     goto failed;
@@ -543,7 +543,7 @@ failed:
   if (ftruncate (self->fd, 0) != 0)
     g_warning ("Cannot cut journal %s: %s", self->path,
                g_strerror (errno));
-  return fail_errno (error, saved, _("Cannot write journal %s: %s"),
+  return fail_errno (error, saved, N_("Cannot write journal %s: %s"),
                      self->path, g_strerror (saved));
 }
 
@@ -586,7 +586,7 @@ open_file (const char *path,
     goto not_regular;
   if (fd < 0)
     {
-      fail_errno (error, errno, _("Cannot open storage %s: %s"), path,
+      fail_errno (error, errno, N_("Cannot open storage %s: %s"), path,
                   g_strerror (errno));
       return -1;
     }
@@ -595,7 +595,7 @@ open_file (const char *path,
       int saved = errno;
 
       g_close (fd, NULL);
-      fail_errno (error, saved, _("Cannot use storage %s: %s"), path,
+      fail_errno (error, saved, N_("Cannot use storage %s: %s"), path,
                   g_strerror (saved));
       return -1;
     }
@@ -609,7 +609,7 @@ open_file (const char *path,
       int saved = errno;
 
       g_close (fd, NULL);
-      fail_errno (error, saved, _("Cannot use storage %s: %s"), path,
+      fail_errno (error, saved, N_("Cannot use storage %s: %s"), path,
                   g_strerror (saved));
       return -1;
     }
@@ -691,7 +691,7 @@ check_header (LotteryJournal *self,
       if (ftruncate (self->fd, (off_t) self->size) != 0)
         lottery_log (G_LOG_LEVEL_WARNING, "cut_journal", "fail",
                      "file: %s | error: %s", self->path, g_strerror (errno));
-      return fail_errno (error, saved, _("Cannot write journal %s: %s"),
+      return fail_errno (error, saved, N_("Cannot write journal %s: %s"),
                          self->path, g_strerror (saved));
     }
   self->size += RECORD_SIZE;

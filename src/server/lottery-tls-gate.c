@@ -164,7 +164,7 @@ handshake_done_cb (GObject      *source,
                  g_tls_connection_get_ciphersuite_name (admission->tls));
   else if (!g_cancellable_is_cancelled (g_task_get_cancellable (task)))
     {
-      g_autofree char *reason = lottery_log_value (error->message);
+      g_autofree char *reason = lottery_log_error_value (error);
 
       lottery_log (LOTTERY_LOG_ERROR, "tls_handshake", "fail",
                    "ip: %s | error: %s", admission->peer, reason);
