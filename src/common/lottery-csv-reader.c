@@ -90,10 +90,9 @@ lottery_csv_reader_new_for_regular_file (const char *path,
   if (fd < 0)
     {
       saved_errno = errno;
-      lottery_fail_errno (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
-                          saved_errno,
-                          N_("Cannot open %s: "),
-                          path);
+      /* Ours, not GIO's: the log keeps the path and the C errno text. */
+      lottery_fail_errno (error, LOTTERY_ERROR, LOTTERY_ERROR_BETS_FILE,
+                          saved_errno, N_("Cannot open %s: "), path);
       return NULL;
     }
   if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode) ||

@@ -427,13 +427,16 @@ send_frame (LotteryConnection *self,
 }
 
 /* @error as an ERROR frame in @frame (LOTTERY_FRAME_MAX bytes). */
+/* The text travels in C, as log values do: the server's locale is not
+ * the agency's. */
 static gsize
 encode_error (guint8       *frame,
               const GError *error,
               guint32       sequence)
 {
   return lottery_message_encode_error (frame, lottery_error_to_wire_code (error),
-                                       sequence, error->message);
+                                       sequence,
+                                       lottery_error_get_untranslated (error));
 }
 
 static void
