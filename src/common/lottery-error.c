@@ -5,9 +5,9 @@
  * the msgid and format it twice: translated into error->message, and as
  * it is into the error's private data (an extended error domain, so the
  * C text is copied and freed with the error). Errors of domains that are
- * not ours (GIO, GLib, TLS) cannot carry it: their log text is a stable
- * name of their domain and code instead. Any thread; no global state
- * but the C locale for strerror_l ().
+ * not ours (GIO, GLib, TLS) cannot carry it: under a translation their
+ * log text is a stable name of their domain and code instead. Any
+ * thread; no global state but the C locale for strerror_l ().
  */
 #include "config.h"
 
@@ -339,11 +339,24 @@ code_name (GQuark domain,
   return g_strdup_printf ("%d", code);
 }
 
+/* Whether no message of this process can be translated: the first
+ * language of LC_MESSAGES is C or POSIX, so GLib's, the C library's
+ * and our own texts are all their msgids. */
+static gboolean
+messages_untranslated (void)
+{
+  const char *first = g_get_language_names_with_category ("LC_MESSAGES")[0];
+
+  return strcmp (first, "C") == 0 || strcmp (first, "POSIX") == 0 ||
+         g_str_has_prefix (first, "C.");
+}
+
 /* @error's message for a log line, never translated: the C text of an
- * error made here (for our domains); for an error of another domain,
- * whose text GLib or libc translated, "<domain> <code>" such as
- * "g-io-error-quark connection-refused". The string lives as long as
- * @error (or for ever: names are interned). */
+ * error made here (for our domains). An error of another domain (GIO,
+ * GLib, TLS) carries only its message, which GLib or the C library
+ * translate: it is shown as it is when no translation is in use, else
+ * as "<domain> <code>", such as "g-io-error-quark connection-refused".
+ * The string lives as long as @error (names are interned). */
 const char *
 lottery_error_get_untranslated (const GError *error)
 {
@@ -356,8 +369,8 @@ lottery_error_get_untranslated (const GError *error)
   priv = get_private (error);
   if (priv != NULL && priv->untranslated != NULL)
     return priv->untranslated;
-  if (priv != NULL)
-    return error->message; /* made by g_error_new (): only in tests */
+  if (priv != NULL || messages_untranslated ())
+    return error->message;
 
   code = code_name (error->domain, error->code);
   name = g_strdup_printf ("%s %s", g_quark_to_string (error->domain), code);
