@@ -1168,8 +1168,8 @@ run (LotteryUploader *self,
       }
       if (!sleep_cancellable (backoff, cancellable))
         {
-          g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CANCELLED,
-                               _("Operation was cancelled"));
+          lottery_error_set (error, G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                             N_("Operation was cancelled"));
           return FALSE;
         }
       backoff = MIN (backoff * 2, BACKOFF_MAX_MS);

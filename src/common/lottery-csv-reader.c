@@ -125,9 +125,9 @@ lottery_csv_reader_rewind (LotteryCsvReader *reader,
     {
       int saved_errno = errno;
 
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
-                   _("Cannot read %s: %s"), reader->name,
-                   g_strerror (saved_errno));
+      lottery_fail_errno (error, G_IO_ERROR,
+                          g_io_error_from_errno (saved_errno), saved_errno,
+                          N_("Cannot read %s: "), reader->name);
       return FALSE;
     }
 

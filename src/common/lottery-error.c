@@ -130,6 +130,23 @@ lottery_fail_valist (GError    **error,
   return FALSE;
 }
 
+/* g_error_new () with a msgid. */
+GError *
+lottery_error_new (GQuark      domain,
+                   int         code,
+                   const char *format,
+                   ...)
+{
+  GError *error = NULL;
+  va_list args;
+
+  va_start (args, format);
+  lottery_fail_valist (&error, domain, code, format, args);
+  va_end (args);
+
+  return error;
+}
+
 /* g_set_error () with a msgid: `lottery_error_set (error, G_IO_ERROR,
  * G_IO_ERROR_FAILED, N_("…"), …)`. */
 void

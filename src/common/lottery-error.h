@@ -73,6 +73,10 @@ gboolean    lottery_fail_valist    (GError     **error,
                                     int          code,
                                     const char  *format,
                                     va_list      args) G_GNUC_PRINTF (4, 0);
+GError     *lottery_error_new      (GQuark      domain,
+                                    int         code,
+                                    const char *format,
+                                    ...) G_GNUC_PRINTF (3, 4);
 void        lottery_error_set      (GError    **error,
                                     GQuark      domain,
                                     int         code,

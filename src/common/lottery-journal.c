@@ -481,13 +481,15 @@ adopt (LotteryJournal *self,
       /* Leave no empty journal behind: the next start would take it
        * for a lottery with no batches and cut bets.csv to nothing. */
       g_unlink (self->path);
-      g_set_error (error, LOTTERY_STORE_ERROR, LOTTERY_STORE_ERROR_MISMATCH,
-                   _("%s holds %" PRIu64 " bytes of bets but its "
-                     "journal %s is missing: restore the journal, move %s "
-                     "away to start a new lottery, or set storage.adopt "
-                     "(--storage-adopt) to take its bets as they are"),
-                   self->data_path, self->data_size, self->path,
-                   self->data_path);
+      lottery_error_set (error, LOTTERY_STORE_ERROR,
+                         LOTTERY_STORE_ERROR_MISMATCH,
+                         N_("%s holds %" PRIu64 " bytes of bets but its "
+                            "journal %s is missing: restore the journal, "
+                            "move %s away to start a new lottery, or set "
+                            "storage.adopt (--storage-adopt) to take its "
+                            "bets as they are"),
+                         self->data_path, self->data_size, self->path,
+                         self->data_path);
       return FALSE;
     }
 
@@ -620,11 +622,11 @@ open_file (const char *path,
   return fd;
 
 not_regular:
-  g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_REGULAR_FILE,
-               _("storage.path: %s is %s, not a regular file: bets and "
-                 "their journal need files that can be appended to, "
-                 "synced and read back"),
-               path, describe_file_type (st.st_mode));
+  lottery_error_set (error, G_IO_ERROR, G_IO_ERROR_NOT_REGULAR_FILE,
+                     N_("storage.path: %s is %s, not a regular file: bets and "
+                        "their journal need files that can be appended to, "
+                        "synced and read back"),
+                     path, describe_file_type (st.st_mode));
   return -1;
 }
 
@@ -664,13 +666,14 @@ check_header (LotteryJournal *self,
       if (self->header_agencies == self->agencies)
         return TRUE;
       lottery = lottery_journal_describe (self);
-      g_set_error (error, LOTTERY_STORE_ERROR, LOTTERY_STORE_ERROR_MISMATCH,
-                   _("%s and %s are a lottery of %u agencies (lottery %s), "
-                     "but lottery.agencies is %u: start with --agencies %u "
-                     "to carry on with it, or move both files away to "
-                     "start a new lottery"),
-                   self->data_path, self->path, self->header_agencies,
-                   lottery, self->agencies, self->header_agencies);
+      lottery_error_set (error, LOTTERY_STORE_ERROR,
+                         LOTTERY_STORE_ERROR_MISMATCH,
+                         N_("%s and %s are a lottery of %u agencies (lottery "
+                            "%s), but lottery.agencies is %u: start with "
+                            "--agencies %u to carry on with it, or move both "
+                            "files away to start a new lottery"),
+                         self->data_path, self->path, self->header_agencies,
+                         lottery, self->agencies, self->header_agencies);
       return FALSE;
     }
 
@@ -720,21 +723,20 @@ lottery_journal_check_paths (const LotteryJournal *self,
         {
           int saved = errno;
 
-          g_set_error (error, LOTTERY_STORE_ERROR,
-                       LOTTERY_STORE_ERROR_REPLACED,
-                       _("%s, being written by this server, cannot be "
-                         "found any more (%s): it was moved or deleted; "
-                         "storing nothing more"),
-                       paths[i], g_strerror (saved));
+          lottery_fail_errno (error, LOTTERY_STORE_ERROR,
+                              LOTTERY_STORE_ERROR_REPLACED, saved,
+                              N_("%s, being written by this server, was "
+                                 "moved or deleted; storing nothing more: "),
+                              paths[i]);
           return FALSE;
         }
       if (st.st_dev != devs[i] || st.st_ino != inos[i])
         {
-          g_set_error (error, LOTTERY_STORE_ERROR,
-                       LOTTERY_STORE_ERROR_REPLACED,
-                       _("%s now names another file than the one this "
-                         "server writes (it was renamed over or created "
-                         "again); storing nothing more"), paths[i]);
+          lottery_error_set (error, LOTTERY_STORE_ERROR,
+                             LOTTERY_STORE_ERROR_REPLACED,
+                             N_("%s now names another file than the one this "
+                                "server writes (it was renamed over or created "
+                                "again); storing nothing more"), paths[i]);
           return FALSE;
         }
     }
@@ -785,11 +787,11 @@ lottery_journal_open (LotteryJournal *self,
    * replaying it against a new file would skip or finish agencies. */
   if (created && self->size > 0)
     {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
-                   _("%s is missing but its journal %s is not: restore "
-                     "%s, or move the journal away too to start a new "
-                     "lottery"), self->data_path, self->path,
-                   self->data_path);
+      lottery_error_set (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                         N_("%s is missing but its journal %s is not: restore "
+                            "%s, or move the journal away too to start a new "
+                            "lottery"), self->data_path, self->path,
+                         self->data_path);
       g_unlink (self->data_path);
       return FALSE;
     }

@@ -639,9 +639,9 @@ lottery_state_wait_for_draw (LotteryState *self,
 void
 lottery_state_cancel_queries (LotteryState *self)
 {
-  g_autoptr(GError) error = g_error_new_literal (LOTTERY_ERROR,
-                                                 LOTTERY_ERROR_SHUTTING_DOWN,
-                                                 _("The server is stopping"));
+  g_autoptr(GError) error = lottery_error_new (LOTTERY_ERROR,
+                                               LOTTERY_ERROR_SHUTTING_DOWN,
+                                               N_("The server is stopping"));
 
   return_parked_error (self, error);
 }
@@ -724,8 +724,8 @@ lottery_state_query_winners_async (LotteryState        *self,
   if (record != NULL && self->draw_error != NULL)
     error = g_error_copy (self->draw_error);
   if (error == NULL && g_cancellable_is_cancelled (cancellable))
-    error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
-                                 _("Operation was cancelled"));
+    error = lottery_error_new (G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                               N_("Operation was cancelled"));
   if (error != NULL)
     {
       g_clear_pointer (&locker, g_mutex_locker_free);

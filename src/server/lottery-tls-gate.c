@@ -305,9 +305,9 @@ readable_cb (GSocket      *socket,
        * tells so in the clear rather than leave it to retry. */
       if (header[0] != TLS_HANDSHAKE_RECORD)
         {
-          admission_return (task, g_error_new_literal (
+          admission_return (task, lottery_error_new (
             LOTTERY_ERROR, LOTTERY_ERROR_PROTOCOL,
-            _("This server speaks TLS only: the client needs tls.ca")));
+            N_("This server speaks TLS only: the client needs tls.ca")));
           return G_SOURCE_REMOVE;
         }
       admission->step = ADMIT_RECORD;

@@ -18,7 +18,11 @@ FORMAT_ARG = {
 }
 PUBLIC = ("lottery_fail", "lottery_store_fail", "lottery_error_set",
           "lottery_fail_wrap", "lottery_fail_errno", "lottery_error_prefix")
-CALL = re.compile(r"\b(" + "|".join(FORMAT_ARG) + r"|lottery_log|"
+# GLib's constructors: no C text kept. (Name -> index of the domain.)
+GLIB_NEW = {"g_set_error": 1, "g_set_error_literal": 1, "g_error_new": 0,
+            "g_error_new_literal": 0, "g_error_new_valist": 0}
+CALL = re.compile(r"\b(" + "|".join(FORMAT_ARG) + "|" + "|".join(GLIB_NEW) +
+                  r"|lottery_log|"
                   r"lottery_log_full|g_prefix_error|"
                   r"g_propagate_prefixed_error)\s*\(")
 
@@ -70,6 +74,15 @@ def scan(path, fix):
         if name in ("g_prefix_error", "g_propagate_prefixed_error"):
             problems.append((line, name + " () loses the C text: use "
                              "lottery_error_prefix () or lottery_fail_wrap ()"))
+            continue
+        if name in GLIB_NEW:
+            call = text[m.start():args[-1][1] if args else m.end()]
+            domain = text[args[GLIB_NEW[name]][0]:
+                          args[GLIB_NEW[name]][1]].strip()
+            if domain in ("LOTTERY_ERROR", "LOTTERY_STORE_ERROR") or \
+                    re.search(r"\b_\s*\(", call):
+                problems.append((line, name + " () keeps no C text: use "
+                                 "lottery_error_set () with N_()"))
             continue
         if name in ("lottery_log", "lottery_log_full"):
             call = text[m.start():args[-1][1] if args else m.end()]
