@@ -75,21 +75,40 @@ translate (const char *format)
   return *format != '\0' ? g_dgettext (GETTEXT_PACKAGE, format) : format;
 }
 
-/* An error of @domain whose message is @translated (taken) and, in our
- * domains, whose C text is @untranslated (taken). */
+/* An error of @domain: @format translated then @tail for its message
+ * and, in our domains, @format then @c_tail for its C text, both
+ * formatted with @args. */
 static GError *
-error_new_take (GQuark  domain,
-                int     code,
-                char   *translated,
-                char   *untranslated)
+error_new_valist (GQuark      domain,
+                  int         code,
+                  const char *tail,
+                  const char *c_tail,
+                  const char *format,
+                  va_list     args)
 {
-  GError *error = g_error_new_literal (domain, code, translated);
-  LotteryErrorPrivate *priv = get_private (error);
+  g_autofree char *translated = NULL;
+  g_autofree char *untranslated = NULL;
+  GError *error;
+  LotteryErrorPrivate *priv;
+  va_list copy;
 
+  va_copy (copy, args);
+  translated = g_strdup_vprintf (translate (format), copy);
+  va_end (copy);
+  if (tail != NULL)
+    {
+      char *whole = g_strconcat (translated, tail, NULL);
+
+      g_free (translated);
+      translated = whole;
+    }
+  error = g_error_new_literal (domain, code, translated);
+  priv = get_private (error);
   if (priv != NULL)
-    priv->untranslated = g_steal_pointer (&untranslated);
-  g_free (translated);
-  g_free (untranslated);
+    {
+      untranslated = g_strdup_vprintf (format, args);
+      priv->untranslated = g_strconcat (untranslated, c_tail, NULL);
+    }
 
   return error;
 }
@@ -104,28 +123,9 @@ lottery_fail_valist (GError    **error,
                      const char *format,
                      va_list     args)
 {
-  char *translated;
-  char *untranslated;
-  va_list copy;
-
-  if (error == NULL)
-    return FALSE;
-
-  va_copy (copy, args);
-  translated = g_strdup_vprintf (translate (format), copy);
-  va_end (copy);
-  untranslated = g_strdup_vprintf (format, args);
-  g_set_error_literal (error, domain, code, "");
-  if (*error != NULL)
-    {
-      g_error_free (*error);
-      *error = error_new_take (domain, code, translated, untranslated);
-    }
-  else
-    {
-      g_free (translated);
-      g_free (untranslated);
-    }
+  if (error != NULL)
+    g_propagate_error (error, error_new_valist (domain, code, NULL, NULL,
+                                                format, args));
 
   return FALSE;
 }
@@ -137,11 +137,11 @@ lottery_error_new (GQuark      domain,
                    const char *format,
                    ...)
 {
-  GError *error = NULL;
+  GError *error;
   va_list args;
 
   va_start (args, format);
-  lottery_fail_valist (&error, domain, code, format, args);
+  error = error_new_valist (domain, code, NULL, NULL, format, args);
   va_end (args);
 
   return error;
@@ -191,56 +191,30 @@ lottery_fail_wrap (GError       **error,
                    const char    *format,
                    ...)
 {
-  g_autofree char *translated = NULL;
-  g_autofree char *untranslated = NULL;
   va_list args;
 
   g_return_val_if_fail (cause != NULL, FALSE);
 
   if (error == NULL)
     return FALSE;
-
   va_start (args, format);
-  translated = g_strdup_vprintf (translate (format), args);
+  g_propagate_error (error, error_new_valist (
+    domain, code, cause->message, lottery_error_get_untranslated (cause),
+    format, args));
   va_end (args);
-  va_start (args, format);
-  untranslated = g_strdup_vprintf (format, args);
-  va_end (args);
-
-  g_set_error_literal (error, domain, code, "");
-  if (*error == NULL)
-    return FALSE;
-  g_clear_error (error);
-  *error = error_new_take (domain, code,
-                           g_strconcat (translated, cause->message, NULL),
-                           g_strconcat (untranslated,
-                                        lottery_error_get_untranslated (cause),
-                                        NULL));
 
   return FALSE;
 }
 
-/* @cause's two texts in an error of @domain and @code (the translated
- * message and the C text). @cause is not taken. Returns FALSE. */
+/* @cause's two texts in an error of @domain and @code. @cause is not
+ * taken. Returns FALSE. */
 gboolean
 lottery_fail_as (GError       **error,
                  GQuark         domain,
                  int            code,
                  const GError  *cause)
 {
-  g_return_val_if_fail (cause != NULL, FALSE);
-
-  if (error == NULL)
-    return FALSE;
-
-  g_set_error_literal (error, domain, code, "");
-  if (*error == NULL)
-    return FALSE;
-  g_clear_error (error);
-  *error = error_new_take (domain, code, g_strdup (cause->message),
-                           g_strdup (lottery_error_get_untranslated (cause)));
-
-  return FALSE;
+  return lottery_fail_wrap (error, domain, code, cause, "%s", "");
 }
 
 /* The text of @errnum in C, whatever the locale (strerror_l () in the
@@ -271,61 +245,39 @@ lottery_fail_errno (GError     **error,
                     const char  *format,
                     ...)
 {
-  g_autofree char *translated = NULL;
-  g_autofree char *untranslated = NULL;
   va_list args;
 
   if (error == NULL)
     return FALSE;
-
   va_start (args, format);
-  translated = g_strdup_vprintf (translate (format), args);
+  g_propagate_error (error, error_new_valist (
+    domain, code, g_strerror (errnum), lottery_strerror_c (errnum), format,
+    args));
   va_end (args);
-  va_start (args, format);
-  untranslated = g_strdup_vprintf (format, args);
-  va_end (args);
-
-  g_set_error_literal (error, domain, code, "");
-  if (*error == NULL)
-    return FALSE;
-  g_clear_error (error);
-  *error = error_new_take (domain, code,
-                           g_strconcat (translated, g_strerror (errnum), NULL),
-                           g_strconcat (untranslated,
-                                        lottery_strerror_c (errnum), NULL));
 
   return FALSE;
 }
 
 /* g_prefix_error () with a msgid, for both texts. An error of another
  * domain keeps its domain and code (callers match on them), so only its
- * message gets the prefix: its log text stays its stable name. */
+ * message gets the prefix. */
 void
 lottery_error_prefix (GError    **error,
                       const char *format,
                       ...)
 {
-  g_autofree char *translated = NULL;
-  g_autofree char *untranslated = NULL;
   GError *old;
   va_list args;
 
   if (error == NULL || *error == NULL)
     return;
 
-  va_start (args, format);
-  translated = g_strdup_vprintf (translate (format), args);
-  va_end (args);
-  va_start (args, format);
-  untranslated = g_strdup_vprintf (format, args);
-  va_end (args);
-
   old = *error;
-  *error = error_new_take (old->domain, old->code,
-                           g_strconcat (translated, old->message, NULL),
-                           g_strconcat (untranslated,
-                                        lottery_error_get_untranslated (old),
-                                        NULL));
+  va_start (args, format);
+  *error = error_new_valist (old->domain, old->code, old->message,
+                             lottery_error_get_untranslated (old), format,
+                             args);
+  va_end (args);
   g_error_free (old);
 }
 
