@@ -82,8 +82,7 @@ load_single_bet (LotteryClient *self,
     {
       if (!lottery_bet_parse_line (bet, flag, strlen (flag), &local_error))
         return lottery_fail_wrap (error, LOTTERY_ERROR, LOTTERY_ERROR_CONFIG,
-                                  local_error,
-                                  "--bet: ");
+                                  local_error, "--bet: ");
     }
   else
     {
@@ -110,8 +109,7 @@ load_single_bet (LotteryClient *self,
                                   "not set"), single_bet_env[i]);
       if (!lottery_bet_set_fields (bet, values, lens, &local_error))
         return lottery_fail_wrap (error, LOTTERY_ERROR, LOTTERY_ERROR_CONFIG,
-                                  local_error,
-                                  N_("environment: "));
+                                  local_error, N_("environment: "));
     }
 
   bet->agency = self->config->id;

@@ -64,8 +64,7 @@ lottery_connect_load_ca (const char  *path,
   if (contents == NULL)
     {
       lottery_fail_wrap (error, LOTTERY_ERROR, LOTTERY_ERROR_CONFIG,
-                         local_error,
-                         "tls.ca: ");
+                         local_error, "tls.ca: ");
       return NULL;
     }
   data = g_bytes_get_data (contents, &len);
@@ -77,9 +76,7 @@ lottery_connect_load_ca (const char  *path,
       if (fd >= 0)
         close (fd);
       lottery_fail_errno (error, LOTTERY_ERROR, LOTTERY_ERROR_CONFIG,
-                          saved_errno,
-                          "tls.ca: %s: ",
-                          path);
+                          saved_errno, "tls.ca: %s: ", path);
       return NULL;
     }
   fd_path = g_strdup_printf ("/proc/self/fd/%d", fd);
@@ -92,9 +89,7 @@ lottery_connect_load_ca (const char  *path,
       close (fd);
       if (local_error != NULL)
         lottery_fail_wrap (error, LOTTERY_ERROR, LOTTERY_ERROR_CONFIG,
-                           local_error,
-                           "tls.ca: %s: ",
-                           path);
+                           local_error, "tls.ca: %s: ", path);
       else
         lottery_fail (error, LOTTERY_ERROR_CONFIG,
                       N_("tls.ca: %s holds no PEM certificate"), path);
@@ -107,9 +102,7 @@ lottery_connect_load_ca (const char  *path,
     {
       close (fd);
       lottery_fail_wrap (error, LOTTERY_ERROR, LOTTERY_ERROR_CONFIG,
-                         local_error,
-                         "tls.ca: %s: ",
-                         path);
+                         local_error, "tls.ca: %s: ", path);
       return NULL;
     }
   /* The TLS backend reads its anchors again when it checks a peer: the
@@ -259,8 +252,7 @@ start_tls (GSocketConnection  *connection,
    * bytes where TLS was expected, are not. */
   if (g_error_matches (local_error, G_TLS_ERROR, G_TLS_ERROR_NOT_TLS))
     lottery_fail_wrap (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
-                       local_error,
-                       N_("TLS handshake with %s failed: "),
+                       local_error, N_("TLS handshake with %s failed: "),
                        address);
   else if (local_error->domain == G_TLS_ERROR)
     {

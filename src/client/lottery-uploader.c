@@ -571,7 +571,7 @@ open_source (LotteryUploader *self,
 
   if (!lottery_csv_reader_rewind (self->reader, &local_error))
     return lottery_fail_as (error, LOTTERY_ERROR, LOTTERY_ERROR_BETS_FILE,
-                          local_error);
+                            local_error);
   source->reader = self->reader;
 
   return TRUE;
@@ -1146,10 +1146,9 @@ run (LotteryUploader *self,
           else if (welcomed)
             lottery_fail_wrap (error, LOTTERY_ERROR, LOTTERY_ERROR_FAILED,
                                local_error,
-                               N_("The server at %s stopped answering agency %u: "
-                             ""),
-                               self->address,
-                               self->agency);
+                               N_("The server at %s stopped answering "
+                                  "agency %u: "),
+                               self->address, self->agency);
           else
             lottery_fail_wrap (error, LOTTERY_ERROR, LOTTERY_ERROR_FAILED,
                                local_error,

@@ -88,8 +88,8 @@ lottery_auth_random (guint8  *buffer,
 
           if (saved_errno == EINTR)
             continue;
-          return lottery_fail_errno (error, LOTTERY_ERROR, LOTTERY_ERROR_FAILED,
-                                     saved_errno,
+          return lottery_fail_errno (error, LOTTERY_ERROR,
+                                     LOTTERY_ERROR_FAILED, saved_errno,
                                      N_("Cannot get random bytes: "));
         }
       done += (gsize) n;

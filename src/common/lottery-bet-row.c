@@ -182,8 +182,8 @@ read_rows (LotteryCsvReader *reader,
       if (winners_only && !row_has_won (line, len))
         continue;
       if (!lottery_bet_parse_row (line, len, &bet, &local_error))
-        return lottery_fail_wrap (error, LOTTERY_STORE_ERROR, LOTTERY_STORE_ERROR_CORRUPT,
-                                  local_error,
+        return lottery_fail_wrap (error, LOTTERY_STORE_ERROR,
+                                  LOTTERY_STORE_ERROR_CORRUPT, local_error,
                                   N_("%s:%" PRIu64 ": "),
                                   lottery_csv_reader_get_name (reader),
                                   lottery_csv_reader_get_line_number (reader));

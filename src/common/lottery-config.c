@@ -116,9 +116,7 @@ lottery_config_set_from_string (const LotterySetting *setting,
     case LOTTERY_SETTING_ADDRESS:
       if (!check_address (value, &local_error))
         return lottery_fail_wrap (error, LOTTERY_ERROR, LOTTERY_ERROR_CONFIG,
-                                  local_error,
-                                  "%s: %s: ",
-                                  source,
+                                  local_error, "%s: %s: ", source,
                                   setting->key);
       G_GNUC_FALLTHROUGH;
     case LOTTERY_SETTING_STRING:

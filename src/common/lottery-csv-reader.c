@@ -64,9 +64,7 @@ lottery_csv_reader_new_for_path (const char *path,
   if (stream == NULL)
     {
       lottery_fail_wrap (error, local_error->domain, local_error->code,
-                         local_error,
-                         N_("Cannot open %s: "),
-                         path);
+                         local_error, N_("Cannot open %s: "), path);
       return NULL;
     }
 

@@ -266,10 +266,9 @@ lottery_file_store_append (LotteryStore       *store,
        !lottery_fd_write_all (self->journal.fd, out, records_len, &saved)))
     {
       cut_back (self);
-      return lottery_fail_errno (error, LOTTERY_STORE_ERROR, LOTTERY_STORE_ERROR_IO,
-                                 saved,
-                                 N_("Cannot write to %s: "),
-                                 self->path);
+      return lottery_fail_errno (error, LOTTERY_STORE_ERROR,
+                                 LOTTERY_STORE_ERROR_IO, saved,
+                                 N_("Cannot write to %s: "), self->path);
     }
 
   self->journal.data_size += len;
@@ -368,8 +367,8 @@ lottery_file_store_load_bets (LotteryStore  *store,
     {
       int saved = errno;
 
-      return lottery_fail_errno (error, LOTTERY_STORE_ERROR, LOTTERY_STORE_ERROR_IO,
-                                 saved,
+      return lottery_fail_errno (error, LOTTERY_STORE_ERROR,
+                                 LOTTERY_STORE_ERROR_IO, saved,
                                  N_("Cannot read storage %s back: "),
                                  self->path);
     }

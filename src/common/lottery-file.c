@@ -49,9 +49,7 @@ lottery_file_read_into (const char  *path,
       int saved_errno = errno;
 
       return lottery_fail_errno (error, LOTTERY_ERROR, LOTTERY_ERROR_CONFIG,
-                                 saved_errno,
-                                 "%s: ",
-                                 path);
+                                 saved_errno, "%s: ", path);
     }
   if (fstat (fd, &st) != 0 || !(S_ISREG (st.st_mode) || S_ISFIFO (st.st_mode)))
     {
@@ -77,9 +75,8 @@ lottery_file_read_into (const char  *path,
           int saved_errno = errno;
 
           g_close (fd, NULL);
-          return lottery_fail_errno (error, LOTTERY_ERROR, LOTTERY_ERROR_CONFIG,
-                                     saved_errno,
-                                     "%s: ",
+          return lottery_fail_errno (error, LOTTERY_ERROR,
+                                     LOTTERY_ERROR_CONFIG, saved_errno, "%s: ",
                                      path);
         }
       if (n == 0)
@@ -552,9 +549,7 @@ lottery_json_load_file (JsonParser  *parser,
                                 "number (such as 1e or 1.5.5) or \\u "
                                 "escape"), path, line, column);
       return lottery_fail_wrap (error, LOTTERY_ERROR, LOTTERY_ERROR_CONFIG,
-                                local_error,
-                                N_("%s: not valid JSON: "),
-                                path);
+                                local_error, N_("%s: not valid JSON: "), path);
     }
 
   return TRUE;

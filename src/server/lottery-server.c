@@ -167,15 +167,13 @@ load_tls_certificate (const LotteryServerConfig *config,
                             &local_error))
     {
       lottery_fail_wrap (error, LOTTERY_ERROR, LOTTERY_ERROR_CONFIG,
-                         local_error,
-                         "tls.certificate: ");
+                         local_error, "tls.certificate: ");
       return NULL;
     }
   if (!g_file_get_contents (config->tls_key, &key, NULL, &local_error))
     {
       lottery_fail_wrap (error, LOTTERY_ERROR, LOTTERY_ERROR_CONFIG,
-                         local_error,
-                         "tls.key: ");
+                         local_error, "tls.key: ");
       return NULL;
     }
 
@@ -188,15 +186,11 @@ load_tls_certificate (const LotteryServerConfig *config,
   /* The certificate alone parses: the key is what is wrong. */
   alone = g_tls_certificate_new_from_pem (pem, -1, NULL);
   if (alone != NULL)
-    lottery_fail_wrap (error, LOTTERY_ERROR, LOTTERY_ERROR_CONFIG,
-                       local_error,
-                       "tls.key: %s: ",
-                       config->tls_key);
+    lottery_fail_wrap (error, LOTTERY_ERROR, LOTTERY_ERROR_CONFIG, local_error,
+                       "tls.key: %s: ", config->tls_key);
   else
-    lottery_fail_wrap (error, LOTTERY_ERROR, LOTTERY_ERROR_CONFIG,
-                       local_error,
-                       "tls.certificate: %s: ",
-                       config->tls_certificate);
+    lottery_fail_wrap (error, LOTTERY_ERROR, LOTTERY_ERROR_CONFIG, local_error,
+                       "tls.certificate: %s: ", config->tls_certificate);
   return NULL;
 }
 
