@@ -559,6 +559,30 @@ test_error_wrap (void)
   g_test_trap_assert_passed ();
 }
 
+/* Without any translation, GIO's own text is already C and is logged
+ * as it is. */
+static void
+test_error_foreign_c (void)
+{
+  if (g_test_subprocess ())
+    {
+      g_autoptr(GError) io = NULL;
+
+      g_unsetenv ("LANGUAGE");
+      g_setenv ("LC_ALL", "C", TRUE);
+      lottery_i18n_init ();
+      io = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                                "Socket I/O timed out");
+      lottery_error_prefix (&io, N_("Cannot read %s: "), "x");
+      g_assert_error (io, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+      g_assert_cmpstr (lottery_error_get_untranslated (io), ==,
+                       "Cannot read x: Socket I/O timed out");
+      return;
+    }
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_passed ();
+}
+
 /* The wire codes: a local error's code is the wire code of its name, a
  * store's error is "storage", any other "failed"; a code past the last
  * known one is not known. */
@@ -617,6 +641,7 @@ main (int   argc,
   g_test_add_func ("/log/writer/threads", test_writer_threads);
   g_test_add_func ("/log/error/two-texts", test_error_two_texts);
   g_test_add_func ("/log/error/wrap", test_error_wrap);
+  g_test_add_func ("/log/error/foreign-c", test_error_foreign_c);
   g_test_add_func ("/log/error/wire-codes", test_error_wire_codes);
 
   return g_test_run ();
