@@ -81,8 +81,8 @@ load_single_bet (LotteryClient *self,
   if (flag != NULL)
     {
       if (!lottery_bet_parse_line (bet, flag, strlen (flag), &local_error))
-        return lottery_fail (error, LOTTERY_ERROR_CONFIG, "--bet: %s",
-                             local_error->message);
+        return lottery_fail_wrap (error, LOTTERY_ERROR, LOTTERY_ERROR_CONFIG,
+                                  local_error, "--bet: ");
     }
   else
     {
@@ -104,12 +104,12 @@ load_single_bet (LotteryClient *self,
       for (i = 0; i < LOTTERY_BET_N_FIELDS; i++)
         if (values[i] == NULL)
           return lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                               _("Single-bet mode needs NOMBRE, APELLIDO, "
-                                 "DOCUMENTO, NACIMIENTO and NUMERO; %s is "
-                                 "not set"), single_bet_env[i]);
+                               N_("Single-bet mode needs NOMBRE, APELLIDO, "
+                                  "DOCUMENTO, NACIMIENTO and NUMERO; %s is "
+                                  "not set"), single_bet_env[i]);
       if (!lottery_bet_set_fields (bet, values, lens, &local_error))
-        return lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                             _("environment: %s"), local_error->message);
+        return lottery_fail_wrap (error, LOTTERY_ERROR, LOTTERY_ERROR_CONFIG,
+                                  local_error, N_("environment: "));
     }
 
   bet->agency = self->config->id;
@@ -128,8 +128,8 @@ load_token (LotteryClient *self,
 
   if (config->auth_token != NULL && config->auth_token_file != NULL)
     return lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                         _("auth.token and auth.token_file cannot go "
-                           "together: set only one"));
+                         N_("auth.token and auth.token_file cannot go "
+                            "together: set only one"));
   if (config->auth_token != NULL)
     self->has_token = lottery_auth_token_parse (config->auth_token,
                                                 "auth.token", self->token,
@@ -344,7 +344,7 @@ upload_done_cb (GObject      *source,
     }
   else
     {
-      g_autofree char *reason = lottery_log_value (error->message);
+      g_autofree char *reason = lottery_log_error_value (error);
       guint64 in_file, held;
 
       status = g_error_matches (error, LOTTERY_ERROR, LOTTERY_ERROR_CONFIG)

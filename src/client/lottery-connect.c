@@ -54,8 +54,8 @@ lottery_connect_load_ca (const char  *path,
   if (!g_tls_backend_supports_tls (g_tls_backend_get_default ()))
     {
       lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                    _("tls.ca is set, but TLS needs GIO’s TLS backend, "
-                      "which is not installed (package glib-networking)"));
+                    N_("tls.ca is set, but TLS needs GIO’s TLS backend, "
+                       "which is not installed (package glib-networking)"));
       return NULL;
     }
 
@@ -63,8 +63,8 @@ lottery_connect_load_ca (const char  *path,
                                         &local_error);
   if (contents == NULL)
     {
-      lottery_fail (error, LOTTERY_ERROR_CONFIG, "tls.ca: %s",
-                    local_error->message);
+      lottery_fail_wrap (error, LOTTERY_ERROR, LOTTERY_ERROR_CONFIG,
+                         local_error, "tls.ca: ");
       return NULL;
     }
   data = g_bytes_get_data (contents, &len);
@@ -75,8 +75,8 @@ lottery_connect_load_ca (const char  *path,
 
       if (fd >= 0)
         close (fd);
-      lottery_fail (error, LOTTERY_ERROR_CONFIG, "tls.ca: %s: %s", path,
-                    g_strerror (saved_errno));
+      lottery_fail_errno (error, LOTTERY_ERROR, LOTTERY_ERROR_CONFIG,
+                          saved_errno, "tls.ca: %s: ", path);
       return NULL;
     }
   fd_path = g_strdup_printf ("/proc/self/fd/%d", fd);
@@ -88,11 +88,11 @@ lottery_connect_load_ca (const char  *path,
     {
       close (fd);
       if (local_error != NULL)
-        lottery_fail (error, LOTTERY_ERROR_CONFIG, "tls.ca: %s: %s", path,
-                      local_error->message);
+        lottery_fail_wrap (error, LOTTERY_ERROR, LOTTERY_ERROR_CONFIG,
+                           local_error, "tls.ca: %s: ", path);
       else
         lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                      _("tls.ca: %s holds no PEM certificate"), path);
+                      N_("tls.ca: %s holds no PEM certificate"), path);
       return NULL;
     }
   g_list_free_full (certificates, g_object_unref);
@@ -101,8 +101,8 @@ lottery_connect_load_ca (const char  *path,
   if (database == NULL)
     {
       close (fd);
-      lottery_fail (error, LOTTERY_ERROR_CONFIG, "tls.ca: %s: %s", path,
-                    local_error->message);
+      lottery_fail_wrap (error, LOTTERY_ERROR, LOTTERY_ERROR_CONFIG,
+                         local_error, "tls.ca: %s: ", path);
       return NULL;
     }
   /* The TLS backend reads its anchors again when it checks a peer: the
@@ -241,8 +241,8 @@ start_tls (GSocketConnection  *connection,
 
       /* A G_TLS_ERROR: the uploader does not retry it. */
       lottery_error_set (error, G_TLS_ERROR, G_TLS_ERROR_BAD_CERTIFICATE,
-                         _("The server at %s is not trusted: its "
-                           "certificate %s"), address, reasons);
+                         N_("The server at %s is not trusted: its "
+                            "certificate %s"), address, reasons);
       return NULL;
     }
 
@@ -251,16 +251,22 @@ start_tls (GSocketConnection  *connection,
    * retry, as a timeout is. Other TLS errors, such as plain protocol
    * bytes where TLS was expected, are not. */
   if (g_error_matches (local_error, G_TLS_ERROR, G_TLS_ERROR_NOT_TLS))
-    lottery_error_set (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
-                       _("TLS handshake with %s failed: %s"), address,
-                       local_error->message);
+    lottery_fail_wrap (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
+                       local_error, N_("TLS handshake with %s failed: "),
+                       address);
   else if (local_error->domain == G_TLS_ERROR)
-    g_propagate_prefixed_error (error, g_steal_pointer (&local_error),
-                                _("TLS handshake with %s failed (is the "
-                                  "server set up for TLS?): "), address);
+    {
+      lottery_error_prefix (&local_error, N_("TLS handshake with %s failed "
+                                             "(is the server set up for "
+                                             "TLS?): "), address);
+      g_propagate_error (error, g_steal_pointer (&local_error));
+    }
   else
-    g_propagate_prefixed_error (error, g_steal_pointer (&local_error),
-                                _("TLS handshake with %s failed: "), address);
+    {
+      lottery_error_prefix (&local_error, N_("TLS handshake with %s "
+                                             "failed: "), address);
+      g_propagate_error (error, g_steal_pointer (&local_error));
+    }
   return NULL;
 }
 

@@ -56,8 +56,8 @@ lottery_status_view_add_reply (LotteryStatusView    *view,
   /* The entries are held: a claim of billions must not make us try. */
   if (message->status.agencies > MAX_AGENCIES)
     return lottery_fail (error, LOTTERY_ERROR_PROTOCOL,
-                         _("The server’s status answer claims %u agencies; "
-                           "a lottery has at most %u"),
+                         N_("The server’s status answer claims %u agencies; "
+                            "a lottery has at most %u"),
                          message->status.agencies, MAX_AGENCIES);
 
   if (view->complete ||
@@ -66,7 +66,7 @@ lottery_status_view_add_reply (LotteryStatusView    *view,
       (guint64) view->entries->len + message->status.count >
         message->status.agencies)
     return lottery_fail (error, LOTTERY_ERROR_PROTOCOL,
-                         _("The server’s status answer does not follow on"));
+                         N_("The server’s status answer does not follow on"));
 
   view->started = TRUE;
   view->agencies = message->status.agencies;
@@ -84,8 +84,8 @@ lottery_status_view_add_reply (LotteryStatusView    *view,
     {
       if (view->entries->len != view->agencies)
         return lottery_fail (error, LOTTERY_ERROR_PROTOCOL,
-                             _("The server’s status answer ends after %u of "
-                               "%u agencies"),
+                             N_("The server’s status answer ends after %u of "
+                                "%u agencies"),
                              view->entries->len, view->agencies);
       view->complete = TRUE;
     }
@@ -121,11 +121,11 @@ exchange (GIOStream         *connection,
                                                        message.error.len);
 
           return lottery_fail (error, LOTTERY_ERROR_FAILED,
-                               _("The server refused: %s"), text);
+                               N_("The server refused: %s"), text);
         }
       if (message.type != LOTTERY_MESSAGE_STATUS_REPLY)
         return lottery_fail (error, LOTTERY_ERROR_PROTOCOL,
-                             _("Expected STATUS_REPLY, got %s"),
+                             N_("Expected STATUS_REPLY, got %s"),
                              lottery_message_type_name (message.type));
       if (!lottery_status_view_add_reply (view, &message, error))
         return FALSE;

@@ -351,8 +351,8 @@ next_bet (LotteryUploader *self,
           if (g_error_matches (read_error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
             g_propagate_error (error, g_steal_pointer (&read_error));
           else
-            lottery_fail (error, LOTTERY_ERROR_BETS_FILE, "%s",
-                          read_error->message);
+            lottery_fail_as (error, LOTTERY_ERROR, LOTTERY_ERROR_BETS_FILE,
+                             read_error);
           return -1;
         }
 
@@ -380,12 +380,13 @@ server_error (LotteryUploader      *self,
 {
   g_autofree char *text = lottery_server_text (message->error.text,
                                                message->error.len);
-  int code = message->error.code <= LOTTERY_ERROR_TIMEOUT
+  /* A wire code is the local code of the same name. */
+  int code = lottery_wire_code_is_known (message->error.code)
     ? message->error.code : LOTTERY_ERROR_FAILED;
 
   self->refused = TRUE;
   return lottery_fail (error, (LotteryError) code,
-                       _("The server at %s refused agency %u: %s"),
+                       N_("The server at %s refused agency %u: %s"),
                        self->address, self->agency, text);
 }
 
@@ -450,8 +451,8 @@ read_batch_reply (LotteryUploader *self,
     {
       if (message.ack.count != oldest->count)
         return lottery_fail (error, LOTTERY_ERROR_PROTOCOL,
-                             _("The server acknowledged %u of the %u bets of "
-                               "batch %u: it did not store what was sent"),
+                             N_("The server acknowledged %u of the %u bets of "
+                                "batch %u: it did not store what was sent"),
                              message.ack.count, oldest->count,
                              oldest->sequence);
       self->session_stored += oldest->count;
@@ -489,7 +490,7 @@ read_batch_reply (LotteryUploader *self,
     return server_error (self, &message, error);
   else
     return lottery_fail (error, LOTTERY_ERROR_PROTOCOL,
-                         _("Expected the answer to batch %u, got %s"),
+                         N_("Expected the answer to batch %u, got %s"),
                          oldest->sequence,
                          lottery_message_type_name (message.type));
 
@@ -550,10 +551,10 @@ open_bets_file (LotteryUploader *self,
   if (self->reader != NULL)
     return TRUE;
   if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_NOT_REGULAR_FILE))
-    return lottery_fail (error, LOTTERY_ERROR_CONFIG, "%s",
-                         local_error->message);
-  return lottery_fail (error, LOTTERY_ERROR_BETS_FILE, "%s",
-                       local_error->message);
+    return lottery_fail_as (error, LOTTERY_ERROR, LOTTERY_ERROR_CONFIG,
+                            local_error);
+  return lottery_fail_as (error, LOTTERY_ERROR, LOTTERY_ERROR_BETS_FILE,
+                          local_error);
 }
 
 /* From the first bet again, for a new session. */
@@ -569,8 +570,8 @@ open_source (LotteryUploader *self,
     return TRUE;
 
   if (!lottery_csv_reader_rewind (self->reader, &local_error))
-    return lottery_fail (error, LOTTERY_ERROR_BETS_FILE, "%s",
-                         local_error->message);
+    return lottery_fail_as (error, LOTTERY_ERROR, LOTTERY_ERROR_BETS_FILE,
+                            local_error);
   source->reader = self->reader;
 
   return TRUE;
@@ -606,13 +607,13 @@ fail_mismatch (LotteryUploader *self,
   self->file_bets = in_file;
   if (in_file < held)
     return lottery_fail (error, LOTTERY_ERROR_OUT_OF_ORDER,
-                         _("The server holds %s bets of agency %u, but %s has "
-                           "only %s valid rows: it is not the file that was "
-                           "uploaded, and nothing is sent"),
+                         N_("The server holds %s bets of agency %u, but %s has "
+                            "only %s valid rows: it is not the file that was "
+                            "uploaded, and nothing is sent"),
                          held_text, self->agency, file, file_text);
   return lottery_fail (error, LOTTERY_ERROR_OUT_OF_ORDER,
-                       _("Agency %u already finished with %s bets, but %s "
-                         "has %s valid rows: the rest were not played"),
+                       N_("Agency %u already finished with %s bets, but %s "
+                          "has %s valid rows: the rest were not played"),
                        self->agency, held_text, file, file_text);
 }
 
@@ -719,7 +720,7 @@ finish (LotteryUploader *self,
     return server_error (self, &message, error);
   if (message.type != LOTTERY_MESSAGE_FINISHED)
     return lottery_fail (error, LOTTERY_ERROR_PROTOCOL,
-                         _("Expected FINISHED, got %s"),
+                         N_("Expected FINISHED, got %s"),
                          lottery_message_type_name (message.type));
 
   /* Every bet the server acknowledged (this session or before) and
@@ -733,8 +734,8 @@ finish (LotteryUploader *self,
                                                self->session_stored);
 
       return lottery_fail (error, LOTTERY_ERROR_PROTOCOL,
-                           _("The server says it stored %s bets of agency "
-                             "%u, not %s as it acknowledged"),
+                           N_("The server says it stored %s bets of agency "
+                              "%u, not %s as it acknowledged"),
                            stored, self->agency, sent);
     }
 
@@ -762,14 +763,14 @@ check_document (LotteryUploader *self,
         g_autofree char *shown = lottery_server_text (document, len);
 
         return lottery_fail (error, LOTTERY_ERROR_PROTOCOL,
-                             _("The server sent “%s” as a winner of agency "
-                               "%u: not a document (digits only)"),
+                             N_("The server sent “%s” as a winner of agency "
+                                "%u: not a document (digits only)"),
                              shown, self->agency);
       }
 
   return len > 0 ||
          lottery_fail (error, LOTTERY_ERROR_PROTOCOL,
-                       _("The server sent an empty winner document"));
+                       N_("The server sent an empty winner document"));
 }
 
 /* The most winners the agency can have: one per bet the server stored
@@ -821,23 +822,23 @@ query_winners (LotteryUploader *self,
         return server_error (self, &message, error);
       if (message.type != LOTTERY_MESSAGE_WINNERS)
         return lottery_fail (error, LOTTERY_ERROR_PROTOCOL,
-                             _("Expected WINNERS, got %s"),
+                             N_("Expected WINNERS, got %s"),
                              lottery_message_type_name (message.type));
       /* An empty frame that is not the last would let a server keep the
        * client forever without a byte of winners. */
       if (message.winners.count == 0 &&
           !(message.winners.flags & LOTTERY_WINNERS_LAST))
         return lottery_fail (error, LOTTERY_ERROR_PROTOCOL,
-                             _("The server sent an empty WINNERS frame that "
-                               "is not the last"));
+                             N_("The server sent an empty WINNERS frame that "
+                                "is not the last"));
       if (self->winners->len + (guint64) message.winners.count > limit)
         {
           g_autofree char *bets = g_strdup_printf ("%" G_GUINT64_FORMAT,
                                                    limit);
 
           return lottery_fail (error, LOTTERY_ERROR_PROTOCOL,
-                               _("The server sent more winners than the %s "
-                                 "bets agency %u sent"), bets, self->agency);
+                               N_("The server sent more winners than the %s "
+                                  "bets agency %u sent"), bets, self->agency);
         }
 
       lottery_batch_reader_init (&reader, &message);
@@ -902,8 +903,8 @@ answer_challenge (LotteryUploader *self,
 
   if (!self->has_token)
     return lottery_fail (error, LOTTERY_ERROR_AUTH,
-                         _("The server requires a token for agency %u "
-                           "(auth.token / CLI_AUTH_TOKEN / auth.token_file)"),
+                         N_("The server requires a token for agency %u "
+                            "(auth.token / CLI_AUTH_TOKEN / auth.token_file)"),
                          self->agency);
 
   /* The nonce lives in the read buffer: use it before the next read. */
@@ -959,13 +960,13 @@ session (LotteryUploader *self,
     return server_error (self, &message, error);
   if (message.type != LOTTERY_MESSAGE_WELCOME)
     return lottery_fail (error, LOTTERY_ERROR_PROTOCOL,
-                         _("Expected WELCOME, got %s"),
+                         N_("Expected WELCOME, got %s"),
                          lottery_message_type_name (message.type));
 
   *welcomed = TRUE;
   if (message.welcome.version != LOTTERY_PROTOCOL_VERSION)
     return lottery_fail (error, LOTTERY_ERROR_VERSION,
-                         _("The server speaks protocol version %u, not %d"),
+                         N_("The server speaks protocol version %u, not %d"),
                          message.welcome.version, LOTTERY_PROTOCOL_VERSION);
   last_sequence = message.welcome.last_sequence;
   self->held_bets = message.welcome.consumed;
@@ -976,15 +977,15 @@ session (LotteryUploader *self,
    * state: sending them again would store them twice. */
   if (self->finish_answered && !finished)
     return lottery_fail (error, LOTTERY_ERROR_OUT_OF_ORDER,
-                         _("The server had accepted the FINISH of agency %u "
-                           "but no longer knows it: it lost its state "
-                           "(restarted?), so nothing is sent again"),
+                         N_("The server had accepted the FINISH of agency %u "
+                            "but no longer knows it: it lost its state "
+                            "(restarted?), so nothing is sent again"),
                          self->agency);
   if (last_sequence < self->answered || self->held_bets < self->answered_bets)
     return lottery_fail (error, LOTTERY_ERROR_OUT_OF_ORDER,
-                         _("The server holds %u batches of agency %u but had "
-                           "answered %u: it lost its state (restarted?), so "
-                           "nothing is sent again"),
+                         N_("The server holds %u batches of agency %u but had "
+                            "answered %u: it lost its state (restarted?), so "
+                            "nothing is sent again"),
                          last_sequence, self->agency, self->answered);
   /* What the server says it holds is on its disk: as good as an ACK that
    * a cut connection never delivered, and progress for the retry budget. */
@@ -1030,7 +1031,7 @@ lottery_uploader_ping (LotteryUploader *self,
   if (ok && message.type == LOTTERY_MESSAGE_ERROR)
     ok = server_error (self, &message, error);
   else if (ok && message.type != LOTTERY_MESSAGE_PONG)
-    ok = lottery_fail (error, LOTTERY_ERROR_PROTOCOL, _("Expected PONG, got %s"),
+    ok = lottery_fail (error, LOTTERY_ERROR_PROTOCOL, N_("Expected PONG, got %s"),
                        lottery_message_type_name (message.type));
 
   lottery_connect_close (self->connection);
@@ -1143,24 +1144,31 @@ run (LotteryUploader *self,
           if (self->refused)
             g_propagate_error (error, g_steal_pointer (&local_error));
           else if (welcomed)
-            lottery_fail (error, LOTTERY_ERROR_FAILED,
-                          _("The server at %s stopped answering agency %u: "
-                            "%s"), self->address, self->agency,
-                          local_error->message);
+            lottery_fail_wrap (error, LOTTERY_ERROR, LOTTERY_ERROR_FAILED,
+                               local_error,
+                               N_("The server at %s stopped answering "
+                                  "agency %u: "),
+                               self->address, self->agency);
           else
-            lottery_fail (error, LOTTERY_ERROR_FAILED,
-                          _("Cannot reach the server at %s: %s"),
-                          self->address, local_error->message);
+            lottery_fail_wrap (error, LOTTERY_ERROR, LOTTERY_ERROR_FAILED,
+                               local_error,
+                               N_("Cannot reach the server at %s: "),
+                               self->address);
           return FALSE;
         }
 
-      lottery_log (G_LOG_LEVEL_WARNING, "connect", "fail",
-                   "server: %s | attempt: %u | retry_in_ms: %u | error: %s",
-                   self->address, attempt, backoff, local_error->message);
+      {
+        g_autofree char *reason = lottery_log_error_value (local_error);
+
+        lottery_log (G_LOG_LEVEL_WARNING, "connect", "fail",
+                     "server: %s | attempt: %u | retry_in_ms: %u | error: %s",
+                     self->address, attempt, backoff,
+                     reason);
+      }
       if (!sleep_cancellable (backoff, cancellable))
         {
-          g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CANCELLED,
-                               _("Operation was cancelled"));
+          lottery_error_set (error, G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                             N_("Operation was cancelled"));
           return FALSE;
         }
       backoff = MIN (backoff * 2, BACKOFF_MAX_MS);

@@ -88,9 +88,9 @@ lottery_auth_random (guint8  *buffer,
 
           if (saved_errno == EINTR)
             continue;
-          return lottery_fail (error, LOTTERY_ERROR_FAILED,
-                               _("Cannot get random bytes: %s"),
-                               g_strerror (saved_errno));
+          return lottery_fail_errno (error, LOTTERY_ERROR,
+                                     LOTTERY_ERROR_FAILED, saved_errno,
+                                     N_("Cannot get random bytes: "));
         }
       done += (gsize) n;
     }
@@ -167,9 +167,9 @@ lottery_auth_token_parse (const char *text,
   if (!lottery_auth_parse_hex (start, (gsize) (end - start), token,
                                LOTTERY_AUTH_TOKEN_LEN))
     return lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                         _("%s: a token is %d hexadecimal digits (as "
-                           "lottery-server --gen-token prints it); this one "
-                           "has %u characters"),
+                         N_("%s: a token is %d hexadecimal digits (as "
+                            "lottery-server --gen-token prints it); this one "
+                            "has %u characters"),
                          source, LOTTERY_AUTH_TOKEN_HEX_LEN,
                          (guint) (end - start));
 
@@ -196,8 +196,8 @@ lottery_auth_token_read_file (const char *path,
     {
       lottery_auth_wipe (buffer, sizeof buffer);
       return lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                           _("%s: this is not a token file: a token is %d "
-                             "hexadecimal digits"),
+                           N_("%s: this is not a token file: a token is %d "
+                              "hexadecimal digits"),
                            path, LOTTERY_AUTH_TOKEN_HEX_LEN);
     }
   buffer[len] = '\0';
@@ -412,7 +412,7 @@ read_agencies (LotteryAuth *self,
 
       if (!parse_agency_id (members[i], self->agencies, &agency))
         return lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                             _("%s: agency “%s” is not one of 1 to %u"),
+                             N_("%s: agency “%s” is not one of 1 to %u"),
                              path, members[i], self->agencies);
 
       json_reader_read_member (reader, members[i]);
@@ -430,9 +430,9 @@ read_agencies (LotteryAuth *self,
                                    (gsize) (agency - 1) * LOTTERY_AUTH_KEY_LEN,
                                    LOTTERY_AUTH_KEY_LEN))
         return lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                             _("%s: agency %u: the key must be “%s” and %d "
-                               "hexadecimal digits, as the second line of "
-                               "lottery-server --gen-token"),
+                             N_("%s: agency %u: the key must be “%s” and %d "
+                                "hexadecimal digits, as the second line of "
+                                "lottery-server --gen-token"),
                              path, agency, LOTTERY_AUTH_KEY_PREFIX,
                              2 * LOTTERY_AUTH_KEY_LEN);
 
@@ -440,8 +440,8 @@ read_agencies (LotteryAuth *self,
       hex = g_ascii_strdown (value + prefix_len, -1);
       if (g_hash_table_lookup_extended (by_key, hex, NULL, &other))
         return lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                             _("%s: agencies %u and %u have the same key; "
-                               "each agency needs a token of its own"),
+                             N_("%s: agencies %u and %u have the same key; "
+                                "each agency needs a token of its own"),
                              path, GPOINTER_TO_UINT (other), agency);
       g_hash_table_insert (by_key, g_steal_pointer (&hex),
                            GUINT_TO_POINTER (agency));
@@ -453,9 +453,9 @@ read_agencies (LotteryAuth *self,
   for (i = 1; i <= self->agencies; i++)
     if (!present[i])
       return lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                           _("%s: no key for agency %u; every agency from 1 "
-                             "to %u needs one (lottery-server --gen-token "
-                             "%u makes it)"),
+                           N_("%s: no key for agency %u; every agency from 1 "
+                              "to %u needs one (lottery-server --gen-token "
+                              "%u makes it)"),
                            path, i, self->agencies, i);
 
   return TRUE;
@@ -499,7 +499,7 @@ lottery_auth_new_from_file (const char *path,
   if (check.duplicate != NULL)
     {
       lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                    _("%s: “%s” is listed twice"), path, check.duplicate);
+                    N_("%s: “%s” is listed twice"), path, check.duplicate);
       g_free (check.duplicate);
       return NULL;
     }
@@ -508,14 +508,14 @@ lottery_auth_new_from_file (const char *path,
   if (!json_reader_is_object (reader))
     {
       lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                    _("%s: the top level must be a JSON object"), path);
+                    N_("%s: the top level must be a JSON object"), path);
       return NULL;
     }
   members = json_reader_list_members (reader);
   for (i = 0; members != NULL && members[i] != NULL; i++)
     if (strcmp (members[i], "agencies") != 0)
       {
-        lottery_fail (error, LOTTERY_ERROR_CONFIG, _("%s: unknown key %s"),
+        lottery_fail (error, LOTTERY_ERROR_CONFIG, N_("%s: unknown key %s"),
                       path, members[i]);
         return NULL;
       }
@@ -526,11 +526,11 @@ lottery_auth_new_from_file (const char *path,
 
   if (!json_reader_read_member (reader, "agencies"))
     ok = lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                       _("%s: no “agencies” object; the file is "
-                         "{\"agencies\": {\"1\": \"sha256:…\", …}}"), path);
+                       N_("%s: no “agencies” object; the file is "
+                          "{\"agencies\": {\"1\": \"sha256:…\", …}}"), path);
   else if (!json_reader_is_object (reader))
     ok = lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                       _("%s: agencies must be an object"), path);
+                       N_("%s: agencies must be an object"), path);
   else
     ok = read_agencies (self, reader, path, error);
   json_reader_end_member (reader);
@@ -560,7 +560,7 @@ lottery_auth_check_agency (LotteryAuth *self,
 
   if (agency < 1 || agency > self->agencies)
     return lottery_fail (error, LOTTERY_ERROR_UNKNOWN_AGENCY,
-                         _("Agency %u is not one of 1 to %u"), agency,
+                         N_("Agency %u is not one of 1 to %u"), agency,
                          self->agencies);
 
   return TRUE;
@@ -583,7 +583,7 @@ lottery_auth_verify (LotteryAuth  *self,
                                  (gsize) (agency - 1) * LOTTERY_AUTH_KEY_LEN,
                                  agency, nonce, proof))
     return lottery_fail (error, LOTTERY_ERROR_AUTH,
-                         _("Wrong token for agency %u"), agency);
+                         N_("Wrong token for agency %u"), agency);
 
   return TRUE;
 }

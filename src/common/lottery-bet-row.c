@@ -201,7 +201,7 @@ lottery_bet_parse_row (const char *line,
 
   if (len > sizeof scratch)
     return lottery_store_fail (error, LOTTERY_STORE_ERROR_CORRUPT,
-                               _("row is too long"));
+                               N_("row is too long"));
 
   n = lottery_csv_split (line, len, fields, G_N_ELEMENTS (fields), scratch,
                          error);
@@ -209,12 +209,12 @@ lottery_bet_parse_row (const char *line,
     return FALSE;
   if (n != 6)
     return lottery_store_fail (error, LOTTERY_STORE_ERROR_CORRUPT,
-                               _("row does not have 6 fields"));
+                               N_("row does not have 6 fields"));
   if (fields[0].len == 0 || fields[0].len > 9 ||
       !lottery_all_digits (fields[0].data, fields[0].len) ||
       (agency = g_ascii_strtoull (fields[0].data, NULL, 10)) == 0)
     return lottery_store_fail (error, LOTTERY_STORE_ERROR_CORRUPT,
-                               _("agency is not a number"));
+                               N_("agency is not a number"));
 
   for (i = 0; i < LOTTERY_BET_N_FIELDS; i++)
     {
@@ -251,11 +251,11 @@ read_rows (LotteryCsvReader *reader,
       if (winners_only && !row_has_won (line, len))
         continue;
       if (!lottery_bet_parse_row (line, len, &bet, &local_error))
-        return lottery_store_fail (error, LOTTERY_STORE_ERROR_CORRUPT,
-                                   _("%s:%" PRIu64 ": %s"),
-                                   lottery_csv_reader_get_name (reader),
-                                   lottery_csv_reader_get_line_number (reader),
-                                   local_error->message);
+        return lottery_fail_wrap (error, LOTTERY_STORE_ERROR,
+                                  LOTTERY_STORE_ERROR_CORRUPT, local_error,
+                                  N_("%s:%" PRIu64 ": "),
+                                  lottery_csv_reader_get_name (reader),
+                                  lottery_csv_reader_get_line_number (reader));
       if (!func (&bet, user_data))
         return TRUE;
     }

@@ -173,10 +173,10 @@ validate_name (LotteryBetField field,
 
   if (len == 0)
     return lottery_fail (error, LOTTERY_ERROR_INVALID_BET,
-                         _("%s is empty"), lottery_bet_field_name (field));
+                         N_("%s is empty"), lottery_bet_field_name (field));
   if (len > LOTTERY_NAME_MAX)
     return lottery_fail (error, LOTTERY_ERROR_INVALID_BET,
-                         _("%s is longer than %d bytes"),
+                         N_("%s is longer than %d bytes"),
                          lottery_bet_field_name (field), LOTTERY_NAME_MAX);
 
   /* One pass over the bytes. Above ASCII, the only control characters
@@ -197,13 +197,13 @@ validate_name (LotteryBetField field,
             continue;
         }
       return lottery_fail (error, LOTTERY_ERROR_INVALID_BET,
-                           _("%s contains a control character at byte %d"),
+                           N_("%s contains a control character at byte %d"),
                            lottery_bet_field_name (field), (int) i + 1);
     }
 
   if (non_ascii && !g_utf8_validate_len (value, len, &bad))
     return lottery_fail (error, LOTTERY_ERROR_INVALID_BET,
-                         _("%s is not valid UTF-8 at byte %d"),
+                         N_("%s is not valid UTF-8 at byte %d"),
                          lottery_bet_field_name (field),
                          (int) (bad - value) + 1);
 
@@ -325,7 +325,7 @@ validate_birthdate (const char *value,
 
   shown = lottery_printable (value, len);
   return lottery_fail (error, LOTTERY_ERROR_INVALID_BET,
-                       _("NACIMIENTO “%s” is not a calendar date YYYY-MM-DD"),
+                       N_("NACIMIENTO “%s” is not a calendar date YYYY-MM-DD"),
                        shown);
 }
 
@@ -370,7 +370,7 @@ set_document (LotteryBet *bet,
     {
       g_autofree char *shown = lottery_printable (value, len);
       return lottery_fail (error, LOTTERY_ERROR_INVALID_BET,
-                           _("DOCUMENTO “%s” must be 1 to %d digits"),
+                           N_("DOCUMENTO “%s” must be 1 to %d digits"),
                            shown, LOTTERY_DOCUMENT_MAX);
     }
   store_string (bet->document, &bet->document_len, value, len);
@@ -406,7 +406,7 @@ set_number (LotteryBet *bet,
     {
       g_autofree char *shown = lottery_printable (value, len);
       return lottery_fail (error, LOTTERY_ERROR_INVALID_BET,
-                           _("NUMERO “%s” must be an integer from 0 to %u"),
+                           N_("NUMERO “%s” must be an integer from 0 to %u"),
                            shown, G_MAXUINT32);
     }
   bet->number = (guint32) v;
@@ -505,7 +505,7 @@ parse_line_full (LotteryBet *bet,
     return FALSE;
   if (n != LOTTERY_BET_N_FIELDS)
     return lottery_fail (error, LOTTERY_ERROR_INVALID_BET,
-                         _("expected 5 fields (NOMBRE,APELLIDO,DOCUMENTO,"
+                         N_("expected 5 fields (NOMBRE,APELLIDO,DOCUMENTO,"
                            "NACIMIENTO,NUMERO), found %d"), n);
 
   for (i = 0; i < LOTTERY_BET_N_FIELDS; i++)

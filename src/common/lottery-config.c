@@ -30,14 +30,14 @@ check_address (const char *value,
   /* A port is required: agencies and the server must agree on it. */
   if (colon == NULL || colon[1] == '\0' || colon == value)
     return lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                         _("“%s” is not host:port"), value);
+                         N_("“%s” is not host:port"), value);
 
   address = g_network_address_parse (value, 0, &local_error);
   if (address == NULL ||
       g_network_address_get_port (G_NETWORK_ADDRESS (address)) == 0)
     return lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                         _("“%s” is not host:port with a port from 1 to "
-                           "65535"), value);
+                         N_("“%s” is not host:port with a port from 1 to "
+                            "65535"), value);
 
   return TRUE;
 }
@@ -52,7 +52,7 @@ set_uint (const LotterySetting *setting,
 {
   if (value < setting->min || value > setting->max)
     return lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                         _("%s: %s must be an integer from %u to %u, not %s"),
+                         N_("%s: %s must be an integer from %u to %u, not %s"),
                          source, setting->key, setting->min, setting->max,
                          shown);
 
@@ -74,7 +74,7 @@ lottery_config_set_from_string (const LotterySetting *setting,
    * message, not GOption's, names the flag. */
   if (!g_utf8_validate (value, -1, NULL))
     return lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                         _("%s: %s is not valid UTF-8"), source,
+                         N_("%s: %s is not valid UTF-8"), source,
                          setting->key);
 
   switch (setting->type)
@@ -86,8 +86,8 @@ lottery_config_set_from_string (const LotterySetting *setting,
 
         if (!g_ascii_string_to_unsigned (value, 10, 0, G_MAXINT64, &v, NULL))
           return lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                               _("%s: %s must be an integer from %u to %u, "
-                                 "not %s"),
+                               N_("%s: %s must be an integer from %u to %u, "
+                                  "not %s"),
                                source, setting->key, setting->min,
                                setting->max, quoted);
         return set_uint (setting, config, (gint64) v, quoted, source, error);
@@ -108,21 +108,22 @@ lottery_config_set_from_string (const LotterySetting *setting,
             g_strjoinv (", ", (char **) setting->choices);
 
           return lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                               _("%s: %s must be one of %s, not “%s”"),
+                               N_("%s: %s must be one of %s, not “%s”"),
                                source, setting->key, joined, value);
         }
       }
 
     case LOTTERY_SETTING_ADDRESS:
       if (!check_address (value, &local_error))
-        return lottery_fail (error, LOTTERY_ERROR_CONFIG, "%s: %s: %s",
-                             source, setting->key, local_error->message);
+        return lottery_fail_wrap (error, LOTTERY_ERROR, LOTTERY_ERROR_CONFIG,
+                                  local_error, "%s: %s: ", source,
+                                  setting->key);
       G_GNUC_FALLTHROUGH;
     case LOTTERY_SETTING_STRING:
     case LOTTERY_SETTING_SECRET:
       if (*value == '\0')
         return lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                             _("%s: %s must not be empty"),
+                             N_("%s: %s must not be empty"),
                              source, setting->key);
       if (setting->type == LOTTERY_SETTING_SECRET &&
           *FIELD (config, setting, char *) != NULL)
@@ -136,8 +137,8 @@ lottery_config_set_from_string (const LotterySetting *setting,
       if (!lottery_log_level_parse (value, FIELD (config, setting,
                                                   GLogLevelFlags)))
         return lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                             _("%s: %s must be DEBUG, INFO, WARNING or ERROR, "
-                               "not “%s”"),
+                             N_("%s: %s must be DEBUG, INFO, WARNING or ERROR, "
+                                "not “%s”"),
                              source, setting->key, value);
       return TRUE;
 
@@ -192,7 +193,7 @@ apply_json_value (const LotterySetting *setting,
 
       if (type != G_TYPE_INT64)
         return lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                             _("%s: %s must be an integer from %u to %u"),
+                             N_("%s: %s must be an integer from %u to %u"),
                              source, setting->key, setting->min, setting->max);
       shown = g_strdup_printf ("%" G_GINT64_FORMAT, json_node_get_int (node));
       return set_uint (setting, config, json_node_get_int (node), shown,
@@ -206,7 +207,7 @@ apply_json_value (const LotterySetting *setting,
                                              ? "true" : "false", source, error);
   if (type != G_TYPE_STRING)
     return lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                         _("%s: %s must be a string"), source, setting->key);
+                         N_("%s: %s must be a string"), source, setting->key);
 
   return lottery_config_set_from_string (setting, config,
                                          json_node_get_string (node), source,
@@ -238,7 +239,7 @@ walk_object (const LotterySetting *settings,
       /* "server.port" at the top is not the key server.port. */
       if (strchr (members[i], '.') != NULL)
         ok = lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                           _("%s: unknown key %s"), path, key);
+                           N_("%s: unknown key %s"), path, key);
       else if (json_reader_is_object (reader))
         ok = walk_object (settings, n_settings, config, reader, key, path,
                           error);
@@ -246,10 +247,10 @@ walk_object (const LotterySetting *settings,
         ok = apply_json_value (setting, config, reader, path, error);
       else if (is_section (settings, n_settings, key))
         ok = lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                           _("%s: %s must be an object"), path, key);
+                           N_("%s: %s must be an object"), path, key);
       else
         ok = lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                           _("%s: unknown key %s"), path, key);
+                           N_("%s: unknown key %s"), path, key);
 
       json_reader_end_member (reader);
       if (!ok)
@@ -275,7 +276,7 @@ lottery_config_load_file (const LotterySetting *settings,
   reader = json_reader_new (json_parser_get_root (parser));
   if (!json_reader_is_object (reader))
     return lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                         _("%s: the top level must be a JSON object"), path);
+                         N_("%s: the top level must be a JSON object"), path);
 
   return walk_object (settings, n_settings, config, reader, NULL, path, error);
 }
@@ -304,7 +305,7 @@ lottery_config_load (const LotterySetting *settings,
     {
       if (!g_file_test (path, G_FILE_TEST_EXISTS))
         return lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                             _("%s: config file not found"), path);
+                             N_("%s: config file not found"), path);
       if (!lottery_config_load_file (settings, n_settings, config, path,
                                      error))
         return FALSE;

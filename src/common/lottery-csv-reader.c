@@ -63,8 +63,8 @@ lottery_csv_reader_new_for_path (const char *path,
   stream = g_file_read (file, NULL, &local_error);
   if (stream == NULL)
     {
-      lottery_error_set (error, local_error->domain, local_error->code,
-                         _("Cannot open %s: %s"), path, local_error->message);
+      lottery_fail_wrap (error, local_error->domain, local_error->code,
+                         local_error, N_("Cannot open %s: "), path);
       return NULL;
     }
 
@@ -88,8 +88,9 @@ lottery_csv_reader_new_for_regular_file (const char *path,
   if (fd < 0)
     {
       saved_errno = errno;
-      lottery_error_set (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
-                         _("Cannot open %s: %s"), path, g_strerror (saved_errno));
+      /* Ours, not GIO's: the log keeps the path and the C errno text. */
+      lottery_fail_errno (error, LOTTERY_ERROR, LOTTERY_ERROR_BETS_FILE,
+                          saved_errno, N_("Cannot open %s: "), path);
       return NULL;
     }
   if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode) ||
@@ -97,9 +98,9 @@ lottery_csv_reader_new_for_regular_file (const char *path,
     {
       close (fd);
       lottery_error_set (error, G_IO_ERROR, G_IO_ERROR_NOT_REGULAR_FILE,
-                         _("%s is not a regular file (a pipe, a FIFO or a "
-                           "device?): it could not be read again after a "
-                           "reconnection; save it to a file first"), path);
+                         N_("%s is not a regular file (a pipe, a FIFO or a "
+                            "device?): it could not be read again after a "
+                            "reconnection; save it to a file first"), path);
       return NULL;
     }
 
@@ -122,9 +123,9 @@ lottery_csv_reader_rewind (LotteryCsvReader *reader,
     {
       int saved_errno = errno;
 
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
-                   _("Cannot read %s: %s"), reader->name,
-                   g_strerror (saved_errno));
+      lottery_fail_errno (error, G_IO_ERROR,
+                          g_io_error_from_errno (saved_errno), saved_errno,
+                          N_("Cannot read %s: "), reader->name);
       return FALSE;
     }
 
@@ -186,7 +187,7 @@ fill (LotteryCsvReader *reader,
                            BLOCK_SIZE - reader->end, cancellable, error);
   if (n < 0)
     {
-      g_prefix_error (error, _("Cannot read %s: "), reader->name);
+      lottery_error_prefix (error, N_("Cannot read %s: "), reader->name);
       return FALSE;
     }
   if (n == 0)
@@ -241,7 +242,7 @@ lottery_csv_reader_next_line (LotteryCsvReader *reader,
         {
           reader->skipping = FALSE;
           return lottery_fail (error, LOTTERY_ERROR_BETS_FILE,
-                               _("%s:%" PRIu64 ": line longer than %d bytes"),
+                               N_("%s:%" PRIu64 ": line longer than %d bytes"),
                                reader->name, reader->line_number,
                                BLOCK_SIZE - 1);
         }
@@ -269,13 +270,10 @@ split_fail (GError    **error,
 {
   va_list args;
 
-  if (error != NULL)
-    {
-      va_start (args, format);
-      *error = g_error_new_valist (LOTTERY_ERROR, LOTTERY_ERROR_INVALID_BET,
-                                   format, args);
-      va_end (args);
-    }
+  va_start (args, format);
+  lottery_fail_valist (error, LOTTERY_ERROR, LOTTERY_ERROR_INVALID_BET,
+                       format, args);
+  va_end (args);
 
   return -1;
 }
@@ -304,7 +302,7 @@ lottery_csv_split (const char      *line,
     {
       if (n == max_fields)
         return split_fail (error,
-                             _("more than %u fields"), max_fields - 1);
+                             N_("more than %u fields"), max_fields - 1);
 
       if (p < end && *p == '"')
         {
@@ -317,7 +315,7 @@ lottery_csv_split (const char      *line,
 
               if (quote == NULL)
                 return split_fail (error,
-                                     _("field %u has an unterminated quote"),
+                                     N_("field %u has an unterminated quote"),
                                      n + 1);
               if (quote + 1 < end && quote[1] == '"')
                 {
@@ -353,7 +351,7 @@ lottery_csv_split (const char      *line,
             return (int) n;
           if (*p != ',')
             return split_fail (error,
-                                 _("field %u has text after its closing quote"),
+                                 N_("field %u has text after its closing quote"),
                                  n);
           p++;
         }
@@ -365,7 +363,7 @@ lottery_csv_split (const char      *line,
             stop = end;
           if (has_quote && memchr (p, '"', stop - p) != NULL)
             return split_fail (error,
-                               _("field %u has a quote but is not quoted"),
+                               N_("field %u has a quote but is not quoted"),
                                n + 1);
           fields[n].data = p;
           fields[n].len = stop - p;

@@ -1,49 +1,35 @@
-/* lottery-error.c: the LOTTERY_ERROR domain.
+/* lottery-error.c: errors that carry their message twice.
  *
  * Messages are translated for the person at the terminal, but log lines
- * are read by programs and never translated. So an error made by
- * lottery_fail () carries, as extended-error private data copied with
- * it, its message in C (the msgid, formatted with the same arguments)
- * beside the translated one, and lottery_log_full () shows the C text
- * wherever a live error's translated text appears in a line. Any thread.
+ * are read by programs and never translated. The constructors here take
+ * the msgid and format it twice: translated into error->message, and as
+ * it is into the error's private data (an extended error domain, so the
+ * C text is copied and freed with the error). Errors of domains that are
+ * not ours (GIO, GLib, TLS) cannot carry it: under a translation their
+ * log text is a stable name of their domain and code instead. Any
+ * thread; no global state but the C locale for strerror_l ().
  */
 #include "config.h"
 
 #include "lottery-error.h"
 #include "lottery-store.h"
 
+#include <gio/gio.h>
 #include <glib/gi18n-lib.h>
+#include <errno.h>
+#include <locale.h>
 #include <string.h>
 
 typedef struct
 {
-  char *translated; /* the message as lottery_fail () made it */
-  char *untranslated;
+  char *untranslated; /* (owned) (nullable): the message in C */
 } LotteryErrorPrivate;
 
-/* Live errors whose two texts differ; only under a translation. */
-static GMutex live_lock;
-static GHashTable *live;   /* (element-type LotteryErrorPrivate) set */
-/* Their count, plus 1 << 30 once an error of another domain was kept:
- * zero means no line needs looking at. */
-static gint n_live;
-
-static void
-live_add (LotteryErrorPrivate *priv)
-{
-  g_mutex_lock (&live_lock);
-  if (live == NULL)
-    live = g_hash_table_new (NULL, NULL);
-  g_hash_table_add (live, priv);
-  g_atomic_int_set (&n_live, (gint) g_hash_table_size (live) |
-                              (g_atomic_int_get (&n_live) & (1 << 30)));
-  g_mutex_unlock (&live_lock);
-}
+typedef LotteryErrorPrivate LotteryStoreErrorPrivate;
 
 static void
 lottery_error_private_init (LotteryErrorPrivate *priv)
 {
-  priv->translated = NULL;
   priv->untranslated = NULL;
 }
 
@@ -51,212 +37,118 @@ static void
 lottery_error_private_copy (const LotteryErrorPrivate *src,
                             LotteryErrorPrivate       *dest)
 {
-  dest->translated = g_strdup (src->translated);
   dest->untranslated = g_strdup (src->untranslated);
-  if (dest->untranslated != NULL)
-    live_add (dest);
 }
 
 static void
 lottery_error_private_clear (LotteryErrorPrivate *priv)
 {
-  if (priv->untranslated != NULL)
-    {
-      g_mutex_lock (&live_lock);
-      g_hash_table_remove (live, priv);
-      g_atomic_int_set (&n_live, (gint) g_hash_table_size (live) |
-                                  (g_atomic_int_get (&n_live) & (1 << 30)));
-      g_mutex_unlock (&live_lock);
-    }
-  g_clear_pointer (&priv->translated, g_free);
   g_clear_pointer (&priv->untranslated, g_free);
 }
 
-/* Registered by hand rather than with G_DEFINE_EXTENDED_ERROR's quark,
- * to keep the domain's name; the accessor is the macro's. */
-static inline LotteryErrorPrivate *
-lottery_error_get_private (const GError *error)
-{
-  const gsize sa = 2 * sizeof (gsize);
-  const gsize as = (sizeof (LotteryErrorPrivate) + (sa - 1)) & -sa;
+G_DEFINE_EXTENDED_ERROR (LotteryError, lottery_error)
 
-  return (LotteryErrorPrivate *) (((guint8 *) error) - as);
+/* The store's domain has the same two texts. */
+#define lottery_store_error_private_init lottery_error_private_init
+#define lottery_store_error_private_copy lottery_error_private_copy
+#define lottery_store_error_private_clear lottery_error_private_clear
+
+G_DEFINE_EXTENDED_ERROR (LotteryStoreError, lottery_store_error)
+
+/* The private data of an error of one of our domains, or NULL. */
+static LotteryErrorPrivate *
+get_private (const GError *error)
+{
+  if (error->domain == LOTTERY_ERROR)
+    return lottery_error_get_private (error);
+  if (error->domain == LOTTERY_STORE_ERROR)
+    return lottery_store_error_get_private (error);
+
+  return NULL;
 }
 
-static void
-error_init (GError *error)
-{
-  lottery_error_private_init (lottery_error_get_private (error));
-}
-
-static void
-error_copy (const GError *src,
-            GError       *dest)
-{
-  lottery_error_private_copy (lottery_error_get_private (src),
-                              lottery_error_get_private (dest));
-}
-
-static void
-error_clear (GError *error)
-{
-  lottery_error_private_clear (lottery_error_get_private (error));
-}
-
-GQuark
-lottery_error_quark (void)
-{
-  static GQuark quark;
-  static gsize initialized = 0;
-
-  if (g_once_init_enter (&initialized))
-    {
-      quark = g_error_domain_register_static ("lottery-error-quark",
-                                              sizeof (LotteryErrorPrivate),
-                                              error_init, error_copy,
-                                              error_clear);
-      g_once_init_leave (&initialized, 1);
-    }
-
-  return quark;
-}
-
-/* translation -> msgid of the project's catalog in use, from its .mo
- * file (format: GNU gettext manual, "The Format of GNU MO Files"). */
-static GHashTable *
-load_reverse_catalog (void)
-{
-  GHashTable *reverse = g_hash_table_new_full (g_str_hash, g_str_equal,
-                                               g_free, g_free);
-  const char *dir = bindtextdomain (GETTEXT_PACKAGE, NULL);
-  const char * const *names = g_get_language_names_with_category ("LC_MESSAGES");
-  g_autofree char *contents = NULL;
-  gsize len = 0;
-  guint i;
-
-  for (i = 0; dir != NULL && names[i] != NULL && contents == NULL; i++)
-    {
-      g_autofree char *path = NULL;
-
-      if (strcmp (names[i], "C") == 0 || strcmp (names[i], "POSIX") == 0)
-        break;
-      path = g_build_filename (dir, names[i], "LC_MESSAGES",
-                               GETTEXT_PACKAGE ".mo", NULL);
-      if (!g_file_get_contents (path, &contents, &len, NULL))
-        g_clear_pointer (&contents, g_free);
-    }
-
-  if (contents != NULL && len >= 20)
-    {
-      const guint32 *header = (const guint32 *) (gconstpointer) contents;
-      gboolean swap = header[0] == 0xde120495;
-#define WORD(w) (swap ? GUINT32_SWAP_LE_BE (w) : (w))
-      guint32 n = WORD (header[2]);
-      guint32 originals = WORD (header[3]);
-      guint32 translations = WORD (header[4]);
-
-      if ((header[0] == 0x950412de || swap) &&
-          originals <= len && translations <= len &&
-          n <= (len - MAX (originals, translations)) / 8)
-        for (i = 0; i < n; i++)
-          {
-            const guint32 *o = (const guint32 *) (gconstpointer)
-              (contents + originals + 8 * i);
-            const guint32 *t = (const guint32 *) (gconstpointer)
-              (contents + translations + 8 * i);
-            guint32 olen = WORD (o[0]), ooff = WORD (o[1]);
-            guint32 tlen = WORD (t[0]), toff = WORD (t[1]);
-
-            if (olen == 0 || ooff > len || olen > len - ooff ||
-                toff > len || tlen > len - toff)
-              continue;
-            /* strndup stops at the first NUL: the singular of plurals. */
-            g_hash_table_replace (reverse,
-                                  g_strndup (contents + toff, tlen),
-                                  g_strndup (contents + ooff, olen));
-          }
-#undef WORD
-    }
-
-  return reverse;
-}
-
-/* The msgid @format was translated from, or @format itself. */
+/* The translation of @format; "" is no msgid (it is the catalog's
+ * header). */
 static const char *
-untranslate_format (const char *format)
+translate (const char *format)
 {
-  static GHashTable *reverse;
-  const char *original;
-
-  if (g_once_init_enter (&reverse))
-    g_once_init_leave (&reverse, load_reverse_catalog ());
-  original = g_hash_table_lookup (reverse, format);
-
-  return original != NULL ? original : format;
+  return *format != '\0' ? g_dgettext (GETTEXT_PACKAGE, format) : format;
 }
 
-/* Errors of other domains (G_IO_ERROR with the project's words) have
- * no private data: their two texts are remembered here instead, the
- * last few only, as they are logged soon after they are made. */
-#define N_RECENT 32
-static char *recent[N_RECENT][2];
-static guint recent_next;
-
-static void
-remember_recent (const char *translated,
-                 const char *untranslated)
+/* An error of @domain: @format translated then @tail for its message
+ * and, in our domains, @format then @c_tail for its C text, both
+ * formatted with @args. */
+static GError *
+error_new_valist (GQuark      domain,
+                  int         code,
+                  const char *tail,
+                  const char *c_tail,
+                  const char *format,
+                  va_list     args)
 {
-  g_mutex_lock (&live_lock);
-  g_free (recent[recent_next][0]);
-  g_free (recent[recent_next][1]);
-  recent[recent_next][0] = g_strdup (translated);
-  recent[recent_next][1] = g_strdup (untranslated);
-  recent_next = (recent_next + 1) % N_RECENT;
-  g_atomic_int_set (&n_live, g_atomic_int_get (&n_live) | (1 << 30));
-  g_mutex_unlock (&live_lock);
-}
-
-/* Like g_error_new_valist (); under a translation the error also keeps
- * its message in C, for log lines (see lottery_error_untranslate_line ()). */
-GError *
-lottery_error_new_valist (GQuark      domain,
-                          int         code,
-                          const char *format,
-                          va_list     args)
-{
-  const char *original = untranslate_format (format);
+  g_autofree char *translated = NULL;
+  g_autofree char *untranslated = NULL;
   GError *error;
-  GString *untranslated;
+  LotteryErrorPrivate *priv;
   va_list copy;
 
   va_copy (copy, args);
-  error = g_error_new_valist (domain, code, format, copy);
+  translated = g_strdup_vprintf (translate (format), copy);
   va_end (copy);
-  if (original == format || strcmp (original, format) == 0)
-    return error;
-
-  untranslated = g_string_new (NULL);
-  g_string_append_vprintf (untranslated, original, args);
-  /* An argument may be a live error's translated message. */
-  lottery_error_untranslate_line (untranslated);
-  if (domain == LOTTERY_ERROR)
+  if (tail != NULL)
     {
-      LotteryErrorPrivate *priv = lottery_error_get_private (error);
+      char *whole = g_strconcat (translated, tail, NULL);
 
-      priv->untranslated = g_string_free (untranslated, FALSE);
-      priv->translated = g_strdup (error->message);
-      live_add (priv);
+      g_free (translated);
+      translated = whole;
     }
-  else
+  error = g_error_new_literal (domain, code, translated);
+  priv = get_private (error);
+  if (priv != NULL)
     {
-      remember_recent (error->message, untranslated->str);
-      g_string_free (untranslated, TRUE);
+      untranslated = g_strdup_vprintf (format, args);
+      priv->untranslated = g_strconcat (untranslated, c_tail, NULL);
     }
 
   return error;
 }
 
-/* g_set_error () that keeps the message in C for log lines. */
+/* Sets @error (if not NULL) to an error of @domain whose message is
+ * @format translated, and whose C text is @format, both formatted with
+ * @args. Returns FALSE, so failures stay on one line. */
+gboolean
+lottery_fail_valist (GError    **error,
+                     GQuark      domain,
+                     int         code,
+                     const char *format,
+                     va_list     args)
+{
+  if (error != NULL)
+    g_propagate_error (error, error_new_valist (domain, code, NULL, NULL,
+                                                format, args));
+
+  return FALSE;
+}
+
+/* g_error_new () with a msgid. */
+GError *
+lottery_error_new (GQuark      domain,
+                   int         code,
+                   const char *format,
+                   ...)
+{
+  GError *error;
+  va_list args;
+
+  va_start (args, format);
+  error = error_new_valist (domain, code, NULL, NULL, format, args);
+  va_end (args);
+
+  return error;
+}
+
+/* g_set_error () with a msgid: `lottery_error_set (error, G_IO_ERROR,
+ * G_IO_ERROR_FAILED, N_("…"), …)`. */
 void
 lottery_error_set (GError    **error,
                    GQuark      domain,
@@ -266,16 +158,12 @@ lottery_error_set (GError    **error,
 {
   va_list args;
 
-  if (error == NULL)
-    return;
-
   va_start (args, format);
-  *error = lottery_error_new_valist (domain, code, format, args);
+  lottery_fail_valist (error, domain, code, format, args);
   va_end (args);
 }
 
-/* Sets @error and returns FALSE, so failures stay on one line:
- * `return lottery_fail (error, LOTTERY_ERROR_PROTOCOL, _("…"), …);` */
+/* `return lottery_fail (error, LOTTERY_ERROR_PROTOCOL, N_("…"), …);` */
 gboolean
 lottery_fail (GError     **error,
               LotteryError code,
@@ -285,79 +173,178 @@ lottery_fail (GError     **error,
   va_list args;
 
   va_start (args, format);
-  lottery_fail_valist (error, LOTTERY_ERROR, code, format, args);
+  lottery_fail_valist (error, LOTTERY_ERROR, (int) code, format, args);
   va_end (args);
 
   return FALSE;
 }
 
-/* The same for any domain (each has its own lottery_fail ()). */
+/* An error of @domain saying @format (a prefix, such as "Cannot open
+ * %s: ") followed by @cause, each text after its kind: the translated
+ * prefix and message, or the C prefix and @cause's C text. @cause is
+ * not taken. Returns FALSE. */
 gboolean
-lottery_fail_valist (GError    **error,
-                     GQuark      domain,
-                     int         code,
-                     const char *format,
-                     va_list     args)
+lottery_fail_wrap (GError       **error,
+                   GQuark         domain,
+                   int            code,
+                   const GError  *cause,
+                   const char    *format,
+                   ...)
 {
-  if (error != NULL)
-    *error = lottery_error_new_valist (domain, code, format, args);
+  va_list args;
+
+  g_return_val_if_fail (cause != NULL, FALSE);
+
+  if (error == NULL)
+    return FALSE;
+  va_start (args, format);
+  g_propagate_error (error, error_new_valist (
+    domain, code, cause->message, lottery_error_get_untranslated (cause),
+    format, args));
+  va_end (args);
 
   return FALSE;
 }
 
-/* @error's message in C, for a log line: the msgid of a LOTTERY_ERROR
- * made by lottery_fail (); other errors' messages as they are (GLib
- * translates its own when it makes them). */
+/* @cause's two texts in an error of @domain and @code. @cause is not
+ * taken. Returns FALSE. */
+gboolean
+lottery_fail_as (GError       **error,
+                 GQuark         domain,
+                 int            code,
+                 const GError  *cause)
+{
+  return lottery_fail_wrap (error, domain, code, cause, "%s", "");
+}
+
+/* The text of @errnum in C, whatever the locale (strerror_l () in the
+ * C locale: no translation, thread-safe). */
+const char *
+lottery_strerror_c (int errnum)
+{
+  static locale_t c_locale;
+  static gsize initialized;
+
+  if (g_once_init_enter (&initialized))
+    {
+      c_locale = newlocale (LC_ALL_MASK, "C", (locale_t) 0);
+      g_once_init_leave (&initialized, 1);
+    }
+
+  return c_locale != (locale_t) 0 ? strerror_l (errnum, c_locale)
+                                  : "unknown error";
+}
+
+/* An error of @domain saying @format (a prefix) then the text of
+ * @errnum: g_strerror () in the message, the C text in the log. */
+gboolean
+lottery_fail_errno (GError     **error,
+                    GQuark       domain,
+                    int          code,
+                    int          errnum,
+                    const char  *format,
+                    ...)
+{
+  va_list args;
+
+  if (error == NULL)
+    return FALSE;
+  va_start (args, format);
+  g_propagate_error (error, error_new_valist (
+    domain, code, g_strerror (errnum), lottery_strerror_c (errnum), format,
+    args));
+  va_end (args);
+
+  return FALSE;
+}
+
+/* g_prefix_error () with a msgid, for both texts. An error of another
+ * domain keeps its domain and code (callers match on them), so only its
+ * message gets the prefix. */
+void
+lottery_error_prefix (GError    **error,
+                      const char *format,
+                      ...)
+{
+  GError *old;
+  va_list args;
+
+  if (error == NULL || *error == NULL)
+    return;
+
+  old = *error;
+  va_start (args, format);
+  *error = error_new_valist (old->domain, old->code, old->message,
+                             lottery_error_get_untranslated (old), format,
+                             args);
+  va_end (args);
+  g_error_free (old);
+}
+
+/* The name of @code in @domain: the nick of GIO's enums, else the
+ * number. */
+static char *
+code_name (GQuark domain,
+           int    code)
+{
+  GType type = G_TYPE_INVALID;
+  g_autoptr(GEnumClass) klass = NULL;
+  GEnumValue *value;
+
+  if (domain == G_IO_ERROR)
+    type = G_TYPE_IO_ERROR_ENUM;
+  else if (domain == G_TLS_ERROR)
+    type = G_TYPE_TLS_ERROR;
+  else if (domain == G_RESOLVER_ERROR)
+    type = G_TYPE_RESOLVER_ERROR;
+  if (type != G_TYPE_INVALID)
+    {
+      klass = g_type_class_ref (type);
+      value = g_enum_get_value (klass, code);
+      if (value != NULL)
+        return g_strdup (value->value_nick);
+    }
+
+  return g_strdup_printf ("%d", code);
+}
+
+/* Whether no message of this process can be translated: the first
+ * language of LC_MESSAGES is C or POSIX, so GLib's, the C library's
+ * and our own texts are all their msgids. */
+static gboolean
+messages_untranslated (void)
+{
+  const char *first = g_get_language_names_with_category ("LC_MESSAGES")[0];
+
+  return strcmp (first, "C") == 0 || strcmp (first, "POSIX") == 0 ||
+         g_str_has_prefix (first, "C.");
+}
+
+/* @error's message for a log line, never translated: the C text of an
+ * error made here (for our domains). An error of another domain (GIO,
+ * GLib, TLS) carries only its message, which GLib or the C library
+ * translate: it is shown as it is when no translation is in use, else
+ * as "<domain> <code>", such as "g-io-error-quark connection-refused".
+ * The string lives as long as @error (names are interned). */
 const char *
 lottery_error_get_untranslated (const GError *error)
 {
   LotteryErrorPrivate *priv;
+  g_autofree char *code = NULL;
+  g_autofree char *name = NULL;
 
   g_return_val_if_fail (error != NULL, NULL);
 
-  if (error->domain != LOTTERY_ERROR)
+  priv = get_private (error);
+  if (priv != NULL && priv->untranslated != NULL)
+    return priv->untranslated;
+  if (priv != NULL || messages_untranslated ())
     return error->message;
-  priv = lottery_error_get_private (error);
-  if (priv->untranslated == NULL || strcmp (priv->translated,
-                                            error->message) != 0)
-    return error->message;
 
-  return priv->untranslated;
-}
+  code = code_name (error->domain, error->code);
+  name = g_strdup_printf ("%s %s", g_quark_to_string (error->domain), code);
 
-static void
-replace_text (GString    *line,
-              const char *translated,
-              const char *untranslated)
-{
-  if (*translated != '\0' && strstr (line->str, translated) != NULL)
-    g_string_replace (line, translated, untranslated, 0);
-}
-
-/* Replaces, in @line, the translated text of every live error with its
- * C text. Costs nothing when no translation is in use. */
-void
-lottery_error_untranslate_line (GString *line)
-{
-  GHashTableIter iter;
-  gpointer key;
-  guint i;
-
-  if (g_atomic_int_get (&n_live) == 0)
-    return;
-
-  g_mutex_lock (&live_lock);
-  if (live != NULL)
-    {
-      g_hash_table_iter_init (&iter, live);
-      while (g_hash_table_iter_next (&iter, &key, NULL))
-        replace_text (line, ((LotteryErrorPrivate *) key)->translated,
-                      ((LotteryErrorPrivate *) key)->untranslated);
-    }
-  for (i = 0; i < N_RECENT; i++)
-    if (recent[i][0] != NULL)
-      replace_text (line, recent[i][0], recent[i][1]);
-  g_mutex_unlock (&live_lock);
+  return g_intern_string (name);
 }
 
 /* Stable, untranslated names for log lines and the README's code table. */
@@ -371,22 +358,33 @@ lottery_error_code_name (int code)
     "server_full", "timeout",
   };
 
+  G_STATIC_ASSERT (G_N_ELEMENTS (names) == LOTTERY_WIRE_N_CODES);
+
   if (code < 0 || code >= (int) G_N_ELEMENTS (names))
     return "unknown";
 
   return names[code];
 }
 
+/* Whether @code, read from an ERROR reply, is one this build knows; a
+ * newer server's code is taken as "failed". */
+gboolean
+lottery_wire_code_is_known (guint code)
+{
+  return code < LOTTERY_WIRE_N_CODES;
+}
+
 /* The one place a local error becomes a wire code for an ERROR reply:
- * LOTTERY_ERROR codes travel as they are, a store's errors as
- * "storage", anything else as "failed". */
+ * LOTTERY_ERROR codes are the wire codes of the same name, a store's
+ * errors are "storage", anything else "failed". */
 guint16
 lottery_error_to_wire_code (const GError *error)
 {
-  if (error->domain == LOTTERY_ERROR)
+  if (error->domain == LOTTERY_ERROR && error->code >= 0 &&
+      lottery_wire_code_is_known ((guint) error->code))
     return (guint16) error->code;
   if (error->domain == LOTTERY_STORE_ERROR)
-    return LOTTERY_ERROR_STORAGE;
+    return LOTTERY_WIRE_STORAGE;
 
-  return LOTTERY_ERROR_FAILED;
+  return LOTTERY_WIRE_FAILED;
 }

@@ -19,6 +19,7 @@
 
 #include "lottery-file-store.h"
 #include "lottery-journal.h"
+#include "lottery-error.h"
 #include "lottery-log.h"
 #include "lottery-syncer.h"
 
@@ -178,8 +179,12 @@ check_paths_locked (LotteryFileStore *self,
     return TRUE;
   if (self->broken_error == NULL)
     {
-      lottery_log (LOTTERY_LOG_ERROR, "storage", "fail", "file: %s | error: %s",
-                   self->path, local_error->message);
+      {
+        g_autofree char *reason = lottery_log_error_value (local_error);
+
+        lottery_log (LOTTERY_LOG_ERROR, "storage", "fail", "file: %s | error: %s",
+                     self->path, reason);
+      }
       self->broken = TRUE;
       self->broken_error = g_steal_pointer (&local_error);
     }
@@ -234,7 +239,7 @@ lottery_file_store_append (LotteryStore       *store,
   locker = g_mutex_locker_new (&self->lock);
   if (self->journal.data_fd < 0)
     return lottery_store_fail (error, LOTTERY_STORE_ERROR_CLOSED,
-                               _("Storage %s is closed"), self->path);
+                               N_("Storage %s is closed"), self->path);
   if (self->broken_error != NULL)
     {
       g_propagate_error (error, g_error_copy (self->broken_error));
@@ -244,8 +249,8 @@ lottery_file_store_append (LotteryStore       *store,
     return FALSE;
   if (self->broken)
     return lottery_store_fail (error, LOTTERY_STORE_ERROR_BROKEN,
-                               _("Storage %s ends with a partial batch; "
-                                 "refusing to append after it"), self->path);
+                               N_("Storage %s ends with a partial batch; "
+                                  "refusing to append after it"), self->path);
 
   end = self->journal.data_size;
   for (i = 0; i < n_records; i++)
@@ -261,9 +266,9 @@ lottery_file_store_append (LotteryStore       *store,
        !lottery_fd_write_all (self->journal.fd, out, records_len, &saved)))
     {
       cut_back (self);
-      return lottery_store_fail (error, LOTTERY_STORE_ERROR_IO,
-                                 _("Cannot write to %s: %s"), self->path,
-                                 g_strerror (saved));
+      return lottery_fail_errno (error, LOTTERY_STORE_ERROR,
+                                 LOTTERY_STORE_ERROR_IO, saved,
+                                 N_("Cannot write to %s: "), self->path);
     }
 
   self->journal.data_size += len;
@@ -343,7 +348,7 @@ lottery_file_store_load_bets (LotteryStore  *store,
 
   if (self->journal.data_fd < 0)
     return lottery_store_fail (error, LOTTERY_STORE_ERROR_CLOSED,
-                               _("Storage %s is closed"), self->path);
+                               N_("Storage %s is closed"), self->path);
   if (!check_paths_locked (self, error))
     return FALSE;
 
@@ -362,9 +367,10 @@ lottery_file_store_load_bets (LotteryStore  *store,
     {
       int saved = errno;
 
-      return lottery_store_fail (error, LOTTERY_STORE_ERROR_IO,
-                                 _("Cannot read storage %s back: %s"),
-                                 self->path, g_strerror (saved));
+      return lottery_fail_errno (error, LOTTERY_STORE_ERROR,
+                                 LOTTERY_STORE_ERROR_IO, saved,
+                                 N_("Cannot read storage %s back: "),
+                                 self->path);
     }
   g_clear_pointer (&locker, g_mutex_locker_free);
 

@@ -48,15 +48,15 @@ lottery_file_read_into (const char  *path,
     {
       int saved_errno = errno;
 
-      return lottery_fail (error, LOTTERY_ERROR_CONFIG, "%s: %s", path,
-                           g_strerror (saved_errno));
+      return lottery_fail_errno (error, LOTTERY_ERROR, LOTTERY_ERROR_CONFIG,
+                                 saved_errno, "%s: ", path);
     }
   if (fstat (fd, &st) != 0 || !(S_ISREG (st.st_mode) || S_ISFIFO (st.st_mode)))
     {
       g_close (fd, NULL);
       return lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                           _("%s: not a regular file (a device, directory or "
-                             "socket); give the path of a file"), path);
+                           N_("%s: not a regular file (a device, directory or "
+                              "socket); give the path of a file"), path);
     }
   /* Blocking from here on: a pipe's reader waits for its writer. */
   fcntl (fd, F_SETFL, fcntl (fd, F_GETFL) & ~O_NONBLOCK);
@@ -75,8 +75,9 @@ lottery_file_read_into (const char  *path,
           int saved_errno = errno;
 
           g_close (fd, NULL);
-          return lottery_fail (error, LOTTERY_ERROR_CONFIG, "%s: %s", path,
-                               g_strerror (saved_errno));
+          return lottery_fail_errno (error, LOTTERY_ERROR,
+                                     LOTTERY_ERROR_CONFIG, saved_errno, "%s: ",
+                                     path);
         }
       if (n == 0)
         break;
@@ -88,13 +89,13 @@ lottery_file_read_into (const char  *path,
                            (guint64) st.st_size > max_size)) &&
       max_size % 1024 == 0)
     return lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                         _("%s: larger than %u KiB, the most this file may "
-                           "hold"), path, (guint) (max_size / 1024));
+                         N_("%s: larger than %u KiB, the most this file may "
+                            "hold"), path, (guint) (max_size / 1024));
   if (*len > max_size || (S_ISREG (st.st_mode) &&
                           (guint64) st.st_size > max_size))
     return lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                         _("%s: larger than %u bytes, the most this file may "
-                           "hold"), path, (guint) max_size);
+                         N_("%s: larger than %u bytes, the most this file may "
+                            "hold"), path, (guint) max_size);
 
   return TRUE;
 }
@@ -179,17 +180,20 @@ scan_fail (const Scanner *s,
            const char    *format,
            ...)
 {
-  g_autofree char *message = NULL;
   guint line, column;
   va_list args;
 
+  if (error == NULL)
+    return FALSE;
   position (s, pos, &line, &column);
   va_start (args, format);
-  message = g_strdup_vprintf (format, args);
+  lottery_fail_valist (error, LOTTERY_ERROR, LOTTERY_ERROR_CONFIG, format,
+                       args);
   va_end (args);
+  /* The place is no words: the same in both texts. */
+  lottery_error_prefix (error, "%s:%u:%u: ", s->path, line, column);
 
-  return lottery_fail (error, LOTTERY_ERROR_CONFIG, "%s:%u:%u: %s", s->path,
-                       line, column, message);
+  return FALSE;
 }
 
 /* The dotted name of the member being read ("storage.path"). */
@@ -239,7 +243,7 @@ scan_string (Scanner *s,
         }
       if (c < 0x20)
         return scan_fail (s, s->pos, error,
-                          _("a line break or control character inside a "
+                          N_("a line break or control character inside a "
                             "string (write it as an escape such as \\n, or "
                             "close the string with \")"));
       if (c == '\\')
@@ -254,14 +258,14 @@ scan_string (Scanner *s,
                   !g_ascii_isxdigit (s->data[s->pos + 4]) ||
                   !g_ascii_isxdigit (s->data[s->pos + 5]))
                 return scan_fail (s, s->pos, error,
-                                  _("\\u must be followed by four hex "
+                                  N_("\\u must be followed by four hex "
                                     "digits"));
               if (strncmp (s->data + s->pos + 2, "0000", 4) == 0)
                 {
                   g_autofree char *key = current_key (s);
 
                   return scan_fail (s, s->pos, error,
-                                    _("%s holds \\u0000, a NUL character, "
+                                    N_("%s holds \\u0000, a NUL character, "
                                       "which would cut the text short; "
                                       "remove it"),
                                     *key != '\0' ? key : _("a string"));
@@ -271,7 +275,7 @@ scan_string (Scanner *s,
             }
           if (e == '\0' || strchr ("\"\\/bfnrt", e) == NULL)
             return scan_fail (s, s->pos, error,
-                              _("unknown escape in a string; a backslash "
+                              N_("unknown escape in a string; a backslash "
                                 "is written \\\\"));
           s->pos += 2;
           continue;
@@ -280,7 +284,7 @@ scan_string (Scanner *s,
     }
 
   return scan_fail (s, start, error,
-                    _("a string that never ends: the closing \" is "
+                    N_("a string that never ends: the closing \" is "
                       "missing"));
 }
 
@@ -308,12 +312,12 @@ scan_bare (Scanner *s,
       g_autofree char *found = describe_found (s, start);
 
       return scan_fail (s, start, error,
-                        _("expected a value (a string, number, object, "
+                        N_("expected a value (a string, number, object, "
                           "array, true, false or null), found %s"), found);
     }
 
   return scan_fail (s, start, error,
-                    _("expected a value, found the word “%s”; text must "
+                    N_("expected a value, found the word “%s”; text must "
                       "be in double quotes"), word);
 }
 
@@ -335,8 +339,8 @@ lottery_json_check (const char  *path,
   skip_space (&s);
   if (s.pos == len)
     return lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                         _("%s: the file is empty; it must hold a JSON "
-                           "object, {…}"), path);
+                         N_("%s: the file is empty; it must hold a JSON "
+                            "object, {…}"), path);
 
   for (;;)
     {
@@ -364,13 +368,13 @@ lottery_json_check (const char  *path,
           if (expect == VALUE && s.depth > 0 && c == s.stack[s.depth - 1].close &&
               comma_pos > 0)
             return scan_fail (&s, comma_pos, error,
-                              _("a comma before ‘%c’: JSON allows no comma "
+                              N_("a comma before ‘%c’: JSON allows no comma "
                                 "after the last element (remove it)"), c);
           if (c == '{' || c == '[')
             {
               if (s.depth == max_depth)
                 return scan_fail (&s, s.pos, error,
-                                  _("nested more than %u levels deep"),
+                                  N_("nested more than %u levels deep"),
                                   max_depth);
               s.stack[s.depth].close = c == '{' ? '}' : ']';
               s.stack[s.depth].open_pos = s.pos;
@@ -395,14 +399,14 @@ lottery_json_check (const char  *path,
         case KEY:
           if (c == '}' && expect == KEY)
             return scan_fail (&s, comma_pos, error,
-                              _("a comma before ‘}’: JSON allows no comma "
+                              N_("a comma before ‘}’: JSON allows no comma "
                                 "after the last member (remove it)"));
           if (c != '"')
             {
               g_autofree char *found = describe_found (&s, s.pos);
 
               return scan_fail (&s, s.pos, error,
-                                _("expected a member name in double quotes, "
+                                N_("expected a member name in double quotes, "
                                   "found %s"), found);
             }
           s.stack[s.depth - 1].key_start = s.pos + 1;
@@ -421,7 +425,7 @@ lottery_json_check (const char  *path,
               g_autofree char *key = current_key (&s);
 
               return scan_fail (&s, s.pos, error,
-                                _("expected ‘:’ after the member name “%s”, "
+                                N_("expected ‘:’ after the member name “%s”, "
                                   "found %s"), key, found);
             }
           s.pos++;
@@ -435,7 +439,7 @@ lottery_json_check (const char  *path,
               g_autofree char *found = describe_found (&s, s.pos);
 
               return scan_fail (&s, s.pos, error,
-                                _("expected the end of the file after the "
+                                N_("expected the end of the file after the "
                                   "top-level value, found %s (is a ‘{’ "
                                   "missing at the start?)"), found);
             }
@@ -457,7 +461,7 @@ lottery_json_check (const char  *path,
 
             position (&s, s.stack[s.depth - 1].open_pos, &line, &column);
             return scan_fail (&s, s.pos, error,
-                              _("expected ‘,’ or ‘%c’ (closing the ‘%c’ of "
+                              N_("expected ‘,’ or ‘%c’ (closing the ‘%c’ of "
                                 "line %u), found %s; is a comma or a "
                                 "closing bracket missing?"),
                               s.stack[s.depth - 1].close,
@@ -473,7 +477,7 @@ lottery_json_check (const char  *path,
 
       position (&s, s.stack[s.depth - 1].open_pos, &line, &column);
       return scan_fail (&s, len, error,
-                        _("the file ends inside the ‘%c’ opened at line %u: "
+                        N_("the file ends inside the ‘%c’ opened at line %u: "
                           "a closing ‘%c’ is missing"),
                         s.stack[s.depth - 1].close == '}' ? '{' : '[', line,
                         s.stack[s.depth - 1].close);
@@ -483,7 +487,7 @@ lottery_json_check (const char  *path,
       g_autofree char *found = describe_found (&s, s.pos);
 
       return scan_fail (&s, s.pos, error,
-                        _("expected a value (a string, number, object, "
+                        N_("expected a value (a string, number, object, "
                           "array, true, false or null), found %s"), found);
     }
 
@@ -516,7 +520,7 @@ lottery_json_load_file (JsonParser  *parser,
 
       return scan_fail (&s, (gsize) ((const char *) memchr (data, '\0', len) -
                                      data),
-                        error, _("a NUL byte; this is not a text file"));
+                        error, N_("a NUL byte; this is not a text file"));
     }
   if (!g_utf8_validate (data, (gssize) len, NULL))
     {
@@ -525,7 +529,7 @@ lottery_json_load_file (JsonParser  *parser,
 
       g_utf8_validate (data, (gssize) len, &end);
       return scan_fail (&s, (gsize) (end - data), error,
-                        _("not valid UTF-8; save the file as UTF-8"));
+                        N_("not valid UTF-8; save the file as UTF-8"));
     }
   if (!lottery_json_check (path, data, len, LOTTERY_JSON_MAX_DEPTH, error))
     return FALSE;
@@ -541,12 +545,11 @@ lottery_json_load_file (JsonParser  *parser,
 
       if (p != NULL && sscanf (p, ":%u:%u:", &line, &column) == 2)
         return lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                             _("%s:%u:%u: not valid JSON here: a malformed "
-                               "number (such as 1e or 1.5.5) or \\u "
-                               "escape"), path, line, column);
-      return lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                           _("%s: not valid JSON: %s"), path,
-                           local_error->message);
+                             N_("%s:%u:%u: not valid JSON here: a malformed "
+                                "number (such as 1e or 1.5.5) or \\u "
+                                "escape"), path, line, column);
+      return lottery_fail_wrap (error, LOTTERY_ERROR, LOTTERY_ERROR_CONFIG,
+                                local_error, N_("%s: not valid JSON: "), path);
     }
 
   return TRUE;

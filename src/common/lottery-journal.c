@@ -260,7 +260,7 @@ lottery_journal_scan (LotteryJournal         *self,
       if (got < 0 && errno == EINTR)
         continue;
       if (got < 0)
-        return fail_errno (error, errno, _("Cannot read journal %s: %s"),
+        return fail_errno (error, errno, N_("Cannot read journal %s: %s"),
                            self->path, g_strerror (errno));
       if (got < RECORD_SIZE)
         break;
@@ -309,7 +309,7 @@ ends_a_row (LotteryJournal *self,
     got = pread (self->data_fd, &c, 1, (off_t) (end - 1));
   while (got < 0 && errno == EINTR);
   if (got < 0)
-    return fail_errno (error, errno, _("Cannot read storage %s: %s"),
+    return fail_errno (error, errno, N_("Cannot read storage %s: %s"),
                        self->data_path, g_strerror (errno));
   *ends = got == 1 && c == '\n';
 
@@ -325,7 +325,7 @@ cut_data (LotteryJournal *self,
   if (end >= self->data_size)
     return TRUE;
   if (ftruncate (self->data_fd, (off_t) end) != 0)
-    return fail_errno (error, errno, _("Cannot cut storage %s: %s"),
+    return fail_errno (error, errno, N_("Cannot cut storage %s: %s"),
                        self->data_path, g_strerror (errno));
   lottery_log (G_LOG_LEVEL_INFO, "recover", "success",
                "truncated_bytes: %" G_GUINT64_FORMAT, self->data_size - end);
@@ -360,7 +360,7 @@ recover (LotteryJournal *self,
   if (good < self->size)
     {
       if (ftruncate (self->fd, (off_t) good) != 0)
-        return fail_errno (error, errno, _("Cannot cut journal %s: %s"),
+        return fail_errno (error, errno, N_("Cannot cut journal %s: %s"),
                            self->path, g_strerror (errno));
       lottery_log (G_LOG_LEVEL_INFO, "recover_journal", "success",
                    "truncated_bytes: %" G_GUINT64_FORMAT,
@@ -424,7 +424,7 @@ count_rows (LotteryJournal *self,
       if (got <= 0)
         {
           fail_errno (error, got < 0 ? errno : EIO,
-                      _("Cannot read storage %s: %s"), self->data_path,
+                      N_("Cannot read storage %s: %s"), self->data_path,
                       g_strerror (got < 0 ? errno : EIO));
           return NULL;
         }
@@ -481,13 +481,15 @@ adopt (LotteryJournal *self,
       /* Leave no empty journal behind: the next start would take it
        * for a lottery with no batches and cut bets.csv to nothing. */
       g_unlink (self->path);
-      g_set_error (error, LOTTERY_STORE_ERROR, LOTTERY_STORE_ERROR_MISMATCH,
-                   _("%s holds %" PRIu64 " bytes of bets but its "
-                     "journal %s is missing: restore the journal, move %s "
-                     "away to start a new lottery, or set storage.adopt "
-                     "(--storage-adopt) to take its bets as they are"),
-                   self->data_path, self->data_size, self->path,
-                   self->data_path);
+      lottery_error_set (error, LOTTERY_STORE_ERROR,
+                         LOTTERY_STORE_ERROR_MISMATCH,
+                         N_("%s holds %" PRIu64 " bytes of bets but its "
+                            "journal %s is missing: restore the journal, "
+                            "move %s away to start a new lottery, or set "
+                            "storage.adopt (--storage-adopt) to take its "
+                            "bets as they are"),
+                         self->data_path, self->data_size, self->path,
+                         self->data_path);
       return FALSE;
     }
 
@@ -526,7 +528,7 @@ adopt (LotteryJournal *self,
     }
 
   if (sync && fdatasync (self->data_fd) != 0)
-    return fail_errno (error, errno, _("Cannot sync storage %s: %s"),
+    return fail_errno (error, errno, N_("Cannot sync storage %s: %s"),
                        self->data_path, g_strerror (errno));
   if (!lottery_fd_write_all (self->fd, records->data, records->len, &saved))
     goto failed;
@@ -543,7 +545,7 @@ failed:
   if (ftruncate (self->fd, 0) != 0)
     g_warning ("Cannot cut journal %s: %s", self->path,
                g_strerror (errno));
-  return fail_errno (error, saved, _("Cannot write journal %s: %s"),
+  return fail_errno (error, saved, N_("Cannot write journal %s: %s"),
                      self->path, g_strerror (saved));
 }
 
@@ -586,7 +588,7 @@ open_file (const char *path,
     goto not_regular;
   if (fd < 0)
     {
-      fail_errno (error, errno, _("Cannot open storage %s: %s"), path,
+      fail_errno (error, errno, N_("Cannot open storage %s: %s"), path,
                   g_strerror (errno));
       return -1;
     }
@@ -595,7 +597,7 @@ open_file (const char *path,
       int saved = errno;
 
       g_close (fd, NULL);
-      fail_errno (error, saved, _("Cannot use storage %s: %s"), path,
+      fail_errno (error, saved, N_("Cannot use storage %s: %s"), path,
                   g_strerror (saved));
       return -1;
     }
@@ -609,7 +611,7 @@ open_file (const char *path,
       int saved = errno;
 
       g_close (fd, NULL);
-      fail_errno (error, saved, _("Cannot use storage %s: %s"), path,
+      fail_errno (error, saved, N_("Cannot use storage %s: %s"), path,
                   g_strerror (saved));
       return -1;
     }
@@ -620,11 +622,11 @@ open_file (const char *path,
   return fd;
 
 not_regular:
-  g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_REGULAR_FILE,
-               _("storage.path: %s is %s, not a regular file: bets and "
-                 "their journal need files that can be appended to, "
-                 "synced and read back"),
-               path, describe_file_type (st.st_mode));
+  lottery_error_set (error, G_IO_ERROR, G_IO_ERROR_NOT_REGULAR_FILE,
+                     N_("storage.path: %s is %s, not a regular file: bets and "
+                        "their journal need files that can be appended to, "
+                        "synced and read back"),
+                     path, describe_file_type (st.st_mode));
   return -1;
 }
 
@@ -664,13 +666,14 @@ check_header (LotteryJournal *self,
       if (self->header_agencies == self->agencies)
         return TRUE;
       lottery = lottery_journal_describe (self);
-      g_set_error (error, LOTTERY_STORE_ERROR, LOTTERY_STORE_ERROR_MISMATCH,
-                   _("%s and %s are a lottery of %u agencies (lottery %s), "
-                     "but lottery.agencies is %u: start with --agencies %u "
-                     "to carry on with it, or move both files away to "
-                     "start a new lottery"),
-                   self->data_path, self->path, self->header_agencies,
-                   lottery, self->agencies, self->header_agencies);
+      lottery_error_set (error, LOTTERY_STORE_ERROR,
+                         LOTTERY_STORE_ERROR_MISMATCH,
+                         N_("%s and %s are a lottery of %u agencies (lottery "
+                            "%s), but lottery.agencies is %u: start with "
+                            "--agencies %u to carry on with it, or move both "
+                            "files away to start a new lottery"),
+                         self->data_path, self->path, self->header_agencies,
+                         lottery, self->agencies, self->header_agencies);
       return FALSE;
     }
 
@@ -691,7 +694,7 @@ check_header (LotteryJournal *self,
       if (ftruncate (self->fd, (off_t) self->size) != 0)
         lottery_log (G_LOG_LEVEL_WARNING, "cut_journal", "fail",
                      "file: %s | error: %s", self->path, g_strerror (errno));
-      return fail_errno (error, saved, _("Cannot write journal %s: %s"),
+      return fail_errno (error, saved, N_("Cannot write journal %s: %s"),
                          self->path, g_strerror (saved));
     }
   self->size += RECORD_SIZE;
@@ -720,21 +723,20 @@ lottery_journal_check_paths (const LotteryJournal *self,
         {
           int saved = errno;
 
-          g_set_error (error, LOTTERY_STORE_ERROR,
-                       LOTTERY_STORE_ERROR_REPLACED,
-                       _("%s, being written by this server, cannot be "
-                         "found any more (%s): it was moved or deleted; "
-                         "storing nothing more"),
-                       paths[i], g_strerror (saved));
+          lottery_fail_errno (error, LOTTERY_STORE_ERROR,
+                              LOTTERY_STORE_ERROR_REPLACED, saved,
+                              N_("%s, being written by this server, was "
+                                 "moved or deleted; storing nothing more: "),
+                              paths[i]);
           return FALSE;
         }
       if (st.st_dev != devs[i] || st.st_ino != inos[i])
         {
-          g_set_error (error, LOTTERY_STORE_ERROR,
-                       LOTTERY_STORE_ERROR_REPLACED,
-                       _("%s now names another file than the one this "
-                         "server writes (it was renamed over or created "
-                         "again); storing nothing more"), paths[i]);
+          lottery_error_set (error, LOTTERY_STORE_ERROR,
+                             LOTTERY_STORE_ERROR_REPLACED,
+                             N_("%s now names another file than the one this "
+                                "server writes (it was renamed over or created "
+                                "again); storing nothing more"), paths[i]);
           return FALSE;
         }
     }
@@ -785,11 +787,11 @@ lottery_journal_open (LotteryJournal *self,
    * replaying it against a new file would skip or finish agencies. */
   if (created && self->size > 0)
     {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
-                   _("%s is missing but its journal %s is not: restore "
-                     "%s, or move the journal away too to start a new "
-                     "lottery"), self->data_path, self->path,
-                   self->data_path);
+      lottery_error_set (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                         N_("%s is missing but its journal %s is not: restore "
+                            "%s, or move the journal away too to start a new "
+                            "lottery"), self->data_path, self->path,
+                         self->data_path);
       g_unlink (self->data_path);
       return FALSE;
     }

@@ -114,6 +114,15 @@ lottery_log_value (const char *text)
   return g_strdelimit (g_strdup (text != NULL ? text : ""), "|\n\r", '/');
 }
 
+/* @error's text fit to be a log value, never translated: the `error:`
+ * value of every log line (lottery_error_get_untranslated ()). */
+char *
+lottery_log_error_value (const GError *error)
+{
+  return lottery_log_value (error != NULL
+                            ? lottery_error_get_untranslated (error) : "");
+}
+
 /* One record, one line: line breaks inside the message become spaces. */
 char *
 lottery_log_format_line (GLogLevelFlags level,
@@ -260,8 +269,6 @@ lottery_log_full (const char     *domain,
       va_end (args);
     }
 
-  /* Log values are never translated, even when the error is. */
-  lottery_error_untranslate_line (message);
   fields[1].value = message->str;
   switch (severity (level))
     {

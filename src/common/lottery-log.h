@@ -29,6 +29,7 @@ void             lottery_write_all            (int             fd,
                                                const char     *data,
                                                gsize           len);
 char            *lottery_log_value            (const char     *text);
+char            *lottery_log_error_value      (const GError   *error);
 char            *lottery_log_format_line      (GLogLevelFlags  level,
                                                const char     *message);
 

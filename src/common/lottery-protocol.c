@@ -88,7 +88,7 @@ lottery_frame_parse_prefix (const guint8 *prefix,
 
   if (len == 0 || len > LOTTERY_FRAME_BODY_MAX)
     return lottery_fail (error, LOTTERY_ERROR_PROTOCOL,
-                         _("Message length %u is outside 1..%d"),
+                         N_("Message length %u is outside 1..%d"),
                          len, LOTTERY_FRAME_BODY_MAX);
 
   *body_len = len;
@@ -103,7 +103,7 @@ expect_len (guint8  type,
 {
   if (len != expected)
     return lottery_fail (error, LOTTERY_ERROR_PROTOCOL,
-                         _("%s message has %u bytes, expected %u"),
+                         N_("%s message has %u bytes, expected %u"),
                          lottery_message_type_name (type), (guint) len,
                          (guint) expected);
   return TRUE;
@@ -121,7 +121,7 @@ lottery_message_decode (const guint8   *body,
   guint8 type;
 
   if (len < 1)
-    return lottery_fail (error, LOTTERY_ERROR_PROTOCOL, _("Empty message"));
+    return lottery_fail (error, LOTTERY_ERROR_PROTOCOL, N_("Empty message"));
 
   type = body[0];
   p = body + 1;
@@ -149,7 +149,7 @@ lottery_message_decode (const guint8   *body,
       if (message->batch.count == 0 ||
           (gsize) message->batch.count * LOTTERY_BET_WIRE_MIN > message->batch.len)
         return lottery_fail (error, LOTTERY_ERROR_PROTOCOL,
-                             _("BATCH claims %u bets in %u bytes"),
+                             N_("BATCH claims %u bets in %u bytes"),
                              message->batch.count,
                              (guint) message->batch.len);
       return TRUE;
@@ -196,7 +196,7 @@ lottery_message_decode (const guint8   *body,
       /* Refused bets are consumed but not stored. */
       if (message->welcome.stored > message->welcome.consumed)
         return lottery_fail (error, LOTTERY_ERROR_PROTOCOL,
-                             _("WELCOME says more bets stored than taken"));
+                             N_("WELCOME says more bets stored than taken"));
       return TRUE;
 
     case LOTTERY_MESSAGE_ACK:
@@ -217,7 +217,7 @@ lottery_message_decode (const guint8   *body,
         return FALSE;
       if (!g_utf8_validate_len (message->error.text, message->error.len, NULL))
         return lottery_fail (error, LOTTERY_ERROR_PROTOCOL,
-                             _("ERROR message text is not UTF-8"));
+                             N_("ERROR message text is not UTF-8"));
       return TRUE;
 
     case LOTTERY_MESSAGE_FINISHED:
@@ -235,7 +235,7 @@ lottery_message_decode (const guint8   *body,
       message->winners.len = plen - 3;
       if ((gsize) message->winners.count * 2 > message->winners.len)
         return lottery_fail (error, LOTTERY_ERROR_PROTOCOL,
-                             _("WINNERS claims %u documents in %u bytes"),
+                             N_("WINNERS claims %u documents in %u bytes"),
                              message->winners.count,
                              (guint) message->winners.len);
       return TRUE;
@@ -260,7 +260,7 @@ lottery_message_decode (const guint8   *body,
           (guint64) message->status.first + message->status.count - 1 >
           message->status.agencies)
         return lottery_fail (error, LOTTERY_ERROR_PROTOCOL,
-                             _("STATUS_REPLY lists agencies %u to %u of %u"),
+                             N_("STATUS_REPLY lists agencies %u to %u of %u"),
                              message->status.first,
                              message->status.first + message->status.count - 1,
                              message->status.agencies);
@@ -268,7 +268,7 @@ lottery_message_decode (const guint8   *body,
 
     default:
       return lottery_fail (error, LOTTERY_ERROR_PROTOCOL,
-                           _("Unknown message type 0x%02x"), type);
+                           N_("Unknown message type 0x%02x"), type);
     }
 }
 
@@ -594,7 +594,7 @@ take_string (LotteryBatchReader *reader,
 
 truncated:
   return lottery_fail (error, LOTTERY_ERROR_PROTOCOL,
-                       _("Item %u is truncated"), reader->index + 1);
+                       N_("Item %u is truncated"), reader->index + 1);
 }
 
 /* Decodes and validates the next bet; the agency is left for the caller
@@ -615,7 +615,7 @@ lottery_batch_reader_next (LotteryBatchReader *reader,
       return FALSE;
   if ((gsize) (reader->end - reader->p) < LOTTERY_BIRTHDATE_LEN + 4)
     return lottery_fail (error, LOTTERY_ERROR_PROTOCOL,
-                         _("Item %u is truncated"), reader->index + 1);
+                         N_("Item %u is truncated"), reader->index + 1);
 
   values[LOTTERY_BET_FIELD_BIRTHDATE] = (const char *) reader->p;
   lens[LOTTERY_BET_FIELD_BIRTHDATE] = LOTTERY_BIRTHDATE_LEN;
@@ -637,11 +637,11 @@ lottery_batch_reader_end (LotteryBatchReader *reader,
 {
   if (reader->remaining != 0)
     return lottery_fail (error, LOTTERY_ERROR_PROTOCOL,
-                         _("Message ends after %u of %u items"),
+                         N_("Message ends after %u of %u items"),
                          reader->index, reader->index + reader->remaining);
   if (reader->p != reader->end)
     return lottery_fail (error, LOTTERY_ERROR_PROTOCOL,
-                         _("Message has %u bytes after its last item"),
+                         N_("Message has %u bytes after its last item"),
                          (guint) (reader->end - reader->p));
   return TRUE;
 }
@@ -658,7 +658,7 @@ lottery_winners_reader_next (LotteryBatchReader *reader,
     return FALSE;
   if (*len == 0 || *len > LOTTERY_DOCUMENT_MAX)
     return lottery_fail (error, LOTTERY_ERROR_PROTOCOL,
-                         _("Document %u has length %u"),
+                         N_("Document %u has length %u"),
                          reader->index + 1, (guint) *len);
 
   reader->remaining--;

@@ -148,8 +148,8 @@ lottery_server_config_load (LotteryServerConfig *config,
 
   if ((config->tls_certificate == NULL) != (config->tls_key == NULL))
     return lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                         _("%s: tls.certificate and tls.key go together; "
-                           "only %s is set"),
+                         N_("%s: tls.certificate and tls.key go together; "
+                            "only %s is set"),
                          config->config_file != NULL ? config->config_file
                                                      : _("settings"),
                          config->tls_key == NULL ? "tls.certificate"

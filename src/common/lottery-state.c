@@ -336,7 +336,7 @@ lookup_agency (LotteryState *self,
   if (agency < 1 || agency > self->agencies)
     {
       lottery_fail (error, LOTTERY_ERROR_UNKNOWN_AGENCY,
-                    _("Agency %u is not one of 1 to %u"), agency,
+                    N_("Agency %u is not one of 1 to %u"), agency,
                     self->agencies);
       return NULL;
     }
@@ -364,7 +364,7 @@ lottery_state_claim_agency (LotteryState *self,
     return FALSE;
   if (record->connected)
     return lottery_fail (error, LOTTERY_ERROR_AGENCY_BUSY,
-                         _("Agency %u already has a connection"), agency);
+                         N_("Agency %u already has a connection"), agency);
 
   record->connected = TRUE;
   *last_sequence = record->last_sequence;
@@ -401,14 +401,14 @@ lottery_state_check_batch (LotteryState *self,
     return FALSE;
   if (self->draw_done || self->draw_started)
     return lottery_fail (error, LOTTERY_ERROR_DRAW_DONE,
-                         _("The draw has already taken place"));
+                         N_("The draw has already taken place"));
   if (record->finished)
     return lottery_fail (error, LOTTERY_ERROR_ALREADY_FINISHED,
-                         _("Agency %u has already finished"), agency);
+                         N_("Agency %u has already finished"), agency);
   if (sequence != record->last_sequence + 1)
     return lottery_fail (error, LOTTERY_ERROR_OUT_OF_ORDER,
-                         _("Batch %u of agency %u is out of order: "
-                           "expected batch %u"),
+                         N_("Batch %u of agency %u is out of order: "
+                            "expected batch %u"),
                          sequence, agency, record->last_sequence + 1);
 
   return TRUE;
@@ -463,14 +463,14 @@ check_finish_locked (LotteryState *self,
 {
   if (record->finished)
     return lottery_fail (error, LOTTERY_ERROR_ALREADY_FINISHED,
-                         _("Agency %u has already finished"), agency);
+                         N_("Agency %u has already finished"), agency);
   if (self->draw_started)
     return lottery_fail (error, LOTTERY_ERROR_DRAW_DONE,
-                         _("The draw has already taken place"));
+                         N_("The draw has already taken place"));
   if (last_sequence != record->last_sequence)
     return lottery_fail (error, LOTTERY_ERROR_OUT_OF_ORDER,
-                         _("Agency %u says it sent %u batches, but %u were "
-                           "stored"),
+                         N_("Agency %u says it sent %u batches, but %u were "
+                            "stored"),
                          agency, last_sequence, record->last_sequence);
 
   return TRUE;
@@ -639,9 +639,9 @@ lottery_state_wait_for_draw (LotteryState *self,
 void
 lottery_state_cancel_queries (LotteryState *self)
 {
-  g_autoptr(GError) error = g_error_new_literal (LOTTERY_ERROR,
-                                                 LOTTERY_ERROR_SHUTTING_DOWN,
-                                                 _("The server is stopping"));
+  g_autoptr(GError) error = lottery_error_new (LOTTERY_ERROR,
+                                               LOTTERY_ERROR_SHUTTING_DOWN,
+                                               N_("The server is stopping"));
 
   return_parked_error (self, error);
 }
@@ -724,8 +724,8 @@ lottery_state_query_winners_async (LotteryState        *self,
   if (record != NULL && self->draw_error != NULL)
     error = g_error_copy (self->draw_error);
   if (error == NULL && g_cancellable_is_cancelled (cancellable))
-    error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
-                                 _("Operation was cancelled"));
+    error = lottery_error_new (G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                               N_("Operation was cancelled"));
   if (error != NULL)
     {
       g_clear_pointer (&locker, g_mutex_locker_free);

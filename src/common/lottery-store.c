@@ -9,7 +9,6 @@
 #include "lottery-store.h"
 #include "lottery-error.h"
 
-G_DEFINE_QUARK (lottery-store-error-quark, lottery_store_error)
 
 G_DEFINE_INTERFACE (LotteryStore, lottery_store, G_TYPE_OBJECT)
 

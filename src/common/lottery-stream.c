@@ -31,8 +31,8 @@ lottery_stream_read_message (GInputStream   *stream,
     return FALSE;
   if (got < LOTTERY_FRAME_PREFIX)
     {
-      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
-                           _("The server closed the connection"));
+      lottery_error_set (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
+                         N_("The server closed the connection"));
       return FALSE;
     }
   if (!lottery_frame_parse_prefix (buffer, &body_len, error))
@@ -43,9 +43,9 @@ lottery_stream_read_message (GInputStream   *stream,
     return FALSE;
   if (got < body_len)
     {
-      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
-                           _("The connection closed in the middle of a "
-                             "message"));
+      lottery_error_set (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
+                         N_("The connection closed in the middle of a "
+                            "message"));
       return FALSE;
     }
 

@@ -19,6 +19,7 @@
 
 #include "lottery-syncer.h"
 #include "lottery-journal.h"
+#include "lottery-error.h"
 #include "lottery-log.h"
 #include "lottery-metrics.h"
 #include "lottery-store.h"
@@ -165,7 +166,7 @@ fail_broken (LotterySyncer *self,
       return FALSE;
     }
   return lottery_store_fail (error, LOTTERY_STORE_ERROR_BROKEN,
-                             _("Storage %s could not be synced"), self->path);
+                             N_("Storage %s could not be synced"), self->path);
 }
 
 /* FALSE, with why, once a sync failed for good. */
@@ -250,13 +251,13 @@ sync_locked (LotterySyncer *self,
           g_byte_array_unref (held);
           g_cond_broadcast (&self->synced_cond);
           if (saved == EFBIG)
-            return lottery_store_fail (error, LOTTERY_STORE_ERROR_NO_SPACE,
-                                       _("Cannot write journal of %s: %s; "
-                                         "try again"),
-                                       self->path, g_strerror (saved));
+            return lottery_fail_errno (error, LOTTERY_STORE_ERROR,
+                                       LOTTERY_STORE_ERROR_NO_SPACE, saved,
+                                       N_("Cannot write journal of %s (try "
+                                          "again): "), self->path);
           return lottery_store_fail (error, LOTTERY_STORE_ERROR_NO_SPACE,
-                                     _("No space left on the server’s disk "
-                                       "for %s; try again"), self->path);
+                                     N_("No space left on the server’s disk "
+                                        "for %s; try again"), self->path);
         }
       g_byte_array_unref (held);
       if (check_error != NULL || saved != 0)
@@ -266,13 +267,17 @@ sync_locked (LotterySyncer *self,
            * vouched for. Only a restart (and its recovery) may go on. */
           self->broken = TRUE;
           if (check_error == NULL)
-            check_error = g_error_new (LOTTERY_STORE_ERROR,
-                                       LOTTERY_STORE_ERROR_BROKEN,
-                                       _("Cannot sync %s: %s"), self->path,
-                                       g_strerror (saved));
-          lottery_log (LOTTERY_LOG_ERROR, "storage", "fail",
-                       "file: %s | synced: %s | error: %s", self->path,
-                       rows_synced ? "rows" : "no", check_error->message);
+            lottery_fail_errno (&check_error, LOTTERY_STORE_ERROR,
+                                LOTTERY_STORE_ERROR_BROKEN, saved,
+                                N_("Cannot sync %s: "), self->path);
+          {
+            g_autofree char *reason = lottery_log_error_value (check_error);
+
+            lottery_log (LOTTERY_LOG_ERROR, "storage", "fail",
+                         "file: %s | synced: %s | error: %s", self->path,
+                         rows_synced ? "rows" : "no",
+                         reason);
+          }
           self->broken_error = g_steal_pointer (&check_error);
         }
       else

@@ -148,7 +148,7 @@ format_batch (BatchItem  *item,
 
       if (!lottery_batch_reader_next (&reader, &bet, &item->error))
         {
-          g_prefix_error (&item->error, _("Bet %u of batch %u: "),
+          lottery_error_prefix (&item->error, N_("Bet %u of batch %u: "),
                           reader.index + 1, msg->batch.sequence);
           break;
         }
@@ -214,8 +214,8 @@ lottery_batch_job_run (LotteryBatchJob *job)
         item->error = g_error_copy (state_error);
       else if (sequence != expected)
         lottery_fail (&item->error, LOTTERY_ERROR_OUT_OF_ORDER,
-                      _("Batch %u of agency %u is out of order: expected "
-                        "batch %u"), sequence, job->agency, expected);
+                      N_("Batch %u of agency %u is out of order: expected "
+                         "batch %u"), sequence, job->agency, expected);
       else
         {
           format_batch (item, job->agency, rows);

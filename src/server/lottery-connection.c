@@ -191,7 +191,7 @@ io_failed_cb (LotteryFrameIO *io,
               gpointer        user_data)
 {
   LotteryConnection *self = user_data;
-  g_autofree char *reason = lottery_log_value (error->message);
+  g_autofree char *reason = lottery_log_error_value (error);
 
   lottery_log (G_LOG_LEVEL_DEBUG, action, "fail",
                "agency: %u | ip: %s | error: %s", self->id, self->peer,
@@ -427,13 +427,16 @@ send_frame (LotteryConnection *self,
 }
 
 /* @error as an ERROR frame in @frame (LOTTERY_FRAME_MAX bytes). */
+/* The text travels in C, as log values do: the server's locale is not
+ * the agency's. */
 static gsize
 encode_error (guint8       *frame,
               const GError *error,
               guint32       sequence)
 {
   return lottery_message_encode_error (frame, lottery_error_to_wire_code (error),
-                                       sequence, error->message);
+                                       sequence,
+                                       lottery_error_get_untranslated (error));
 }
 
 static void
@@ -534,7 +537,7 @@ fail_and_close (LotteryConnection *self,
                 const char        *action,
                 const GError      *error)
 {
-  g_autofree char *reason = lottery_log_value (error->message);
+  g_autofree char *reason = lottery_log_error_value (error);
 
   if (self->id != 0)
     lottery_log (LOTTERY_LOG_ERROR, action, "fail",
@@ -557,7 +560,7 @@ refuse_batch (LotteryConnection *self,
               guint              count,
               const GError      *error)
 {
-  g_autofree char *reason = lottery_log_value (error->message);
+  g_autofree char *reason = lottery_log_error_value (error);
 
   lottery_log (LOTTERY_LOG_ERROR, "apuesta_recibida", "fail",
                "cantidad: %u", count);
@@ -718,7 +721,7 @@ refuse_hello (LotteryConnection *self,
               guint32            agency,
               const GError      *error)
 {
-  g_autofree char *reason = lottery_log_value (error->message);
+  g_autofree char *reason = lottery_log_error_value (error);
 
   lottery_log (LOTTERY_LOG_ERROR, "hello", "fail",
                "agency: %u | ip: %s | error: %s", agency, self->peer, reason);
@@ -783,8 +786,8 @@ handle_hello (LotteryConnection    *self,
   if (message->hello.version != LOTTERY_PROTOCOL_VERSION)
     {
       lottery_fail (&error, LOTTERY_ERROR_VERSION,
-                    _("Protocol version %u is not supported; this server "
-                      "speaks version %d"),
+                    N_("Protocol version %u is not supported; this server "
+                       "speaks version %d"),
                     message->hello.version, LOTTERY_PROTOCOL_VERSION);
       fail_and_close (self, "hello", error);
       return;
@@ -799,7 +802,7 @@ static void
 log_finish_failed (LotteryConnection *self,
                    const GError      *error)
 {
-  g_autofree char *reason = lottery_log_value (error->message);
+  g_autofree char *reason = lottery_log_error_value (error);
 
   lottery_log (LOTTERY_LOG_ERROR, "finish", "fail", "agency: %u | error: %s",
                self->id, reason);
@@ -982,7 +985,7 @@ handle_frame (LotteryConnection *self,
     }
 
   lottery_fail (&error, LOTTERY_ERROR_OUT_OF_ORDER,
-                _("%s is not expected now"),
+                N_("%s is not expected now"),
                 lottery_message_type_name (message.type));
   fail_and_close (self, "receive_message", error);
 }
@@ -1073,23 +1076,23 @@ lottery_connection_check_timeouts (LotteryConnection *self,
 
   if (lottery_frame_io_frame_stalled (self->io, now, self->io_timeout))
     lottery_fail (&error, LOTTERY_ERROR_TIMEOUT,
-                  _("A message was not completed within %u seconds"), io_s);
+                  N_("A message was not completed within %u seconds"), io_s);
   /* Until it is an agency (HELLO, and AUTH with tokens), a connection
    * has io_timeout in all: PINGs do not keep a stranger's slot. */
   else if (self->id == 0 && self->conn_state == CONN_AUTH &&
            now - self->accepted > self->io_timeout)
     lottery_fail (&error, LOTTERY_ERROR_TIMEOUT,
-                  _("No AUTH came within %u seconds of connecting"), io_s);
+                  N_("No AUTH came within %u seconds of connecting"), io_s);
   else if (self->id == 0 && now - self->accepted > self->io_timeout)
     lottery_fail (&error, LOTTERY_ERROR_TIMEOUT,
-                  _("No HELLO came within %u seconds of connecting"), io_s);
+                  N_("No HELLO came within %u seconds of connecting"), io_s);
   else if (self->busy || self->syncing > 0 ||
            lottery_frame_io_is_writing (self->io))
     /* Silence is ours, not the client's. */
     lottery_frame_io_set_activity (self->io, now);
   else if (now - lottery_frame_io_get_activity (self->io) > self->idle_timeout)
     lottery_fail (&error, LOTTERY_ERROR_TIMEOUT,
-                  _("The connection was idle for %u seconds"), idle_s);
+                  N_("The connection was idle for %u seconds"), idle_s);
 
   if (error != NULL)
     fail_and_close (self, "receive_message", error);

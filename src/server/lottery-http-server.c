@@ -563,10 +563,10 @@ incoming_cb (GSocketService    *service,
         G_IO_STREAM (connection), self->certificate, &error));
       if (stream == NULL)
         {
-          g_autofree char *shown = lottery_log_value (error->message);
+          g_autofree char *reason = lottery_log_error_value (error);
 
           lottery_log (LOTTERY_LOG_ERROR, "http_accept", "fail", "error: %s",
-                       shown);
+                       reason);
           g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
           return TRUE;
         }
@@ -586,10 +586,10 @@ incoming_cb (GSocketService    *service,
   if (!soup_server_accept_iostream (self->soup, stream, local, remote,
                                     &error))
     {
-      g_autofree char *shown = lottery_log_value (error->message);
+      g_autofree char *reason = lottery_log_error_value (error);
 
       lottery_log (LOTTERY_LOG_ERROR, "http_accept", "fail", "error: %s",
-                   shown);
+                   reason);
     }
 
   return TRUE;
@@ -688,8 +688,8 @@ parse_address (const char *text,
   if (address == NULL)
     {
       lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                    _("http.listen: “%s” is not ADDRESS:PORT, such as "
-                      "127.0.0.1:9090 or [::1]:9090"), text);
+                    N_("http.listen: “%s” is not ADDRESS:PORT, such as "
+                       "127.0.0.1:9090 or [::1]:9090"), text);
       return NULL;
     }
 
@@ -720,8 +720,9 @@ lottery_http_server_listen (LotteryHttpServer *self,
                                       &local_error))
     {
       g_clear_object (&self->service);
-      g_propagate_prefixed_error (error, g_steal_pointer (&local_error),
-                                  _("Cannot serve HTTP on %s: "), address);
+      lottery_fail_wrap (error, LOTTERY_ERROR, LOTTERY_ERROR_FAILED,
+                         local_error, N_("Cannot serve HTTP on %s: "),
+                         address);
       return FALSE;
     }
 

@@ -134,7 +134,7 @@ replay_record (const LotteryStoreRecord *record,
   else if (!lottery_state_finish_agency (state, record->agency,
                                          record->sequence, &due, &error))
     g_warning ("Journal of %s: %s", replay->server->storage_path,
-               error->message);
+               lottery_error_get_untranslated (error));
   else if (due)
     replay->server->draw_due = TRUE;
 
@@ -156,9 +156,9 @@ load_tls_certificate (const LotteryServerConfig *config,
   if (!g_tls_backend_supports_tls (g_tls_backend_get_default ()))
     {
       lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                    _("tls.certificate is set, but TLS needs GIO’s TLS "
-                      "backend, which is not installed (package "
-                      "glib-networking)"));
+                    N_("tls.certificate is set, but TLS needs GIO’s TLS "
+                       "backend, which is not installed (package "
+                       "glib-networking)"));
       return NULL;
     }
 
@@ -166,14 +166,14 @@ load_tls_certificate (const LotteryServerConfig *config,
   if (!g_file_get_contents (config->tls_certificate, &pem, NULL,
                             &local_error))
     {
-      lottery_fail (error, LOTTERY_ERROR_CONFIG, "tls.certificate: %s",
-                    local_error->message);
+      lottery_fail_wrap (error, LOTTERY_ERROR, LOTTERY_ERROR_CONFIG,
+                         local_error, "tls.certificate: ");
       return NULL;
     }
   if (!g_file_get_contents (config->tls_key, &key, NULL, &local_error))
     {
-      lottery_fail (error, LOTTERY_ERROR_CONFIG, "tls.key: %s",
-                    local_error->message);
+      lottery_fail_wrap (error, LOTTERY_ERROR, LOTTERY_ERROR_CONFIG,
+                         local_error, "tls.key: ");
       return NULL;
     }
 
@@ -186,11 +186,11 @@ load_tls_certificate (const LotteryServerConfig *config,
   /* The certificate alone parses: the key is what is wrong. */
   alone = g_tls_certificate_new_from_pem (pem, -1, NULL);
   if (alone != NULL)
-    lottery_fail (error, LOTTERY_ERROR_CONFIG, "tls.key: %s: %s",
-                  config->tls_key, local_error->message);
+    lottery_fail_wrap (error, LOTTERY_ERROR, LOTTERY_ERROR_CONFIG, local_error,
+                       "tls.key: %s: ", config->tls_key);
   else
-    lottery_fail (error, LOTTERY_ERROR_CONFIG, "tls.certificate: %s: %s",
-                  config->tls_certificate, local_error->message);
+    lottery_fail_wrap (error, LOTTERY_ERROR, LOTTERY_ERROR_CONFIG, local_error,
+                       "tls.certificate: %s: ", config->tls_certificate);
   return NULL;
 }
 
@@ -309,7 +309,7 @@ draw_done_cb (GObject      *source,
     }
   if (winners == NULL)
     {
-      g_autofree char *reason = lottery_log_value (error->message);
+      g_autofree char *reason = lottery_log_error_value (error);
 
       lottery_log (LOTTERY_LOG_ERROR, "sorteo", "fail", "error: %s", reason);
       lottery_state_fail_draw (self->state, error);
@@ -438,7 +438,7 @@ wrap_tls (LotteryServer     *self,
                         NULL);
   if (tls == NULL)
     {
-      g_autofree char *reason = lottery_log_value (error->message);
+      g_autofree char *reason = lottery_log_error_value (error);
 
       lottery_log (LOTTERY_LOG_ERROR, "accept_connections", "fail",
                    "error: %s", reason);
@@ -530,8 +530,9 @@ lottery_server_start (LotteryServer *self,
 
 failed:
   /* Keep GIO's code (address in use, permission denied) for callers. */
-  g_propagate_prefixed_error (error, g_steal_pointer (&local_error),
-                              _("Cannot listen on port %u: "), self->port);
+  lottery_error_prefix (&local_error, N_("Cannot listen on port %u: "),
+                        self->port);
+  g_propagate_error (error, g_steal_pointer (&local_error));
   return FALSE;
 }
 
@@ -606,7 +607,7 @@ lottery_server_shutdown (LotteryServer *self)
                  "syncs: %" G_GUINT64_FORMAT, path, syncs);
   else
     {
-      g_autofree char *reason = lottery_log_value (error->message);
+      g_autofree char *reason = lottery_log_error_value (error);
 
       lottery_log (LOTTERY_LOG_ERROR, "close_storage", "fail", "path: %s | "
                    "error: %s", path, reason);

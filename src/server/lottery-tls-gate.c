@@ -164,7 +164,7 @@ handshake_done_cb (GObject      *source,
                  g_tls_connection_get_ciphersuite_name (admission->tls));
   else if (!g_cancellable_is_cancelled (g_task_get_cancellable (task)))
     {
-      g_autofree char *reason = lottery_log_value (error->message);
+      g_autofree char *reason = lottery_log_error_value (error);
 
       lottery_log (LOTTERY_LOG_ERROR, "tls_handshake", "fail",
                    "ip: %s | error: %s", admission->peer, reason);
@@ -305,9 +305,9 @@ readable_cb (GSocket      *socket,
        * tells so in the clear rather than leave it to retry. */
       if (header[0] != TLS_HANDSHAKE_RECORD)
         {
-          admission_return (task, g_error_new_literal (
+          admission_return (task, lottery_error_new (
             LOTTERY_ERROR, LOTTERY_ERROR_PROTOCOL,
-            _("This server speaks TLS only: the client needs tls.ca")));
+            N_("This server speaks TLS only: the client needs tls.ca")));
           return G_SOURCE_REMOVE;
         }
       admission->step = ADMIT_RECORD;

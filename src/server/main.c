@@ -79,8 +79,8 @@ start_http (LotteryServer             *server,
                                      config->http_listen, error);
 #else
   return lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                       _("http.listen is set, but this lottery-server was "
-                         "built without HTTP support (libsoup 3)"));
+                       N_("http.listen is set, but this lottery-server was "
+                          "built without HTTP support (libsoup 3)"));
 #endif
 }
 
@@ -265,7 +265,7 @@ main (int   argc,
   if (server == NULL || !start_http (server, config, &http, &error) ||
       !lottery_server_start (server, &error))
     {
-      g_autofree char *reason = lottery_log_value (error->message);
+      g_autofree char *reason = lottery_log_error_value (error);
 
       lottery_log (LOTTERY_LOG_ERROR, "exit", "fail", "error: %s", reason);
       g_printerr ("lottery-server: %s\n", error->message);

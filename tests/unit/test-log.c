@@ -1,7 +1,14 @@
 /* test-log.c: the TP0 log line format, levels and the stdout writer. */
 #include "config.h"
 
+#include "lottery-error.h"
+#include "lottery-i18n.h"
 #include "lottery-log.h"
+#include "lottery-store.h"
+
+#include <errno.h>
+#include <gio/gio.h>
+#include <glib/gi18n-lib.h>
 
 #include <glib/gstdio.h>
 #include <stdlib.h>
@@ -438,6 +445,175 @@ test_writer_threads (void)
   g_test_trap_assert_stderr ("");
 }
 
+/* The project's catalog under LANGUAGE=es, in a subprocess: the
+ * locale is the process's. FALSE if the build has no catalog. */
+static gboolean
+use_spanish (void)
+{
+  if (g_getenv ("LOTTERY_LOCALEDIR") == NULL)
+    return FALSE;
+  g_setenv ("LANGUAGE", "es", TRUE);
+  g_setenv ("LC_ALL", "C.UTF-8", TRUE);
+  lottery_i18n_init ();
+
+  return strcmp (_("Cannot open %s: "), "Cannot open %s: ") != 0;
+}
+
+/* An error made by lottery_fail () says its message translated and
+ * logs it in C; a copy keeps both. */
+static void
+test_error_two_texts (void)
+{
+  if (g_test_subprocess ())
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GError) copy = NULL;
+      g_autofree char *value = NULL;
+
+      if (!use_spanish ())
+        {
+          g_test_skip ("no catalog in the build tree");
+          return;
+        }
+      g_assert_false (lottery_fail (&error, LOTTERY_ERROR_BETS_FILE,
+                                    N_("Cannot open %s: "), "/x|y"));
+      g_assert_error (error, LOTTERY_ERROR, LOTTERY_ERROR_BETS_FILE);
+      g_assert_cmpstr (error->message, ==, "No se puede abrir /x|y: ");
+      g_assert_cmpstr (lottery_error_get_untranslated (error), ==,
+                       "Cannot open /x|y: ");
+      copy = g_error_copy (error);
+      g_clear_error (&error);
+      g_assert_cmpstr (lottery_error_get_untranslated (copy), ==,
+                       "Cannot open /x|y: ");
+      /* Escaped for the line format, untranslated. */
+      value = lottery_log_error_value (copy);
+      g_assert_cmpstr (value, ==, "Cannot open /x/y: ");
+      return;
+    }
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_passed ();
+}
+
+/* Wrapping, prefixing and errno keep both texts; an errno's C text is
+ * libc's in the C locale whatever the language. */
+static void
+test_error_wrap (void)
+{
+  if (g_test_subprocess ())
+    {
+      g_autoptr(GError) cause = NULL;
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GError) store = NULL;
+      g_autoptr(GError) io = NULL;
+
+      if (!use_spanish ())
+        {
+          g_test_skip ("no catalog in the build tree");
+          return;
+        }
+      lottery_fail_errno (&cause, LOTTERY_STORE_ERROR,
+                          LOTTERY_STORE_ERROR_IO, ENOENT,
+                          N_("Cannot sync %s: "), "/s");
+      g_assert_error (cause, LOTTERY_STORE_ERROR, LOTTERY_STORE_ERROR_IO);
+      g_assert_cmpstr (lottery_error_get_untranslated (cause), ==,
+                       "Cannot sync /s: No such file or directory");
+      g_assert_true (g_str_has_prefix (cause->message,
+                                       "No se puede sincronizar /s: "));
+      g_assert_null (strstr (cause->message, "No such file"));
+
+      lottery_fail_wrap (&error, LOTTERY_ERROR, LOTTERY_ERROR_FAILED, cause,
+                         N_("Cannot reach the server at %s: "), "h:1");
+      g_assert_cmpstr (lottery_error_get_untranslated (error), ==,
+                       "Cannot reach the server at h:1: Cannot sync /s: "
+                       "No such file or directory");
+      g_assert_true (g_str_has_prefix (error->message,
+                                       "No se puede contactar al servidor "
+                                       "en h:1: No se puede sincronizar"));
+
+      lottery_error_prefix (&error, N_("Bet %u of batch %u: "), 2, 3);
+      g_assert_error (error, LOTTERY_ERROR, LOTTERY_ERROR_FAILED);
+      g_assert_true (g_str_has_prefix (lottery_error_get_untranslated (error),
+                                       "Bet 2 of batch 3: Cannot reach"));
+      g_assert_true (g_str_has_prefix (error->message,
+                                       "Apuesta 2 del lote 3: "));
+
+      lottery_fail_as (&store, LOTTERY_STORE_ERROR, LOTTERY_STORE_ERROR_BROKEN,
+                       error);
+      g_assert_cmpstr (store->message, ==, error->message);
+      g_assert_cmpstr (lottery_error_get_untranslated (store), ==,
+                       lottery_error_get_untranslated (error));
+
+      /* Another domain keeps its code; its log text is its name. */
+      io = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED,
+                                "Conexión rehusada");
+      lottery_error_prefix (&io, N_("Cannot listen on port %u: "), 5u);
+      g_assert_error (io, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED);
+      g_assert_cmpstr (io->message, ==,
+                       "No se puede escuchar en el puerto 5: "
+                       "Conexión rehusada");
+      g_assert_cmpstr (lottery_error_get_untranslated (io), ==,
+                       "g-io-error-quark connection-refused");
+      return;
+    }
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_passed ();
+}
+
+/* Without any translation, GIO's own text is already C and is logged
+ * as it is. */
+static void
+test_error_foreign_c (void)
+{
+  if (g_test_subprocess ())
+    {
+      g_autoptr(GError) io = NULL;
+
+      g_unsetenv ("LANGUAGE");
+      g_setenv ("LC_ALL", "C", TRUE);
+      lottery_i18n_init ();
+      io = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                                "Socket I/O timed out");
+      lottery_error_prefix (&io, N_("Cannot read %s: "), "x");
+      g_assert_error (io, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+      g_assert_cmpstr (lottery_error_get_untranslated (io), ==,
+                       "Cannot read x: Socket I/O timed out");
+      return;
+    }
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_passed ();
+}
+
+/* The wire codes: a local error's code is the wire code of its name, a
+ * store's error is "storage", any other "failed"; a code past the last
+ * known one is not known. */
+static void
+test_error_wire_codes (void)
+{
+  g_autoptr(GError) bet = NULL;
+  g_autoptr(GError) store = NULL;
+  g_autoptr(GError) io = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_FAILED,
+                                              "x");
+  guint code;
+
+  lottery_fail (&bet, LOTTERY_ERROR_INVALID_BET, "x");
+  lottery_store_fail (&store, LOTTERY_STORE_ERROR_IO, "x");
+  g_assert_cmpuint (lottery_error_to_wire_code (bet), ==,
+                    LOTTERY_WIRE_INVALID_BET);
+  g_assert_cmpuint (lottery_error_to_wire_code (store), ==,
+                    LOTTERY_WIRE_STORAGE);
+  g_assert_cmpuint (lottery_error_to_wire_code (io), ==, LOTTERY_WIRE_FAILED);
+  for (code = 0; code < LOTTERY_WIRE_N_CODES; code++)
+    {
+      g_assert_true (lottery_wire_code_is_known (code));
+      g_assert_cmpstr (lottery_error_code_name ((int) code), !=, "unknown");
+    }
+  g_assert_false (lottery_wire_code_is_known (LOTTERY_WIRE_N_CODES));
+  g_assert_false (lottery_wire_code_is_known (G_MAXUINT16));
+  /* README's table: the numbers never change. */
+  g_assert_cmpint (LOTTERY_WIRE_STORAGE, ==, 8);
+  g_assert_cmpint (LOTTERY_WIRE_TIMEOUT, ==, 15);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -463,6 +639,10 @@ main (int   argc,
   g_test_add_func ("/log/writer/threshold-error", test_writer_threshold_error);
   g_test_add_func ("/log/writer/messages-debug", test_writer_messages_debug);
   g_test_add_func ("/log/writer/threads", test_writer_threads);
+  g_test_add_func ("/log/error/two-texts", test_error_two_texts);
+  g_test_add_func ("/log/error/wrap", test_error_wrap);
+  g_test_add_func ("/log/error/foreign-c", test_error_foreign_c);
+  g_test_add_func ("/log/error/wire-codes", test_error_wire_codes);
 
   return g_test_run ();
 }
