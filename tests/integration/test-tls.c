@@ -853,7 +853,8 @@ test_bad_files (TestFixture   *fixture,
                                 ARGS (g_getenv ("LOTTERY_CLIENT"), "--ping",
                                       "--server", "127.0.0.1:1", "--tls-ca",
                                       missing_ca), NULL);
-  test_assert_exit (process, 1);
+  /* A tls.ca that cannot be read is a bad setting like any other. */
+  test_assert_exit (process, 2);
   assert_stderr_line (process, ARGS ("tls.ca", missing_ca));
 
   process = test_process_spawn (fixture, "client",
@@ -861,8 +862,15 @@ test_bad_files (TestFixture   *fixture,
                                       "Ana,Pérez,1,2000-01-01,1",
                                       "--server", "127.0.0.1:1", "--tls-ca",
                                       junk), NULL);
-  test_assert_exit (process, 1);
+  test_assert_exit (process, 2);
   assert_stderr_line (process, ARGS ("tls.ca", junk, "no PEM certificate"));
+
+  process = test_process_spawn (fixture, "client",
+                                ARGS (g_getenv ("LOTTERY_CLIENT"), "--ping",
+                                      "--server", "127.0.0.1:1", "--tls-ca",
+                                      fixture->dir), NULL);
+  test_assert_exit (process, 2);
+  assert_stderr_line (process, ARGS ("tls.ca", fixture->dir));
 }
 
 int
