@@ -368,7 +368,7 @@ lottery_error_code_name (int code)
     "failed", "protocol", "version", "unknown_agency", "out_of_order",
     "invalid_bet", "already_finished", "draw_done", "storage",
     "agency_busy", "shutting_down", "config", "bets_file", "auth",
-    "server_full", "timeout",
+    "server_full", "timeout", "unavailable",
   };
 
   if (code < 0 || code >= (int) G_N_ELEMENTS (names))
@@ -378,13 +378,18 @@ lottery_error_code_name (int code)
 }
 
 /* The one place a local error becomes a wire code for an ERROR reply:
- * LOTTERY_ERROR codes travel as they are, a store's errors as
- * "storage", anything else as "failed". */
+ * LOTTERY_ERROR codes travel as they are; a store's transient failure
+ * (nothing lost, the same batch may succeed later) as "unavailable",
+ * which clients retry, its other errors as "storage", which they do
+ * not; anything else as "failed". */
 guint16
 lottery_error_to_wire_code (const GError *error)
 {
   if (error->domain == LOTTERY_ERROR)
     return (guint16) error->code;
+  if (g_error_matches (error, LOTTERY_STORE_ERROR,
+                       LOTTERY_STORE_ERROR_NO_SPACE))
+    return LOTTERY_ERROR_UNAVAILABLE;
   if (error->domain == LOTTERY_STORE_ERROR)
     return LOTTERY_ERROR_STORAGE;
 

@@ -29,6 +29,8 @@ typedef enum
   LOTTERY_ERROR_AUTH = 13,            /* wrong or missing agency token */
   LOTTERY_ERROR_SERVER_FULL = 14,     /* max_connections reached; retry */
   LOTTERY_ERROR_TIMEOUT = 15,         /* message not finished in time */
+  LOTTERY_ERROR_UNAVAILABLE = 16,     /* the server cannot store now (disk
+                                       * full, database down); retry */
 } LotteryError;
 
 GQuark      lottery_error_quark    (void);

@@ -261,6 +261,11 @@ lottery_file_store_append (LotteryStore       *store,
        !lottery_fd_write_all (self->journal.fd, out, records_len, &saved)))
     {
       cut_back (self);
+      /* Cut back, nothing kept: a full disk is worth a retry. */
+      if (saved == ENOSPC || saved == EDQUOT || saved == EFBIG)
+        return lottery_store_fail (error, LOTTERY_STORE_ERROR_NO_SPACE,
+                                   _("Cannot write to %s: %s; try again"),
+                                   self->path, g_strerror (saved));
       return lottery_store_fail (error, LOTTERY_STORE_ERROR_IO,
                                  _("Cannot write to %s: %s"), self->path,
                                  g_strerror (saved));

@@ -14,8 +14,10 @@
 #include "lottery-stream.h"
 
 #include <gio/gunixsocketaddress.h>
+#include <glib/gstdio.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -791,6 +793,75 @@ test_no_session_bus (Fixture       *fixture,
   g_assert_null (accepted);
 }
 
+/* ---- a full disk ---- */
+
+/* Sets the server's largest file size (RLIMIT_FSIZE) to @bytes. */
+static void
+set_file_size_limit (TestProcess *server,
+                     rlim_t       bytes)
+{
+  struct rlimit limit = { bytes, bytes };
+  struct rlimit old;
+  pid_t pid = (pid_t) g_ascii_strtoll (test_process_get_pid (server), NULL,
+                                       10);
+
+  g_assert_cmpint (prlimit (pid, RLIMIT_FSIZE, NULL, &old), ==, 0);
+  limit.rlim_max = old.rlim_max;
+  if (bytes == RLIM_INFINITY)
+    limit.rlim_cur = old.rlim_max;
+  g_assert_cmpint (prlimit (pid, RLIMIT_FSIZE, &limit, NULL), ==, 0);
+}
+
+static void
+test_disk_full_retried (Fixture       *fixture,
+                        gconstpointer  data)
+{
+  g_autofree char *bets = agency_file (fixture, 400);
+  g_autofree char *stored_path = test_fixture_path (&fixture->base,
+                                                    "bets.csv");
+  g_autoptr(GPtrArray) expected = test_expected_rows (bets, 1);
+  g_autoptr(GPtrArray) stored = NULL;
+  g_autofree char *real_server = g_strdup (g_getenv ("LOTTERY_SERVER"));
+  g_autofree char *wrapper = NULL;
+  TestProcess *server, *client;
+
+  g_test_summary ("A full disk is a wait, not a failure: the server cuts "
+                  "the batch back and answers unavailable, the agency "
+                  "backs off and resumes once there is room, and every "
+                  "bet is stored exactly once");
+  /* The server ignores SIGXFSZ as a real full disk sends none: a write
+   * past the limit fails with EFBIG, like ENOSPC. An ignored signal
+   * stays ignored across exec. */
+  wrapper = g_strdup_printf ("%s/no-xfsz.sh", fixture->base.dir);
+  g_assert_true (g_file_set_contents (
+    wrapper, "#!/bin/sh\ntrap '' XFSZ\nexec \"$LOTTERY_REAL_SERVER\" "
+    "\"$@\"\n", -1, NULL));
+  g_assert_cmpint (g_chmod (wrapper, 0755), ==, 0);
+  g_setenv ("LOTTERY_REAL_SERVER", real_server, TRUE);
+  g_setenv ("LOTTERY_SERVER", wrapper, TRUE);
+  server = test_server_start (&fixture->base, 1,
+                              ARGS ("--storage-sync", "batch"));
+  g_setenv ("LOTTERY_SERVER", real_server, TRUE);
+
+  /* Room for a few batches of the 400 bets (about 30 bytes each). */
+  set_file_size_limit (server, 2048);
+  client = test_client_start (&fixture->base, test_server_get_port (server),
+                              1, ARGS ("--bets-file", bets,
+                                       "--batch-max-amount", "20"),
+                              ENGLISH);
+  test_assert_line (server, "action: rechazar_lote | result: fail", 1);
+  test_assert_line (client, "action: connect | result: fail", 1);
+  g_assert_true (test_process_is_running (client));
+  set_file_size_limit (server, RLIM_INFINITY);
+
+  if (!test_process_wait_exit (client, TEST_TIMEOUT_MS))
+    test_process_dump (client);
+  test_assert_exit (client, 0);
+  g_assert_cmpuint (test_process_count_lines (client, DONE), ==, 1);
+  stored = test_read_rows (stored_path);
+  test_assert_same_rows (stored, expected);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -821,6 +892,7 @@ main (int   argc,
   ADD ("/client/cli/positional", test_positional_bets_file);
   ADD ("/client/cli/unknown-option", test_unknown_options);
   ADD ("/client/start/no-session-bus", test_no_session_bus);
+  ADD ("/client/retry/disk-full", test_disk_full_retried);
 
   return g_test_run ();
 }
