@@ -545,12 +545,14 @@ test_status_error_text (Fixture       *fixture,
   assert_no_raw_bytes (client);
 }
 
+/* A refusal the agency does not retry (agency_busy it would, for
+ * a minute). */
 static void
-script_busy (FakeServer *fake,
-             GIOStream  *connection)
+script_refuse (FakeServer *fake,
+               GIOStream  *connection)
 {
-  fake_refuse (connection, LOTTERY_ERROR_AGENCY_BUSY,
-               "Agency 1 already has a connection");
+  fake_refuse (connection, LOTTERY_ERROR_UNKNOWN_AGENCY,
+               "Agency 1 is not one of this lottery's");
 }
 
 static void
@@ -563,9 +565,9 @@ test_refused_wording (Fixture       *fixture,
 
   g_test_summary ("A server that answers with a refusal was reached: the "
                   "message says it refused, and why");
-  fake_start (fixture, script_busy);
+  fake_start (fixture, script_refuse);
   expected = g_strdup_printf ("The server at 127.0.0.1:%u refused agency 1: "
-                              "Agency 1 already has a connection",
+                              "Agency 1 is not one of this lottery's",
                               fixture->fake.port);
   client = client_start (fixture, bets, NULL);
   assert_failed_saying (client, 1, expected);
@@ -585,7 +587,7 @@ test_fifo_refused (Fixture       *fixture,
   g_test_summary ("A bets file that cannot be read again (a FIFO) is "
                   "refused at once, without waiting for a writer");
   g_assert_cmpint (mkfifo (fifo, 0600), ==, 0);
-  fake_start (fixture, script_busy);
+  fake_start (fixture, script_refuse);
   client = client_start (fixture, fifo, NULL);
   assert_failed_saying (client, 2, "not a regular file");
   g_assert_cmpint (g_atomic_int_get (&fixture->fake.connections), ==, 0);
@@ -601,7 +603,7 @@ test_pipe_refused (Fixture       *fixture,
   g_autofree char *err = NULL;
 
   g_test_summary ("/dev/stdin on a pipe is refused with exit status 2");
-  fake_start (fixture, script_busy);
+  fake_start (fixture, script_refuse);
   address = g_strdup_printf ("127.0.0.1:%u", fixture->fake.port);
   client = g_subprocess_new (G_SUBPROCESS_FLAGS_STDIN_PIPE |
                              G_SUBPROCESS_FLAGS_STDOUT_SILENCE |
