@@ -406,18 +406,15 @@ void
 lottery_state_release_agency (LotteryState *self,
                               guint         agency)
 {
-  AgencyRecord *record;
+  {
+    g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lock);
+    AgencyRecord *record = lookup_agency (self, agency, NULL);
 
-  g_mutex_lock (&self->lock);
-  record = lookup_agency (self, agency, NULL);
-  if (record == NULL || !record->connected)
-    {
-      g_mutex_unlock (&self->lock);
-      g_return_if_reached ();
-    }
-  record->connected = FALSE;
-  g_mutex_unlock (&self->lock);
+    g_return_if_fail (record != NULL && record->connected);
 
+    record->connected = FALSE;
+  }
+  /* Not under the lock: a takeover waiting for it claims it at once. */
   g_signal_emit (self, signals[SIGNAL_AGENCY_RELEASED], 0, agency);
 }
 
