@@ -265,14 +265,15 @@ lottery_client_handle_local_options (GApplication *application,
     }
 
   lottery_log_init (self->config->log_level);
-  /* Like an unreadable bets file: the settings are fine, the file not. */
+  /* A tls.ca that cannot be read or holds no certificate is a bad
+   * setting (exit 2), like every other one. */
   if (self->config->tls_ca != NULL)
     {
       self->tls_ca = lottery_connect_load_ca (self->config->tls_ca, &error);
       if (self->tls_ca == NULL)
         {
           g_printerr ("lottery-client: %s\n", error->message);
-          return LOTTERY_CLIENT_EXIT_FAILURE;
+          return LOTTERY_CLIENT_EXIT_USAGE;
         }
     }
   if (self->ping)

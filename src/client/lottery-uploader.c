@@ -42,6 +42,11 @@
 #define WINDOW             128
 #define OUTPUT_BUFFER_SIZE (64 * 1024)
 #define RETRY_BUDGET_USEC  (5 * G_USEC_PER_SEC)
+/* When the server itself says "wait" (agency_busy: the agency's old
+ * connection, cut by the network, is still held; unavailable: its disk
+ * or database is out for now), longer than the server takes to notice
+ * a vanished peer (TCP keepalive: 30 s idle + 4 probes 5 s apart = 50 s). */
+#define WAIT_BUDGET_USEC   (65 * G_USEC_PER_SEC)
 #define BACKOFF_FIRST_MS   100
 #define BACKOFF_MAX_MS     1000
 #define CONNECT_TIMEOUT_S  5
@@ -1050,7 +1055,20 @@ is_retryable (const GError *error)
   return g_error_matches (error, LOTTERY_ERROR, LOTTERY_ERROR_AGENCY_BUSY) ||
          g_error_matches (error, LOTTERY_ERROR, LOTTERY_ERROR_SHUTTING_DOWN) ||
          g_error_matches (error, LOTTERY_ERROR, LOTTERY_ERROR_SERVER_FULL) ||
-         g_error_matches (error, LOTTERY_ERROR, LOTTERY_ERROR_TIMEOUT);
+         g_error_matches (error, LOTTERY_ERROR, LOTTERY_ERROR_TIMEOUT) ||
+         g_error_matches (error, LOTTERY_ERROR, LOTTERY_ERROR_UNAVAILABLE);
+}
+
+/* How long after @started to keep retrying @error. */
+static gint64
+retry_deadline (gint64        started,
+                const GError *error)
+{
+  if (g_error_matches (error, LOTTERY_ERROR, LOTTERY_ERROR_AGENCY_BUSY) ||
+      g_error_matches (error, LOTTERY_ERROR, LOTTERY_ERROR_UNAVAILABLE))
+    return started + WAIT_BUDGET_USEC;
+
+  return started + RETRY_BUDGET_USEC;
 }
 
 /* Sleeps @ms unless @cancellable fires first; returns FALSE if it did. */
@@ -1096,7 +1114,7 @@ run (LotteryUploader *self,
      GCancellable    *cancellable,
      GError         **error)
 {
-  gint64 deadline = g_get_monotonic_time () + RETRY_BUDGET_USEC;
+  gint64 started = g_get_monotonic_time ();
   guint backoff = BACKOFF_FIRST_MS;
   guint attempt = 0;
 
@@ -1135,11 +1153,12 @@ run (LotteryUploader *self,
       if (welcomed && (self->answered != answered ||
                        self->finish_answered != finish_answered))
         {
-          deadline = g_get_monotonic_time () + RETRY_BUDGET_USEC;
+          started = g_get_monotonic_time ();
           backoff = BACKOFF_FIRST_MS;
         }
       /* Say what happened: a server that refused was reached. */
-      if (g_get_monotonic_time () + (gint64) backoff * 1000 > deadline)
+      if (g_get_monotonic_time () + (gint64) backoff * 1000 >
+          retry_deadline (started, local_error))
         {
           if (self->refused)
             g_propagate_error (error, g_steal_pointer (&local_error));

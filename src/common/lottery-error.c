@@ -355,7 +355,7 @@ lottery_error_code_name (int code)
     "failed", "protocol", "version", "unknown_agency", "out_of_order",
     "invalid_bet", "already_finished", "draw_done", "storage",
     "agency_busy", "shutting_down", "config", "bets_file", "auth",
-    "server_full", "timeout",
+    "server_full", "timeout", "unavailable",
   };
 
   G_STATIC_ASSERT (G_N_ELEMENTS (names) == LOTTERY_WIRE_N_CODES);
@@ -375,14 +375,19 @@ lottery_wire_code_is_known (guint code)
 }
 
 /* The one place a local error becomes a wire code for an ERROR reply:
- * LOTTERY_ERROR codes are the wire codes of the same name, a store's
- * errors are "storage", anything else "failed". */
+ * LOTTERY_ERROR codes are the wire codes of the same name; a store's transient failure
+ * (nothing lost, the same batch may succeed later) as "unavailable",
+ * which clients retry, its other errors as "storage", which they do
+ * not; anything else as "failed". */
 guint16
 lottery_error_to_wire_code (const GError *error)
 {
   if (error->domain == LOTTERY_ERROR && error->code >= 0 &&
       lottery_wire_code_is_known ((guint) error->code))
     return (guint16) error->code;
+  if (g_error_matches (error, LOTTERY_STORE_ERROR,
+                       LOTTERY_STORE_ERROR_NO_SPACE))
+    return LOTTERY_WIRE_UNAVAILABLE;
   if (error->domain == LOTTERY_STORE_ERROR)
     return LOTTERY_WIRE_STORAGE;
 

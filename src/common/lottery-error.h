@@ -32,9 +32,11 @@ typedef enum
   LOTTERY_WIRE_AUTH = 13,            /* wrong or missing agency token */
   LOTTERY_WIRE_SERVER_FULL = 14,     /* max_connections reached; retry */
   LOTTERY_WIRE_TIMEOUT = 15,         /* message not finished in time */
+  LOTTERY_WIRE_UNAVAILABLE = 16,     /* the server cannot store now (disk
+                                      * full, database down); retry */
 } LotteryWireCode;
 
-#define LOTTERY_WIRE_N_CODES (LOTTERY_WIRE_TIMEOUT + 1)
+#define LOTTERY_WIRE_N_CODES (LOTTERY_WIRE_UNAVAILABLE + 1)
 
 #define LOTTERY_ERROR (lottery_error_quark ())
 
@@ -59,6 +61,7 @@ typedef enum
   LOTTERY_ERROR_AUTH = LOTTERY_WIRE_AUTH,
   LOTTERY_ERROR_SERVER_FULL = LOTTERY_WIRE_SERVER_FULL,
   LOTTERY_ERROR_TIMEOUT = LOTTERY_WIRE_TIMEOUT,
+  LOTTERY_ERROR_UNAVAILABLE = LOTTERY_WIRE_UNAVAILABLE,
 } LotteryError;
 
 GQuark      lottery_error_quark    (void);

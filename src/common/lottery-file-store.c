@@ -266,6 +266,12 @@ lottery_file_store_append (LotteryStore       *store,
        !lottery_fd_write_all (self->journal.fd, out, records_len, &saved)))
     {
       cut_back (self);
+      /* Cut back, nothing kept: a full disk is worth a retry. */
+      if (saved == ENOSPC || saved == EDQUOT || saved == EFBIG)
+        return lottery_fail_errno (error, LOTTERY_STORE_ERROR,
+                                   LOTTERY_STORE_ERROR_NO_SPACE, saved,
+                                   N_("Cannot write to %s (try again): "),
+                                   self->path);
       return lottery_fail_errno (error, LOTTERY_STORE_ERROR,
                                  LOTTERY_STORE_ERROR_IO, saved,
                                  N_("Cannot write to %s: "), self->path);

@@ -67,6 +67,8 @@ enum
 {
   SIGNAL_AGENCY_FINISHED,
   SIGNAL_DRAW_COMPLETED,
+  SIGNAL_TAKEOVER,
+  SIGNAL_AGENCY_RELEASED,
   N_SIGNALS
 };
 
@@ -229,6 +231,31 @@ lottery_state_class_init (LotteryStateClass *klass)
     g_signal_new ("draw-completed", G_TYPE_FROM_CLASS (klass),
                   G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                   G_TYPE_NONE, 0);
+
+  /**
+   * LotteryState::takeover:
+   * @agency: the agency id
+   *
+   * The agency proved who it is on a new connection while an old one
+   * still holds it: the holder should close. Detailed by the agency's
+   * number ("takeover::7"), so that only its holder hears it.
+   */
+  signals[SIGNAL_TAKEOVER] =
+    g_signal_new ("takeover", G_TYPE_FROM_CLASS (klass),
+                  G_SIGNAL_RUN_LAST | G_SIGNAL_DETAILED, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 1, G_TYPE_UINT);
+
+  /**
+   * LotteryState::agency-released:
+   * @agency: the agency id
+   *
+   * The agency's connection is done: what it stored is counted, and the
+   * agency may be claimed again.
+   */
+  signals[SIGNAL_AGENCY_RELEASED] =
+    g_signal_new ("agency-released", G_TYPE_FROM_CLASS (klass),
+                  G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 1, G_TYPE_UINT);
 }
 
 static void
@@ -379,12 +406,32 @@ void
 lottery_state_release_agency (LotteryState *self,
                               guint         agency)
 {
-  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lock);
-  AgencyRecord *record = lookup_agency (self, agency, NULL);
+  {
+    g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lock);
+    AgencyRecord *record = lookup_agency (self, agency, NULL);
 
-  g_return_if_fail (record != NULL && record->connected);
+    g_return_if_fail (record != NULL && record->connected);
 
-  record->connected = FALSE;
+    record->connected = FALSE;
+  }
+  /* Not under the lock: a takeover waiting for it claims it at once. */
+  g_signal_emit (self, signals[SIGNAL_AGENCY_RELEASED], 0, agency);
+}
+
+/* Asks the connection holding @agency to close (::takeover); the agency
+ * is free once it is done (::agency-released), its batch in flight
+ * stored first. Main context. */
+void
+lottery_state_request_takeover (LotteryState *self,
+                                guint         agency)
+{
+  char detail[16];
+
+  g_return_if_fail (LOTTERY_IS_STATE (self));
+
+  g_snprintf (detail, sizeof detail, "%u", agency);
+  g_signal_emit (self, signals[SIGNAL_TAKEOVER],
+                 g_quark_from_string (detail), agency);
 }
 
 /* May batch @sequence of @agency be stored now? */

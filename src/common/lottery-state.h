@@ -38,6 +38,8 @@ gboolean      lottery_state_claim_agency        (LotteryState        *self,
                                                  GError             **error);
 void          lottery_state_release_agency      (LotteryState        *self,
                                                  guint                agency);
+void          lottery_state_request_takeover    (LotteryState        *self,
+                                                 guint                agency);
 
 gboolean      lottery_state_check_batch         (LotteryState        *self,
                                                  guint                agency,

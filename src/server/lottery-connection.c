@@ -751,12 +751,45 @@ login_step (LotteryConnection  *self,
       break;
 
     case LOTTERY_LOGIN_WELCOMED:
+      {
+        /* The agency proving itself on a new connection closes this one. */
+        g_autofree char *takeover = g_strdup_printf ("takeover::%u", agency);
+
+        g_signal_connect_object (self->state, takeover,
+                                 G_CALLBACK (lottery_connection_close), self,
+                                 G_CONNECT_SWAPPED);
+      }
       self->id = agency;
       advance (self, lottery_login_get_finished (self->login) ? CONN_FINISHED
                                                               : CONN_UPLOAD);
       break;
+
+    case LOTTERY_LOGIN_WAITING:
+      return;
     }
   send_frame (self, reply, reply_len);
+}
+
+/* A takeover waited for the agency's old connection; if this one closed
+ * meanwhile, the agency it was given goes back. */
+static void
+login_resumed_cb (LotteryLoginResult  result,
+                  const guint8       *reply,
+                  gsize               reply_len,
+                  const GError       *error,
+                  gpointer            user_data)
+{
+  LotteryConnection *self = user_data;
+
+  if (self->conn_state >= CONN_CLOSING)
+    {
+      if (result == LOTTERY_LOGIN_WELCOMED)
+        lottery_state_release_agency (self->state,
+                                      lottery_login_get_agency (self->login));
+      return;
+    }
+  login_step (self, result, reply, reply_len, error);
+  settle (self);
 }
 
 static void
@@ -1106,6 +1139,7 @@ lottery_connection_start (LotteryConnection *self)
   g_return_if_fail (!G_IS_TLS_CONNECTION (self->stream) || self->gate != NULL);
 
   self->login = lottery_login_new (self->state, self->auth, self->peer);
+  lottery_login_set_resume_func (self->login, login_resumed_cb, self);
 
   if (!G_IS_TLS_CONNECTION (self->stream))
     {

@@ -3,10 +3,18 @@
  * holds; claims the agency in LotteryState only then. Owns the nonce of
  * the CHALLENGE in flight. Main context; no I/O: the caller sends the
  * reply and logs a refusal.
+ *
+ * An agency that proved who it is while an old connection still holds
+ * it (a network cut the server has not noticed yet) takes over: the
+ * holder is asked to close, and the login waits until it is done, its
+ * batch in flight stored and counted, before it claims the agency and
+ * welcomes. Without tokens anyone could say HELLO for any agency, so
+ * there is no takeover: a busy agency is refused, and retries.
  */
 #include "config.h"
 
 #include "lottery-login.h"
+#include "lottery-error.h"
 #include "lottery-log.h"
 
 struct _LotteryLogin
@@ -17,6 +25,9 @@ struct _LotteryLogin
   guint32       agency;     /* asked for, then claimed */
   gboolean      finished;   /* the claimed agency had sent FINISH */
   guint8        nonce[LOTTERY_AUTH_NONCE_LEN];
+  LotteryLoginResumeFunc resume_func;
+  gpointer      resume_data;
+  gulong        released_id; /* while WAITING for the old connection */
 };
 
 /* Returns: (transfer full): a login for one connection; with @auth
@@ -39,6 +50,7 @@ void
 lottery_login_free (LotteryLogin *login)
 {
   lottery_auth_wipe (login->nonce, sizeof login->nonce);
+  g_clear_signal_handler (&login->released_id, login->state);
   g_object_unref (login->state);
   g_clear_object (&login->auth);
   g_free (login->peer);
@@ -101,8 +113,62 @@ lottery_login_hello (LotteryLogin  *login,
   return LOTTERY_LOGIN_CHALLENGED;
 }
 
+static void
+released_cb (LotteryState *state,
+             guint         agency,
+             gpointer      user_data)
+{
+  LotteryLogin *login = user_data;
+  g_autoptr(GError) error = NULL;
+  guint8 reply[LOTTERY_FRAME_MAX];
+  gsize reply_len = 0;
+  LotteryLoginResult result;
+
+  if (agency != login->agency)
+    return;
+  g_clear_signal_handler (&login->released_id, login->state);
+  /* Another connection of the agency may have been quicker: busy. */
+  result = welcome (login, reply, &reply_len, &error);
+  if (result == LOTTERY_LOGIN_WELCOMED)
+    lottery_log (G_LOG_LEVEL_INFO, "takeover", "success",
+                 "agency: %u | ip: %s", login->agency, login->peer);
+  login->resume_func (result, reply, reply_len, error, login->resume_data);
+}
+
+/* Claims the agency, or, held by an old connection, has that one
+ * closed and waits for it (WAITING). */
+static LotteryLoginResult
+welcome_or_take_over (LotteryLogin  *login,
+                      guint8        *reply,
+                      gsize         *reply_len,
+                      GError       **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  LotteryLoginResult result = welcome (login, reply, reply_len,
+                                       &local_error);
+
+  if (result == LOTTERY_LOGIN_WELCOMED || login->resume_func == NULL ||
+      !g_error_matches (local_error, LOTTERY_ERROR,
+                        LOTTERY_ERROR_AGENCY_BUSY))
+    {
+      if (local_error != NULL)
+        g_propagate_error (error, g_steal_pointer (&local_error));
+      return result;
+    }
+
+  lottery_log (G_LOG_LEVEL_INFO, "takeover", "in_progress",
+               "agency: %u | ip: %s", login->agency, login->peer);
+  /* Connected first: the old connection may be done at once. */
+  login->released_id = g_signal_connect (login->state, "agency-released",
+                                         G_CALLBACK (released_cb), login);
+  lottery_state_request_takeover (login->state, login->agency);
+
+  return LOTTERY_LOGIN_WAITING;
+}
+
 /* The AUTH answering the CHALLENGE; @proof is LOTTERY_AUTH_PROOF_LEN
- * bytes. */
+ * bytes. With a resume function set, a busy agency is taken over
+ * (WAITING). */
 LotteryLoginResult
 lottery_login_auth (LotteryLogin  *login,
                     const guint8  *proof,
@@ -123,7 +189,18 @@ lottery_login_auth (LotteryLogin  *login,
 
   lottery_log (G_LOG_LEVEL_DEBUG, "auth", "success", "agency: %u | ip: %s",
                login->agency, login->peer);
-  return welcome (login, reply, reply_len, error);
+  return welcome_or_take_over (login, reply, reply_len, error);
+}
+
+/* Where a WAITING login's result goes; without one, a busy agency is
+ * refused. */
+void
+lottery_login_set_resume_func (LotteryLogin           *login,
+                               LotteryLoginResumeFunc  func,
+                               gpointer                user_data)
+{
+  login->resume_func = func;
+  login->resume_data = user_data;
 }
 
 /* The agency the last HELLO asked for (claimed, once WELCOMED). */

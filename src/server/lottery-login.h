@@ -15,7 +15,18 @@ typedef enum
   LOTTERY_LOGIN_CHALLENGED, /* the reply is a CHALLENGE: AUTH comes next */
   LOTTERY_LOGIN_WELCOMED,   /* the reply is a WELCOME: the agency is claimed */
   LOTTERY_LOGIN_REFUSED,    /* the error says why; nothing is claimed */
+  LOTTERY_LOGIN_WAITING,    /* no reply yet: the agency's old connection
+                             * is closing; the resume function gets the
+                             * result once it is done */
 } LotteryLoginResult;
+
+/* A login that was WAITING goes on: @result is WELCOMED (the agency is
+ * claimed), or REFUSED. */
+typedef void (*LotteryLoginResumeFunc) (LotteryLoginResult  result,
+                                        const guint8       *reply,
+                                        gsize               reply_len,
+                                        const GError       *error,
+                                        gpointer            user_data);
 
 typedef struct _LotteryLogin LotteryLogin;
 
@@ -33,6 +44,9 @@ LotteryLoginResult lottery_login_auth         (LotteryLogin  *login,
                                                guint8        *reply,
                                                gsize         *reply_len,
                                                GError       **error);
+void               lottery_login_set_resume_func (LotteryLogin           *login,
+                                                  LotteryLoginResumeFunc  func,
+                                                  gpointer                user_data);
 guint32            lottery_login_get_agency   (LotteryLogin  *login);
 gboolean           lottery_login_get_finished (LotteryLogin  *login);
 

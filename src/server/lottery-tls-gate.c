@@ -6,7 +6,11 @@
  *
  * A silent client, a port probe, or one that sends a few bytes and
  * stalls holds no thread: the kernel is asked (SO_RCVLOWAT) to wake us
- * only once the first record is here whole, so nothing polls. Knows
+ * only once the first record is here whole, so nothing polls. One that
+ * sends a whole ClientHello and then stalls does hold a thread, so a
+ * running handshake has a short deadline of its own (HANDSHAKE_TIMEOUT_S,
+ * not io_timeout) and one address runs at most MAX_PER_PEER of them at
+ * once: its further ones wait in the queue while others pass. Knows
  * nothing of the protocol above TLS.
  */
 #include "config.h"
@@ -20,6 +24,11 @@
 
 #define TLS_HANDSHAKE_RECORD 0x16 /* a TLS record's first byte */
 #define TLS_RECORD_HEADER    5
+/* A handshake is two round trips once the ClientHello is here: 3 s is
+ * ample for an agency on a slow line, and with MAX_PER_PEER keeps one
+ * stalling address from holding more than 2 of the slots. */
+#define HANDSHAKE_TIMEOUT_S  3
+#define MAX_PER_PEER         2
 
 typedef enum
 {
@@ -40,6 +49,7 @@ typedef struct
   gsize           wanted;     /* bytes the first record needs */
   GSource        *source;     /* (owned) (nullable): readable watch */
   guint           deadline_id;
+  guint           deadline_s; /* the running deadline, for the log */
   gulong          cancelled_id;
   gboolean        returned;   /* the task has its result */
 } Admission;
@@ -51,6 +61,7 @@ struct _LotteryTlsGate
   guint   max_handshakes;
   guint   timeout_s;
   guint   running;      /* handshakes in GIO's threads */
+  GHashTable *per_peer; /* peer address -> handshakes it runs (owned keys) */
   GQueue  waiting;      /* GTask * (owned): admissions waiting for a slot */
 };
 
@@ -62,6 +73,7 @@ lottery_tls_gate_finalize (GObject *object)
   LotteryTlsGate *self = LOTTERY_TLS_GATE (object);
 
   lottery_tls_gate_shutdown (self);
+  g_hash_table_unref (self->per_peer);
 
   G_OBJECT_CLASS (lottery_tls_gate_parent_class)->finalize (object);
 }
@@ -76,12 +88,46 @@ static void
 lottery_tls_gate_init (LotteryTlsGate *self)
 {
   g_queue_init (&self->waiting);
+  self->per_peer = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                          NULL);
+}
+
+static guint
+peer_running (LotteryTlsGate *self,
+              const char     *peer)
+{
+  return GPOINTER_TO_UINT (g_hash_table_lookup (self->per_peer, peer));
+}
+
+/* Counts a handshake of @peer in (@delta 1) or out (-1). */
+static void
+peer_count (LotteryTlsGate *self,
+            const char     *peer,
+            int             delta)
+{
+  guint n = peer_running (self, peer) + (guint) delta;
+
+  if (n == 0)
+    g_hash_table_remove (self->per_peer, peer);
+  else
+    g_hash_table_insert (self->per_peer, g_strdup (peer),
+                         GUINT_TO_POINTER (n));
+}
+
+/* Whether an admission of @peer may start its handshake now. */
+static gboolean
+may_start (LotteryTlsGate *self,
+           const char     *peer)
+{
+  return self->running < self->max_handshakes &&
+         peer_running (self, peer) < MAX_PER_PEER;
 }
 
 /* Returns: (transfer full): a gate letting @max_handshakes handshakes (0:
  * none, every admission waits; for tests of the queue)
- * run at once, each admission bounded by @timeout_s before its
- * handshake starts and again while it runs. */
+ * run at once, at most 2 of one address, each admission bounded by
+ * @timeout_s before its handshake starts and by the shorter of @timeout_s
+ * and 3 s while it runs. */
 LotteryTlsGate *
 lottery_tls_gate_new (guint max_handshakes,
                       guint timeout_s)
@@ -158,6 +204,7 @@ handshake_done_cb (GObject      *source,
   g_tls_connection_handshake_finish (G_TLS_CONNECTION (source), result,
                                      &error);
   self->running--;
+  peer_count (self, admission->peer, -1);
   if (error == NULL)
     lottery_log (G_LOG_LEVEL_DEBUG, "tls_handshake", "success",
                  "ip: %s | cipher: %s", admission->peer,
@@ -186,7 +233,7 @@ deadline_cb (gpointer user_data)
                "ip: %s | error: TLS handshake not %s within %u s",
                admission->peer,
                admission->step == ADMIT_HANDSHAKE ? "done" : "started",
-               admission->gate->timeout_s);
+               admission->deadline_s);
   if (admission->step == ADMIT_HANDSHAKE)
     {
       /* The caller's connection is over: it learns so from the
@@ -213,7 +260,9 @@ start_handshake (GTask *task)
   g_socket_set_option (admission->socket, SOL_SOCKET, SO_RCVLOWAT, 1, NULL);
   admission->step = ADMIT_HANDSHAKE;
   self->running++;
-  admission->deadline_id = g_timeout_add_seconds (self->timeout_s,
+  peer_count (self, admission->peer, 1);
+  admission->deadline_s = MIN (self->timeout_s, HANDSHAKE_TIMEOUT_S);
+  admission->deadline_id = g_timeout_add_seconds (admission->deadline_s,
                                                   deadline_cb, task);
   g_tls_connection_handshake_async (admission->tls, G_PRIORITY_DEFAULT,
                                     g_task_get_cancellable (task),
@@ -223,15 +272,25 @@ start_handshake (GTask *task)
 }
 
 /* A slot is free (or a handshake ended): the next admissions waiting
- * may go. */
+ * may go, in order, passing over those of an address at its limit. */
 static void
 next_handshake (LotteryTlsGate *self)
 {
-  GTask *task;
+  GList *link = self->waiting.head;
 
-  while (self->running < self->max_handshakes &&
-         (task = g_queue_pop_head (&self->waiting)) != NULL)
-    start_handshake (task);
+  while (link != NULL && self->running < self->max_handshakes)
+    {
+      GList *next = link->next;
+      GTask *task = link->data;
+      Admission *admission = g_task_get_task_data (task);
+
+      if (may_start (self, admission->peer))
+        {
+          g_queue_delete_link (&self->waiting, link);
+          start_handshake (task);
+        }
+      link = next;
+    }
 }
 
 /* On the main context, from the cancelled_cb idle: a closed connection
@@ -335,7 +394,7 @@ readable_cb (GSocket      *socket,
       g_assert_not_reached ();
     }
 
-  if (self->running >= self->max_handshakes)
+  if (!may_start (self, admission->peer))
     {
       /* The deadline keeps running while it waits. */
       admission->step = ADMIT_QUEUED;
@@ -398,6 +457,7 @@ lottery_tls_gate_admit_async (LotteryTlsGate      *self,
   g_task_set_task_data (task, admission, (GDestroyNotify) admission_free);
 
   /* The task's own reference is held until it returns. */
+  admission->deadline_s = self->timeout_s;
   admission->deadline_id = g_timeout_add_seconds (self->timeout_s,
                                                   deadline_cb, task);
   admission->cancelled_id = g_cancellable_connect (cancellable,

@@ -501,25 +501,34 @@ test_replay (TestFixture   *fixture,
 }
 
 static void
-test_busy (TestFixture   *fixture,
-           gconstpointer  data)
+test_takeover (TestFixture   *fixture,
+               gconstpointer  data)
 {
   g_autoptr(Token) token1 = gen_token (fixture, 1);
   Token *tokens[] = { token1 };
   g_autofree char *tokens_file = write_tokens_file (fixture, tokens, 1);
+  g_autofree char *bets = test_gen_bets (fixture, "agency-1.csv", 500, 21, 2,
+                                         FALSE);
+  g_autofree char *env1 = token_env (token1);
+  g_autofree char *path = bets_path (fixture);
+  g_autofree char *contents = NULL;
+  g_auto(GStrv) lines = NULL;
+  g_autoptr(GPtrArray) expected = test_expected_rows (bets, 1);
+  g_autoptr(GPtrArray) stored = NULL;
   g_autoptr(GSocketConnection) idle = NULL;
-  g_autoptr(GSocketConnection) holder = NULL;
+  g_autoptr(GSocketConnection) stale = NULL;
   g_autoptr(GSocketConnection) second = NULL;
   guint8 frame[LOTTERY_FRAME_MAX];
   guint8 buffer[LOTTERY_FRAME_MAX];
   LotteryMessage message;
-  TestProcess *server;
+  TestProcess *server, *client;
   guint16 port;
 
   g_test_summary ("A connection that never answers its CHALLENGE holds "
-                  "nothing; a second authenticated connection for a busy "
-                  "agency is refused as agency_busy, and the first one "
-                  "goes on to its winners.");
+                  "nothing; an agency that proves who it is takes over its "
+                  "own stale connection (closed, what it stored counted), "
+                  "on the raw protocol and with the real client, and every "
+                  "bet is stored exactly once.");
 
   server = test_server_start (fixture, 1,
                               ARGS ("--auth-tokens", tokens_file,
@@ -532,47 +541,98 @@ test_busy (TestFixture   *fixture,
   test_raw_receive (idle, buffer, &message);
   g_assert_cmpint (message.type, ==, LOTTERY_MESSAGE_CHALLENGE);
 
-  holder = test_raw_connect (port);
-  raw_authenticate (holder, 1, token1->bytes, NULL, NULL);
-  expect_welcome (holder, 0);
+  /* The stale one: stores the file's first bet, then goes silent, as
+   * after a network cut. */
+  g_assert_true (g_file_get_contents (bets, &contents, NULL, NULL));
+  lines = g_strsplit (contents, "\n", 3);
+  g_strchomp (lines[0]);
+  g_strchomp (lines[1]);
+  stale = test_raw_connect (port);
+  raw_authenticate (stale, 1, token1->bytes, NULL, NULL);
+  expect_welcome (stale, 0);
+  test_raw_send (stale, frame, encode_batch (frame, 1, lines[0]));
+  test_raw_receive (stale, buffer, &message);
+  g_assert_cmpint (message.type, ==, LOTTERY_MESSAGE_ACK);
 
+  /* The agency again, proving who it is, while batch 2 may still be on
+   * its way to the disk: welcomed where it left off, that batch whole
+   * or not at all, and counted before the WELCOME if stored. */
+  test_raw_send (stale, frame, encode_batch (frame, 2, lines[1]));
   second = test_raw_connect (port);
   raw_authenticate (second, 1, token1->bytes, NULL, NULL);
-  test_raw_expect_error (second, LOTTERY_ERROR_AGENCY_BUSY);
-  test_raw_expect_closed (second);
-  test_assert_lines (server, "ERROR    action: hello | result: fail | "
-                     "agency: 1 | ip: 127.0.0.1 | error: Agency 1 already "
-                     "has a connection", 1);
+  test_raw_receive (second, buffer, &message);
+  g_assert_cmpint (message.type, ==, LOTTERY_MESSAGE_WELCOME);
+  g_test_message ("welcomed after batch %u", message.welcome.last_sequence);
+  g_assert_cmpuint (message.welcome.last_sequence, >=, 1);
+  g_assert_cmpuint (message.welcome.last_sequence, <=, 2);
+  g_assert_cmpuint (message.welcome.stored, ==,
+                    message.welcome.last_sequence);
+  test_raw_expect_closed (stale);
+  test_assert_lines (server, "INFO     action: takeover | result: success | "
+                     "agency: 1 | ip: 127.0.0.1", 1);
+  g_assert_cmpuint (test_process_count_lines (server, "already has a "
+                                                      "connection"), ==, 0);
 
-  /* The first connection goes on. */
-  test_raw_send (holder, frame,
-                 encode_batch (frame, 1, "Ana,Pérez,30904465,2000-01-01,7574"));
-  test_raw_receive (holder, buffer, &message);
-  g_assert_cmpint (message.type, ==, LOTTERY_MESSAGE_ACK);
-  g_assert_cmpuint (message.ack.sequence, ==, 1);
-  test_raw_send (holder, frame, lottery_message_encode_finish (frame, 1));
-  test_raw_receive (holder, buffer, &message);
-  g_assert_cmpint (message.type, ==, LOTTERY_MESSAGE_FINISHED);
-  g_assert_cmpuint (message.finished.stored, ==, 1);
-  test_raw_send (holder, frame,
-                 lottery_message_encode_empty (frame, LOTTERY_MESSAGE_QUERY));
-  test_raw_receive (holder, buffer, &message);
-  g_assert_cmpint (message.type, ==, LOTTERY_MESSAGE_WINNERS);
-  g_assert_cmpuint (message.winners.count, ==, 1);
-  g_assert_cmpmem (message.winners.data, message.winners.len,
-                   "\x08" "30904465", 9);
+  /* The real client takes over the second one, now stale too, and
+   * resumes after the bet the first stored. */
+  client = test_client_run (fixture, port, 1, ARGS ("--bets-file", bets),
+                            ARGS (env1));
+  test_assert_exit (client, 0);
+  test_assert_no_stderr (client);
+  test_raw_expect_closed (second);
+  test_assert_lines (server, "action: takeover | result: success", 2);
+  test_assert_winners (client, bets, 2);
+  stored = test_read_rows (path);
+  test_assert_same_rows (stored, expected);
 
   /* The idle one is still there, unanswered, and never was agency 1. */
-  test_assert_lines (server, HELLO_OK, 1);
-  test_assert_lines (server, "action: hello | result: in_progress | "
-                     "agency: 1", 3);
   test_raw_send (idle, frame,
                  lottery_message_encode_empty (frame, LOTTERY_MESSAGE_PING));
   test_raw_receive (idle, buffer, &message);
   g_assert_cmpint (message.type, ==, LOTTERY_MESSAGE_PONG);
-  /* At DEBUG, GLib's own messages show up too: check ours. */
-  test_assert_log_format (server, "action: hello");
-  test_assert_log_format (server, "action: auth");
+  test_assert_log_format (server, "action: takeover");
+}
+
+static void
+test_open_mode_busy (TestFixture   *fixture,
+                     gconstpointer  data)
+{
+  g_autofree char *bets = test_gen_bets (fixture, "agency-1.csv", 50, 22, 1,
+                                         FALSE);
+  g_autoptr(GSocketConnection) holder = NULL;
+  g_autoptr(GSocketConnection) second = NULL;
+  guint8 frame[LOTTERY_FRAME_MAX];
+  TestProcess *server, *client;
+  guint16 port;
+
+  g_test_summary ("Without tokens nobody takes an agency over (anyone could "
+                  "say HELLO for it): a second connection gets "
+                  "agency_busy, and the agency retries longer than the "
+                  "server takes to notice a vanished peer, so it gets "
+                  "through once the old connection is gone.");
+
+  server = test_server_start (fixture, 1, NULL);
+  port = test_server_get_port (server);
+  holder = test_raw_connect (port);
+  test_raw_send (holder, frame, lottery_message_encode_hello (frame, 1));
+  expect_welcome (holder, 0);
+
+  second = test_raw_connect (port);
+  test_raw_send (second, frame, lottery_message_encode_hello (frame, 1));
+  test_raw_expect_error (second, LOTTERY_ERROR_AGENCY_BUSY);
+  test_raw_expect_closed (second);
+
+  client = test_client_start (fixture, port, 1, ARGS ("--bets-file", bets),
+                              NULL);
+  /* Longer than the 5 s an agency used to retry for. */
+  g_usleep (6 * G_USEC_PER_SEC);
+  g_assert_true (test_process_is_running (client));
+  g_io_stream_close (G_IO_STREAM (holder), NULL, NULL);
+
+  test_assert_exit (client, 0);
+  test_assert_winners (client, bets, 1);
+  g_assert_cmpuint (test_process_count_lines (server, "action: takeover"),
+                    ==, 0);
 }
 
 static void
@@ -812,7 +872,8 @@ main (int   argc,
   ADD_TEST ("/auth/wrong-token", test_wrong_token);
   ADD_TEST ("/auth/no-token", test_no_token);
   ADD_TEST ("/auth/replay", test_replay);
-  ADD_TEST ("/auth/agency-busy", test_busy);
+  ADD_TEST ("/auth/takeover", test_takeover);
+  ADD_TEST ("/auth/open-mode-busy", test_open_mode_busy);
   ADD_TEST ("/auth/open-mode", test_open_mode);
   ADD_TEST ("/auth/gen-token", test_gen_token);
   ADD_TEST ("/auth/config-errors", test_config_errors);

@@ -14,8 +14,10 @@
 #include "lottery-stream.h"
 
 #include <gio/gunixsocketaddress.h>
+#include <glib/gstdio.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -543,12 +545,14 @@ test_status_error_text (Fixture       *fixture,
   assert_no_raw_bytes (client);
 }
 
+/* A refusal the agency does not retry (agency_busy it would, for
+ * a minute). */
 static void
-script_busy (FakeServer *fake,
-             GIOStream  *connection)
+script_refuse (FakeServer *fake,
+               GIOStream  *connection)
 {
-  fake_refuse (connection, LOTTERY_ERROR_AGENCY_BUSY,
-               "Agency 1 already has a connection");
+  fake_refuse (connection, LOTTERY_ERROR_UNKNOWN_AGENCY,
+               "Agency 1 is not one of this lottery's");
 }
 
 static void
@@ -561,9 +565,9 @@ test_refused_wording (Fixture       *fixture,
 
   g_test_summary ("A server that answers with a refusal was reached: the "
                   "message says it refused, and why");
-  fake_start (fixture, script_busy);
+  fake_start (fixture, script_refuse);
   expected = g_strdup_printf ("The server at 127.0.0.1:%u refused agency 1: "
-                              "Agency 1 already has a connection",
+                              "Agency 1 is not one of this lottery's",
                               fixture->fake.port);
   client = client_start (fixture, bets, NULL);
   assert_failed_saying (client, 1, expected);
@@ -583,7 +587,7 @@ test_fifo_refused (Fixture       *fixture,
   g_test_summary ("A bets file that cannot be read again (a FIFO) is "
                   "refused at once, without waiting for a writer");
   g_assert_cmpint (mkfifo (fifo, 0600), ==, 0);
-  fake_start (fixture, script_busy);
+  fake_start (fixture, script_refuse);
   client = client_start (fixture, fifo, NULL);
   assert_failed_saying (client, 2, "not a regular file");
   g_assert_cmpint (g_atomic_int_get (&fixture->fake.connections), ==, 0);
@@ -599,7 +603,7 @@ test_pipe_refused (Fixture       *fixture,
   g_autofree char *err = NULL;
 
   g_test_summary ("/dev/stdin on a pipe is refused with exit status 2");
-  fake_start (fixture, script_busy);
+  fake_start (fixture, script_refuse);
   address = g_strdup_printf ("127.0.0.1:%u", fixture->fake.port);
   client = g_subprocess_new (G_SUBPROCESS_FLAGS_STDIN_PIPE |
                              G_SUBPROCESS_FLAGS_STDOUT_SILENCE |
@@ -791,6 +795,75 @@ test_no_session_bus (Fixture       *fixture,
   g_assert_null (accepted);
 }
 
+/* ---- a full disk ---- */
+
+/* Sets the server's largest file size (RLIMIT_FSIZE) to @bytes. */
+static void
+set_file_size_limit (TestProcess *server,
+                     rlim_t       bytes)
+{
+  struct rlimit limit = { bytes, bytes };
+  struct rlimit old;
+  pid_t pid = (pid_t) g_ascii_strtoll (test_process_get_pid (server), NULL,
+                                       10);
+
+  g_assert_cmpint (prlimit (pid, RLIMIT_FSIZE, NULL, &old), ==, 0);
+  limit.rlim_max = old.rlim_max;
+  if (bytes == RLIM_INFINITY)
+    limit.rlim_cur = old.rlim_max;
+  g_assert_cmpint (prlimit (pid, RLIMIT_FSIZE, &limit, NULL), ==, 0);
+}
+
+static void
+test_disk_full_retried (Fixture       *fixture,
+                        gconstpointer  data)
+{
+  g_autofree char *bets = agency_file (fixture, 400);
+  g_autofree char *stored_path = test_fixture_path (&fixture->base,
+                                                    "bets.csv");
+  g_autoptr(GPtrArray) expected = test_expected_rows (bets, 1);
+  g_autoptr(GPtrArray) stored = NULL;
+  g_autofree char *real_server = g_strdup (g_getenv ("LOTTERY_SERVER"));
+  g_autofree char *wrapper = NULL;
+  TestProcess *server, *client;
+
+  g_test_summary ("A full disk is a wait, not a failure: the server cuts "
+                  "the batch back and answers unavailable, the agency "
+                  "backs off and resumes once there is room, and every "
+                  "bet is stored exactly once");
+  /* The server ignores SIGXFSZ as a real full disk sends none: a write
+   * past the limit fails with EFBIG, like ENOSPC. An ignored signal
+   * stays ignored across exec. */
+  wrapper = g_strdup_printf ("%s/no-xfsz.sh", fixture->base.dir);
+  g_assert_true (g_file_set_contents (
+    wrapper, "#!/bin/sh\ntrap '' XFSZ\nexec \"$LOTTERY_REAL_SERVER\" "
+    "\"$@\"\n", -1, NULL));
+  g_assert_cmpint (g_chmod (wrapper, 0755), ==, 0);
+  g_setenv ("LOTTERY_REAL_SERVER", real_server, TRUE);
+  g_setenv ("LOTTERY_SERVER", wrapper, TRUE);
+  server = test_server_start (&fixture->base, 1,
+                              ARGS ("--storage-sync", "batch"));
+  g_setenv ("LOTTERY_SERVER", real_server, TRUE);
+
+  /* Room for a few batches of the 400 bets (about 30 bytes each). */
+  set_file_size_limit (server, 2048);
+  client = test_client_start (&fixture->base, test_server_get_port (server),
+                              1, ARGS ("--bets-file", bets,
+                                       "--batch-max-amount", "20"),
+                              ENGLISH);
+  test_assert_line (server, "action: rechazar_lote | result: fail", 1);
+  test_assert_line (client, "action: connect | result: fail", 1);
+  g_assert_true (test_process_is_running (client));
+  set_file_size_limit (server, RLIM_INFINITY);
+
+  if (!test_process_wait_exit (client, TEST_TIMEOUT_MS))
+    test_process_dump (client);
+  test_assert_exit (client, 0);
+  g_assert_cmpuint (test_process_count_lines (client, DONE), ==, 1);
+  stored = test_read_rows (stored_path);
+  test_assert_same_rows (stored, expected);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -821,6 +894,7 @@ main (int   argc,
   ADD ("/client/cli/positional", test_positional_bets_file);
   ADD ("/client/cli/unknown-option", test_unknown_options);
   ADD ("/client/start/no-session-bus", test_no_session_bus);
+  ADD ("/client/retry/disk-full", test_disk_full_retried);
 
   return g_test_run ();
 }

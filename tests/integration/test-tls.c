@@ -23,6 +23,7 @@
               test_fixture_teardown)
 
 #define ARGS(...) ((const char * const []) { __VA_ARGS__, NULL })
+#define TLS_MAX_RECORD (5 + 16384 + 2048)
 
 static const char RECEIVED[] = "action: apuesta_recibida | result: success";
 static const char DRAW[] = "action: sorteo | result: success";
@@ -772,6 +773,168 @@ test_dropped_handshake (TestFixture   *fixture,
                     ==, 1);
 }
 
+/* ---- a flood of stalled handshakes ---- */
+
+typedef struct
+{
+  guint16        port;
+  GBytes        *hello;     /* a real ClientHello record */
+  GPtrArray     *peers;     /* GSocketConnection (owned) */
+  gint           ready;     /* atomic: the first 32 are in */
+  gint           stop;      /* atomic */
+} Flood;
+
+/* The whole first record the real client sends: a real ClientHello. */
+static GBytes *
+capture_client_hello (TestFixture *fixture,
+                      const char  *ca_path)
+{
+  g_autoptr(GSocketListener) listener = g_socket_listener_new ();
+  g_autoptr(GSocketConnection) accepted = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *address = NULL;
+  GInputStream *in;
+  guint8 *record;
+  gsize got = 0;
+  gsize len;
+  guint16 port;
+
+  port = g_socket_listener_add_any_inet_port (listener, NULL, &error);
+  g_assert_no_error (error);
+  address = g_strdup_printf ("127.0.0.1:%u", port);
+  test_process_spawn (fixture, "hello",
+                      ARGS (g_getenv ("LOTTERY_CLIENT"), "--ping", "--server",
+                            address, "--tls-ca", ca_path), NULL);
+  accepted = g_socket_listener_accept (listener, NULL, NULL, &error);
+  g_assert_no_error (error);
+  in = g_io_stream_get_input_stream (G_IO_STREAM (accepted));
+  record = g_malloc (TLS_MAX_RECORD);
+  g_input_stream_read_all (in, record, 5, &got, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (record[0], ==, 0x16);
+  len = 5 + (((gsize) record[3] << 8) | record[4]);
+  g_assert_cmpuint (len, <=, TLS_MAX_RECORD);
+  g_input_stream_read_all (in, record + 5, len - 5, &got, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (got, ==, len - 5);
+
+  return g_bytes_new_take (record, len);
+}
+
+/* One attacker: from 127.0.0.2, a real ClientHello, then nothing. */
+static void
+flood_one (Flood *flood)
+{
+  g_autoptr(GSocketClient) client = g_socket_client_new ();
+  g_autoptr(GInetAddress) local = g_inet_address_new_from_string ("127.0.0.2");
+  g_autoptr(GSocketAddress) bind_to = g_inet_socket_address_new (local, 0);
+  g_autoptr(GError) error = NULL;
+  GSocketConnection *connection;
+  gsize len;
+  const guint8 *data = g_bytes_get_data (flood->hello, &len);
+
+  g_socket_client_set_enable_proxy (client, FALSE);
+  g_socket_client_set_local_address (client, bind_to);
+  connection = g_socket_client_connect_to_host (client, "127.0.0.1",
+                                                flood->port, NULL, &error);
+  if (connection == NULL)
+    {
+      g_test_message ("flood: %s", error->message);
+      return;
+    }
+  g_output_stream_write_all (g_io_stream_get_output_stream (
+                               G_IO_STREAM (connection)),
+                             data, len, NULL, NULL, NULL);
+  g_ptr_array_add (flood->peers, connection);
+}
+
+/* 32 at once, then 4 new ones a second until told to stop. */
+static gpointer
+flood_thread (gpointer data)
+{
+  Flood *flood = data;
+  guint i;
+
+  for (i = 0; i < 32; i++)
+    flood_one (flood);
+  g_atomic_int_set (&flood->ready, 1);
+  while (!g_atomic_int_get (&flood->stop) && flood->peers->len < 400)
+    {
+      g_usleep (G_USEC_PER_SEC / 4);
+      flood_one (flood);
+    }
+
+  return NULL;
+}
+
+static void
+test_handshake_flood (TestFixture   *fixture,
+                      gconstpointer  data)
+{
+  g_autofree char *ca_path = NULL;
+  g_autofree char *bets = NULL;
+  g_autofree char *address = NULL;
+  Flood flood = { 0 };
+  GThread *thread;
+  TestProcess *server, *client;
+  guint pings = 0;
+  gint64 start, upload_ms;
+  guint i;
+
+  g_test_summary ("Peers at one address that send a real ClientHello and "
+                  "stall, 32 at once and 4 more a second, leave honest "
+                  "agencies their handshakes: every ping answers and an "
+                  "upload gets through");
+  if (!tls_available ())
+    return;
+
+  make_ca_and_server (fixture);
+  server = start_tls_server (fixture, 1, "server", NULL);
+  ca_path = g_strdup_printf ("%s/ca.pem", fixture->dir);
+  bets = test_gen_bets (fixture, "agency-1.csv", 300, 5, 1, FALSE);
+  address = g_strdup_printf ("127.0.0.1:%u", test_server_get_port (server));
+
+  flood.port = test_server_get_port (server);
+  flood.hello = capture_client_hello (fixture, ca_path);
+  flood.peers = g_ptr_array_new_with_free_func (g_object_unref);
+  thread = g_thread_new ("flood", flood_thread, &flood);
+  while (!g_atomic_int_get (&flood.ready))
+    g_usleep (G_USEC_PER_SEC / 10);
+
+  for (i = 0; i < 6; i++)
+    {
+      TestProcess *ping = run_client_command (fixture, server,
+                                              ARGS ("--ping", "--tls-ca",
+                                                    ca_path));
+
+      if (test_process_get_exit_status (ping) == 0)
+        pings++;
+      g_usleep (G_USEC_PER_SEC / 2);
+    }
+  start = g_get_monotonic_time ();
+  client = test_process_spawn (fixture, "client",
+                               ARGS (g_getenv ("LOTTERY_CLIENT"), "--id", "1",
+                                     "--server", address, "--tls-ca", ca_path,
+                                     "--bets-file", bets), NULL);
+  if (!test_process_wait_exit (client, TEST_TIMEOUT_MS))
+    test_process_dump (client);
+  upload_ms = (test_process_get_exit_time (client) - start) / 1000;
+  g_atomic_int_set (&flood.stop, 1);
+  g_thread_join (thread);
+  g_test_message ("under the flood (%u stalled peers): %u of 6 pings "
+                  "answered; the upload exited %d after %" G_GINT64_FORMAT
+                  " ms", flood.peers->len, pings,
+                  test_process_get_exit_status (client), upload_ms);
+
+  g_assert_cmpuint (pings, ==, 6);
+  test_assert_exit (client, 0);
+  test_assert_winners (client, bets, 1);
+  /* The stalled ones were cut at the handshake's own deadline. */
+  test_assert_line (server, "error: TLS handshake not done within 3 s", 1);
+  g_ptr_array_unref (flood.peers);
+  g_bytes_unref (flood.hello);
+}
+
 /* The server fails at start, with one line naming the file. */
 static void
 check_server_fails (TestFixture        *fixture,
@@ -853,7 +1016,8 @@ test_bad_files (TestFixture   *fixture,
                                 ARGS (g_getenv ("LOTTERY_CLIENT"), "--ping",
                                       "--server", "127.0.0.1:1", "--tls-ca",
                                       missing_ca), NULL);
-  test_assert_exit (process, 1);
+  /* A tls.ca that cannot be read is a bad setting like any other. */
+  test_assert_exit (process, 2);
   assert_stderr_line (process, ARGS ("tls.ca", missing_ca));
 
   process = test_process_spawn (fixture, "client",
@@ -861,8 +1025,15 @@ test_bad_files (TestFixture   *fixture,
                                       "Ana,Pérez,1,2000-01-01,1",
                                       "--server", "127.0.0.1:1", "--tls-ca",
                                       junk), NULL);
-  test_assert_exit (process, 1);
+  test_assert_exit (process, 2);
   assert_stderr_line (process, ARGS ("tls.ca", junk, "no PEM certificate"));
+
+  process = test_process_spawn (fixture, "client",
+                                ARGS (g_getenv ("LOTTERY_CLIENT"), "--ping",
+                                      "--server", "127.0.0.1:1", "--tls-ca",
+                                      fixture->dir), NULL);
+  test_assert_exit (process, 2);
+  assert_stderr_line (process, ARGS ("tls.ca", fixture->dir));
 }
 
 int
@@ -880,6 +1051,7 @@ main (int   argc,
   ADD_TEST ("/tls/ping-status", test_ping_status);
   ADD_TEST ("/tls/stalled-handshake", test_stalled_handshake);
   ADD_TEST ("/tls/dropped-handshake", test_dropped_handshake);
+  ADD_TEST ("/tls/handshake-flood", test_handshake_flood);
   ADD_TEST ("/tls/bad-files", test_bad_files);
   ADD_TEST ("/tls/ipv6-literal", test_ipv6_literal);
   ADD_TEST ("/tls/sigterm-in-handshake", test_sigterm_in_handshake);

@@ -3,7 +3,7 @@
 # /dev/zero, a file over the cap and JSON 100,000 levels deep as the
 # server's --config, its auth.tokens and the client's --config and
 # --tls-ca. Each program must stop at once with one line on stderr
-# naming the file, status 2 (the CA file, read after the settings, 1),
+# naming the file, status 2 (the CA file too: a bad setting like any),
 # not crash or eat memory. Needs LOTTERY_SERVER and LOTTERY_CLIENT.
 set -uo pipefail
 
@@ -57,6 +57,6 @@ check "server --auth-tokens nested 100,000 deep" 2 "$work/deep.json" \
 check "client --config /dev/zero" 2 /dev/zero "$C" --config /dev/zero --ping
 check "client --config nested 100,000 deep" 2 "$work/deep.json" \
   "$C" --config "$work/deep.json" --ping
-check "client --tls-ca /dev/zero" 1 /dev/zero "$C" --tls-ca /dev/zero --ping
-check "client --tls-ca of 2 MiB" 1 "$work/big.json" "$C" --tls-ca "$work/big.json" --ping
+check "client --tls-ca /dev/zero" 2 /dev/zero "$C" --tls-ca /dev/zero --ping
+check "client --tls-ca of 2 MiB" 2 "$work/big.json" "$C" --tls-ca "$work/big.json" --ping
 exit 0

@@ -246,6 +246,44 @@ test_release_unclaimed (Fixture       *fixture,
 }
 
 static void
+count_agency (LotteryState *state,
+              guint         agency,
+              gpointer      user_data)
+{
+  GArray *seen = user_data;
+
+  g_array_append_val (seen, agency);
+}
+
+static void
+test_takeover_signals (Fixture       *fixture,
+                       gconstpointer  user_data)
+{
+  g_autoptr(GArray) taken = g_array_new (FALSE, FALSE, sizeof (guint));
+  g_autoptr(GArray) other = g_array_new (FALSE, FALSE, sizeof (guint));
+  g_autoptr(GArray) released = g_array_new (FALSE, FALSE, sizeof (guint));
+
+  /* Only the holder of the agency taken over hears it. */
+  g_signal_connect (fixture->state, "takeover::2", G_CALLBACK (count_agency),
+                    taken);
+  g_signal_connect (fixture->state, "takeover::1", G_CALLBACK (count_agency),
+                    other);
+  g_signal_connect (fixture->state, "agency-released",
+                    G_CALLBACK (count_agency), released);
+  claim (fixture->state, 2, 0, FALSE);
+  lottery_state_request_takeover (fixture->state, 2);
+  g_assert_cmpuint (taken->len, ==, 1);
+  g_assert_cmpuint (g_array_index (taken, guint, 0), ==, 2);
+  g_assert_cmpuint (other->len, ==, 0);
+  g_assert_cmpuint (released->len, ==, 0);
+
+  lottery_state_release_agency (fixture->state, 2);
+  g_assert_cmpuint (released->len, ==, 1);
+  g_assert_cmpuint (g_array_index (released, guint, 0), ==, 2);
+  claim (fixture->state, 2, 0, FALSE);
+}
+
+static void
 test_batch_sequence (Fixture       *fixture,
                      gconstpointer  user_data)
 {
@@ -964,6 +1002,7 @@ main (int   argc,
   ADD ("/state/claim/resume", test_claim_resume);
   ADD ("/state/claim/consumed", test_claim_consumed);
   ADD ("/state/claim/release-unclaimed", test_release_unclaimed);
+  ADD ("/state/claim/takeover-signals", test_takeover_signals);
   ADD ("/state/batch/sequence", test_batch_sequence);
   ADD ("/state/batch/concurrent", test_concurrent_commits);
   ADD ("/state/finish", test_finish);
