@@ -1,0 +1,244 @@
+#!/usr/bin/env python3
+"""test-postgres.py: lottery-server with storage.backend = postgresql,
+against a throwaway PostgreSQL cluster of its own (initdb + pg_ctl on a
+Unix socket in a temporary directory, fsync on), always stopped and
+removed at the end, whatever happens.
+
+Exit 77 (skipped) only where the PostgreSQL binaries are missing.
+Programs from LOTTERY_SERVER, LOTTERY_CLIENT, LOTTERY_GEN_BETS.
+"""
+import atexit
+import csv
+import os
+import pwd
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+PG_BIN = os.environ.get("LOTTERY_PG_BIN", "/usr/lib/postgresql/15/bin")
+SERVER = os.environ["LOTTERY_SERVER"]
+CLIENT = os.environ["LOTTERY_CLIENT"]
+GEN_BETS = os.environ["LOTTERY_GEN_BETS"]
+PASSWORD = "s3cret-pw"
+WINNING = "7574"
+
+
+def as_pg_user(argv):
+    """initdb and postgres refuse to run as root: run them as postgres."""
+    if os.geteuid() == 0:
+        return ["runuser", "-u", "postgres", "--"] + argv
+    return argv
+
+
+class Cluster:
+    """A PostgreSQL cluster in a temporary directory, on a Unix socket."""
+
+    def __init__(self):
+        self.top = tempfile.mkdtemp(prefix="lottery-pg-")
+        self.data = os.path.join(self.top, "data")
+        self.sock = os.path.join(self.top, "sock")
+        os.mkdir(self.sock)
+        self.port = free_port()
+        self.started = False
+        atexit.register(self.remove)
+        pwfile = os.path.join(self.top, "pw")
+        with open(pwfile, "w") as f:
+            f.write(PASSWORD + "\n")
+        if os.geteuid() == 0:
+            pg = pwd.getpwnam("postgres")
+            for path in (self.top, self.sock, pwfile):
+                os.chown(path, pg.pw_uid, pg.pw_gid)
+        run(as_pg_user([f"{PG_BIN}/initdb", "-D", self.data, "-U", "postgres",
+                        "--auth=scram-sha-256", f"--pwfile={pwfile}"]))
+        self.start()
+
+    def start(self):
+        run(as_pg_user([f"{PG_BIN}/pg_ctl", "-D", self.data, "-l",
+                        os.path.join(self.top, "log"), "-o",
+                        f"-k {self.sock} -p {self.port} "
+                        "-c listen_addresses='' -c fsync=on", "-w", "start"]))
+        self.started = True
+
+    def remove(self):
+        if self.started:
+            subprocess.run(as_pg_user([f"{PG_BIN}/pg_ctl", "-D", self.data,
+                                       "-m", "immediate", "-w", "stop"]),
+                           stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+            self.started = False
+        shutil.rmtree(self.top, ignore_errors=True)
+
+    def dsn(self, dbname="postgres", password=PASSWORD):
+        return (f"host={self.sock} port={self.port} user=postgres "
+                f"password={password} dbname={dbname}")
+
+    def psql(self, sql, dbname="postgres"):
+        out = subprocess.run([f"{PG_BIN}/psql", "-X", "-At", "-v",
+                              "ON_ERROR_STOP=1", "-d", self.dsn(dbname),
+                              "-c", sql], check=True, capture_output=True,
+                             text=True)
+        return out.stdout.strip()
+
+
+def run(argv, **kwargs):
+    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, **kwargs)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def server_env(cluster, dbname="postgres", password=PASSWORD, agencies=5):
+    env = dict(os.environ)
+    env.update(SERVER_STORAGE_BACKEND="postgresql",
+               SERVER_STORAGE_DSN=cluster.dsn(dbname, password),
+               SERVER_AGENCIES=str(agencies),
+               SERVER_LOTTERY_NAME="test")
+    return env
+
+
+class Server:
+    def __init__(self, cluster, workdir, **kwargs):
+        self.port = free_port()
+        self.log = open(os.path.join(workdir, f"server-{self.port}.log"), "w+")
+        self.proc = subprocess.Popen([SERVER, "--port", str(self.port)],
+                                     env=server_env(cluster, **kwargs),
+                                     cwd=workdir, stdout=self.log,
+                                     stderr=subprocess.STDOUT)
+        atexit.register(self.kill)
+        deadline = time.monotonic() + 30
+        while "action: accept_connections | result: in_progress" not in \
+                self.output():
+            assert self.proc.poll() is None, self.output()
+            assert time.monotonic() < deadline, "server did not start"
+            time.sleep(0.05)
+
+    def output(self):
+        self.log.flush()
+        self.log.seek(0)
+        return self.log.read()
+
+    def stop(self):
+        self.proc.terminate()
+        assert self.proc.wait(30) == 0, self.output()
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def generate(workdir, agency, rows, winners):
+    path = os.path.join(workdir, f"agency-{agency}.csv")
+    run([GEN_BETS, "-n", str(rows), "-s", str(agency * 7 + 1), "-w",
+         str(winners), "-o", path])
+    return path
+
+
+def read_rows(path):
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.reader(f))
+
+
+def upload(server_port, agency, path):
+    env = dict(os.environ, CLI_ID=str(agency), CLI_BETS_FILE=path,
+               CLI_SERVER_ADDRESS=f"127.0.0.1:{server_port}")
+    return subprocess.Popen([CLIENT, "-q"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+
+
+def check_store_refused(cluster, workdir, dbname, password, expect):
+    """The server exits 1 with one clear line naming what failed, and
+    the password never appears in what it says."""
+    proc = subprocess.run([SERVER, "--init-db"],
+                          env=server_env(cluster, dbname, password),
+                          cwd=workdir, capture_output=True, text=True,
+                          timeout=60)
+    said = proc.stdout + proc.stderr
+    assert proc.returncode == 1, (proc.returncode, said)
+    errors = [line for line in proc.stderr.splitlines()
+              if line.startswith("lottery-server: ")]
+    assert len(errors) == 1, proc.stderr
+    assert re.search(expect, errors[0]), errors[0]
+    assert password not in said, said
+
+
+def test_five_agencies(cluster, workdir):
+    """One server, five agencies: each gets exactly its winners, every
+    bet is stored once, and --export-csv gives them back."""
+    rows, winners = [3000, 1, 500, 2000, 257], [3, 0, 1, 5, 2]
+    run([SERVER, "--init-db"], env=server_env(cluster), cwd=workdir)
+    server = Server(cluster, workdir)
+    files = [generate(workdir, a + 1, rows[a], winners[a]) for a in range(5)]
+    clients = [upload(server.port, a + 1, files[a]) for a in range(5)]
+    expected = []
+    for a, client in enumerate(clients):
+        out, _ = client.communicate(timeout=120)
+        assert client.returncode == 0, out
+        assert f"cant_ganadores: {winners[a]}" in out, out
+        got = sorted(re.findall(r"action: ganador \| result: success .*"
+                                r"dni: (\d+)", out))
+        want = sorted(r[2] for r in read_rows(files[a]) if r[4] == WINNING)
+        assert got == want, (a + 1, got, want)
+        expected += [[str(a + 1)] + r for r in read_rows(files[a])]
+    assert "action: database | result: success" in server.output()
+    assert PASSWORD not in server.output()
+    server.stop()
+
+    assert cluster.psql("SELECT count(*) FROM lottery_bet") == \
+        str(sum(rows))
+    assert cluster.psql("SELECT count(*) FROM (SELECT agency, document "
+                        "FROM lottery_bet GROUP BY 1, 2 "
+                        "HAVING count(*) > 1) d") == "0"
+    export = os.path.join(workdir, "export.csv")
+    run([SERVER, "--export-csv", export], env=server_env(cluster),
+        cwd=workdir)
+    assert sorted(read_rows(export)) == sorted(expected)
+
+
+def test_refusals(cluster, workdir):
+    """A bad DSN, a wrong password, a database of a newer schema: exit 1
+    with one clear line, nothing written."""
+    cluster.psql("CREATE DATABASE newer")
+    cluster.psql("CREATE TABLE lottery_schema (version integer NOT NULL);"
+                 "INSERT INTO lottery_schema VALUES (2)", "newer")
+    check_store_refused(cluster, workdir, "newer", PASSWORD,
+                        r"schema version 2, newer than .* 1")
+    assert cluster.psql("SELECT count(*) FROM pg_tables WHERE tablename "
+                        "LIKE 'lottery%'", "newer") == "1"
+    check_store_refused(cluster, workdir, "postgres", "wrong-pw",
+                        r"Cannot connect to the database .*password")
+    check_store_refused(cluster, workdir, "nosuchdb", PASSWORD,
+                        r"Cannot connect to the database .*nosuchdb")
+
+
+def main():
+    if not os.path.exists(f"{PG_BIN}/initdb"):
+        print(f"1..0 # SKIP no PostgreSQL binaries in {PG_BIN}")
+        sys.exit(77)
+    tests = [test_five_agencies, test_refusals]
+    print(f"1..{len(tests)}")
+    failed = 0
+    cluster = Cluster()
+    for i, test in enumerate(tests, 1):
+        workdir = tempfile.mkdtemp(prefix="lottery-pgtest-")
+        try:
+            test(cluster, workdir)
+            print(f"ok {i} {test.__name__}")
+        except Exception as e:  # report and go on with the next
+            failed += 1
+            print(f"not ok {i} {test.__name__}: {e!r}"[:2000])
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+    cluster.remove()
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
