@@ -104,8 +104,8 @@ def server_env(cluster, dbname="postgres", password=PASSWORD, agencies=5):
 
 
 class Server:
-    def __init__(self, cluster, workdir, **kwargs):
-        self.port = free_port()
+    def __init__(self, cluster, workdir, port=None, **kwargs):
+        self.port = port or free_port()
         self.log = open(os.path.join(workdir, f"server-{self.port}.log"), "w+")
         self.proc = subprocess.Popen([SERVER, "--port", str(self.port)],
                                      env=server_env(cluster, **kwargs),
@@ -146,9 +146,10 @@ def read_rows(path):
         return list(csv.reader(f))
 
 
-def upload(server_port, agency, path):
+def upload(server_port, agency, path, batch=128):
     env = dict(os.environ, CLI_ID=str(agency), CLI_BETS_FILE=path,
-               CLI_SERVER_ADDRESS=f"127.0.0.1:{server_port}")
+               CLI_SERVER_ADDRESS=f"127.0.0.1:{server_port}",
+               CLI_BATCH_MAXAMOUNT=str(batch))
     return subprocess.Popen([CLIENT, "-q"], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
 
@@ -181,11 +182,7 @@ def test_five_agencies(cluster, workdir):
     for a, client in enumerate(clients):
         out, _ = client.communicate(timeout=120)
         assert client.returncode == 0, out
-        assert f"cant_ganadores: {winners[a]}" in out, out
-        got = sorted(re.findall(r"action: ganador \| result: success .*"
-                                r"dni: (\d+)", out))
-        want = sorted(r[2] for r in read_rows(files[a]) if r[4] == WINNING)
-        assert got == want, (a + 1, got, want)
+        check_winners(out, a + 1, files[a], winners[a])
         expected += [[str(a + 1)] + r for r in read_rows(files[a])]
     assert "action: database | result: success" in server.output()
     assert PASSWORD not in server.output()
@@ -200,6 +197,52 @@ def test_five_agencies(cluster, workdir):
     run([SERVER, "--export-csv", export], env=server_env(cluster),
         cwd=workdir)
     assert sorted(read_rows(export)) == sorted(expected)
+
+
+def check_winners(out, agency, path, count):
+    assert f"cant_ganadores: {count}" in out, out
+    got = sorted(re.findall(r"action: ganador \| result: success .*"
+                            r"dni: (\d+)", out))
+    want = sorted(r[2] for r in read_rows(path) if r[4] == WINNING)
+    assert got == want, (agency, got, want)
+
+
+def test_kill_mid_upload(cluster, workdir):
+    """SIGKILL of the server in the middle of the upload: a new server
+    takes the lottery back from the database, the agencies resume, and
+    every bet is stored exactly once, with the right winners."""
+    rows, winners = [20000, 15000, 12000], [4, 2, 3]
+    cluster.psql("CREATE DATABASE killed")
+    files = [generate(workdir, a + 1, rows[a], winners[a]) for a in range(3)]
+    server = Server(cluster, workdir, dbname="killed", agencies=3)
+    clients = [upload(server.port, a + 1, files[a], batch=5)
+               for a in range(3)]
+    deadline = time.monotonic() + 60
+    while int(cluster.psql("SELECT count(*) FROM lottery_bet", "killed")) \
+            < 2000:
+        assert time.monotonic() < deadline, server.output()
+        time.sleep(0.05)
+    server.proc.kill()
+    server.proc.wait()
+    stored = int(cluster.psql("SELECT count(*) FROM lottery_bet", "killed"))
+    assert stored < sum(rows), "the upload was over before the kill"
+    for client in clients:
+        client.communicate(timeout=120)
+    server = Server(cluster, workdir, port=server.port, dbname="killed",
+                    agencies=3)
+    assert "action: resume | result: success" in server.output()
+    clients = [upload(server.port, a + 1, files[a]) for a in range(3)]
+    for a, client in enumerate(clients):
+        out, _ = client.communicate(timeout=120)
+        assert client.returncode == 0, out
+        check_winners(out, a + 1, files[a], winners[a])
+    server.stop()
+    assert cluster.psql("SELECT count(*) FROM lottery_bet", "killed") == \
+        str(sum(rows))
+    for a in range(3):
+        assert cluster.psql("SELECT count(DISTINCT document) FROM lottery_bet "
+                            f"WHERE agency = {a + 1}", "killed") == \
+            str(len({r[2] for r in read_rows(files[a])}))
 
 
 def test_refusals(cluster, workdir):
@@ -222,7 +265,7 @@ def main():
     if not os.path.exists(f"{PG_BIN}/initdb"):
         print(f"1..0 # SKIP no PostgreSQL binaries in {PG_BIN}")
         sys.exit(77)
-    tests = [test_five_agencies, test_refusals]
+    tests = [test_five_agencies, test_refusals, test_kill_mid_upload]
     print(f"1..{len(tests)}")
     failed = 0
     cluster = Cluster()
