@@ -264,7 +264,8 @@ static const char schema_v1[] =
   "  number integer NOT NULL);"
   "CREATE TABLE lottery_winner ("
   "  lottery integer NOT NULL REFERENCES lottery,"
-  "  agency integer NOT NULL, document text NOT NULL);";
+  "  bet bigint NOT NULL, agency integer NOT NULL, document text NOT NULL,"
+  "  PRIMARY KEY (lottery, bet));";
 
 /* Creates or migrates the schema and the lottery's rows, in one
  * transaction; the advisory lock keeps two servers starting together
@@ -839,6 +840,78 @@ lottery_pg_store_load_bets (LotteryStore  *store,
   return ok && !g_cancellable_set_error_if_cancelled (cancellable, error);
 }
 
+/* The draw, once: the first call writes the winners and the time drawn
+ * in one transaction (the lottery's row locked, so two draws at once
+ * wait for each other and the second finds it done); every call reads
+ * the winners written. */
+static GPtrArray *
+lottery_pg_store_draw (LotteryStore *store,
+                       guint         n_agencies,
+                       GCancellable *cancellable,
+                       GError      **error)
+{
+  LotteryPgStore *self = LOTTERY_PG_STORE (store);
+  g_autofree char *lottery = g_strdup_printf ("%" G_GINT64_FORMAT,
+                                              self->lottery_id);
+  const char *params[1] = { lottery };
+  g_autoptr(GPtrArray) winners = NULL;
+  PGresult *result;
+  PGconn *conn;
+
+  conn = connect_db (self, error);
+  if (conn == NULL)
+    return NULL;
+
+  if (!exec_ok (conn, "BEGIN", error) ||
+      (result = query (conn, "SELECT drawn IS NULL FROM lottery WHERE id = $1 "
+                             "FOR UPDATE", 1, params, error)) == NULL)
+    goto fail;
+  if (PQgetvalue (result, 0, 0)[0] == 't')
+    {
+      PQclear (result);
+      result = query (conn, "INSERT INTO lottery_winner (lottery, bet, agency,"
+                            " document) SELECT lottery, id, agency, document "
+                            "FROM lottery_bet WHERE lottery = $1 AND number = "
+                            G_STRINGIFY (LOTTERY_WINNING_NUMBER),
+                      1, params, error);
+      if (result == NULL)
+        goto fail;
+      PQclear (result);
+      result = query (conn, "UPDATE lottery SET drawn = now() WHERE id = $1",
+                      1, params, error);
+      if (result == NULL)
+        goto fail;
+    }
+  PQclear (result);
+  if (!exec_ok (conn, "COMMIT", error))
+    goto fail;
+
+  result = query (conn, "SELECT agency, document FROM lottery_winner "
+                        "WHERE lottery = $1 ORDER BY bet", 1, params, error);
+  if (result == NULL)
+    goto fail;
+  winners = g_ptr_array_new_full (n_agencies, (GDestroyNotify) g_ptr_array_unref);
+  for (guint i = 0; i < n_agencies; i++)
+    g_ptr_array_add (winners, g_ptr_array_new_with_free_func (g_free));
+  for (int row = 0; row < PQntuples (result); row++)
+    {
+      guint agency = (guint) atol (PQgetvalue (result, row, 0));
+
+      if (agency >= 1 && agency <= n_agencies)
+        g_ptr_array_add (g_ptr_array_index (winners, agency - 1),
+                         g_strdup (PQgetvalue (result, row, 1)));
+    }
+  PQclear (result);
+  PQfinish (conn);
+
+  return g_steal_pointer (&winners);
+
+fail:
+  PQclear (PQexec (conn, "ROLLBACK"));
+  PQfinish (conn);
+  return NULL;
+}
+
 static const char *
 lottery_pg_store_get_location (LotteryStore *store)
 {
@@ -897,6 +970,7 @@ lottery_pg_store_iface_init (LotteryStoreInterface *iface)
   iface->sync_async = lottery_pg_store_sync_async;
   iface->sync_finish = lottery_pg_store_sync_finish;
   iface->load_bets = lottery_pg_store_load_bets;
+  iface->draw = lottery_pg_store_draw;
   iface->get_location = lottery_pg_store_get_location;
   iface->get_sync_count = lottery_pg_store_get_sync_count;
   iface->close = lottery_pg_store_close;

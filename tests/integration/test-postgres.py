@@ -190,6 +190,10 @@ def test_five_agencies(cluster, workdir):
 
     assert cluster.psql("SELECT count(*) FROM lottery_bet") == \
         str(sum(rows))
+    # The draw wrote the winners, once, and when it ran.
+    assert cluster.psql("SELECT count(*) FROM lottery_winner") == \
+        str(sum(winners))
+    assert cluster.psql("SELECT drawn IS NOT NULL FROM lottery") == "t"
     assert cluster.psql("SELECT count(*) FROM (SELECT agency, document "
                         "FROM lottery_bet GROUP BY 1, 2 "
                         "HAVING count(*) > 1) d") == "0"
