@@ -418,132 +418,151 @@ lottery_pg_store_recover (LotteryStore           *store,
   return TRUE;
 }
 
-/* Rows of one batch, each prefixed with the lottery and batch columns,
- * sent through COPY. A line end inside quotes belongs to the field. */
-static gboolean
-copy_rows (LotteryPgStore *self,
-           const char     *rows,
-           gsize           len,
-           guint32         batch,
-           GError        **error)
+/* Appends @len bytes of bets.csv rows to @data, each row prefixed with
+ * @prefix (the table's own columns). A line end inside quotes belongs
+ * to the field. */
+static void
+append_prefixed_rows (GString    *data,
+                      const char *prefix,
+                      const char *rows,
+                      gsize       len)
 {
-  g_autofree char *prefix = g_strdup_printf ("%" G_GINT64_FORMAT ",%u,",
-                                             self->lottery_id, batch);
-  g_autoptr(GString) data = g_string_sized_new (len + len / 8 + 64);
   gboolean quoted = FALSE;
-  gboolean line_start = TRUE;
-  PGresult *result;
-  gboolean ok;
+  gsize start = 0;
 
   for (gsize i = 0; i < len; i++)
     {
-      if (line_start)
-        g_string_append (data, prefix);
-      line_start = FALSE;
       if (rows[i] == '"')
         quoted = !quoted;
       else if (rows[i] == '\n' && !quoted)
-        line_start = TRUE;
-      g_string_append_c (data, rows[i]);
+        {
+          g_string_append (data, prefix);
+          g_string_append_len (data, rows + start, i + 1 - start);
+          start = i + 1;
+        }
     }
+  if (start < len)
+    {
+      g_string_append (data, prefix);
+      g_string_append_len (data, rows + start, len - start);
+    }
+}
 
-  result = PQexec (self->conn, "COPY lottery_bet (lottery, batch, agency, "
-                               "first_name, last_name, document, birthdate, "
-                               "number) FROM STDIN (FORMAT csv)");
-  ok = PQresultStatus (result) == PGRES_COPY_IN;
+/* COPY … FROM STDIN of @data, whole. */
+static gboolean
+copy_in (PGconn     *conn,
+         const char *sql,
+         GString    *data,
+         GError    **error)
+{
+  PGresult *result = PQexec (conn, sql);
+  gboolean ok = PQresultStatus (result) == PGRES_COPY_IN;
+
   PQclear (result);
   if (!ok)
-    return fail_pg (self->conn, error, LOTTERY_STORE_ERROR_IO,
+    return fail_pg (conn, error, LOTTERY_STORE_ERROR_IO,
                     _("Cannot store a batch"));
-  if (PQputCopyData (self->conn, data->str, (int) data->len) != 1 ||
-      PQputCopyEnd (self->conn, NULL) != 1)
+  if (PQputCopyData (conn, data->str, (int) data->len) != 1 ||
+      PQputCopyEnd (conn, NULL) != 1)
     ok = FALSE;
-  while ((result = PQgetResult (self->conn)) != NULL)
+  while ((result = PQgetResult (conn)) != NULL)
     {
       if (PQresultStatus (result) != PGRES_COMMAND_OK)
         ok = FALSE;
       PQclear (result);
     }
 
-  return ok || fail_pg (self->conn, error, LOTTERY_STORE_ERROR_IO,
+  return ok || fail_pg (conn, error, LOTTERY_STORE_ERROR_IO,
                         _("Cannot store a batch"));
 }
 
-/* One record inside the round's transaction: the agency's row locked,
- * the batch number checked against the last stored one. */
-static gboolean
-store_record (LotteryPgStore           *self,
-              const LotteryStoreRecord *record,
-              const char               *rows,
-              gsize                     len,
-              GError                  **error)
+/* What a round does to one agency's row. */
+typedef struct
 {
-  g_autofree char *lottery = g_strdup_printf ("%" G_GINT64_FORMAT,
-                                              self->lottery_id);
-  g_autofree char *agency = g_strdup_printf ("%u", record->agency);
-  g_autofree char *sequence = g_strdup_printf ("%u", record->sequence);
-  g_autofree char *stored = g_strdup_printf ("%u", record->count);
-  g_autofree char *claimed = g_strdup_printf ("%u", record->claimed);
-  char kind[2] = { (char) record->type, '\0' };
-  const char *params[6] = { lottery, agency, sequence, stored, claimed, kind };
-  PGresult *result;
-  guint32 last;
+  guint32  last;     /* the last batch stored, checked and advanced */
+  guint64  stored;
+  guint64  claimed;
+  gboolean finished;
+} AgencyDelta;
 
-  result = query (self->conn, "SELECT last_batch FROM lottery_agency "
-                              "WHERE lottery = $1 AND agency = $2 FOR UPDATE",
-                  2, params, error);
+/* The agencies' rows of the round locked (in agency order, so that two
+ * servers' rounds cannot deadlock), each with its last stored batch. */
+static GHashTable *
+lock_agencies (LotteryPgStore *self,
+               GPtrArray      *round,
+               GError        **error)
+{
+  g_autoptr(GHashTable) agencies =
+    g_hash_table_new_full (NULL, NULL, NULL, g_free);
+  g_autoptr(GString) sql = g_string_new (NULL);
+  PGresult *result;
+
+  g_string_printf (sql, "SELECT agency, last_batch FROM lottery_agency WHERE "
+                   "lottery = %" G_GINT64_FORMAT " AND agency IN (",
+                   self->lottery_id);
+  for (guint i = 0; i < round->len; i++)
+    {
+      Group *group = g_ptr_array_index (round, i);
+
+      for (guint j = 0; j < group->n_records; j++)
+        {
+          guint32 agency = group->records[j].agency;
+
+          if (g_hash_table_contains (agencies, GUINT_TO_POINTER (agency)))
+            continue;
+          g_hash_table_insert (agencies, GUINT_TO_POINTER (agency),
+                               g_new0 (AgencyDelta, 1));
+          g_string_append_printf (sql, "%s%u",
+                                  g_hash_table_size (agencies) > 1 ? "," : "",
+                                  agency);
+        }
+    }
+  g_string_append (sql, ") ORDER BY agency FOR UPDATE");
+
+  result = query (self->conn, sql->str, 0, NULL, error);
   if (result == NULL)
-    return FALSE;
-  if (PQntuples (result) != 1)
+    return NULL;
+  if ((guint) PQntuples (result) != g_hash_table_size (agencies))
     {
       PQclear (result);
-      return lottery_store_fail (error, LOTTERY_STORE_ERROR_IO,
-                                 _("Agency %u has no row in the database"),
-                                 record->agency);
+      lottery_store_fail (error, LOTTERY_STORE_ERROR_IO,
+                          _("An agency of the round has no row in the "
+                            "database"));
+      return NULL;
     }
-  last = (guint32) atol (PQgetvalue (result, 0, 0));
-  PQclear (result);
-
-  if (record->type == LOTTERY_STORE_RECORD_BATCH)
+  for (int row = 0; row < PQntuples (result); row++)
     {
-      if (record->sequence != last + 1)
-        return lottery_store_fail (error, LOTTERY_STORE_ERROR_IO,
-                                   _("Batch %u of agency %u does not follow "
-                                     "the last one stored, %u"),
-                                   record->sequence, record->agency, last);
-      if (len > 0 && !copy_rows (self, rows, len, record->sequence, error))
-        return FALSE;
-      result = query (self->conn, "UPDATE lottery_agency SET last_batch = $3,"
-                                  " bets_stored = bets_stored + $4,"
-                                  " bets_claimed = bets_claimed + $5 "
-                                  "WHERE lottery = $1 AND agency = $2",
-                      5, params, error);
+      AgencyDelta *delta = g_hash_table_lookup (
+        agencies, GUINT_TO_POINTER (atol (PQgetvalue (result, row, 0))));
+
+      delta->last = (guint32) atol (PQgetvalue (result, row, 1));
     }
-  else
-    result = query (self->conn, "UPDATE lottery_agency SET finished = true "
-                                "WHERE lottery = $1 AND agency = $2",
-                    2, params, error);
-  if (result == NULL)
-    return FALSE;
   PQclear (result);
 
-  result = query (self->conn, "INSERT INTO lottery_record (lottery, agency, "
-                              "sequence, stored, claimed, kind) VALUES "
-                              "($1, $2, $3, $4, $5, $6)", 6, params, error);
-  if (result == NULL)
-    return FALSE;
-  PQclear (result);
-
-  return TRUE;
+  return g_steal_pointer (&agencies);
 }
 
+/* One round in one transaction: the agencies' rows locked, every batch
+ * number checked against the last one stored, the rows and the records
+ * each in one COPY, the counters advanced, COMMIT. */
 static gboolean
 store_round (LotteryPgStore *self,
              GPtrArray      *round,
              GError        **error)
 {
+  g_autoptr(GHashTable) agencies = NULL;
+  g_autoptr(GString) rows = g_string_new (NULL);
+  g_autoptr(GString) records = g_string_new (NULL);
+  g_autoptr(GString) update = g_string_new (NULL);
+  GHashTableIter iter;
+  gpointer key, value;
+  PGresult *result;
+
   if (!exec_ok (self->conn, "BEGIN", error))
     return FALSE;
+  agencies = lock_agencies (self, round, error);
+  if (agencies == NULL)
+    goto fail;
 
   for (guint i = 0; i < round->len; i++)
     {
@@ -553,19 +572,80 @@ store_round (LotteryPgStore *self,
       for (guint j = 0; j < group->n_records; j++)
         {
           const LotteryStoreRecord *record = &group->records[j];
-          gsize len = record->type == LOTTERY_STORE_RECORD_BATCH ? record->end
-                                                                  : 0;
+          AgencyDelta *delta = g_hash_table_lookup (
+            agencies, GUINT_TO_POINTER (record->agency));
 
-          if (!store_record (self, record, group->rows + offset, len, error))
+          g_string_append_printf (records, "%" G_GINT64_FORMAT ",%u,%u,%u,%u,%c\n",
+                                  self->lottery_id, record->agency,
+                                  record->sequence, record->count,
+                                  record->claimed, (char) record->type);
+          if (record->type != LOTTERY_STORE_RECORD_BATCH)
             {
-              PQclear (PQexec (self->conn, "ROLLBACK"));
-              return FALSE;
+              delta->finished = TRUE;
+              continue;
             }
-          offset += len;
+          if (record->sequence != delta->last + 1)
+            {
+              lottery_store_fail (error, LOTTERY_STORE_ERROR_IO,
+                                  _("Batch %u of agency %u does not follow "
+                                    "the last one stored, %u"),
+                                  record->sequence, record->agency,
+                                  delta->last);
+              goto fail;
+            }
+          delta->last = record->sequence;
+          delta->stored += record->count;
+          delta->claimed += record->claimed;
+          if (record->end > 0)
+            {
+              g_autofree char *prefix = g_strdup_printf (
+                "%" G_GINT64_FORMAT ",%u,", self->lottery_id, record->sequence);
+
+              append_prefixed_rows (rows, prefix, group->rows + offset,
+                                    record->end);
+            }
+          offset += record->end;
         }
     }
 
+  if (rows->len > 0 &&
+      !copy_in (self->conn, "COPY lottery_bet (lottery, batch, agency, "
+                            "first_name, last_name, document, birthdate, "
+                            "number) FROM STDIN (FORMAT csv)", rows, error))
+    goto fail;
+  if (!copy_in (self->conn, "COPY lottery_record (lottery, agency, sequence, "
+                            "stored, claimed, kind) FROM STDIN (FORMAT csv)",
+                records, error))
+    goto fail;
+
+  g_string_append (update, "UPDATE lottery_agency a SET last_batch = v.last, "
+                           "bets_stored = a.bets_stored + v.stored, "
+                           "bets_claimed = a.bets_claimed + v.claimed, "
+                           "finished = a.finished OR v.finished FROM (VALUES ");
+  g_hash_table_iter_init (&iter, agencies);
+  for (guint n = 0; g_hash_table_iter_next (&iter, &key, &value); n++)
+    {
+      AgencyDelta *delta = value;
+
+      g_string_append_printf (update, "%s(%u, %u, %" G_GUINT64_FORMAT ", %"
+                              G_GUINT64_FORMAT ", %s)", n > 0 ? ", " : "",
+                              GPOINTER_TO_UINT (key), delta->last,
+                              delta->stored, delta->claimed,
+                              delta->finished ? "true" : "false");
+    }
+  g_string_append_printf (update, ") AS v (agency, last, stored, claimed, "
+                          "finished) WHERE a.lottery = %" G_GINT64_FORMAT
+                          " AND a.agency = v.agency", self->lottery_id);
+  result = query (self->conn, update->str, 0, NULL, error);
+  if (result == NULL)
+    goto fail;
+  PQclear (result);
+
   return exec_ok (self->conn, "COMMIT", error);
+
+fail:
+  PQclear (PQexec (self->conn, "ROLLBACK"));
+  return FALSE;
 }
 
 /* Under the lock: the requests at the front that are settled, in order;

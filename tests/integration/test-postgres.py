@@ -10,88 +10,19 @@ Programs from LOTTERY_SERVER, LOTTERY_CLIENT, LOTTERY_GEN_BETS.
 import atexit
 import csv
 import os
-import pwd
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 
-PG_BIN = os.environ.get("LOTTERY_PG_BIN", "/usr/lib/postgresql/15/bin")
+from pg_cluster import PASSWORD, PG_BIN, Cluster, available, free_port, run
+
 SERVER = os.environ["LOTTERY_SERVER"]
 CLIENT = os.environ["LOTTERY_CLIENT"]
 GEN_BETS = os.environ["LOTTERY_GEN_BETS"]
-PASSWORD = "s3cret-pw"
 WINNING = "7574"
-
-
-def as_pg_user(argv):
-    """initdb and postgres refuse to run as root: run them as postgres."""
-    if os.geteuid() == 0:
-        return ["runuser", "-u", "postgres", "--"] + argv
-    return argv
-
-
-class Cluster:
-    """A PostgreSQL cluster in a temporary directory, on a Unix socket."""
-
-    def __init__(self):
-        self.top = tempfile.mkdtemp(prefix="lottery-pg-")
-        self.data = os.path.join(self.top, "data")
-        self.sock = os.path.join(self.top, "sock")
-        os.mkdir(self.sock)
-        self.port = free_port()
-        self.started = False
-        atexit.register(self.remove)
-        pwfile = os.path.join(self.top, "pw")
-        with open(pwfile, "w") as f:
-            f.write(PASSWORD + "\n")
-        if os.geteuid() == 0:
-            pg = pwd.getpwnam("postgres")
-            for path in (self.top, self.sock, pwfile):
-                os.chown(path, pg.pw_uid, pg.pw_gid)
-        run(as_pg_user([f"{PG_BIN}/initdb", "-D", self.data, "-U", "postgres",
-                        "--auth=scram-sha-256", f"--pwfile={pwfile}"]))
-        self.start()
-
-    def start(self):
-        run(as_pg_user([f"{PG_BIN}/pg_ctl", "-D", self.data, "-l",
-                        os.path.join(self.top, "log"), "-o",
-                        f"-k {self.sock} -p {self.port} "
-                        "-c listen_addresses='' -c fsync=on", "-w", "start"]))
-        self.started = True
-
-    def remove(self):
-        if self.started:
-            subprocess.run(as_pg_user([f"{PG_BIN}/pg_ctl", "-D", self.data,
-                                       "-m", "immediate", "-w", "stop"]),
-                           stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL)
-            self.started = False
-        shutil.rmtree(self.top, ignore_errors=True)
-
-    def dsn(self, dbname="postgres", password=PASSWORD):
-        return (f"host={self.sock} port={self.port} user=postgres "
-                f"password={password} dbname={dbname}")
-
-    def psql(self, sql, dbname="postgres"):
-        out = subprocess.run([f"{PG_BIN}/psql", "-X", "-At", "-v",
-                              "ON_ERROR_STOP=1", "-d", self.dsn(dbname),
-                              "-c", sql], check=True, capture_output=True,
-                             text=True)
-        return out.stdout.strip()
-
-
-def run(argv, **kwargs):
-    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, **kwargs)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def server_env(cluster, dbname="postgres", password=PASSWORD, agencies=5):
@@ -266,7 +197,7 @@ def test_refusals(cluster, workdir):
 
 
 def main():
-    if not os.path.exists(f"{PG_BIN}/initdb"):
+    if not available():
         print(f"1..0 # SKIP no PostgreSQL binaries in {PG_BIN}")
         sys.exit(77)
     tests = [test_five_agencies, test_refusals, test_kill_mid_upload]
