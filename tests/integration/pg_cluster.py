@@ -54,6 +54,12 @@ class Cluster:
                         "-c listen_addresses='' -c fsync=on", "-w", "start"]))
         self.started = True
 
+    def restart_immediate(self):
+        """A crash of the database: no checkpoint, recovery at start."""
+        run(as_pg_user([f"{PG_BIN}/pg_ctl", "-D", self.data, "-l",
+                        os.path.join(self.top, "log"), "-m", "immediate",
+                        "-w", "restart"]))
+
     def remove(self):
         if self.started:
             subprocess.run(as_pg_user([f"{PG_BIN}/pg_ctl", "-D", self.data,
