@@ -226,6 +226,22 @@ def test_database_restart_mid_upload(cluster, workdir):
         str(sum(rows))
 
 
+def test_store_contract(cluster, workdir):
+    """The LotteryStore contract tests of tests/unit/test-storage.c, run
+    against this cluster."""
+    cluster.psql("CREATE DATABASE contract")
+    program = os.path.join(os.environ["G_TEST_BUILDDIR"], "unit",
+                           "test-storage")
+    proc = subprocess.run([program, "--tap", "-p",
+                           "/store/contract/postgresql"],
+                          env=dict(os.environ,
+                                   LOTTERY_TEST_PG_DSN=cluster.dsn("contract")),
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert re.search(r"^ok 1 /store/contract/postgresql$", proc.stdout,
+                     re.M), proc.stdout
+
+
 def test_refusals(cluster, workdir):
     """A bad DSN, a wrong password, a database of a newer schema: exit 1
     with one clear line, nothing written."""
@@ -247,7 +263,7 @@ def main():
         print(f"1..0 # SKIP no PostgreSQL binaries in {PG_BIN}")
         sys.exit(77)
     tests = [test_five_agencies, test_refusals, test_kill_mid_upload,
-             test_database_restart_mid_upload]
+             test_database_restart_mid_upload, test_store_contract]
     print(f"1..{len(tests)}")
     failed = 0
     cluster = Cluster()
