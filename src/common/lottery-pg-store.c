@@ -409,9 +409,13 @@ lottery_pg_store_recover (LotteryStore           *store,
       return FALSE;
     }
 
-  lottery_log (G_LOG_LEVEL_INFO, "database", "success",
-               "dsn: %s | lottery: %s | schema_version: %d", self->location,
-               self->name, LOTTERY_PG_SCHEMA_VERSION);
+  {
+    g_autofree char *where = lottery_log_value (self->location);
+
+    lottery_log (G_LOG_LEVEL_INFO, "database", "success",
+                 "dsn: %s | schema_version: %d", where,
+                 LOTTERY_PG_SCHEMA_VERSION);
+  }
   self->conn = conn;
   self->thread = g_thread_new ("lottery-db", db_thread, self);
 
@@ -733,8 +737,10 @@ db_thread (gpointer data)
         {
           g_autofree char *message = lottery_log_value (error->message);
 
+          g_autofree char *where = lottery_log_value (self->location);
+
           lottery_log (LOTTERY_LOG_ERROR, "database", "fail", "dsn: %s | "
-                       "error: %s", self->location, message);
+                       "error: %s", where, message);
           g_mutex_lock (&self->lock);
           /* As the file store after a failed sync: what the state
            * counted was not stored, so nothing more is taken until a

@@ -182,9 +182,13 @@ run_store_command (const LotteryServerConfig *config,
       g_printerr ("lottery-server: %s\n", error->message);
       return 1;
     }
-  lottery_log (G_LOG_LEVEL_INFO, export_path != NULL ? "export_csv"
-                                                     : "init_db",
-               "success", "storage: %s", lottery_store_get_location (store));
+  {
+    g_autofree char *where = lottery_log_value (lottery_store_get_location (store));
+
+    lottery_log (G_LOG_LEVEL_INFO, export_path != NULL ? "export_csv"
+                                                       : "init_db",
+                 "success", "storage: %s", where);
+  }
   return 0;
 }
 
