@@ -216,6 +216,21 @@ ignore_notice (void       *arg,
 {
 }
 
+/* query () of a statement whose result is not needed. */
+static gboolean
+command (PGconn      *conn,
+         const char  *sql,
+         int          n_params,
+         const char **params,
+         GError     **error)
+{
+  PGresult *result = query (conn, sql, n_params, params, error);
+
+  PQclear (result);
+
+  return result != NULL;
+}
+
 static PGconn *
 connect_db (LotteryPgStore *self,
             GError        **error)
@@ -306,12 +321,10 @@ migrate (LotteryPgStore *self,
         exec_ok (conn, "INSERT INTO lottery_schema VALUES (1)", error)))
     goto fail;
 
-  result = query (conn, "INSERT INTO lottery (name, agencies) "
-                        "VALUES ($1, $2::integer) ON CONFLICT (name) DO NOTHING",
-                  2, params, error);
-  if (result == NULL)
+  if (!command (conn, "INSERT INTO lottery (name, agencies) "
+                      "VALUES ($1, $2::integer) ON CONFLICT (name) DO NOTHING",
+                2, params, error))
     goto fail;
-  PQclear (result);
   result = query (conn, "SELECT id, agencies FROM lottery WHERE name = $1",
                   1, params, error);
   if (result == NULL)
@@ -328,13 +341,11 @@ migrate (LotteryPgStore *self,
       goto fail;
     }
   PQclear (result);
-  result = query (conn, "INSERT INTO lottery_agency (lottery, agency) "
-                        "SELECT l.id, g FROM lottery l, "
-                        "generate_series(1, l.agencies) g WHERE l.name = $1 "
-                        "ON CONFLICT DO NOTHING", 1, params, error);
-  if (result == NULL)
+  if (!command (conn, "INSERT INTO lottery_agency (lottery, agency) "
+                      "SELECT l.id, g FROM lottery l, "
+                      "generate_series(1, l.agencies) g WHERE l.name = $1 "
+                      "ON CONFLICT DO NOTHING", 1, params, error))
     goto fail;
-  PQclear (result);
 
   return exec_ok (conn, "COMMIT", error);
 
@@ -560,7 +571,6 @@ store_round (LotteryPgStore *self,
   g_autoptr(GString) update = g_string_new (NULL);
   GHashTableIter iter;
   gpointer key, value;
-  PGresult *result;
 
   if (!exec_ok (self->conn, "BEGIN", error))
     return FALSE;
@@ -640,10 +650,8 @@ store_round (LotteryPgStore *self,
   g_string_append_printf (update, ") AS v (agency, last, stored, claimed, "
                           "finished) WHERE a.lottery = %" G_GINT64_FORMAT
                           " AND a.agency = v.agency", self->lottery_id);
-  result = query (self->conn, update->str, 0, NULL, error);
-  if (result == NULL)
+  if (!command (self->conn, update->str, 0, NULL, error))
     goto fail;
-  PQclear (result);
 
   return exec_ok (self->conn, "COMMIT", error);
 
@@ -943,6 +951,7 @@ lottery_pg_store_draw (LotteryStore *store,
   g_autoptr(GPtrArray) winners = NULL;
   PGresult *result;
   PGconn *conn;
+  gboolean undrawn;
 
   conn = connect_db (self, error);
   if (conn == NULL)
@@ -952,23 +961,17 @@ lottery_pg_store_draw (LotteryStore *store,
       (result = query (conn, "SELECT drawn IS NULL FROM lottery WHERE id = $1 "
                              "FOR UPDATE", 1, params, error)) == NULL)
     goto fail;
-  if (PQgetvalue (result, 0, 0)[0] == 't')
-    {
-      PQclear (result);
-      result = query (conn, "INSERT INTO lottery_winner (lottery, bet, agency,"
-                            " document) SELECT lottery, id, agency, document "
-                            "FROM lottery_bet WHERE lottery = $1 AND number = "
-                            G_STRINGIFY (LOTTERY_WINNING_NUMBER),
-                      1, params, error);
-      if (result == NULL)
-        goto fail;
-      PQclear (result);
-      result = query (conn, "UPDATE lottery SET drawn = now() WHERE id = $1",
-                      1, params, error);
-      if (result == NULL)
-        goto fail;
-    }
+  undrawn = PQgetvalue (result, 0, 0)[0] == 't';
   PQclear (result);
+  if (undrawn &&
+      !(command (conn, "INSERT INTO lottery_winner (lottery, bet, agency, "
+                       "document) SELECT lottery, id, agency, document "
+                       "FROM lottery_bet WHERE lottery = $1 AND number = "
+                       G_STRINGIFY (LOTTERY_WINNING_NUMBER),
+                 1, params, error) &&
+        command (conn, "UPDATE lottery SET drawn = now() WHERE id = $1",
+                 1, params, error)))
+    goto fail;
   if (!exec_ok (conn, "COMMIT", error))
     goto fail;
 

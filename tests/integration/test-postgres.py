@@ -142,6 +142,31 @@ def check_winners(out, agency, path, count):
     assert got == want, (agency, got, want)
 
 
+def wait_for_bets(cluster, dbname, count, server):
+    """Until the database holds @count bets of the upload under way."""
+    deadline = time.monotonic() + 60
+    while int(cluster.psql("SELECT count(*) FROM lottery_bet", dbname)) \
+            < count:
+        assert time.monotonic() < deadline, server.output()
+        time.sleep(0.05)
+
+
+def resume_to_the_end(cluster, workdir, port, dbname, files, winners, rows):
+    """A new server on the same database and port: every agency resumes
+    and gets its winners, and every bet is stored exactly once."""
+    server = Server(cluster, workdir, port=port, dbname=dbname,
+                    agencies=len(files))
+    assert "action: resume | result: success" in server.output()
+    clients = [upload(port, a + 1, f) for a, f in enumerate(files)]
+    for a, client in enumerate(clients):
+        out, _ = client.communicate(timeout=120)
+        assert client.returncode == 0, out
+        check_winners(out, a + 1, files[a], winners[a])
+    server.stop()
+    assert cluster.psql("SELECT count(*) FROM lottery_bet", dbname) == \
+        str(sum(rows))
+
+
 def test_kill_mid_upload(cluster, workdir):
     """SIGKILL of the server in the middle of the upload: a new server
     takes the lottery back from the database, the agencies resume, and
@@ -152,28 +177,15 @@ def test_kill_mid_upload(cluster, workdir):
     server = Server(cluster, workdir, dbname="killed", agencies=3)
     clients = [upload(server.port, a + 1, files[a], batch=5)
                for a in range(3)]
-    deadline = time.monotonic() + 60
-    while int(cluster.psql("SELECT count(*) FROM lottery_bet", "killed")) \
-            < 2000:
-        assert time.monotonic() < deadline, server.output()
-        time.sleep(0.05)
+    wait_for_bets(cluster, "killed", 2000, server)
     server.proc.kill()
     server.proc.wait()
     stored = int(cluster.psql("SELECT count(*) FROM lottery_bet", "killed"))
     assert stored < sum(rows), "the upload was over before the kill"
     for client in clients:
         client.communicate(timeout=120)
-    server = Server(cluster, workdir, port=server.port, dbname="killed",
-                    agencies=3)
-    assert "action: resume | result: success" in server.output()
-    clients = [upload(server.port, a + 1, files[a]) for a in range(3)]
-    for a, client in enumerate(clients):
-        out, _ = client.communicate(timeout=120)
-        assert client.returncode == 0, out
-        check_winners(out, a + 1, files[a], winners[a])
-    server.stop()
-    assert cluster.psql("SELECT count(*) FROM lottery_bet", "killed") == \
-        str(sum(rows))
+    resume_to_the_end(cluster, workdir, server.port, "killed", files,
+                      winners, rows)
     for a in range(3):
         assert cluster.psql("SELECT count(DISTINCT document) FROM lottery_bet "
                             f"WHERE agency = {a + 1}", "killed") == \
@@ -192,11 +204,7 @@ def test_database_restart_mid_upload(cluster, workdir):
     # DEBUG: the client logs every batch acknowledged.
     clients = [upload(server.port, a + 1, files[a], batch=5,
                       log_level="DEBUG") for a in range(2)]
-    deadline = time.monotonic() + 60
-    while int(cluster.psql("SELECT count(*) FROM lottery_bet",
-                           "restarted")) < 2000:
-        assert time.monotonic() < deadline, server.output()
-        time.sleep(0.05)
+    wait_for_bets(cluster, "restarted", 2000, server)
     cluster.restart_immediate()
     for a, client in enumerate(clients):
         out, _ = client.communicate(timeout=120)
@@ -213,17 +221,8 @@ def test_database_restart_mid_upload(cluster, workdir):
                             "restarted")) < sum(rows)
     server.proc.terminate()
     server.proc.wait(30)
-
-    server = Server(cluster, workdir, port=server.port, dbname="restarted",
-                    agencies=2)
-    clients = [upload(server.port, a + 1, files[a]) for a in range(2)]
-    for a, client in enumerate(clients):
-        out, _ = client.communicate(timeout=120)
-        assert client.returncode == 0, out
-        check_winners(out, a + 1, files[a], winners[a])
-    server.stop()
-    assert cluster.psql("SELECT count(*) FROM lottery_bet", "restarted") == \
-        str(sum(rows))
+    resume_to_the_end(cluster, workdir, server.port, "restarted", files,
+                      winners, rows)
 
 
 def test_store_contract(cluster, workdir):
