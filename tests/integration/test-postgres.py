@@ -78,8 +78,10 @@ def read_rows(path):
 
 
 def upload(server_port, agency, path, batch=128, log_level="INFO"):
+    """server_port: a port, or a list of ports (failover, in order)."""
+    ports = server_port if isinstance(server_port, list) else [server_port]
     env = dict(os.environ, CLI_ID=str(agency), CLI_BETS_FILE=path,
-               CLI_SERVER_ADDRESS=f"127.0.0.1:{server_port}",
+               CLI_SERVER_ADDRESS=",".join(f"127.0.0.1:{p}" for p in ports),
                CLI_BATCH_MAXAMOUNT=str(batch), CLI_LOG_LEVEL=log_level)
     return subprocess.Popen([CLIENT, "-q"], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
@@ -225,6 +227,34 @@ def test_database_restart_mid_upload(cluster, workdir):
                       winners, rows)
 
 
+def test_failover_address_list(cluster, workdir):
+    """server.address lists two servers: the first is killed mid-upload,
+    a standby comes up at the second address on the same database, and
+    the clients, still running, go on there from the counts it reports:
+    every bet once, the right winners."""
+    rows, winners = [20000, 15000, 12000], [2, 3, 1]
+    cluster.psql("CREATE DATABASE failover")
+    files = [generate(workdir, a + 1, rows[a], winners[a]) for a in range(3)]
+    first = Server(cluster, workdir, dbname="failover", agencies=3)
+    standby_port = free_port()
+    clients = [upload([first.port, standby_port], a + 1, files[a], batch=5)
+               for a in range(3)]
+    wait_for_bets(cluster, "failover", 2000, first)
+    first.proc.kill()
+    first.proc.wait()
+    assert int(cluster.psql("SELECT count(*) FROM lottery_bet",
+                            "failover")) < sum(rows)
+    standby = Server(cluster, workdir, port=standby_port, dbname="failover",
+                     agencies=3)
+    for a, client in enumerate(clients):
+        out, _ = client.communicate(timeout=120)
+        assert client.returncode == 0, out
+        check_winners(out, a + 1, files[a], winners[a])
+    standby.stop()
+    assert cluster.psql("SELECT count(*) FROM lottery_bet", "failover") == \
+        str(sum(rows))
+
+
 def test_store_contract(cluster, workdir):
     """The LotteryStore contract tests of tests/unit/test-storage.c, run
     against this cluster."""
@@ -262,7 +292,8 @@ def main():
         print(f"1..0 # SKIP no PostgreSQL binaries in {PG_BIN}")
         sys.exit(77)
     tests = [test_five_agencies, test_refusals, test_kill_mid_upload,
-             test_database_restart_mid_upload, test_store_contract]
+             test_database_restart_mid_upload, test_store_contract,
+             test_failover_address_list]
     print(f"1..{len(tests)}")
     failed = 0
     cluster = Cluster()

@@ -680,6 +680,24 @@ test_client_address (Fixture       *fixture,
                          "environment variable CLI_SERVER_ADDRESS: "
                          "server.address: “server” is not host:port");
   }
+
+  /* A list of servers to try in order; each must be host:port. */
+  {
+    const char * const envp[] = {
+      "CLI_SERVER_ADDRESS=127.0.0.1:12345, 127.0.0.1:12346", NULL };
+    const char * const envp_bad[] = {
+      "CLI_SERVER_ADDRESS=127.0.0.1:12345,backup", NULL };
+    g_autoptr(GError) error = NULL;
+    g_autoptr(LotteryClientConfig) config = NULL;
+
+    config = load_client (NULL, NULL, envp, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_cmpstr (config->server_address, ==,
+                     "127.0.0.1:12345, 127.0.0.1:12346");
+    assert_client_error (NULL, envp_bad, NULL,
+                         "environment variable CLI_SERVER_ADDRESS: "
+                         "server.address: “backup” is not host:port");
+  }
 }
 
 static void
