@@ -270,17 +270,12 @@ start_tls (GSocketConnection  *connection,
   return NULL;
 }
 
-/* Connects to @address (host:port, port 12345 if none) within
- * @timeout_s seconds; the socket keeps that timeout for every read and
- * write until lottery_connect_get_socket () changes it. With @ca, the
- * result is a GTlsClientConnection whose handshake is done; else the
- * GSocketConnection. */
-GIOStream *
-lottery_connect (const char    *address,
-                 GTlsDatabase  *ca,
-                 guint          timeout_s,
-                 GCancellable  *cancellable,
-                 GError       **error)
+static GIOStream *
+connect_one (const char    *address,
+             GTlsDatabase  *ca,
+             guint          timeout_s,
+             GCancellable  *cancellable,
+             GError       **error)
 {
   g_autoptr(GSocketClient) client = g_socket_client_new ();
   g_autoptr(GSocketConnection) connection = NULL;
@@ -311,6 +306,45 @@ lottery_connect (const char    *address,
     g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
 
   return tls;
+}
+
+/* Connects to @address (host:port, port 12345 if none; or a
+ * comma-separated list of them, tried in order until one answers: the
+ * servers of one lottery over one database) within @timeout_s seconds
+ * each; the socket keeps that timeout for every read and write until
+ * lottery_connect_get_socket () changes it. With @ca, the result is a
+ * GTlsClientConnection whose handshake is done; else the
+ * GSocketConnection. */
+GIOStream *
+lottery_connect (const char    *address,
+                 GTlsDatabase  *ca,
+                 guint          timeout_s,
+                 GCancellable  *cancellable,
+                 GError       **error)
+{
+  g_auto(GStrv) addresses = NULL;
+  GError *local_error = NULL;
+
+  g_return_val_if_fail (address != NULL, NULL);
+
+  addresses = g_strsplit (address, ",", -1);
+  for (guint i = 0; addresses[i] != NULL; i++)
+    {
+      GIOStream *stream;
+
+      g_clear_error (&local_error);
+      stream = connect_one (g_strstrip (addresses[i]), ca, timeout_s,
+                            cancellable, &local_error);
+      if (stream != NULL)
+        return stream;
+      /* Only a server that cannot be reached sends us to the next. */
+      if (local_error->domain != G_IO_ERROR ||
+          g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        break;
+    }
+  g_propagate_error (error, local_error);
+
+  return NULL;
 }
 
 /* Closes @stream and its socket. Over TLS the close_notify is sent if

@@ -19,9 +19,29 @@
 #define FIELD(config, setting, type) \
   ((type *) ((char *) (config) + (setting)->offset))
 
+static gboolean check_one_address (const char *value,
+                                   GError    **error);
+
+/* host:port, or a comma-separated list of them (servers to try in
+ * order). */
 static gboolean
 check_address (const char *value,
                GError    **error)
+{
+  g_auto(GStrv) addresses = g_strsplit (value, ",", -1);
+
+  if (addresses[0] == NULL)
+    return check_one_address (value, error);
+  for (guint i = 0; addresses[i] != NULL; i++)
+    if (!check_one_address (g_strstrip (addresses[i]), error))
+      return FALSE;
+
+  return TRUE;
+}
+
+static gboolean
+check_one_address (const char *value,
+                   GError    **error)
 {
   g_autoptr(GSocketConnectable) address = NULL;
   g_autoptr(GError) local_error = NULL;

@@ -3,11 +3,16 @@
 
 #include "lottery-server-config.h"
 #include "lottery-error.h"
+#include "lottery-file-store.h"
+#ifdef HAVE_POSTGRESQL
+#include "lottery-pg-store.h"
+#endif
 
 #include <glib/gi18n-lib.h>
 
 static const char * const sync_choices[] = { "batch", "none", NULL };
 static const char * const bool_choices[] = { "false", "true", NULL };
+static const char * const backend_choices[] = { "file", "postgresql", NULL };
 
 static const LotterySetting settings[LOTTERY_SERVER_N_SETTINGS] = {
   [LOTTERY_SERVER_SETTING_PORT] = {
@@ -94,6 +99,28 @@ static const LotterySetting settings[LOTTERY_SERVER_N_SETTINGS] = {
        "each agency resuming past the bets it holds there; false: refuse "
        "to start"),
     N_("false|true"), bool_choices },
+  [LOTTERY_SERVER_SETTING_STORAGE_BACKEND] = {
+    "storage.backend", "SERVER_STORAGE_BACKEND", "storage-backend",
+    "storage_backend", LOTTERY_SETTING_CHOICE, 0, 0,
+    G_STRUCT_OFFSET (LotteryServerConfig, storage_backend),
+    N_("file: bets.csv and its journal (storage.path); postgresql: a "
+       "PostgreSQL database (storage.dsn), which several servers may share"),
+    N_("file|postgresql"), backend_choices },
+  [LOTTERY_SERVER_SETTING_STORAGE_DSN] = {
+    "storage.dsn", "SERVER_STORAGE_DSN", "storage-dsn", "storage_dsn",
+    /* Logged as set or not: it may hold a password. The store logs it
+     * without. */
+    LOTTERY_SETTING_SECRET, 0, 0,
+    G_STRUCT_OFFSET (LotteryServerConfig, storage_dsn),
+    N_("libpq connection string of the database (storage.backend = "
+       "postgresql); a password is better kept in PGPASSFILE"),
+    N_("DSN") },
+  [LOTTERY_SERVER_SETTING_LOTTERY_NAME] = {
+    "lottery.name", "SERVER_LOTTERY_NAME", "lottery-name", "lottery_name",
+    LOTTERY_SETTING_STRING, 0, 0,
+    G_STRUCT_OFFSET (LotteryServerConfig, lottery_name),
+    N_("Which lottery of the database (several may share one)"),
+    N_("NAME") },
 };
 
 const LotterySetting *
@@ -117,6 +144,8 @@ lottery_server_config_new (void)
   config->io_timeout = 10;
   config->idle_timeout = 300;
   config->max_connections = 1024;
+  config->storage_backend = LOTTERY_SERVER_BACKEND_FILE;
+  config->lottery_name = g_strdup ("default");
 
   return config;
 }
@@ -155,6 +184,14 @@ lottery_server_config_load (LotteryServerConfig *config,
                          config->tls_key == NULL ? "tls.certificate"
                                                  : "tls.key");
 
+  if (config->storage_backend == LOTTERY_SERVER_BACKEND_POSTGRESQL &&
+      config->storage_dsn == NULL)
+    return lottery_fail (error, LOTTERY_ERROR_CONFIG,
+                         N_("%s: storage.backend is postgresql, but "
+                           "storage.dsn is not set"),
+                         config->config_file != NULL ? config->config_file
+                                                     : _("settings"));
+
   return TRUE;
 }
 
@@ -162,4 +199,39 @@ char *
 lottery_server_config_describe (const LotteryServerConfig *config)
 {
   return lottery_config_describe (settings, G_N_ELEMENTS (settings), config);
+}
+
+/* The store storage.backend names, recovered: @func gets every record
+ * it keeps (see lottery_store_recover ()). */
+LotteryStore *
+lottery_server_config_open_store (const LotteryServerConfig *config,
+                                  LotteryStoreRecordFunc     func,
+                                  gpointer                   user_data,
+                                  GError                   **error)
+{
+  if (config->storage_backend == LOTTERY_SERVER_BACKEND_FILE)
+    return lottery_file_store_open_lottery (
+      config->storage_path,
+      (config->storage_sync == LOTTERY_SERVER_SYNC_BATCH ? LOTTERY_FILE_STORE_SYNC
+                                                         : LOTTERY_FILE_STORE_NONE) |
+      (config->storage_adopt ? LOTTERY_FILE_STORE_ADOPT : 0),
+      config->agencies, func, user_data, error);
+
+#ifdef HAVE_POSTGRESQL
+  {
+    g_autoptr(LotteryStore) store = lottery_pg_store_new (config->storage_dsn,
+                                                          config->lottery_name,
+                                                          config->agencies);
+
+    if (!lottery_store_recover (store, func, user_data, NULL, error))
+      return NULL;
+
+    return g_steal_pointer (&store);
+  }
+#else
+  lottery_fail (error, LOTTERY_ERROR_CONFIG,
+                N_("storage.backend is postgresql, but this lottery-server "
+                  "was built without PostgreSQL support (libpq)"));
+  return NULL;
+#endif
 }

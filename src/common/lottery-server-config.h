@@ -4,6 +4,7 @@
 #include <glib.h>
 
 #include "lottery-config.h"
+#include "lottery-store.h"
 
 G_BEGIN_DECLS
 
@@ -23,6 +24,9 @@ typedef struct
   char          *tls_key;
   char          *http_listen;     /* metrics and status page, or NULL */
   guint          storage_adopt;   /* 1: take a bets.csv without journal */
+  guint          storage_backend; /* LotteryServerBackend */
+  char          *storage_dsn;     /* libpq connection string, or NULL */
+  char          *lottery_name;    /* which lottery of the database */
   char          *config_file; /* the file read, or NULL */
 } LotteryServerConfig;
 
@@ -42,6 +46,9 @@ enum
   LOTTERY_SERVER_SETTING_TLS_KEY,
   LOTTERY_SERVER_SETTING_HTTP_LISTEN,
   LOTTERY_SERVER_SETTING_STORAGE_ADOPT,
+  LOTTERY_SERVER_SETTING_STORAGE_BACKEND,
+  LOTTERY_SERVER_SETTING_STORAGE_DSN,
+  LOTTERY_SERVER_SETTING_LOTTERY_NAME,
   LOTTERY_SERVER_N_SETTINGS
 };
 
@@ -50,6 +57,12 @@ typedef enum
   LOTTERY_SERVER_SYNC_BATCH, /* fdatasync before acknowledging */
   LOTTERY_SERVER_SYNC_NONE,  /* acknowledge once written */
 } LotteryServerSync;
+
+typedef enum
+{
+  LOTTERY_SERVER_BACKEND_FILE,       /* bets.csv and its journal */
+  LOTTERY_SERVER_BACKEND_POSTGRESQL, /* LotteryPgStore */
+} LotteryServerBackend;
 
 #define LOTTERY_SERVER_DEFAULT_CONFIG "server.json"
 
@@ -62,6 +75,10 @@ gboolean              lottery_server_config_load     (LotteryServerConfig *confi
                                                       const char * const  *flag_values,
                                                       GError             **error);
 char                 *lottery_server_config_describe (const LotteryServerConfig *config);
+LotteryStore         *lottery_server_config_open_store (const LotteryServerConfig *config,
+                                                        LotteryStoreRecordFunc     func,
+                                                        gpointer                   user_data,
+                                                        GError                   **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (LotteryServerConfig, lottery_server_config_free)
 

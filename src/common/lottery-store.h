@@ -30,6 +30,7 @@ typedef enum
                                      * being written: nothing more taken */
   LOTTERY_STORE_ERROR_NO_SPACE = 7, /* the disk is full: nothing was lost,
                                      * try again later */
+  LOTTERY_STORE_ERROR_UNAVAILABLE = 8, /* the database cannot be reached */
 } LotteryStoreError;
 
 GQuark   lottery_store_error_quark (void);

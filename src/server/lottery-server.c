@@ -223,14 +223,15 @@ lottery_server_new (const LotteryServerConfig *config,
   self->state = lottery_state_new (config->agencies);
   replay.server = self;
   replay.last = last;
-  self->storage = lottery_file_store_open_lottery (
-    config->storage_path,
-    (config->storage_sync == LOTTERY_SERVER_SYNC_BATCH ? LOTTERY_FILE_STORE_SYNC
-                                                       : LOTTERY_FILE_STORE_NONE) |
-    (config->storage_adopt ? LOTTERY_FILE_STORE_ADOPT : 0),
-    config->agencies, replay_record, &replay, error);
+  self->storage = lottery_server_config_open_store (config, replay_record,
+                                                    &replay, error);
   if (self->storage == NULL)
     return NULL;
+  if (config->storage_backend != LOTTERY_SERVER_BACKEND_FILE)
+    {
+      g_free (self->storage_path);
+      self->storage_path = g_strdup (lottery_store_get_location (self->storage));
+    }
 
   if (replay.ignored > 0)
     g_warning ("The journal of %s has %" G_GUINT64_FORMAT " records of "

@@ -122,6 +122,76 @@ gen_token (const char *agency_text)
   return 0;
 }
 
+typedef struct
+{
+  GOutputStream *out;
+  GError        *error;
+} Export;
+
+static gboolean
+export_row (const LotteryBet *bet,
+            gpointer          user_data)
+{
+  Export *export = user_data;
+  char row[LOTTERY_BET_ROW_MAX];
+  gsize len = lottery_bet_format_row (bet, row);
+
+  return g_output_stream_write_all (export->out, row, len, NULL, NULL,
+                                    &export->error);
+}
+
+/* --init-db and --export-csv FILE: open (create, migrate) the store,
+ * write its bets to FILE in the bets.csv format, and exit. */
+static int
+run_store_command (const LotteryServerConfig *config,
+                   const char                *export_path)
+{
+  g_autoptr(LotteryStore) store = NULL;
+  g_autoptr(GError) error = NULL;
+  Export export = { NULL, NULL };
+
+  store = lottery_server_config_open_store (config, NULL, NULL, &error);
+  if (store != NULL && export_path != NULL)
+    {
+      g_autoptr(GFile) file = g_file_new_for_commandline_arg (export_path);
+      g_autoptr(GFileOutputStream) raw =
+        g_file_replace (file, NULL, FALSE, G_FILE_CREATE_PRIVATE, NULL, &error);
+
+      if (raw != NULL)
+        {
+          export.out = g_buffered_output_stream_new_sized (
+            G_OUTPUT_STREAM (raw), 256 * 1024);
+          if (!lottery_store_load_bets (store, FALSE, export_row, &export,
+                                        NULL, &error) && export.error != NULL)
+            g_propagate_error (&error, g_steal_pointer (&export.error));
+          g_clear_error (&export.error);
+          if (error == NULL)
+            g_output_stream_close (export.out, NULL, &error);
+          g_clear_object (&export.out);
+        }
+    }
+  if (store != NULL && !lottery_store_close (store, error == NULL ? &error
+                                                                  : NULL))
+    g_assert (error != NULL);
+
+  if (error != NULL)
+    {
+      g_autofree char *reason = lottery_log_error_value (error);
+
+      lottery_log (LOTTERY_LOG_ERROR, "exit", "fail", "error: %s", reason);
+      g_printerr ("lottery-server: %s\n", error->message);
+      return 1;
+    }
+  {
+    g_autofree char *where = lottery_log_value (lottery_store_get_location (store));
+
+    lottery_log (G_LOG_LEVEL_INFO, export_path != NULL ? "export_csv"
+                                                       : "init_db",
+                 "success", "storage: %s", where);
+  }
+  return 0;
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -141,6 +211,8 @@ main (int   argc,
   char *flag_values[LOTTERY_SERVER_N_SETTINGS] = { NULL, };
   g_autofree char *config_path = NULL;
   g_autofree char *gen_token_agency = NULL;
+  g_autofree char *export_csv = NULL;
+  gboolean init_db = FALSE;
   gboolean version = FALSE;
   guint sigterm, sigint;
   guint i;
@@ -150,6 +222,12 @@ main (int   argc,
     { "gen-token", 0, 0, G_OPTION_ARG_STRING, &gen_token_agency,
       N_("Print a new token for agency ID and its line for the "
          "auth.tokens file, then exit"), N_("ID") },
+    { "init-db", 0, 0, G_OPTION_ARG_NONE, &init_db,
+      N_("Create or migrate the storage (the database’s schema and "
+         "lottery) and exit"), NULL },
+    { "export-csv", 0, 0, G_OPTION_ARG_FILENAME, &export_csv,
+      N_("Write the stored bets to FILE in the bets.csv format and exit"),
+      N_("FILE") },
     { "version", 0, 0, G_OPTION_ARG_NONE, &version,
       N_("Print the version and exit"), NULL },
     G_OPTION_ENTRY_NULL
@@ -251,6 +329,9 @@ main (int   argc,
     lottery_log (G_LOG_LEVEL_WARNING, "auth", "success",
                  "mode: open | warning: no auth.tokens, so anyone who can "
                  "reach the port can act as any agency");
+
+  if (init_db || export_csv != NULL)
+    return run_store_command (config, export_csv);
 
   raise_open_files (&config->max_connections);
 

@@ -16,6 +16,11 @@ default: every acknowledgement waits for fdatasync, shared by group
 commit) and "none" (acknowledged once written), so the table shows what
 durability costs. Keep --data on a real disk: on tmpfs a sync is free.
 
+PostgreSQL workloads (8, 9) start a throwaway cluster
+(tests/integration/pg_cluster.py), run one server with storage.backend =
+postgresql, and compare with the floor of loading the same rows into
+the same table with psql's \\copy, in the same run.
+
 Capacity workloads (6, 7) start one server for N agencies and drive
 them all at once from one process, tests/tools/lottery-load (one
 connection per agency, the real session); their table gives the time
@@ -48,6 +53,10 @@ WORKLOADS = {
             capacity=True),
     7: dict(name="capacity: 10,000 agencies × 1,000 bets", agencies=10000, rows=1000,
             capacity=True),
+    8: dict(name="PostgreSQL, 1 agency, 200,000 bets", agencies=1, rows=200000,
+            postgres=True),
+    9: dict(name="PostgreSQL, 5 agencies, 40,000 bets each", agencies=5,
+            rows=40000, postgres=True),
 }
 
 
@@ -72,6 +81,7 @@ def usage_of(proc, out):
 
 class Server:
     def __init__(self, build, workdir, agencies, storage, sync, extra=()):
+        # extra: more flags (the PostgreSQL store's)
         self.log_path = os.path.join(workdir, "server.log")
         self.log = open(self.log_path, "wb")
         argv, self.usage = timed(
@@ -104,7 +114,8 @@ class Server:
         return cpu, rss
 
 
-def run_ours(build, workdir, files, sync, storage=None, fresh=True):
+def run_ours(build, workdir, files, sync, storage=None, fresh=True,
+             extra=()):
     storage = storage or os.path.join(workdir, "bets.csv")
     if fresh and os.path.exists(storage):
         os.unlink(storage)
@@ -112,7 +123,7 @@ def run_ours(build, workdir, files, sync, storage=None, fresh=True):
     # one agency finishes again.
     if os.path.exists(storage + ".journal"):
         os.unlink(storage + ".journal")
-    server = Server(build, workdir, len(files), storage, sync)
+    server = Server(build, workdir, len(files), storage, sync, extra)
     client = os.path.join(build, "src/client/lottery-client")
     argvs = [timed([client, "--id", str(i + 1), "--server",
                     f"127.0.0.1:{server.port}", "--bets-file", f,
@@ -262,6 +273,65 @@ def bench_capacity(args, workdir, wl):
     return dict(bets=wl["agencies"] * wl["rows"], ours=samples, capacity=True)
 
 
+def bench_postgres(args, workdir, wl_id, wl):
+    """Ours over PostgreSQL against psql's \\copy of the same rows into
+    the same table, each run a new lottery of the same cluster."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                    "..", "integration"))
+    import pg_cluster
+
+    if not pg_cluster.available():
+        raise RuntimeError(f"no PostgreSQL binaries in {pg_cluster.PG_BIN}")
+    cluster = pg_cluster.Cluster()
+    files, copies = [], []
+    for i in range(wl["agencies"]):
+        path = os.path.join(args.data, f"w{wl_id}-agency-{i + 1}.csv")
+        generate(args.gen, path, wl["rows"], 1000 * wl_id + i)
+        files.append(path)
+        # The table's own columns before the file's: lottery 0, batch 1.
+        copy = os.path.join(workdir, f"copy-{i + 1}.csv")
+        with open(path, "rb") as src, open(copy, "wb") as dst:
+            for line in src:
+                dst.write(b"0,1,%d," % (i + 1) + line)
+        copies.append(copy)
+    ours, floor = [], []
+    try:
+        for run in range(args.runs):
+            extra = ("--storage-backend", "postgresql", "--storage-dsn",
+                     cluster.dsn(), "--lottery-name", f"bench-{wl_id}-{run}")
+            ours.append(run_ours(args.build, workdir, files, "batch",
+                                 extra=extra))
+            start = time.monotonic()
+            loaders = [subprocess.Popen(
+                [f"{pg_cluster.PG_BIN}/psql", "-X", "-q", "-d", cluster.dsn(),
+                 "-c", "\\copy lottery_bet (lottery, batch, agency, first_name, "
+                 f"last_name, document, birthdate, number) FROM '{c}' CSV"])
+                for c in copies]
+            if any(p.wait() != 0 for p in loaders):
+                raise RuntimeError("psql \\copy failed")
+            floor.append(dict(wall=time.monotonic() - start))
+    finally:
+        cluster.remove()
+    bets = wl["rows"] * wl["agencies"]
+    return dict(bets=bets, postgres=True, ours=ours, floor=floor)
+
+
+def postgres_table(results):
+    lines = ["| workload | ours min / median (s) | bets/s (median) | "
+             "psql \\copy floor median (s) | ours/floor | server peak RSS (MiB) |",
+             "|---|---|---|---|---|---|"]
+    for wl_id, r in sorted(results.items()):
+        if not r.get("postgres"):
+            continue
+        omin, omed = summary(r["ours"], "wall")
+        fmed = summary(r["floor"], "wall")[1]
+        lines.append(f"| {wl_id}. {WORKLOADS[wl_id]['name']} | {omin:.3f} / "
+                     f"{omed:.3f} | {r['bets'] / omed:,.0f} | {fmed:.3f} | "
+                     f"{omed / fmed:.2f} | "
+                     f"{fmt_mib(max(s['server_rss'] for s in r['ours']))} |")
+    return "\n".join(lines)
+
+
 def capacity_table(results):
     lines = ["| workload | time to last winners min / median (s) | bets/s (median) | "
              "ACK p50 / p99 / max (ms, median run) | server CPU (s) | "
@@ -289,7 +359,7 @@ def table(results):
              "server CPU (s) | clients CPU (s) | server peak RSS (MiB) | client peak RSS (MiB) |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for wl_id, r in sorted(results.items()):
-        if r.get("capacity"):
+        if r.get("capacity") or r.get("postgres"):
             continue
         for mode, ours in r["ours"].items():
             wl = WORKLOADS[wl_id]
@@ -340,10 +410,15 @@ def main():
                 results[wl_id] = bench_draw(args, workdir, wl)
             elif wl.get("capacity"):
                 results[wl_id] = bench_capacity(args, workdir, wl)
+            elif wl.get("postgres"):
+                results[wl_id] = bench_postgres(args, workdir, wl_id, wl)
             else:
                 results[wl_id] = bench_upload(args, workdir, wl_id, wl)
-    if any(not r.get("capacity") for r in results.values()):
+    if any(not r.get("capacity") and not r.get("postgres")
+           for r in results.values()):
         print(table(results))
+    if any(r.get("postgres") for r in results.values()):
+        print(postgres_table(results))
     if any(r.get("capacity") for r in results.values()):
         print(capacity_table(results))
     if args.json:

@@ -153,7 +153,8 @@ test_server_defaults (Fixture       *fixture,
                    "storage_sync: batch | io_timeout: 10 | idle_timeout: 300 | "
                    "max_connections: 1024 | auth_tokens: none | "
                    "tls_certificate: none | tls_key: none | http_listen: none | "
-                   "storage_adopt: false");
+                   "storage_adopt: false | storage_backend: file | "
+                   "storage_dsn: none | lottery_name: default");
 
   /* No environment at all is the same as an empty one. */
   g_clear_pointer (&config, lottery_server_config_free);
@@ -679,6 +680,24 @@ test_client_address (Fixture       *fixture,
                          "environment variable CLI_SERVER_ADDRESS: "
                          "server.address: “server” is not host:port");
   }
+
+  /* A list of servers to try in order; each must be host:port. */
+  {
+    const char * const envp[] = {
+      "CLI_SERVER_ADDRESS=127.0.0.1:12345, 127.0.0.1:12346", NULL };
+    const char * const envp_bad[] = {
+      "CLI_SERVER_ADDRESS=127.0.0.1:12345,backup", NULL };
+    g_autoptr(GError) error = NULL;
+    g_autoptr(LotteryClientConfig) config = NULL;
+
+    config = load_client (NULL, NULL, envp, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_cmpstr (config->server_address, ==,
+                     "127.0.0.1:12345, 127.0.0.1:12346");
+    assert_client_error (NULL, envp_bad, NULL,
+                         "environment variable CLI_SERVER_ADDRESS: "
+                         "server.address: “backup” is not host:port");
+  }
 }
 
 static void
@@ -758,6 +777,39 @@ test_option_entries (Fixture       *fixture,
     g_free (values[i]);
 }
 
+/* storage.backend = postgresql needs storage.dsn, and the DSN, which
+ * may hold a password, is logged only as set. */
+static void
+test_storage_backend (Fixture       *fixture,
+                      gconstpointer  data)
+{
+  const char * const no_dsn[] = { "SERVER_STORAGE_BACKEND=postgresql", NULL };
+  const char * const with_dsn[] = {
+    "SERVER_STORAGE_BACKEND=postgresql",
+    "SERVER_STORAGE_DSN=host=/run/pg password=hunter2",
+    "SERVER_LOTTERY_NAME=north", NULL };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LotteryServerConfig) config = NULL;
+  g_autofree char *described = NULL;
+
+  config = load_server (NULL, NULL, no_dsn, NULL, &error);
+  g_assert_null (config);
+  g_assert_error (error, LOTTERY_ERROR, LOTTERY_ERROR_CONFIG);
+  g_assert_nonnull (strstr (error->message, "storage.dsn is not set"));
+  g_clear_error (&error);
+
+  config = load_server (NULL, NULL, with_dsn, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (config->storage_backend, ==,
+                    LOTTERY_SERVER_BACKEND_POSTGRESQL);
+  g_assert_cmpstr (config->lottery_name, ==, "north");
+  described = lottery_server_config_describe (config);
+  g_assert_null (strstr (described, "hunter2"));
+  g_assert_nonnull (strstr (described, "storage_backend: postgresql | "
+                                       "storage_dsn: set | "
+                                       "lottery_name: north"));
+}
+
 static void
 test_describe (Fixture       *fixture,
                gconstpointer  user_data)
@@ -777,7 +829,8 @@ test_describe (Fixture       *fixture,
                    "storage_sync: batch | io_timeout: 10 | idle_timeout: 300 | "
                    "max_connections: 1024 | auth_tokens: none | "
                    "tls_certificate: none | tls_key: none | http_listen: none | "
-                   "storage_adopt: false");
+                   "storage_adopt: false | storage_backend: file | "
+                   "storage_dsn: none | lottery_name: default");
 }
 
 /* JSON nested 100,000 deep once overflowed the stack inside json-glib. */
@@ -1056,6 +1109,7 @@ main (int   argc,
   ADD ("/config/client/batch-max-amount", test_client_batch);
   ADD ("/config/option-entries", test_option_entries);
   ADD ("/config/describe", test_describe);
+  ADD ("/config/storage-backend", test_storage_backend);
   ADD ("/config/option-defaults", test_option_defaults);
 
 #undef ADD

@@ -5,6 +5,9 @@
 
 #include "lottery-error.h"
 #include "lottery-file-store.h"
+#ifdef HAVE_POSTGRESQL
+#include "lottery-pg-store.h"
+#endif
 #include "lottery-store.h"
 
 #include "unit-utils.h"
@@ -1622,6 +1625,27 @@ open_file_store_none (Fixture                *fixture,
                                        func, user_data, error);
 }
 
+#ifdef HAVE_POSTGRESQL
+/* A lottery of its own (named after the fixture's directory) in the
+ * database LOTTERY_TEST_PG_DSN names; tests/integration/test-postgres.py
+ * runs this path against its throwaway cluster. */
+static LotteryStore *
+open_pg_store (Fixture                *fixture,
+               LotteryStoreRecordFunc  func,
+               gpointer                user_data,
+               GError                **error)
+{
+  g_autofree char *name = g_path_get_basename (fixture->dir);
+  g_autoptr(LotteryStore) store =
+    lottery_pg_store_new (g_getenv ("LOTTERY_TEST_PG_DSN"), name, 2);
+
+  if (!lottery_store_recover (store, func, user_data, NULL, error))
+    return NULL;
+
+  return g_steal_pointer (&store);
+}
+#endif
+
 typedef struct
 {
   guint   n_done;
@@ -1723,6 +1747,13 @@ test_store_contract (Fixture       *fixture,
                   "must: a group of batches and a finish stored and synced "
                   "in order, streamed back, drawn, replayed in order after a "
                   "reopen, and refused once closed.");
+#ifdef HAVE_POSTGRESQL
+  if (open_store == open_pg_store && g_getenv ("LOTTERY_TEST_PG_DSN") == NULL)
+    {
+      g_test_skip ("LOTTERY_TEST_PG_DSN is not set (test-postgres.py sets it)");
+      return;
+    }
+#endif
 
   store = open_store (fixture, collect_record, records, &error);
   g_assert_no_error (error);
@@ -1818,6 +1849,10 @@ main (int   argc,
               fixture_setup, test_store_contract, fixture_teardown);
   g_test_add ("/store/contract/file-none", Fixture, open_file_store_none,
               fixture_setup, test_store_contract, fixture_teardown);
+#ifdef HAVE_POSTGRESQL
+  g_test_add ("/store/contract/postgresql", Fixture, open_pg_store,
+              fixture_setup, test_store_contract, fixture_teardown);
+#endif
 
   return g_test_run ();
 }
