@@ -298,6 +298,9 @@ lottery_connection_new (GIOStream         *stream,
   g_signal_connect_object (self->upload, "idle",
                            G_CALLBACK (upload_idle_cb), self,
                            G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->upload, "malformed",
+                           G_CALLBACK (begin_closing), self,
+                           G_CONNECT_SWAPPED);
   g_signal_connect_object (self->upload, "finished",
                            G_CALLBACK (upload_finished_cb), self,
                            G_CONNECT_SWAPPED);

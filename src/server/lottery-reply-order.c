@@ -272,15 +272,18 @@ lottery_reply_order_refuse_batch (LotteryReplyOrder *self,
   lottery_reply_order_send_error (self, error, sequence);
 }
 
-/* Answers every batch of @job, in order: an ACK, or an ERROR. */
-void
+/* Answers the batches of @job, in order: an ACK, or an ERROR. A
+ * malformed frame is the last one answered: the connection closes.
+ *
+ * Returns: whether a frame was malformed */
+gboolean
 lottery_reply_order_answer_batches (LotteryReplyOrder *self,
                                     guint              agency,
                                     LotteryBatchJob   *job)
 {
   guint i;
 
-  g_return_if_fail (LOTTERY_IS_REPLY_ORDER (self));
+  g_return_val_if_fail (LOTTERY_IS_REPLY_ORDER (self), FALSE);
 
   for (i = 0; i < lottery_batch_job_get_n_batches (job); i++)
     {
@@ -294,7 +297,12 @@ lottery_reply_order_answer_batches (LotteryReplyOrder *self,
                                    lottery_metrics_classify_batch (error),
                                    lottery_batch_job_get_arrived (job));
       if (error != NULL)
-        lottery_reply_order_refuse_batch (self, agency, sequence, count, error);
+        {
+          lottery_reply_order_refuse_batch (self, agency, sequence, count,
+                                            error);
+          if (g_error_matches (error, LOTTERY_ERROR, LOTTERY_ERROR_PROTOCOL))
+            return TRUE;
+        }
       else
         {
           lottery_log (G_LOG_LEVEL_INFO, "apuesta_recibida", "success",
@@ -304,4 +312,5 @@ lottery_reply_order_answer_batches (LotteryReplyOrder *self,
                                                              (guint16) count));
         }
     }
+  return FALSE;
 }

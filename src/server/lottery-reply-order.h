@@ -36,7 +36,7 @@ void               lottery_reply_order_refuse_batch   (LotteryReplyOrder   *self
                                                        guint32              sequence,
                                                        guint                count,
                                                        const GError        *error);
-void               lottery_reply_order_answer_batches (LotteryReplyOrder   *self,
+gboolean           lottery_reply_order_answer_batches (LotteryReplyOrder   *self,
                                                        guint                agency,
                                                        LotteryBatchJob     *job);
 

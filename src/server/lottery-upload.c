@@ -30,6 +30,7 @@ enum
 {
   SIGNAL_IDLE,
   SIGNAL_FINISHED,
+  SIGNAL_MALFORMED,
   N_SIGNALS
 };
 
@@ -74,6 +75,17 @@ lottery_upload_class_init (LotteryUploadClass *klass)
   signals[SIGNAL_FINISHED] =
     g_signal_new ("finished", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                   0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_BOOLEAN);
+
+  /**
+   * LotteryUpload::malformed:
+   *
+   * A BATCH frame turned out malformed once its bets were read: it was
+   * answered with an ERROR and used no sequence number; the connection
+   * must close.
+   */
+  signals[SIGNAL_MALFORMED] =
+    g_signal_new ("malformed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 0);
 }
 
 static void
@@ -131,7 +143,8 @@ batch_synced_cb (GObject      *source,
    * refuses more until a restart sorts out what is there. */
   if (!lottery_store_sync_finish (LOTTERY_STORE (source), result, &error))
     lottery_batch_job_fail_stored (job, error);
-  lottery_reply_order_answer_batches (self->answers, self->agency, job);
+  if (lottery_reply_order_answer_batches (self->answers, self->agency, job))
+    g_signal_emit (self, signals[SIGNAL_MALFORMED], 0);
 }
 
 static void

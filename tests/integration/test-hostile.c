@@ -1,0 +1,111 @@
+/* test-hostile.c: the real server against hostile peers on the raw
+ * protocol: malformed frames, STATUS loopers and peers that do not
+ * read, many winners, and queries parked at shutdown. What a peer can
+ * make the server hold is measured in the server's own /proc status. */
+#include "config.h"
+
+#include "test-utils.h"
+
+#include "lottery-error.h"
+
+#include <signal.h>
+#include <string.h>
+
+#define ARGS(...) ((const char * const []) { __VA_ARGS__, NULL })
+
+static const char ROW[] = "Ana,Gomez,30904465,1999-03-17,7574";
+
+/* A BATCH frame of one bet, @sequence. */
+static gsize
+encode_batch (guint8  *out,
+              guint32  sequence)
+{
+  g_autofree LotteryBatchEncoder *encoder = g_new (LotteryBatchEncoder, 1);
+  g_autoptr(GError) error = NULL;
+  LotteryBet bet = { 0, };
+  gsize len;
+
+  g_assert_true (lottery_bet_parse_line (&bet, ROW, strlen (ROW), &error));
+  g_assert_no_error (error);
+  lottery_batch_encoder_init (encoder, 10);
+  g_assert_true (lottery_batch_encoder_add (encoder, &bet));
+  len = lottery_batch_encoder_finish (encoder, sequence);
+  memcpy (out, encoder->frame, len);
+  return len;
+}
+
+/* Connects as @agency and returns the connection after its WELCOME,
+ * whose message lands in @welcome. */
+static GSocketConnection *
+hello (guint16         port,
+       guint32         agency,
+       LotteryMessage *welcome,
+       guint8         *buffer)
+{
+  GSocketConnection *connection = test_raw_connect (port);
+  guint8 frame[LOTTERY_FRAME_MAX];
+
+  test_raw_send (connection, frame, lottery_message_encode_hello (frame,
+                                                                  agency));
+  test_raw_receive (connection, buffer, welcome);
+  g_assert_cmpint (welcome->type, ==, LOTTERY_MESSAGE_WELCOME);
+  return connection;
+}
+
+static void
+test_batch_trailing_bytes (TestFixture   *fixture,
+                           gconstpointer  data)
+{
+  g_autoptr(GSocketConnection) first = NULL;
+  g_autoptr(GSocketConnection) second = NULL;
+  guint8 frame[LOTTERY_FRAME_MAX];
+  guint8 reply[LOTTERY_FRAME_MAX];
+  LotteryMessage message;
+  TestProcess *server;
+  guint32 body_len;
+  gsize len;
+
+  g_test_summary ("A BATCH whose bets end before its frame does is a "
+                  "malformed frame: ERROR, the connection closes, and its "
+                  "sequence number is not used up (the next connection "
+                  "resumes at it and the batch is stored).");
+
+  server = test_server_start (fixture, 1, NULL);
+  first = hello (test_server_get_port (server), 1, &message, reply);
+  g_assert_cmpuint (message.welcome.consumed, ==, 0);
+
+  /* One bet, then three bytes that are no bet. */
+  len = encode_batch (frame, 1);
+  frame[len++] = 'x';
+  frame[len++] = 'y';
+  frame[len++] = 'z';
+  body_len = GUINT32_TO_BE ((guint32) (len - LOTTERY_FRAME_PREFIX));
+  memcpy (frame, &body_len, 4);
+  test_raw_send (first, frame, len);
+  test_raw_expect_error (first, LOTTERY_ERROR_PROTOCOL);
+  test_raw_expect_closed (first);
+
+  /* The agency is free again, and batch 1 is still to come. */
+  test_assert_line (server, "action: close_connection | result: success", 1);
+  second = hello (test_server_get_port (server), 1, &message, reply);
+  g_assert_cmpuint (message.welcome.consumed, ==, 0);
+  g_assert_cmpuint (message.welcome.stored, ==, 0);
+  len = encode_batch (frame, 1);
+  test_raw_send (second, frame, len);
+  test_raw_receive (second, reply, &message);
+  g_assert_cmpint (message.type, ==, LOTTERY_MESSAGE_ACK);
+  g_assert_cmpuint (message.ack.sequence, ==, 1);
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+
+  g_test_add ("/hostile/batch-trailing-bytes", TestFixture, NULL,
+              test_fixture_setup, test_batch_trailing_bytes,
+              test_fixture_teardown);
+
+  return g_test_run ();
+}
