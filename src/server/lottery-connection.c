@@ -462,6 +462,20 @@ lottery_connection_close (LotteryConnection *self)
   close_now (self);
 }
 
+/* The server is stopping. A query parked until the draw stays, so that
+ * the state's lottery_state_cancel_queries () answers it with ERROR
+ * shutting_down before the socket closes; anything else closes now. */
+void
+lottery_connection_shut_down (LotteryConnection *self)
+{
+  g_return_if_fail (LOTTERY_IS_CONNECTION (self));
+
+  if (self->querying)
+    begin_closing (self);
+  else
+    close_now (self);
+}
+
 /* Replies with @error, then closes once the reply is out. */
 static void
 fail_and_close (LotteryConnection *self,

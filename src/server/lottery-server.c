@@ -576,7 +576,7 @@ lottery_server_shutdown (LotteryServer *self)
     g_hash_table_iter_init (&iter, self->agencies);
     while (g_hash_table_iter_next (&iter, &agency, NULL))
       g_ptr_array_add (open, g_object_ref (agency));
-    g_ptr_array_foreach (open, (GFunc) lottery_connection_close, NULL);
+    g_ptr_array_foreach (open, (GFunc) lottery_connection_shut_down, NULL);
   }
   /* Handshakes waiting for a slot give up theirs now. */
   if (self->tls_gate != NULL)

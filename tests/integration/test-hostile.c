@@ -97,6 +97,37 @@ test_batch_trailing_bytes (TestFixture   *fixture,
   g_assert_cmpuint (message.ack.sequence, ==, 1);
 }
 
+static void
+test_parked_query_shutdown (TestFixture   *fixture,
+                            gconstpointer  data)
+{
+  g_autoptr(GSocketConnection) agency = NULL;
+  guint8 frame[LOTTERY_FRAME_MAX];
+  guint8 reply[LOTTERY_FRAME_MAX];
+  LotteryMessage message;
+  TestProcess *server;
+
+  g_test_summary ("A query parked until the draw is answered with ERROR "
+                  "shutting_down when the server stops, then closed.");
+
+  server = test_server_start (fixture, 2, NULL);
+  agency = hello (test_server_get_port (server), 1, &message, reply);
+  test_raw_send (agency, frame, lottery_message_encode_finish (frame, 0));
+  test_raw_receive (agency, reply, &message);
+  g_assert_cmpint (message.type, ==, LOTTERY_MESSAGE_FINISHED);
+  test_raw_send (agency, frame,
+                 lottery_message_encode_empty (frame, LOTTERY_MESSAGE_QUERY));
+  /* Agency 2 never finishes: the query stays parked. */
+  test_assert_line (server, "action: finish | result: success", 1);
+  g_usleep (200 * G_TIME_SPAN_MILLISECOND);
+
+  test_process_send_signal (server, SIGTERM);
+  test_raw_expect_error (agency, LOTTERY_ERROR_SHUTTING_DOWN);
+  test_raw_expect_closed (agency);
+  test_assert_exit (server, 0);
+  test_assert_line (server, "action: join_workers | result: success", 1);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -105,6 +136,10 @@ main (int    argc,
 
   g_test_add ("/hostile/batch-trailing-bytes", TestFixture, NULL,
               test_fixture_setup, test_batch_trailing_bytes,
+              test_fixture_teardown);
+
+  g_test_add ("/hostile/parked-query-shutdown", TestFixture, NULL,
+              test_fixture_setup, test_parked_query_shutdown,
               test_fixture_teardown);
 
   return g_test_run ();
