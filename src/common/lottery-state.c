@@ -311,20 +311,41 @@ lottery_state_get_status (LotteryState *self,
                           gboolean     *draw_done,
                           gint64       *draw_time)
 {
+  guint agencies = lottery_state_get_agencies (self);
+  LotteryAgencyStatus *status = g_new (LotteryAgencyStatus, agencies);
+
+  lottery_state_get_status_range (self, 0, agencies, status, draw_done,
+                                  draw_time);
+  return status;
+}
+
+/* The counts of agencies @first + 1 to @first + @n into @status, and
+ * whether and when the draw took place. Holds the lock for @n copies
+ * only: a long answer takes its counts a frame at a time.
+ *
+ * Returns: how many agencies were copied (fewer past the last one) */
+guint
+lottery_state_get_status_range (LotteryState        *self,
+                                guint                first,
+                                guint                n,
+                                LotteryAgencyStatus *status,
+                                gboolean            *draw_done,
+                                gint64              *draw_time)
+{
   g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lock);
-  LotteryAgencyStatus *status = g_new (LotteryAgencyStatus, self->agencies);
   guint i;
 
-  for (i = 0; i < self->agencies; i++)
+  n = first < self->agencies ? MIN (n, self->agencies - first) : 0;
+  for (i = 0; i < n; i++)
     {
-      status[i].bets = self->records[i].bets;
-      status[i].finished = self->records[i].finished;
-      status[i].connected = self->records[i].connected;
+      status[i].bets = self->records[first + i].bets;
+      status[i].finished = self->records[first + i].finished;
+      status[i].connected = self->records[first + i].connected;
     }
   *draw_done = self->draw_done;
   *draw_time = self->draw_done ? self->draw_time : 0;
 
-  return status;
+  return n;
 }
 
 /* Called with the lock held. */

@@ -28,6 +28,12 @@ guint64       lottery_state_get_agency_bets     (LotteryState        *self,
 LotteryAgencyStatus *lottery_state_get_status   (LotteryState        *self,
                                                  gboolean            *draw_done,
                                                  gint64              *draw_time);
+guint         lottery_state_get_status_range    (LotteryState        *self,
+                                                 guint                first,
+                                                 guint                n,
+                                                 LotteryAgencyStatus *status,
+                                                 gboolean            *draw_done,
+                                                 gint64              *draw_time);
 
 gboolean      lottery_state_claim_agency        (LotteryState        *self,
                                                  guint                agency,

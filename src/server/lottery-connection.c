@@ -26,6 +26,9 @@
 #include <glib/gi18n.h>
 
 #define MAX_SYNCING 16 /* groups written, waiting for the disk */
+/* A connection gets at most 4 STATUS answers a second; one asked for
+ * sooner waits for its turn, and nothing behind it is read meanwhile. */
+#define STATUS_INTERVAL_USEC (G_USEC_PER_SEC / 4)
 
 /* The life of a connection; see docs/design.md. Only ever moves down,
  * except AUTH back to HELLO, and only close_now () and settle () move
@@ -66,6 +69,8 @@ struct _LotteryConnection
   gboolean           querying;   /* the query is parked in the state */
   gboolean           handshaking; /* the gate has the socket */
   gboolean           io_closed;  /* the frame I/O emitted ::closed */
+  guint              status_timer; /* a STATUS waiting for its turn */
+  gint64             status_next;  /* earliest time of the next answer */
 
 
   LotteryDeadlines  *deadlines;  /* (owned) */
@@ -374,8 +379,9 @@ settle (LotteryConnection *self)
     case CONN_AUTH:
     case CONN_UPLOAD:
     case CONN_FINISHED:
-      lottery_frame_io_set_paused (self->io, is_busy (self) ||
-                                             lottery_reply_order_get_waiting (self->answers) >= MAX_SYNCING);
+      lottery_frame_io_set_paused (
+        self->io, is_busy (self) || self->status_timer != 0 ||
+                  lottery_reply_order_get_waiting (self->answers) >= MAX_SYNCING);
       return;
 
     case CONN_CLOSING:
@@ -437,6 +443,7 @@ close_now (LotteryConnection *connection)
 
   self->conn_state = CONN_CLOSED;
   g_cancellable_cancel (self->cancellable);
+  g_clear_handle_id (&self->status_timer, g_source_remove);
   if (self->id != 0)
     lottery_log (G_LOG_LEVEL_INFO, "close_connection", "success",
                  "agency: %u | ip: %s", self->id, self->peer);
@@ -625,6 +632,33 @@ handle_hello (LotteryConnection    *self,
   login_step (self, result, reply, reply_len, error);
 }
 
+/* ---- STATUS ---- */
+
+/* Streams the answer as the peer reads it; the frame I/O hands up no
+ * frame until it is whole, so a connection has one STATUS at a time. */
+static void
+answer_status (LotteryConnection *self)
+{
+  lottery_log (G_LOG_LEVEL_DEBUG, "status", "success", "ip: %s", self->peer);
+  self->status_next = g_get_monotonic_time () + STATUS_INTERVAL_USEC;
+  lottery_frame_io_send_produced (self->io, lottery_status_reply_next,
+                                  lottery_status_reply_start (self->state),
+                                  (GDestroyNotify) lottery_status_reply_free);
+}
+
+/* A STATUS that came too soon after the last one has its turn now. */
+static gboolean
+status_due_cb (gpointer user_data)
+{
+  LotteryConnection *self = user_data;
+
+  self->status_timer = 0;
+  if (self->conn_state < CONN_CLOSED)
+    answer_status (self);
+  settle (self);
+  return G_SOURCE_REMOVE;
+}
+
 static void
 handle_frame (LotteryConnection *self,
               GBytes            *frame)
@@ -651,13 +685,16 @@ handle_frame (LotteryConnection *self,
   /* STATUS too: counts only, for operators and health checks. */
   if (message.type == LOTTERY_MESSAGE_STATUS)
     {
-      g_autoptr(GBytes) status = lottery_status_reply_new (self->state);
-      gsize status_len;
-      const guint8 *data = g_bytes_get_data (status, &status_len);
+      gint64 now = g_get_monotonic_time ();
 
-      lottery_log (G_LOG_LEVEL_DEBUG, "status", "success", "ip: %s",
-                   self->peer);
-      lottery_reply_order_send (self->answers, data, status_len);
+      if (now >= self->status_next)
+        answer_status (self);
+      else
+        self->status_timer =
+          g_timeout_add_full (G_PRIORITY_DEFAULT,
+                              (guint) ((self->status_next - now) / 1000 + 1),
+                              status_due_cb, g_object_ref (self),
+                              g_object_unref);
       return;
     }
 

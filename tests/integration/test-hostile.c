@@ -7,6 +7,7 @@
 #include "test-utils.h"
 
 #include "lottery-error.h"
+#include "lottery-stream.h"
 
 #include <signal.h>
 #include <string.h>
@@ -128,6 +129,125 @@ test_parked_query_shutdown (TestFixture   *fixture,
   test_assert_line (server, "action: join_workers | result: success", 1);
 }
 
+/* kB of @key ("VmHWM", "VmRSS") in /proc/PID/status of @process. */
+static guint64
+process_memory_kb (TestProcess *process,
+                   const char  *key)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%s/status",
+                                           test_process_get_pid (process));
+  g_autofree char *contents = NULL;
+  g_auto(GStrv) lines = NULL;
+  guint i;
+
+  g_assert_true (g_file_get_contents (path, &contents, NULL, NULL));
+  lines = g_strsplit (contents, "\n", -1);
+  for (i = 0; lines[i] != NULL; i++)
+    if (g_str_has_prefix (lines[i], key) && lines[i][strlen (key)] == ':')
+      return g_ascii_strtoull (lines[i] + strlen (key) + 1, NULL, 10);
+  g_assert_not_reached ();
+}
+
+typedef struct
+{
+  guint16  port;
+  gint     stop;     /* (atomic) */
+  gint     answers;  /* (atomic): whole STATUS answers read */
+} Loopers;
+
+/* Asks STATUS and reads the whole answer, again and again. */
+static gpointer
+status_looper (gpointer data)
+{
+  Loopers *loopers = data;
+  g_autoptr(GSocketConnection) connection = test_raw_connect (loopers->port);
+  GInputStream *in = g_io_stream_get_input_stream (G_IO_STREAM (connection));
+  GOutputStream *out = g_io_stream_get_output_stream (G_IO_STREAM (connection));
+  g_autofree guint8 *buffer = g_malloc (LOTTERY_FRAME_MAX);
+  guint8 frame[16];
+  gsize len = lottery_message_encode_empty (frame, LOTTERY_MESSAGE_STATUS);
+
+  while (!g_atomic_int_get (&loopers->stop))
+    {
+      LotteryMessage message;
+
+      if (!g_output_stream_write_all (out, frame, len, NULL, NULL, NULL))
+        break;
+      do
+        if (!lottery_stream_read_message (in, buffer, &message, NULL, NULL) ||
+            message.type != LOTTERY_MESSAGE_STATUS_REPLY)
+          return NULL;
+      while (!(message.status.flags & LOTTERY_STATUS_LAST));
+      g_atomic_int_inc (&loopers->answers);
+    }
+  return NULL;
+}
+
+#define STATUS_AGENCIES   100000
+#define STATUS_SILENT     200
+#define STATUS_LOOPERS    4
+
+static void
+test_status_bounded (TestFixture   *fixture,
+                     gconstpointer  data)
+{
+  g_autofree char *file = test_gen_bets (fixture, "agency-1.csv", 50000, 3,
+                                         -1, FALSE);
+  g_autoptr(GPtrArray) silent = g_ptr_array_new_with_free_func (g_object_unref);
+  GThread *threads[STATUS_LOOPERS];
+  Loopers loopers = { 0, };
+  guint8 frame[16];
+  gsize len = lottery_message_encode_empty (frame, LOTTERY_MESSAGE_STATUS);
+  guint64 base_kb, hwm_kb;
+  TestProcess *server, *client;
+  gint64 started, upload_usec;
+  guint i, j;
+
+  g_test_summary ("STATUS at 100,000 agencies (about 900 KB an answer): "
+                  "200 connections that send 16 STATUS each and never "
+                  "read, and 4 that loop on STATUS, leave the server's "
+                  "memory bounded and an honest upload quick.");
+
+  server = test_server_start (fixture, STATUS_AGENCIES, NULL);
+  base_kb = process_memory_kb (server, "VmRSS");
+  loopers.port = test_server_get_port (server);
+
+  for (i = 0; i < STATUS_SILENT; i++)
+    {
+      GSocketConnection *connection = test_raw_connect (loopers.port);
+
+      for (j = 0; j < 16; j++)
+        test_raw_send (connection, frame, len);
+      g_ptr_array_add (silent, connection);
+    }
+  for (i = 0; i < STATUS_LOOPERS; i++)
+    threads[i] = g_thread_new ("status-looper", status_looper, &loopers);
+
+  started = g_get_monotonic_time ();
+  client = test_client_start (fixture, loopers.port, 1,
+                              ARGS ("--bets-file", file), NULL);
+  /* The draw waits for 99,999 more agencies: the upload ends at FINISH. */
+  test_assert_line (client, "action: finish | result: success", 1);
+  upload_usec = g_get_monotonic_time () - started;
+  test_process_send_signal (client, SIGTERM);
+  test_assert_exit (client, 0);
+
+  g_atomic_int_set (&loopers.stop, 1);
+  for (i = 0; i < STATUS_LOOPERS; i++)
+    g_thread_join (threads[i]);
+  hwm_kb = process_memory_kb (server, "VmHWM");
+  g_test_message ("server RSS at start %" G_GUINT64_FORMAT " kB, peak %"
+                  G_GUINT64_FORMAT " kB; upload of 50,000 bets %.2f s; "
+                  "%d STATUS answers read by the loopers",
+                  base_kb, hwm_kb, upload_usec / 1e6,
+                  g_atomic_int_get (&loopers.answers));
+  /* Each silent connection may hold about its 64 KiB reply cap, a frame
+   * and a write in flight: well under 1 MiB each. */
+  g_assert_cmpuint (hwm_kb, <, base_kb + 48 * 1024);
+  g_assert_cmpint (upload_usec, <, 10 * G_USEC_PER_SEC);
+  g_assert_cmpint (g_atomic_int_get (&loopers.answers), >, 0);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -140,6 +260,10 @@ main (int    argc,
 
   g_test_add ("/hostile/parked-query-shutdown", TestFixture, NULL,
               test_fixture_setup, test_parked_query_shutdown,
+              test_fixture_teardown);
+
+  g_test_add ("/hostile/status-bounded", TestFixture, NULL,
+              test_fixture_setup, test_status_bounded,
               test_fixture_teardown);
 
   return g_test_run ();
