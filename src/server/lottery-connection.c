@@ -18,17 +18,14 @@
 #include "lottery-login.h"
 #include "lottery-metrics.h"
 #include "lottery-protocol.h"
+#include "lottery-queries.h"
 #include "lottery-reply-order.h"
-#include "lottery-status-reply.h"
 #include "lottery-upload.h"
 #include "lottery-stream.h"
 
 #include <glib/gi18n.h>
 
 #define MAX_SYNCING 16 /* groups written, waiting for the disk */
-/* A connection gets at most 4 STATUS answers a second; one asked for
- * sooner waits for its turn, and nothing behind it is read meanwhile. */
-#define STATUS_INTERVAL_USEC (G_USEC_PER_SEC / 4)
 
 /* The life of a connection; see docs/design.md. Only ever moves down,
  * except AUTH back to HELLO, and only close_now () and settle () move
@@ -54,6 +51,7 @@ struct _LotteryConnection
   LotteryFrameIO    *io;         /* (owned) */
   LotteryReplyOrder *answers;    /* (owned): in order, with the disk */
   LotteryUpload     *upload;     /* (owned): batches and FINISH */
+  LotteryQueries    *queries;    /* (owned): STATUS and QUERY */
   GCancellable      *cancellable; /* (owned): cancelled by close_now () */
   LotteryState      *state;      /* (owned) */
   LotteryStore      *storage;    /* (owned) */
@@ -66,11 +64,8 @@ struct _LotteryConnection
   guint              id;         /* agency id once HELLO is accepted */
 
   /* Work in flight: while any is, the connection is not done. */
-  gboolean           querying;   /* the query is parked in the state */
   gboolean           handshaking; /* the gate has the socket */
   gboolean           io_closed;  /* the frame I/O emitted ::closed */
-  guint              status_timer; /* a STATUS waiting for its turn */
-  gint64             status_next;  /* earliest time of the next answer */
 
 
   LotteryDeadlines  *deadlines;  /* (owned) */
@@ -98,6 +93,7 @@ lottery_connection_finalize (GObject *object)
   LotteryConnection *self = LOTTERY_CONNECTION (object);
 
   g_clear_object (&self->upload);
+  g_clear_object (&self->queries);
   g_clear_object (&self->answers);
   g_clear_object (&self->io);
   g_clear_object (&self->stream);
@@ -221,7 +217,7 @@ io_eof_cb (LotteryFrameIO *io,
                  self->id, self->peer, discarded);
   /* A query parked until the draw is withdrawn at once, so that the
    * agency can reconnect. */
-  if (self->querying)
+  if (lottery_queries_is_parked (self->queries))
     {
       close_now (self);
       return;
@@ -247,10 +243,17 @@ answers_released_cb (LotteryConnection *self)
 }
 
 static void
-upload_idle_cb (LotteryConnection *self)
+work_done_cb (LotteryConnection *self)
 {
   lottery_reply_order_release_held (self->answers);
   settle (self);
+}
+
+static void
+query_failed_cb (LotteryConnection *self,
+                 const GError      *error)
+{
+  fail_and_close (self, "consulta_ganadores", error);
 }
 
 static void advance (LotteryConnection *self,
@@ -269,7 +272,7 @@ upload_finished_cb (LotteryConnection *self,
 static gboolean
 is_busy (LotteryConnection *self)
 {
-  return self->querying || lottery_upload_is_busy (self->upload);
+  return lottery_queries_is_parked (self->queries) || lottery_upload_is_busy (self->upload);
 }
 
 /* @stream is what the agency speaks over: @connection itself, or a
@@ -297,11 +300,19 @@ lottery_connection_new (GIOStream         *stream,
   self->io = lottery_frame_io_new (stream, connection);
   self->answers = lottery_reply_order_new (self->io, storage);
   self->upload = lottery_upload_new (state, storage, self->io, self->answers);
+  self->queries = lottery_queries_new (state, self->io, self->answers,
+                                       self->peer);
+  g_signal_connect_object (self->queries, "done",
+                           G_CALLBACK (work_done_cb), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->queries, "failed",
+                           G_CALLBACK (query_failed_cb), self,
+                           G_CONNECT_SWAPPED);
   g_signal_connect_object (self->answers, "released",
                            G_CALLBACK (answers_released_cb), self,
                            G_CONNECT_SWAPPED);
   g_signal_connect_object (self->upload, "idle",
-                           G_CALLBACK (upload_idle_cb), self,
+                           G_CALLBACK (work_done_cb), self,
                            G_CONNECT_SWAPPED);
   g_signal_connect_object (self->upload, "malformed",
                            G_CALLBACK (begin_closing), self,
@@ -380,7 +391,7 @@ settle (LotteryConnection *self)
     case CONN_UPLOAD:
     case CONN_FINISHED:
       lottery_frame_io_set_paused (
-        self->io, is_busy (self) || self->status_timer != 0 ||
+        self->io, is_busy (self) || lottery_queries_is_holding (self->queries) ||
                   lottery_reply_order_get_waiting (self->answers) >= MAX_SYNCING);
       return;
 
@@ -443,7 +454,7 @@ close_now (LotteryConnection *connection)
 
   self->conn_state = CONN_CLOSED;
   g_cancellable_cancel (self->cancellable);
-  g_clear_handle_id (&self->status_timer, g_source_remove);
+  lottery_queries_stop (self->queries);
   if (self->id != 0)
     lottery_log (G_LOG_LEVEL_INFO, "close_connection", "success",
                  "agency: %u | ip: %s", self->id, self->peer);
@@ -477,7 +488,7 @@ lottery_connection_shut_down (LotteryConnection *self)
 {
   g_return_if_fail (LOTTERY_IS_CONNECTION (self));
 
-  if (self->querying)
+  if (lottery_queries_is_parked (self->queries))
     begin_closing (self);
   else
     close_now (self);
@@ -501,48 +512,6 @@ fail_and_close (LotteryConnection *self,
 
   lottery_reply_order_error_in_order (self->answers, error, 0, is_busy (self));
   begin_closing (self);
-}
-
-/* ---- winners ---- */
-
-static void
-query_done_cb (GObject      *source,
-               GAsyncResult *result,
-               gpointer      user_data)
-{
-  g_autoptr(LotteryConnection) self = user_data;
-  g_autoptr(GError) error = NULL;
-  g_auto(GStrv) winners = NULL;
-  guint8 frame[LOTTERY_FRAME_MAX];
-  guint n, sent = 0;
-
-  self->querying = FALSE;
-  winners = lottery_state_query_winners_finish (LOTTERY_STATE (source),
-                                                result, &error);
-  if (winners == NULL)
-    {
-      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        fail_and_close (self, "consulta_ganadores", error);
-      settle (self);
-      return;
-    }
-
-  n = g_strv_length (winners);
-  do
-    {
-      guint encoded;
-      gsize len = lottery_message_encode_winners (
-        frame, (const char * const *) winners + sent, n - sent, &encoded);
-
-      lottery_reply_order_send (self->answers, frame, len);
-      sent += encoded;
-    }
-  while (sent < n);
-
-  lottery_log (G_LOG_LEVEL_INFO, "consulta_ganadores", "success",
-               "agency: %u | cant_ganadores: %u", self->id, n);
-  lottery_reply_order_release_held (self->answers);
-  settle (self);
 }
 
 /* ---- dispatch ---- */
@@ -586,6 +555,7 @@ login_step (LotteryConnection  *self,
     case LOTTERY_LOGIN_WELCOMED:
       self->id = agency;
       lottery_upload_set_agency (self->upload, agency);
+      lottery_queries_set_agency (self->queries, agency);
       advance (self, lottery_login_get_finished (self->login) ? CONN_FINISHED
                                                               : CONN_UPLOAD);
       break;
@@ -632,33 +602,6 @@ handle_hello (LotteryConnection    *self,
   login_step (self, result, reply, reply_len, error);
 }
 
-/* ---- STATUS ---- */
-
-/* Streams the answer as the peer reads it; the frame I/O hands up no
- * frame until it is whole, so a connection has one STATUS at a time. */
-static void
-answer_status (LotteryConnection *self)
-{
-  lottery_log (G_LOG_LEVEL_DEBUG, "status", "success", "ip: %s", self->peer);
-  self->status_next = g_get_monotonic_time () + STATUS_INTERVAL_USEC;
-  lottery_frame_io_send_produced (self->io, lottery_status_reply_next,
-                                  lottery_status_reply_start (self->state),
-                                  (GDestroyNotify) lottery_status_reply_free);
-}
-
-/* A STATUS that came too soon after the last one has its turn now. */
-static gboolean
-status_due_cb (gpointer user_data)
-{
-  LotteryConnection *self = user_data;
-
-  self->status_timer = 0;
-  if (self->conn_state < CONN_CLOSED)
-    answer_status (self);
-  settle (self);
-  return G_SOURCE_REMOVE;
-}
-
 static void
 handle_frame (LotteryConnection *self,
               GBytes            *frame)
@@ -685,16 +628,7 @@ handle_frame (LotteryConnection *self,
   /* STATUS too: counts only, for operators and health checks. */
   if (message.type == LOTTERY_MESSAGE_STATUS)
     {
-      gint64 now = g_get_monotonic_time ();
-
-      if (now >= self->status_next)
-        answer_status (self);
-      else
-        self->status_timer =
-          g_timeout_add_full (G_PRIORITY_DEFAULT,
-                              (guint) ((self->status_next - now) / 1000 + 1),
-                              status_due_cb, g_object_ref (self),
-                              g_object_unref);
+      lottery_queries_status (self->queries);
       return;
     }
 
@@ -732,10 +666,7 @@ handle_frame (LotteryConnection *self,
     case CONN_FINISHED:
       if (message.type == LOTTERY_MESSAGE_QUERY)
         {
-          self->querying = TRUE;
-          lottery_state_query_winners_async (self->state, self->id,
-                                             self->cancellable, query_done_cb,
-                                             g_object_ref (self));
+          lottery_queries_winners (self->queries);
           return;
         }
       if (message.type == LOTTERY_MESSAGE_FINISH)
