@@ -194,27 +194,6 @@ expect_welcome (GSocketConnection *connection,
   g_assert_cmpuint (message.welcome.last_sequence, ==, last_sequence);
 }
 
-static gsize
-encode_batch (guint8     *out,
-              guint32     sequence,
-              const char *row)
-{
-  LotteryBatchEncoder *encoder = g_new (LotteryBatchEncoder, 1);
-  g_autoptr(GError) error = NULL;
-  LotteryBet bet = { 0, };
-  gsize len;
-
-  lottery_bet_parse_line (&bet, row, strlen (row), &error);
-  g_assert_no_error (error);
-  lottery_batch_encoder_init (encoder, 10);
-  g_assert_true (lottery_batch_encoder_add (encoder, &bet));
-  len = lottery_batch_encoder_finish (encoder, sequence);
-  memcpy (out, encoder->frame, len);
-  g_free (encoder);
-
-  return len;
-}
-
 static char *
 bets_path (TestFixture *fixture)
 {
@@ -546,7 +525,7 @@ test_busy (TestFixture   *fixture,
 
   /* The first connection goes on. */
   test_raw_send (holder, frame,
-                 encode_batch (frame, 1, "Ana,Pérez,30904465,2000-01-01,7574"));
+                 test_raw_encode_batch (frame, 1, "Ana,Pérez,30904465,2000-01-01,7574"));
   test_raw_receive (holder, buffer, &message);
   g_assert_cmpint (message.type, ==, LOTTERY_MESSAGE_ACK);
   g_assert_cmpuint (message.ack.sequence, ==, 1);

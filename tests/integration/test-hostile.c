@@ -16,25 +16,6 @@
 
 static const char ROW[] = "Ana,Gomez,30904465,1999-03-17,7574";
 
-/* A BATCH frame of one bet, @sequence. */
-static gsize
-encode_batch (guint8  *out,
-              guint32  sequence)
-{
-  g_autofree LotteryBatchEncoder *encoder = g_new (LotteryBatchEncoder, 1);
-  g_autoptr(GError) error = NULL;
-  LotteryBet bet = { 0, };
-  gsize len;
-
-  g_assert_true (lottery_bet_parse_line (&bet, ROW, strlen (ROW), &error));
-  g_assert_no_error (error);
-  lottery_batch_encoder_init (encoder, 10);
-  g_assert_true (lottery_batch_encoder_add (encoder, &bet));
-  len = lottery_batch_encoder_finish (encoder, sequence);
-  memcpy (out, encoder->frame, len);
-  return len;
-}
-
 /* Connects as @agency and returns the connection after its WELCOME,
  * whose message lands in @welcome. */
 static GSocketConnection *
@@ -76,7 +57,7 @@ test_batch_trailing_bytes (TestFixture   *fixture,
   g_assert_cmpuint (message.welcome.consumed, ==, 0);
 
   /* One bet, then three bytes that are no bet. */
-  len = encode_batch (frame, 1);
+  len = test_raw_encode_batch (frame, 1, ROW);
   frame[len++] = 'x';
   frame[len++] = 'y';
   frame[len++] = 'z';
@@ -91,7 +72,7 @@ test_batch_trailing_bytes (TestFixture   *fixture,
   second = hello (test_server_get_port (server), 1, &message, reply);
   g_assert_cmpuint (message.welcome.consumed, ==, 0);
   g_assert_cmpuint (message.welcome.stored, ==, 0);
-  len = encode_batch (frame, 1);
+  len = test_raw_encode_batch (frame, 1, ROW);
   test_raw_send (second, frame, len);
   test_raw_receive (second, reply, &message);
   g_assert_cmpint (message.type, ==, LOTTERY_MESSAGE_ACK);
