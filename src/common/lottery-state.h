@@ -82,6 +82,10 @@ void          lottery_state_query_winners_async (LotteryState        *self,
 GStrv         lottery_state_query_winners_finish (LotteryState       *self,
                                                   GAsyncResult       *result,
                                                   GError            **error);
+GBytes       *lottery_state_query_winners_finish_packed (LotteryState  *self,
+                                                         GAsyncResult  *result,
+                                                         guint         *n_winners,
+                                                         GError       **error);
 void          lottery_state_cancel_queries      (LotteryState        *self);
 
 G_END_DECLS

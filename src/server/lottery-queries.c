@@ -12,6 +12,9 @@
 #include "lottery-log.h"
 #include "lottery-protocol.h"
 #include "lottery-status-reply.h"
+#include "lottery-bet.h"
+
+#include <string.h>
 
 /* A connection gets at most 4 STATUS answers a second; one asked for
  * sooner waits for its turn, and nothing behind it is read meanwhile. */
@@ -191,6 +194,61 @@ lottery_queries_status (LotteryQueries *self)
                         status_due_cb, g_object_ref (self), g_object_unref);
 }
 
+/* A WINNERS answer made a frame at a time from the state's packed
+ * documents, which every query shares. */
+typedef struct
+{
+  GBytes *packed; /* (owned) */
+  gsize   at;     /* next document */
+  guint   left;   /* documents not yet in a frame */
+} WinnersReply;
+
+static void
+winners_reply_free (gpointer data)
+{
+  WinnersReply *reply = data;
+
+  g_bytes_unref (reply->packed);
+  g_free (reply);
+}
+
+/* More documents than one frame holds (each at least 2 bytes), so that
+ * the encoder flags only the frame that takes the rest as the last. */
+#define WINNERS_CHUNK (LOTTERY_FRAME_BODY_MAX / 2 + 1)
+
+/* A LotteryFrameProducer: the next WINNERS frame of @user_data. */
+static gsize
+winners_reply_next (guint8   *frame,
+                    gboolean *done,
+                    gpointer  user_data)
+{
+  WinnersReply *reply = user_data;
+  guint n = MIN (reply->left, WINNERS_CHUNK);
+  g_autofree char *text = g_malloc ((gsize) n * (LOTTERY_DOCUMENT_MAX + 1));
+  g_autofree const char **docs = g_new (const char *, n);
+  const guint8 *data = g_bytes_get_data (reply->packed, NULL);
+  gsize at = reply->at;
+  guint i, encoded;
+  gsize len;
+
+  for (i = 0; i < n; i++)
+    {
+      char *doc = text + (gsize) i * (LOTTERY_DOCUMENT_MAX + 1);
+
+      memcpy (doc, data + at + 1, data[at]);
+      doc[data[at]] = '\0';
+      docs[i] = doc;
+      at += 1 + data[at];
+    }
+
+  len = lottery_message_encode_winners (frame, docs, reply->left, &encoded);
+  for (i = 0; i < encoded; i++)
+    reply->at += 1 + data[reply->at];
+  reply->left -= encoded;
+  *done = reply->left == 0;
+  return len;
+}
+
 static void
 query_done_cb (GObject      *source,
                GAsyncResult *result,
@@ -198,14 +256,14 @@ query_done_cb (GObject      *source,
 {
   g_autoptr(LotteryQueries) self = user_data;
   g_autoptr(GError) error = NULL;
-  g_auto(GStrv) winners = NULL;
-  guint8 frame[LOTTERY_FRAME_MAX];
-  guint n, sent = 0;
+  WinnersReply *reply;
+  GBytes *packed;
+  guint n = 0;
 
   self->parked = FALSE;
-  winners = lottery_state_query_winners_finish (LOTTERY_STATE (source),
-                                                result, &error);
-  if (winners == NULL)
+  packed = lottery_state_query_winners_finish_packed (LOTTERY_STATE (source),
+                                                      result, &n, &error);
+  if (packed == NULL)
     {
       if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         g_signal_emit (self, signals[SIGNAL_FAILED], 0, error);
@@ -213,18 +271,14 @@ query_done_cb (GObject      *source,
       return;
     }
 
-  n = g_strv_length (winners);
-  do
-    {
-      guint encoded;
-      gsize len = lottery_message_encode_winners (
-        frame, (const char * const *) winners + sent, n - sent, &encoded);
-
-      lottery_reply_order_send (self->answers, frame, len);
-      sent += encoded;
-    }
-  while (sent < n);
-
+  /* After every answer owed before it (the reply order sends now: a
+   * query is handled only once nothing waits for the disk), made as
+   * the peer reads it. */
+  reply = g_new0 (WinnersReply, 1);
+  reply->packed = packed;
+  reply->left = n;
+  lottery_frame_io_send_produced (self->io, winners_reply_next, reply,
+                                  winners_reply_free);
   lottery_log (G_LOG_LEVEL_INFO, "consulta_ganadores", "success",
                "agency: %u | cant_ganadores: %u", self->agency, n);
   g_signal_emit (self, signals[SIGNAL_DONE], 0);

@@ -129,6 +129,20 @@ process_memory_kb (TestProcess *process,
   g_assert_not_reached ();
 }
 
+/* Under AddressSanitizer, freed memory waits in a quarantine of 256 MB
+ * before it is reused: the servers started from here keep it small,
+ * so that what they hold can be measured. */
+static void
+limit_asan_quarantine (void)
+{
+  const char *options = g_getenv ("ASAN_OPTIONS");
+  g_autofree char *limited = g_strconcat (options != NULL ? options : "",
+                                          options != NULL ? ":" : "",
+                                          "quarantine_size_mb=4", NULL);
+
+  g_setenv ("ASAN_OPTIONS", limited, TRUE);
+}
+
 typedef struct
 {
   guint16  port;
@@ -189,6 +203,7 @@ test_status_bounded (TestFixture   *fixture,
                   "read, and 4 that loop on STATUS, leave the server's "
                   "memory bounded and an honest upload quick.");
 
+  limit_asan_quarantine ();
   server = test_server_start (fixture, STATUS_AGENCIES, NULL);
   base_kb = process_memory_kb (server, "VmRSS");
   loopers.port = test_server_get_port (server);
@@ -229,6 +244,52 @@ test_status_bounded (TestFixture   *fixture,
   g_assert_cmpint (g_atomic_int_get (&loopers.answers), >, 0);
 }
 
+#define MANY_WINNERS 1000000
+
+static void
+test_many_winners (TestFixture   *fixture,
+                   gconstpointer  data)
+{
+  g_autofree char *file = test_gen_bets (fixture, "agency-1.csv",
+                                         MANY_WINNERS, 7, MANY_WINNERS,
+                                         FALSE);
+  g_autoptr(GSocketConnection) agency = NULL;
+  guint8 frame[LOTTERY_FRAME_MAX];
+  guint8 reply[LOTTERY_FRAME_MAX];
+  LotteryMessage message;
+  guint64 base_kb, drawn_kb, queried_kb;
+  TestProcess *server, *client;
+  guint i;
+
+  g_test_summary ("An agency with a million winning bets: the server's "
+                  "memory after the draw stays near its size before the "
+                  "upload, and 16 QUERYs that are never read add little.");
+
+  limit_asan_quarantine ();
+  server = test_server_start (fixture, 1, NULL);
+  base_kb = process_memory_kb (server, "VmRSS");
+  client = test_client_run (fixture, test_server_get_port (server), 1,
+                            ARGS ("--bets-file", file, "--quiet"), NULL);
+  test_assert_exit (client, 0);
+  drawn_kb = process_memory_kb (server, "VmRSS");
+
+  agency = hello (test_server_get_port (server), 1, &message, reply);
+  g_assert_true (message.welcome.flags & LOTTERY_WELCOME_FINISHED);
+  for (i = 0; i < 16; i++)
+    test_raw_send (agency, frame,
+                   lottery_message_encode_empty (frame,
+                                                 LOTTERY_MESSAGE_QUERY));
+  test_assert_line (server, "action: consulta_ganadores | result: success", 2);
+  g_usleep (500 * G_TIME_SPAN_MILLISECOND);
+  queried_kb = process_memory_kb (server, "VmRSS");
+  g_test_message ("server RSS: %" G_GUINT64_FORMAT " kB at start, %"
+                  G_GUINT64_FORMAT " kB after the draw of %u winners, %"
+                  G_GUINT64_FORMAT " kB with 16 unread QUERYs", base_kb,
+                  drawn_kb, MANY_WINNERS, queried_kb);
+  g_assert_cmpuint (drawn_kb, <, base_kb + 32 * 1024);
+  g_assert_cmpuint (queried_kb, <, drawn_kb + 8 * 1024);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -245,6 +306,10 @@ main (int    argc,
 
   g_test_add ("/hostile/status-bounded", TestFixture, NULL,
               test_fixture_setup, test_status_bounded,
+              test_fixture_teardown);
+
+  g_test_add ("/hostile/many-winners", TestFixture, NULL,
+              test_fixture_setup, test_many_winners,
               test_fixture_teardown);
 
   return g_test_run ();
