@@ -286,7 +286,11 @@ test_many_winners (TestFixture   *fixture,
                   G_GUINT64_FORMAT " kB after the draw of %u winners, %"
                   G_GUINT64_FORMAT " kB with 16 unread QUERYs", base_kb,
                   drawn_kb, MANY_WINNERS, queried_kb);
+#ifndef __SANITIZE_ADDRESS__
+  /* The sanitizer's allocator keeps the pages the draw's lists freed:
+   * there, only the queries' cost below says what the server holds. */
   g_assert_cmpuint (drawn_kb, <, base_kb + 32 * 1024);
+#endif
   g_assert_cmpuint (queried_kb, <, drawn_kb + 8 * 1024);
 }
 
