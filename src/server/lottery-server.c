@@ -18,6 +18,10 @@
 
 #include <glib/gi18n.h>
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 /* How long shutdown waits for batches being stored (milliseconds each)
  * and for a cancelled draw; the whole stop must take under a second. */
 #define SHUTDOWN_GRACE_USEC (G_USEC_PER_SEC / 2)
@@ -318,6 +322,12 @@ draw_done_cb (GObject      *source,
 
   lottery_log (G_LOG_LEVEL_INFO, "sorteo", "success", NULL);
   lottery_state_complete_draw (self->state, winners);
+#ifdef __GLIBC__
+  /* The state keeps the winners packed; the draw's lists of strings
+   * (about 40 bytes a winner, in the worker's arena) are freed now, and
+   * glibc would otherwise keep their pages for the rest of the run. */
+  malloc_trim (0);
+#endif
 }
 
 /* Every agency has finished and every batch is in bets.csv: read it
