@@ -19,6 +19,12 @@
 /* A connection gets at most 4 STATUS answers a second; one asked for
  * sooner waits for its turn, and nothing behind it is read meanwhile. */
 #define STATUS_INTERVAL_USEC (G_USEC_PER_SEC / 4)
+/* All connections together put at most this many agencies' counts a
+ * second into STATUS answers (20 answers a second at 100,000 agencies),
+ * so that STATUS loopers cost the agencies' uploads little CPU. The
+ * schedule is shared by every connection; main context only. */
+#define STATUS_AGENCIES_PER_SEC 2000000
+static gint64 status_schedule; /* when the server may start the next */
 
 struct _LotteryQueries
 {
@@ -154,23 +160,51 @@ lottery_queries_stop (LotteryQueries *self)
 static void
 answer_status (LotteryQueries *self)
 {
+  gint64 now = g_get_monotonic_time ();
+  gint64 cost = (gint64) lottery_state_get_agencies (self->state) *
+                G_USEC_PER_SEC / STATUS_AGENCIES_PER_SEC;
+
   lottery_log (G_LOG_LEVEL_DEBUG, "status", "success", "ip: %s", self->peer);
-  self->status_next = g_get_monotonic_time () + STATUS_INTERVAL_USEC;
+  self->status_next = now + STATUS_INTERVAL_USEC;
+  status_schedule = MAX (status_schedule, now) + cost;
   lottery_frame_io_send_produced (self->io, lottery_status_reply_next,
                                   lottery_status_reply_start (self->state),
                                   (GDestroyNotify) lottery_status_reply_free);
 }
 
 /* A STATUS that came too soon after the last one has its turn now. */
+static gboolean status_due_cb (gpointer user_data);
+
+/* Answers now if this connection's and the server's turns have come,
+ * or arms the timer for the later of the two. */
+static void
+try_status (LotteryQueries *self)
+{
+  gint64 now = g_get_monotonic_time ();
+  gint64 due = MAX (self->status_next, status_schedule);
+
+  if (now >= due)
+    {
+      answer_status (self);
+      return;
+    }
+  self->status_timer =
+    g_timeout_add_full (G_PRIORITY_DEFAULT, (guint) ((due - now) / 1000 + 1),
+                        status_due_cb, g_object_ref (self), g_object_unref);
+}
+
 static gboolean
 status_due_cb (gpointer user_data)
 {
   LotteryQueries *self = user_data;
 
   self->status_timer = 0;
-  if (!self->stopped)
-    answer_status (self);
-  g_signal_emit (self, signals[SIGNAL_DONE], 0);
+  if (self->stopped)
+    return G_SOURCE_REMOVE;
+  /* Another connection may have taken the server's turn meanwhile. */
+  try_status (self);
+  if (self->status_timer == 0)
+    g_signal_emit (self, signals[SIGNAL_DONE], 0);
   return G_SOURCE_REMOVE;
 }
 
@@ -178,20 +212,10 @@ status_due_cb (gpointer user_data)
 void
 lottery_queries_status (LotteryQueries *self)
 {
-  gint64 now = g_get_monotonic_time ();
-
   g_return_if_fail (LOTTERY_IS_QUERIES (self));
   g_return_if_fail (self->status_timer == 0);
 
-  if (now >= self->status_next)
-    {
-      answer_status (self);
-      return;
-    }
-  self->status_timer =
-    g_timeout_add_full (G_PRIORITY_DEFAULT,
-                        (guint) ((self->status_next - now) / 1000 + 1),
-                        status_due_cb, g_object_ref (self), g_object_unref);
+  try_status (self);
 }
 
 /* A WINNERS answer made a frame at a time from the state's packed

@@ -204,7 +204,10 @@ test_status_bounded (TestFixture   *fixture,
                   "memory bounded and an honest upload quick.");
 
   limit_asan_quarantine ();
-  server = test_server_start (fixture, STATUS_AGENCIES, NULL);
+  /* A backlog for the burst of connections: with the default 5, the
+   * kernel drops SYNs and each connect waits seconds for its retry. */
+  server = test_server_start (fixture, STATUS_AGENCIES,
+                              ARGS ("--listen-backlog", "512"));
   base_kb = process_memory_kb (server, "VmRSS");
   loopers.port = test_server_get_port (server);
 
