@@ -12,9 +12,12 @@
 #include "config.h"
 
 #include "lottery-state.h"
+#include "lottery-bet.h"
 #include "lottery-error.h"
 
 #include <glib/gi18n-lib.h>
+
+#include <string.h>
 
 typedef struct
 {
@@ -25,7 +28,8 @@ typedef struct
                              * file resumes, whatever its batch size */
   gboolean   connected;
   gboolean   finished;
-  GPtrArray *winners;       /* documents, once drawn */
+  GBytes    *winners;       /* documents, once drawn: each a length
+                             * byte and its digits, as in WINNERS */
 } AgencyRecord;
 
 typedef struct
@@ -97,7 +101,7 @@ lottery_state_finalize (GObject *object)
   g_assert (g_queue_is_empty (&self->parked));
 
   for (i = 0; i < self->agencies; i++)
-    g_clear_pointer (&self->records[i].winners, g_ptr_array_unref);
+    g_clear_pointer (&self->records[i].winners, g_bytes_unref);
   g_free (self->records);
   g_clear_error (&self->draw_error);
   g_cond_clear (&self->draw_cond);
@@ -338,20 +342,41 @@ lottery_state_get_status (LotteryState *self,
                           gboolean     *draw_done,
                           gint64       *draw_time)
 {
+  guint agencies = lottery_state_get_agencies (self);
+  LotteryAgencyStatus *status = g_new (LotteryAgencyStatus, agencies);
+
+  lottery_state_get_status_range (self, 0, agencies, status, draw_done,
+                                  draw_time);
+  return status;
+}
+
+/* The counts of agencies @first + 1 to @first + @n into @status, and
+ * whether and when the draw took place. Holds the lock for @n copies
+ * only: a long answer takes its counts a frame at a time.
+ *
+ * Returns: how many agencies were copied (fewer past the last one) */
+guint
+lottery_state_get_status_range (LotteryState        *self,
+                                guint                first,
+                                guint                n,
+                                LotteryAgencyStatus *status,
+                                gboolean            *draw_done,
+                                gint64              *draw_time)
+{
   g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lock);
-  LotteryAgencyStatus *status = g_new (LotteryAgencyStatus, self->agencies);
   guint i;
 
-  for (i = 0; i < self->agencies; i++)
+  n = first < self->agencies ? MIN (n, self->agencies - first) : 0;
+  for (i = 0; i < n; i++)
     {
-      status[i].bets = self->records[i].bets;
-      status[i].finished = self->records[i].finished;
-      status[i].connected = self->records[i].connected;
+      status[i].bets = self->records[first + i].bets;
+      status[i].finished = self->records[first + i].finished;
+      status[i].connected = self->records[first + i].connected;
     }
   *draw_done = self->draw_done;
   *draw_time = self->draw_done ? self->draw_time : 0;
 
-  return status;
+  return n;
 }
 
 /* Called with the lock held. */
@@ -579,16 +604,31 @@ lottery_state_finish_agency (LotteryState *self,
   return TRUE;
 }
 
-static GStrv
-copy_winners (GPtrArray *winners)
+/* The documents of @winners one after the other, each a length byte
+ * and its digits: about 10 bytes a winner instead of a string and a
+ * pointer each, and shared by every query instead of copied. */
+static GBytes *
+pack_winners (GPtrArray *winners)
 {
-  GStrv docs = g_new0 (char *, winners->len + 1);
+  GByteArray *packed = g_byte_array_new ();
   guint i;
 
   for (i = 0; i < winners->len; i++)
-    docs[i] = g_strdup (g_ptr_array_index (winners, i));
+    {
+      const char *doc = g_ptr_array_index (winners, i);
+      guint8 len = (guint8) MIN (strlen (doc), LOTTERY_DOCUMENT_MAX);
 
-  return docs;
+      g_byte_array_append (packed, &len, 1);
+      g_byte_array_append (packed, (const guint8 *) doc, len);
+    }
+
+  return g_byte_array_free_to_bytes (packed);
+}
+
+static GBytes *
+copy_winners (GBytes *winners)
+{
+  return g_bytes_ref (winners);
 }
 
 /* Takes the draw's outcome (@winners: for agency i + 1, a GPtrArray of
@@ -611,7 +651,7 @@ lottery_state_complete_draw (LotteryState *self,
   g_return_if_fail (self->draw_started && !self->draw_done);
 
   for (i = 0; i < self->agencies; i++)
-    self->records[i].winners = g_ptr_array_ref (g_ptr_array_index (winners, i));
+    self->records[i].winners = pack_winners (g_ptr_array_index (winners, i));
   self->draw_done = TRUE;
   self->draw_time = g_get_real_time ();
   parked = self->parked;
@@ -627,7 +667,7 @@ lottery_state_complete_draw (LotteryState *self,
 
       g_task_return_pointer (pq->task,
                              copy_winners (self->records[agency - 1].winners),
-                             (GDestroyNotify) g_strfreev);
+                             (GDestroyNotify) g_bytes_unref);
       parked_query_free (pq);
     }
 
@@ -760,12 +800,12 @@ lottery_state_query_winners_async (LotteryState        *self,
 
   if (record != NULL && self->draw_done)
     {
-      GStrv docs = copy_winners (record->winners);
+      GBytes *docs = copy_winners (record->winners);
 
       g_clear_pointer (&locker, g_mutex_locker_free);
       if (handler != 0)
         g_cancellable_disconnect (cancellable, handler);
-      g_task_return_pointer (task, docs, (GDestroyNotify) g_strfreev);
+      g_task_return_pointer (task, docs, (GDestroyNotify) g_bytes_unref);
       return;
     }
   if (record != NULL && self->draw_error != NULL)
@@ -788,12 +828,52 @@ lottery_state_query_winners_async (LotteryState        *self,
   g_queue_push_tail (&self->parked, pq);
 }
 
+/* Returns: (transfer full): the agency's winning documents, each a
+ * length byte and its digits (as in a WINNERS frame), shared, not
+ * copied; @n_winners: how many */
+GBytes *
+lottery_state_query_winners_finish_packed (LotteryState  *self,
+                                           GAsyncResult  *result,
+                                           guint         *n_winners,
+                                           GError       **error)
+{
+  GBytes *packed;
+  gsize len, at = 0;
+  const guint8 *data;
+
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+
+  packed = g_task_propagate_pointer (G_TASK (result), error);
+  if (packed == NULL)
+    return NULL;
+  data = g_bytes_get_data (packed, &len);
+  for (*n_winners = 0; at < len; (*n_winners)++)
+    at += 1 + data[at];
+  return packed;
+}
+
+/* Returns: (transfer full): the agency's winning documents as strings */
 GStrv
 lottery_state_query_winners_finish (LotteryState  *self,
                                     GAsyncResult  *result,
                                     GError       **error)
 {
-  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  g_autoptr(GBytes) packed = NULL;
+  const guint8 *data;
+  gsize len, at = 0;
+  guint n, i;
+  GStrv docs;
 
-  return g_task_propagate_pointer (G_TASK (result), error);
+  packed = lottery_state_query_winners_finish_packed (self, result, &n,
+                                                      error);
+  if (packed == NULL)
+    return NULL;
+  data = g_bytes_get_data (packed, &len);
+  docs = g_new0 (char *, n + 1);
+  for (i = 0; i < n; i++)
+    {
+      docs[i] = g_strndup ((const char *) data + at + 1, data[at]);
+      at += 1 + data[at];
+    }
+  return docs;
 }

@@ -28,6 +28,12 @@ guint64       lottery_state_get_agency_bets     (LotteryState        *self,
 LotteryAgencyStatus *lottery_state_get_status   (LotteryState        *self,
                                                  gboolean            *draw_done,
                                                  gint64              *draw_time);
+guint         lottery_state_get_status_range    (LotteryState        *self,
+                                                 guint                first,
+                                                 guint                n,
+                                                 LotteryAgencyStatus *status,
+                                                 gboolean            *draw_done,
+                                                 gint64              *draw_time);
 
 gboolean      lottery_state_claim_agency        (LotteryState        *self,
                                                  guint                agency,
@@ -78,6 +84,10 @@ void          lottery_state_query_winners_async (LotteryState        *self,
 GStrv         lottery_state_query_winners_finish (LotteryState       *self,
                                                   GAsyncResult       *result,
                                                   GError            **error);
+GBytes       *lottery_state_query_winners_finish_packed (LotteryState  *self,
+                                                         GAsyncResult  *result,
+                                                         guint         *n_winners,
+                                                         GError       **error);
 void          lottery_state_cancel_queries      (LotteryState        *self);
 
 G_END_DECLS

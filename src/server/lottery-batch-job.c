@@ -171,14 +171,14 @@ format_batch (BatchItem  *item,
 
 /* Does a refused batch still use up its sequence number? A bad batch
  * would be refused again, so the agency moves on past it; a batch the
- * server could not take (storage, order) may be sent again. */
+ * server could not take (storage, order) may be sent again, and a
+ * malformed frame closes the connection without using one. */
 static gboolean
 uses_sequence (const BatchItem *item)
 {
   return item->error == NULL ||
          g_error_matches (item->error, LOTTERY_ERROR,
-                          LOTTERY_ERROR_INVALID_BET) ||
-         g_error_matches (item->error, LOTTERY_ERROR, LOTTERY_ERROR_PROTOCOL);
+                          LOTTERY_ERROR_INVALID_BET);
 }
 
 /* Checks, formats and stores every batch of @job, each all or nothing,
@@ -220,6 +220,10 @@ lottery_batch_job_run (LotteryBatchJob *job)
         {
           format_batch (item, job->agency, rows);
           expected++;
+          /* Nothing behind a malformed frame is stored. */
+          if (g_error_matches (item->error, LOTTERY_ERROR,
+                               LOTTERY_ERROR_PROTOCOL))
+            state_error = g_error_copy (item->error);
         }
 
       if (uses_sequence (item))

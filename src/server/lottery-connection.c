@@ -11,14 +11,16 @@
 #include "config.h"
 
 #include "lottery-connection.h"
-#include "lottery-batch-job.h"
+#include "lottery-deadlines.h"
 #include "lottery-error.h"
 #include "lottery-frame-io.h"
 #include "lottery-log.h"
 #include "lottery-login.h"
 #include "lottery-metrics.h"
 #include "lottery-protocol.h"
-#include "lottery-status-reply.h"
+#include "lottery-queries.h"
+#include "lottery-reply-order.h"
+#include "lottery-upload.h"
 #include "lottery-stream.h"
 
 #include <glib/gi18n.h>
@@ -47,6 +49,9 @@ struct _LotteryConnection
   GIOStream         *stream;     /* (owned): the socket, or TLS over it */
   GSocketConnection *connection; /* (owned) */
   LotteryFrameIO    *io;         /* (owned) */
+  LotteryReplyOrder *answers;    /* (owned): in order, with the disk */
+  LotteryUpload     *upload;     /* (owned): batches and FINISH */
+  LotteryQueries    *queries;    /* (owned): STATUS and QUERY */
   GCancellable      *cancellable; /* (owned): cancelled by close_now () */
   LotteryState      *state;      /* (owned) */
   LotteryStore      *storage;    /* (owned) */
@@ -59,19 +64,11 @@ struct _LotteryConnection
   guint              id;         /* agency id once HELLO is accepted */
 
   /* Work in flight: while any is, the connection is not done. */
-  gboolean           busy;       /* a batch job, FINISH or query runs */
-  gboolean           querying;   /* the query is parked in the state */
-  guint              syncing;    /* answers waiting for the disk */
   gboolean           handshaking; /* the gate has the socket */
   gboolean           io_closed;  /* the frame I/O emitted ::closed */
 
-  guint32            finishing;  /* the FINISH waiting for the disk */
-  GBytes            *held_error; /* (owned) (nullable): an ERROR waiting
-                                  * for a busy worker */
 
-  gint64             io_timeout;   /* usec to finish a started message */
-  gint64             idle_timeout; /* usec of silence allowed */
-  gint64             accepted;     /* when the connection came in */
+  LotteryDeadlines  *deadlines;  /* (owned) */
 };
 
 enum
@@ -95,6 +92,9 @@ lottery_connection_finalize (GObject *object)
 {
   LotteryConnection *self = LOTTERY_CONNECTION (object);
 
+  g_clear_object (&self->upload);
+  g_clear_object (&self->queries);
+  g_clear_object (&self->answers);
   g_clear_object (&self->io);
   g_clear_object (&self->stream);
   g_clear_object (&self->connection);
@@ -104,8 +104,8 @@ lottery_connection_finalize (GObject *object)
   g_clear_object (&self->auth);
   g_clear_object (&self->gate);
   g_clear_pointer (&self->login, lottery_login_free);
+  g_clear_pointer (&self->deadlines, lottery_deadlines_free);
   g_free (self->peer);
-  g_clear_pointer (&self->held_error, g_bytes_unref);
 
   G_OBJECT_CLASS (lottery_connection_parent_class)->finalize (object);
 }
@@ -140,9 +140,7 @@ lottery_connection_init (LotteryConnection *self)
 {
   self->cancellable = g_cancellable_new ();
   self->conn_state = CONN_HELLO;
-  self->io_timeout = 10 * G_USEC_PER_SEC;
-  self->idle_timeout = 300 * G_USEC_PER_SEC;
-  self->accepted = g_get_monotonic_time ();
+  self->deadlines = lottery_deadlines_new ();
 }
 
 static char *
@@ -219,7 +217,7 @@ io_eof_cb (LotteryFrameIO *io,
                  self->id, self->peer, discarded);
   /* A query parked until the draw is withdrawn at once, so that the
    * agency can reconnect. */
-  if (self->querying)
+  if (lottery_queries_is_parked (self->queries))
     {
       close_now (self);
       return;
@@ -236,6 +234,45 @@ io_closed_cb (LotteryFrameIO *io,
 
   self->io_closed = TRUE;
   close_now (self);
+}
+
+static void
+answers_released_cb (LotteryConnection *self)
+{
+  settle (self);
+}
+
+static void
+work_done_cb (LotteryConnection *self)
+{
+  lottery_reply_order_release_held (self->answers);
+  settle (self);
+}
+
+static void
+query_failed_cb (LotteryConnection *self,
+                 const GError      *error)
+{
+  fail_and_close (self, "consulta_ganadores", error);
+}
+
+static void advance (LotteryConnection *self,
+                     ConnState          next);
+
+static void
+upload_finished_cb (LotteryConnection *self,
+                    gboolean           draw_due)
+{
+  advance (self, CONN_FINISHED);
+  if (draw_due)
+    g_signal_emit (self, signals[SIGNAL_DRAW_DUE], 0);
+}
+
+/* A batch job, a FINISH or a query is in flight. */
+static gboolean
+is_busy (LotteryConnection *self)
+{
+  return lottery_queries_is_parked (self->queries) || lottery_upload_is_busy (self->upload);
 }
 
 /* @stream is what the agency speaks over: @connection itself, or a
@@ -261,6 +298,28 @@ lottery_connection_new (GIOStream         *stream,
   self->storage = g_object_ref (storage);
   self->peer = describe_peer (connection);
   self->io = lottery_frame_io_new (stream, connection);
+  self->answers = lottery_reply_order_new (self->io, storage);
+  self->upload = lottery_upload_new (state, storage, self->io, self->answers);
+  self->queries = lottery_queries_new (state, self->io, self->answers,
+                                       self->peer);
+  g_signal_connect_object (self->queries, "done",
+                           G_CALLBACK (work_done_cb), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->queries, "failed",
+                           G_CALLBACK (query_failed_cb), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->answers, "released",
+                           G_CALLBACK (answers_released_cb), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->upload, "idle",
+                           G_CALLBACK (work_done_cb), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->upload, "malformed",
+                           G_CALLBACK (begin_closing), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->upload, "finished",
+                           G_CALLBACK (upload_finished_cb), self,
+                           G_CONNECT_SWAPPED);
   g_signal_connect_object (self->io, "frame", G_CALLBACK (io_frame_cb), self,
                            0);
   g_signal_connect_object (self->io, "bad-frame",
@@ -319,7 +378,8 @@ lottery_connection_get_peer (LotteryConnection *self)
 static void
 settle (LotteryConnection *self)
 {
-  gboolean owed = self->busy || self->syncing > 0;
+  gboolean owed = is_busy (self) ||
+                  lottery_reply_order_get_waiting (self->answers) > 0;
 
   switch (self->conn_state)
     {
@@ -330,8 +390,9 @@ settle (LotteryConnection *self)
     case CONN_AUTH:
     case CONN_UPLOAD:
     case CONN_FINISHED:
-      lottery_frame_io_set_paused (self->io, self->busy ||
-                                             self->syncing >= MAX_SYNCING);
+      lottery_frame_io_set_paused (
+        self->io, is_busy (self) || lottery_queries_is_holding (self->queries) ||
+                  lottery_reply_order_get_waiting (self->answers) >= MAX_SYNCING);
       return;
 
     case CONN_CLOSING:
@@ -393,6 +454,7 @@ close_now (LotteryConnection *connection)
 
   self->conn_state = CONN_CLOSED;
   g_cancellable_cancel (self->cancellable);
+  lottery_queries_stop (self->queries);
   if (self->id != 0)
     lottery_log (G_LOG_LEVEL_INFO, "close_connection", "success",
                  "agency: %u | ip: %s", self->id, self->peer);
@@ -418,117 +480,18 @@ lottery_connection_close (LotteryConnection *self)
   close_now (self);
 }
 
-static void
-send_frame (LotteryConnection *self,
-            const guint8      *frame,
-            gsize              len)
+/* The server is stopping. A query parked until the draw stays, so that
+ * the state's lottery_state_cancel_queries () answers it with ERROR
+ * shutting_down before the socket closes; anything else closes now. */
+void
+lottery_connection_shut_down (LotteryConnection *self)
 {
-  lottery_frame_io_send (self->io, frame, len);
-}
+  g_return_if_fail (LOTTERY_IS_CONNECTION (self));
 
-/* @error as an ERROR frame in @frame (LOTTERY_FRAME_MAX bytes). */
-/* The text travels in C, as log values do: the server's locale is not
- * the agency's. */
-static gsize
-encode_error (guint8       *frame,
-              const GError *error,
-              guint32       sequence)
-{
-  return lottery_message_encode_error (frame, lottery_error_to_wire_code (error),
-                                       sequence,
-                                       lottery_error_get_untranslated (error));
-}
-
-static void
-send_error (LotteryConnection *self,
-            const GError      *error,
-            guint32            sequence)
-{
-  guint8 frame[LOTTERY_FRAME_MAX];
-
-  send_frame (self, frame, encode_error (frame, error, sequence));
-}
-
-typedef struct
-{
-  LotteryConnection *agency; /* (owned) */
-  GBytes            *frame;  /* (owned) */
-} OrderedFrame;
-
-static void
-ordered_frame_cb (GObject      *source,
-                  GAsyncResult *result,
-                  gpointer      user_data)
-{
-  OrderedFrame *ordered = user_data;
-  g_autoptr(LotteryConnection) self = ordered->agency;
-  g_autoptr(GBytes) frame = ordered->frame;
-  gsize len;
-  const guint8 *data = g_bytes_get_data (frame, &len);
-
-  g_free (ordered);
-  self->syncing--;
-  lottery_store_sync_finish (LOTTERY_STORE (source), result, NULL);
-  send_frame (self, data, len);
-  settle (self);
-}
-
-/* Sends @frame after every answer still waiting for the disk: it takes
- * its turn in the same queue. */
-static void
-send_frame_in_order (LotteryConnection *self,
-                     GBytes            *frame)
-{
-  OrderedFrame *ordered;
-  gsize len;
-  const guint8 *data;
-
-  if (self->syncing == 0)
-    {
-      data = g_bytes_get_data (frame, &len);
-      send_frame (self, data, len);
-      return;
-    }
-
-  ordered = g_new (OrderedFrame, 1);
-  ordered->agency = g_object_ref (self);
-  ordered->frame = g_bytes_ref (frame);
-  self->syncing++;
-  lottery_store_sync_async (self->storage, 0, NULL, ordered_frame_cb,
-                              ordered);
-}
-
-/* An ERROR that must not overtake the answers of batches before it: if
- * a batch is still in a worker, it waits until that batch has asked for
- * its sync (release_held_error ()). Only the first is kept: the
- * connection closes after it. */
-static void
-send_error_in_order (LotteryConnection *self,
-                     const GError      *error,
-                     guint32            sequence)
-{
-  guint8 frame[LOTTERY_FRAME_MAX];
-  g_autoptr(GBytes) bytes = NULL;
-
-  bytes = g_bytes_new (frame, encode_error (frame, error, sequence));
-  if (self->busy)
-    {
-      if (self->held_error == NULL)
-        self->held_error = g_steal_pointer (&bytes);
-      return;
-    }
-  send_frame_in_order (self, bytes);
-}
-
-static void
-release_held_error (LotteryConnection *self)
-{
-  g_autoptr(GBytes) frame = NULL;
-
-  if (self->busy || self->held_error == NULL)
-    return;
-  frame = g_steal_pointer (&self->held_error);
-  send_frame_in_order (self, frame);
+  if (lottery_queries_is_parked (self->queries))
+    begin_closing (self);
+  else
+    close_now (self);
 }
 
 /* Replies with @error, then closes once the reply is out. */
@@ -547,169 +510,8 @@ fail_and_close (LotteryConnection *self,
     lottery_log (LOTTERY_LOG_ERROR, action, "fail", "ip: %s | error: %s",
                  self->peer, reason);
 
-  send_error_in_order (self, error, 0);
+  lottery_reply_order_error_in_order (self->answers, error, 0, is_busy (self));
   begin_closing (self);
-}
-
-/* ---- batches ---- */
-
-/* Answers batch @sequence of @count bets with @error. */
-static void
-refuse_batch (LotteryConnection *self,
-              guint32            sequence,
-              guint              count,
-              const GError      *error)
-{
-  g_autofree char *reason = lottery_log_error_value (error);
-
-  lottery_log (LOTTERY_LOG_ERROR, "apuesta_recibida", "fail",
-               "cantidad: %u", count);
-  lottery_log (LOTTERY_LOG_ERROR, "rechazar_lote", "fail",
-               "agency: %u | lote: %u | error: %s", self->id, sequence,
-               reason);
-  send_error (self, error, sequence);
-}
-
-/* Answers every batch of @job, in order. */
-static void
-answer_batches (LotteryConnection *self,
-                LotteryBatchJob   *job)
-{
-  guint i;
-
-  for (i = 0; i < lottery_batch_job_get_n_batches (job); i++)
-    {
-      guint32 sequence;
-      guint count;
-      const GError *error = lottery_batch_job_get_result (job, i, &sequence,
-                                                          &count);
-      guint8 frame[LOTTERY_FRAME_MAX];
-
-      lottery_metrics_count_batch (lottery_metrics_get_default (),
-                                   lottery_metrics_classify_batch (error),
-                                   lottery_batch_job_get_arrived (job));
-      if (error != NULL)
-        refuse_batch (self, sequence, count, error);
-      else
-        {
-          lottery_log (G_LOG_LEVEL_INFO, "apuesta_recibida", "success",
-                       "cantidad: %u", count);
-          send_frame (self, frame,
-                      lottery_message_encode_ack (frame, sequence,
-                                                  (guint16) count));
-        }
-    }
-}
-
-static void
-batch_synced_cb (GObject      *source,
-                 GAsyncResult *result,
-                 gpointer      user_data)
-{
-  g_autoptr(GTask) task = user_data;
-  LotteryConnection *self = LOTTERY_CONNECTION (g_task_get_source_object (task));
-  LotteryBatchJob *job = lottery_batch_job_run_finish (G_ASYNC_RESULT (task));
-  g_autoptr(GError) error = NULL;
-
-  self->syncing--;
-  /* Written but not known to be on disk: not acknowledged. The storage
-   * refuses more until a restart sorts out what is there. */
-  if (!lottery_store_sync_finish (LOTTERY_STORE (source), result, &error))
-    lottery_batch_job_fail_stored (job, error);
-  answer_batches (self, job);
-
-  settle (self);
-}
-
-static void
-batch_done_cb (GObject      *source,
-               GAsyncResult *result,
-               gpointer      user_data)
-{
-  LotteryConnection *self = LOTTERY_CONNECTION (source);
-  LotteryBatchJob *job = lottery_batch_job_run_finish (result);
-
-  self->busy = FALSE;
-  /* Answers keep their order: every group waits its turn, also one
-   * with nothing written. */
-  self->syncing++;
-  lottery_store_sync_async (self->storage, lottery_batch_job_get_ticket (job),
-                              NULL, batch_synced_cb, g_object_ref (result));
-  release_held_error (self);
-  settle (self);
-}
-
-/* Takes @first and the BATCH frames queued right behind it: one thread
- * hop, one write to bets.csv and one reply write per group. */
-static void
-start_batches (LotteryConnection    *self,
-               GBytes               *first,
-               const LotteryMessage *message)
-{
-  LotteryBatchJob *job = lottery_batch_job_new (self->state, self->storage,
-                                                self->id);
-  LotteryMessage next;
-  GBytes *frame;
-
-  lottery_batch_job_add (job, first, message);
-  while (lottery_batch_job_get_n_batches (job) < LOTTERY_BATCH_JOB_MAX &&
-         (frame = lottery_frame_io_peek_frame (self->io)) != NULL)
-    {
-      gsize len;
-      const guint8 *body = g_bytes_get_data (frame, &len);
-
-      if (body[0] != LOTTERY_MESSAGE_BATCH ||
-          !lottery_message_decode (body, len, &next, NULL))
-        break;
-      lottery_batch_job_add (job, frame, &next);
-      g_bytes_unref (lottery_frame_io_pop_frame (self->io));
-    }
-
-  self->busy = TRUE;
-  lottery_batch_job_run_async (job, self, batch_done_cb, NULL);
-}
-
-/* ---- winners ---- */
-
-static void
-query_done_cb (GObject      *source,
-               GAsyncResult *result,
-               gpointer      user_data)
-{
-  g_autoptr(LotteryConnection) self = user_data;
-  g_autoptr(GError) error = NULL;
-  g_auto(GStrv) winners = NULL;
-  guint8 frame[LOTTERY_FRAME_MAX];
-  guint n, sent = 0;
-
-  self->busy = FALSE;
-  self->querying = FALSE;
-  winners = lottery_state_query_winners_finish (LOTTERY_STATE (source),
-                                                result, &error);
-  if (winners == NULL)
-    {
-      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        fail_and_close (self, "consulta_ganadores", error);
-      settle (self);
-      return;
-    }
-
-  n = g_strv_length (winners);
-  do
-    {
-      guint encoded;
-      gsize len = lottery_message_encode_winners (
-        frame, (const char * const *) winners + sent, n - sent, &encoded);
-
-      send_frame (self, frame, len);
-      sent += encoded;
-    }
-  while (sent < n);
-
-  lottery_log (G_LOG_LEVEL_INFO, "consulta_ganadores", "success",
-               "agency: %u | cant_ganadores: %u", self->id, n);
-  release_held_error (self);
-  settle (self);
 }
 
 /* ---- dispatch ---- */
@@ -725,7 +527,7 @@ refuse_hello (LotteryConnection *self,
 
   lottery_log (LOTTERY_LOG_ERROR, "hello", "fail",
                "agency: %u | ip: %s | error: %s", agency, self->peer, reason);
-  send_error (self, error, 0);
+  lottery_reply_order_send_error (self->answers, error, 0);
   begin_closing (self);
 }
 
@@ -760,6 +562,8 @@ login_step (LotteryConnection  *self,
                                  G_CONNECT_SWAPPED);
       }
       self->id = agency;
+      lottery_upload_set_agency (self->upload, agency);
+      lottery_queries_set_agency (self->queries, agency);
       advance (self, lottery_login_get_finished (self->login) ? CONN_FINISHED
                                                               : CONN_UPLOAD);
       break;
@@ -767,7 +571,7 @@ login_step (LotteryConnection  *self,
     case LOTTERY_LOGIN_WAITING:
       return;
     }
-  send_frame (self, reply, reply_len);
+  lottery_reply_order_send (self->answers, reply, reply_len);
 }
 
 /* A takeover waited for the agency's old connection; if this one closed
@@ -820,7 +624,7 @@ handle_hello (LotteryConnection    *self,
     {
       lottery_fail (&error, LOTTERY_ERROR_VERSION,
                     N_("Protocol version %u is not supported; this server "
-                       "speaks version %d"),
+                      "speaks version %d"),
                     message->hello.version, LOTTERY_PROTOCOL_VERSION);
       fail_and_close (self, "hello", error);
       return;
@@ -829,85 +633,6 @@ handle_hello (LotteryConnection    *self,
   result = lottery_login_hello (self->login, message->hello.agency, reply,
                                 &reply_len, &error);
   login_step (self, result, reply, reply_len, error);
-}
-
-static void
-log_finish_failed (LotteryConnection *self,
-                   const GError      *error)
-{
-  g_autofree char *reason = lottery_log_error_value (error);
-
-  lottery_log (LOTTERY_LOG_ERROR, "finish", "fail", "agency: %u | error: %s",
-               self->id, reason);
-}
-
-static void
-finish_synced_cb (GObject      *source,
-                  GAsyncResult *result,
-                  gpointer      user_data)
-{
-  g_autoptr(LotteryConnection) self = user_data;
-  guint32 last_sequence = self->finishing;
-  g_autoptr(GError) error = NULL;
-  guint8 frame[LOTTERY_FRAME_MAX];
-  gboolean draw_due = FALSE;
-  guint64 stored;
-
-  self->busy = FALSE;
-  self->syncing--;
-  if (!lottery_store_sync_finish (LOTTERY_STORE (source), result, &error) ||
-      !lottery_state_finish_agency (self->state, self->id, last_sequence,
-                                    &draw_due, &error))
-    {
-      log_finish_failed (self, error);
-      send_error (self, error, last_sequence);
-    }
-  else
-    {
-      advance (self, CONN_FINISHED);
-      stored = lottery_state_get_agency_bets (self->state, self->id);
-      lottery_log (G_LOG_LEVEL_INFO, "finish", "success",
-                   "agency: %u | cantidad: %" G_GUINT64_FORMAT, self->id,
-                   stored);
-      send_frame (self, frame, lottery_message_encode_finished (frame, stored));
-      if (draw_due)
-        g_signal_emit (self, signals[SIGNAL_DRAW_DUE], 0);
-    }
-
-  release_held_error (self);
-  settle (self);
-}
-
-/* FINISH is journaled, and answered once on disk like a batch, so a
- * restarted server still knows the agency is done. The record is 32
- * bytes into the page cache: written here, on the main thread. */
-static void
-handle_finish (LotteryConnection    *self,
-               const LotteryMessage *message)
-{
-  LotteryStoreRecord record = { LOTTERY_STORE_RECORD_FINISH, 0, 0, 0, 0 };
-  g_autoptr(GError) error = NULL;
-  guint32 last_sequence = message->finish.last_sequence;
-  guint64 ticket;
-
-  record.agency = self->id;
-  record.sequence = last_sequence;
-  if (!lottery_state_check_finish (self->state, self->id, last_sequence,
-                                   &error) ||
-      !lottery_store_append (self->storage, NULL, &record, 1, &ticket,
-                               &error))
-    {
-      log_finish_failed (self, error);
-      send_error_in_order (self, error, last_sequence);
-      return;
-    }
-
-  /* Nothing else of this agency is handled until it is answered. */
-  self->busy = TRUE;
-  self->syncing++;
-  self->finishing = last_sequence;
-  lottery_store_sync_async (self->storage, ticket, NULL, finish_synced_cb,
-                              g_object_ref (self));
 }
 
 static void
@@ -929,20 +654,14 @@ handle_frame (LotteryConnection *self,
   /* PING works at any time, without a HELLO: it is the health check. */
   if (message.type == LOTTERY_MESSAGE_PING)
     {
-      send_frame (self, reply,
+      lottery_reply_order_send (self->answers, reply,
                   lottery_message_encode_empty (reply, LOTTERY_MESSAGE_PONG));
       return;
     }
   /* STATUS too: counts only, for operators and health checks. */
   if (message.type == LOTTERY_MESSAGE_STATUS)
     {
-      g_autoptr(GBytes) status = lottery_status_reply_new (self->state);
-      gsize status_len;
-      const guint8 *data = g_bytes_get_data (status, &status_len);
-
-      lottery_log (G_LOG_LEVEL_DEBUG, "status", "success", "ip: %s",
-                   self->peer);
-      send_frame (self, data, status_len);
+      lottery_queries_status (self->queries);
       return;
     }
 
@@ -967,12 +686,12 @@ handle_frame (LotteryConnection *self,
     case CONN_UPLOAD:
       if (message.type == LOTTERY_MESSAGE_BATCH)
         {
-          start_batches (self, frame, &message);
+          lottery_upload_start_batches (self->upload, frame, &message);
           return;
         }
       if (message.type == LOTTERY_MESSAGE_FINISH)
         {
-          handle_finish (self, &message);
+          lottery_upload_finish (self->upload, &message);
           return;
         }
       break;
@@ -980,17 +699,13 @@ handle_frame (LotteryConnection *self,
     case CONN_FINISHED:
       if (message.type == LOTTERY_MESSAGE_QUERY)
         {
-          self->busy = TRUE;
-          self->querying = TRUE;
-          lottery_state_query_winners_async (self->state, self->id,
-                                             self->cancellable, query_done_cb,
-                                             g_object_ref (self));
+          lottery_queries_winners (self->queries);
           return;
         }
       if (message.type == LOTTERY_MESSAGE_FINISH)
         {
           /* The state names the problem: already finished. */
-          handle_finish (self, &message);
+          lottery_upload_finish (self->upload, &message);
           return;
         }
       if (message.type == LOTTERY_MESSAGE_BATCH)
@@ -1003,7 +718,8 @@ handle_frame (LotteryConnection *self,
                         drawn ? _("The draw has already taken place")
                               : _("Agency %u has already finished"),
                         self->id);
-          refuse_batch (self, message.batch.sequence, message.batch.count,
+          lottery_reply_order_refuse_batch (self->answers, self->id,
+                                            message.batch.sequence, message.batch.count,
                         error);
           return;
         }
@@ -1069,66 +785,53 @@ lottery_connection_set_timeouts (LotteryConnection *self,
 {
   g_return_if_fail (LOTTERY_IS_CONNECTION (self));
 
-  self->io_timeout = (gint64) io_timeout_s * G_USEC_PER_SEC;
-  self->idle_timeout = (gint64) idle_timeout_s * G_USEC_PER_SEC;
+  lottery_deadlines_set (self->deadlines, io_timeout_s, idle_timeout_s);
 }
 
-/* Called about once a second by the server. A client that starts a
- * message must finish it within io_timeout (a slow-loris holds nothing
- * for long), must say something within io_timeout of connecting, and
- * may then stay silent for idle_timeout, except while the server owes
- * it an answer (a batch being stored, a query waiting for the draw). */
+/* What the clocks of the connection are waiting for now. */
+static LotteryWait
+waiting_for (LotteryConnection *self)
+{
+  if (self->conn_state == CONN_CLOSING || self->conn_state == CONN_TLS)
+    return LOTTERY_WAIT_REPLIES_ONLY;
+  if (self->id == 0)
+    return self->conn_state == CONN_AUTH ? LOTTERY_WAIT_AUTH
+                                         : LOTTERY_WAIT_HELLO;
+  return LOTTERY_WAIT_AGENCY;
+}
+
+/* Called about once a second by the server (see LotteryDeadlines). */
 void
 lottery_connection_check_timeouts (LotteryConnection *self,
                                    gint64             now)
 {
   g_autoptr(GError) error = NULL;
-  guint io_s, idle_s;
+  gboolean owed;
 
   g_return_if_fail (LOTTERY_IS_CONNECTION (self));
 
-  io_s = (guint) (self->io_timeout / G_USEC_PER_SEC);
-  idle_s = (guint) (self->idle_timeout / G_USEC_PER_SEC);
   if (self->conn_state >= CONN_CLOSED)
     return;
 
-  /* A peer that does not read its answers would hold the connection
-   * (and its agency) forever, also once it is closing. */
-  if (lottery_frame_io_write_stalled (self->io, now, self->io_timeout))
+  owed = is_busy (self) || lottery_reply_order_get_waiting (self->answers) > 0;
+  switch (lottery_deadlines_check (self->deadlines, self->io, now,
+                                   waiting_for (self), owed, &error))
     {
+    case LOTTERY_LATE_NONE:
+      return;
+
+    case LOTTERY_LATE_UNREAD:
       lottery_log (LOTTERY_LOG_ERROR, "send_reply", "fail",
                    "agency: %u | ip: %s | error: answers not read within %u "
-                   "seconds", self->id, self->peer, io_s);
+                   "seconds", self->id, self->peer,
+                   lottery_deadlines_get_io_seconds (self->deadlines));
       close_now (self);
       return;
+
+    case LOTTERY_LATE_MESSAGE:
+      fail_and_close (self, "receive_message", error);
+      return;
     }
-  /* Before the TLS handshake nothing can be said to the client: the
-   * gate keeps its deadline. */
-  if (self->conn_state == CONN_CLOSING || self->conn_state == CONN_TLS)
-    return;
-
-  if (lottery_frame_io_frame_stalled (self->io, now, self->io_timeout))
-    lottery_fail (&error, LOTTERY_ERROR_TIMEOUT,
-                  N_("A message was not completed within %u seconds"), io_s);
-  /* Until it is an agency (HELLO, and AUTH with tokens), a connection
-   * has io_timeout in all: PINGs do not keep a stranger's slot. */
-  else if (self->id == 0 && self->conn_state == CONN_AUTH &&
-           now - self->accepted > self->io_timeout)
-    lottery_fail (&error, LOTTERY_ERROR_TIMEOUT,
-                  N_("No AUTH came within %u seconds of connecting"), io_s);
-  else if (self->id == 0 && now - self->accepted > self->io_timeout)
-    lottery_fail (&error, LOTTERY_ERROR_TIMEOUT,
-                  N_("No HELLO came within %u seconds of connecting"), io_s);
-  else if (self->busy || self->syncing > 0 ||
-           lottery_frame_io_is_writing (self->io))
-    /* Silence is ours, not the client's. */
-    lottery_frame_io_set_activity (self->io, now);
-  else if (now - lottery_frame_io_get_activity (self->io) > self->idle_timeout)
-    lottery_fail (&error, LOTTERY_ERROR_TIMEOUT,
-                  N_("The connection was idle for %u seconds"), idle_s);
-
-  if (error != NULL)
-    fail_and_close (self, "receive_message", error);
 }
 
 /* Starts reading; over TLS, once the gate has let the client in. */

@@ -28,6 +28,7 @@ void               lottery_connection_check_timeouts (LotteryConnection *self,
                                                       gint64             now);
 void               lottery_connection_start          (LotteryConnection *self);
 void               lottery_connection_close          (LotteryConnection *self);
+void               lottery_connection_shut_down      (LotteryConnection *self);
 const char        *lottery_connection_get_peer       (LotteryConnection *self);
 
 G_END_DECLS

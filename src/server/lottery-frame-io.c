@@ -37,6 +37,9 @@ struct _LotteryFrameIO
   GQueue             queued;     /* GBytes (owned): frame bodies */
   GByteArray        *pending;    /* (owned): replies not yet written */
   GBytes            *writing;    /* (owned) (nullable): being written */
+  LotteryFrameProducer produce;  /* (nullable): an answer still to come */
+  gpointer           produce_data; /* (owned) by produce_destroy */
+  GDestroyNotify     produce_destroy;
 
   gint64             activity;      /* when the last frame arrived */
   gint64             partial_since; /* first byte of an unfinished frame,
@@ -70,6 +73,19 @@ G_DEFINE_FINAL_TYPE (LotteryFrameIO, lottery_frame_io, G_TYPE_OBJECT)
 static void pump (LotteryFrameIO *self);
 
 static void
+stop_producer (LotteryFrameIO *self)
+{
+  gpointer data = self->produce_data;
+  GDestroyNotify destroy = self->produce_destroy;
+
+  self->produce = NULL;
+  self->produce_data = NULL;
+  self->produce_destroy = NULL;
+  if (destroy != NULL)
+    destroy (data);
+}
+
+static void
 lottery_frame_io_finalize (GObject *object)
 {
   LotteryFrameIO *self = LOTTERY_FRAME_IO (object);
@@ -81,6 +97,7 @@ lottery_frame_io_finalize (GObject *object)
   g_queue_clear_full (&self->queued, (GDestroyNotify) g_bytes_unref);
   g_clear_pointer (&self->pending, g_byte_array_unref);
   g_clear_pointer (&self->writing, g_bytes_unref);
+  stop_producer (self);
 
   G_OBJECT_CLASS (lottery_frame_io_parent_class)->finalize (object);
 }
@@ -199,6 +216,7 @@ lottery_frame_io_close (LotteryFrameIO *self)
       self->stopped = TRUE;
       g_cancellable_cancel (self->cancellable);
       g_io_stream_close (G_IO_STREAM (self->connection), NULL, NULL);
+      stop_producer (self);
     }
   /* Also on a later call: the write in flight may have returned since. */
   maybe_announce_closed (self);
@@ -237,6 +255,24 @@ write_done_cb (GObject      *source,
   pump (self);
 }
 
+/* Lets the producer add frames while the replies queued are under
+ * the cap: a long answer is made as fast as the peer reads it. */
+static void
+fill_from_producer (LotteryFrameIO *self)
+{
+  guint8 frame[LOTTERY_FRAME_MAX];
+
+  while (self->produce != NULL && self->pending->len < MAX_PENDING_REPLIES)
+    {
+      gboolean done = FALSE;
+      gsize len = self->produce (frame, &done, self->produce_data);
+
+      g_byte_array_append (self->pending, frame, (guint) len);
+      if (done)
+        stop_producer (self);
+    }
+}
+
 static void
 flush (LotteryFrameIO *self)
 {
@@ -244,6 +280,8 @@ flush (LotteryFrameIO *self)
 
   if (self->writing != NULL || self->closed)
     return;
+
+  fill_from_producer (self);
 
   if (self->pending->len == 0)
     {
@@ -275,6 +313,30 @@ lottery_frame_io_send (LotteryFrameIO *self,
     return;
 
   g_byte_array_append (self->pending, frame, (guint) len);
+  flush (self);
+}
+
+/* Queues an answer of many frames, made by @produce one frame at a
+ * time as the peer reads (never more than the reply cap queued). No
+ * frame is handed up until it is whole, so answers keep their order.
+ * @destroy frees @data once the answer is done or the I/O closes. */
+void
+lottery_frame_io_send_produced (LotteryFrameIO       *self,
+                                LotteryFrameProducer  produce,
+                                gpointer              data,
+                                GDestroyNotify        destroy)
+{
+  g_return_if_fail (LOTTERY_IS_FRAME_IO (self));
+  g_return_if_fail (self->produce == NULL);
+
+  self->produce = produce;
+  self->produce_data = data;
+  self->produce_destroy = destroy;
+  if (self->closed)
+    {
+      stop_producer (self);
+      return;
+    }
   flush (self);
 }
 
@@ -314,7 +376,7 @@ lottery_frame_io_close_after_flush (LotteryFrameIO *self)
 static void
 deliver (LotteryFrameIO *self)
 {
-  while (!self->paused && !self->stopped &&
+  while (!self->paused && !self->stopped && self->produce == NULL &&
          self->pending->len < MAX_PENDING_REPLIES)
     {
       g_autoptr(GBytes) frame = g_queue_pop_head (&self->queued);

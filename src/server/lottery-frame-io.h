@@ -6,6 +6,12 @@
 
 G_BEGIN_DECLS
 
+/* Writes the next frame of an answer into @frame (LOTTERY_FRAME_MAX
+ * bytes) and returns its length; sets @done on the last one. */
+typedef gsize (*LotteryFrameProducer) (guint8   *frame,
+                                       gboolean *done,
+                                       gpointer  user_data);
+
 #define LOTTERY_TYPE_FRAME_IO (lottery_frame_io_get_type ())
 G_DECLARE_FINAL_TYPE (LotteryFrameIO, lottery_frame_io, LOTTERY, FRAME_IO, GObject)
 
@@ -19,6 +25,10 @@ GBytes         *lottery_frame_io_pop_frame        (LotteryFrameIO    *self);
 void            lottery_frame_io_send             (LotteryFrameIO    *self,
                                                    const guint8      *frame,
                                                    gsize              len);
+void            lottery_frame_io_send_produced    (LotteryFrameIO    *self,
+                                                   LotteryFrameProducer produce,
+                                                   gpointer           data,
+                                                   GDestroyNotify     destroy);
 void            lottery_frame_io_reply_in_clear   (LotteryFrameIO    *self);
 void            lottery_frame_io_stop_reading     (LotteryFrameIO    *self);
 void            lottery_frame_io_close_after_flush (LotteryFrameIO   *self);

@@ -18,6 +18,10 @@
 
 #include <glib/gi18n.h>
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 /* How long shutdown waits for batches being stored (milliseconds each)
  * and for a cancelled draw; the whole stop must take under a second. */
 #define SHUTDOWN_GRACE_USEC (G_USEC_PER_SEC / 2)
@@ -319,6 +323,12 @@ draw_done_cb (GObject      *source,
 
   lottery_log (G_LOG_LEVEL_INFO, "sorteo", "success", NULL);
   lottery_state_complete_draw (self->state, winners);
+#ifdef __GLIBC__
+  /* The state keeps the winners packed; the draw's lists of strings
+   * (about 40 bytes a winner, in the worker's arena) are freed now, and
+   * glibc would otherwise keep their pages for the rest of the run. */
+  malloc_trim (0);
+#endif
 }
 
 /* Every agency has finished and every batch is in bets.csv: read it
@@ -578,7 +588,7 @@ lottery_server_shutdown (LotteryServer *self)
     g_hash_table_iter_init (&iter, self->agencies);
     while (g_hash_table_iter_next (&iter, &agency, NULL))
       g_ptr_array_add (open, g_object_ref (agency));
-    g_ptr_array_foreach (open, (GFunc) lottery_connection_close, NULL);
+    g_ptr_array_foreach (open, (GFunc) lottery_connection_shut_down, NULL);
   }
   /* Handshakes waiting for a slot give up theirs now. */
   if (self->tls_gate != NULL)

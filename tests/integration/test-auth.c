@@ -194,27 +194,6 @@ expect_welcome (GSocketConnection *connection,
   g_assert_cmpuint (message.welcome.last_sequence, ==, last_sequence);
 }
 
-static gsize
-encode_batch (guint8     *out,
-              guint32     sequence,
-              const char *row)
-{
-  LotteryBatchEncoder *encoder = g_new (LotteryBatchEncoder, 1);
-  g_autoptr(GError) error = NULL;
-  LotteryBet bet = { 0, };
-  gsize len;
-
-  lottery_bet_parse_line (&bet, row, strlen (row), &error);
-  g_assert_no_error (error);
-  lottery_batch_encoder_init (encoder, 10);
-  g_assert_true (lottery_batch_encoder_add (encoder, &bet));
-  len = lottery_batch_encoder_finish (encoder, sequence);
-  memcpy (out, encoder->frame, len);
-  g_free (encoder);
-
-  return len;
-}
-
 static char *
 bets_path (TestFixture *fixture)
 {
@@ -550,14 +529,14 @@ test_takeover (TestFixture   *fixture,
   stale = test_raw_connect (port);
   raw_authenticate (stale, 1, token1->bytes, NULL, NULL);
   expect_welcome (stale, 0);
-  test_raw_send (stale, frame, encode_batch (frame, 1, lines[0]));
+  test_raw_send (stale, frame, test_raw_encode_batch (frame, 1, lines[0]));
   test_raw_receive (stale, buffer, &message);
   g_assert_cmpint (message.type, ==, LOTTERY_MESSAGE_ACK);
 
   /* The agency again, proving who it is, while batch 2 may still be on
    * its way to the disk: welcomed where it left off, that batch whole
    * or not at all, and counted before the WELCOME if stored. */
-  test_raw_send (stale, frame, encode_batch (frame, 2, lines[1]));
+  test_raw_send (stale, frame, test_raw_encode_batch (frame, 2, lines[1]));
   second = test_raw_connect (port);
   raw_authenticate (second, 1, token1->bytes, NULL, NULL);
   test_raw_receive (second, buffer, &message);

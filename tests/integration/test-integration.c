@@ -1224,27 +1224,6 @@ test_invalid_rows (TestFixture   *fixture,
 
 /* ---- protocol errors ---- */
 
-static gsize
-encode_batch (guint8       *out,
-              guint32       sequence,
-              const char   *row)
-{
-  LotteryBatchEncoder *encoder = g_new (LotteryBatchEncoder, 1);
-  g_autoptr(GError) error = NULL;
-  LotteryBet bet = { 0, };
-  gsize len;
-
-  lottery_bet_parse_line (&bet, row, strlen (row), &error);
-  g_assert_no_error (error);
-  lottery_batch_encoder_init (encoder, 10);
-  g_assert_true (lottery_batch_encoder_add (encoder, &bet));
-  len = lottery_batch_encoder_finish (encoder, sequence);
-  memcpy (out, encoder->frame, len);
-  g_free (encoder);
-
-  return len;
-}
-
 static void
 test_protocol_errors (TestFixture   *fixture,
                       gconstpointer  data)
@@ -1290,7 +1269,7 @@ test_protocol_errors (TestFixture   *fixture,
   {
     g_autoptr(GSocketConnection) c = test_raw_connect (port);
 
-    test_raw_send (c, frame, encode_batch (frame, 1, "Ana,Pérez,1,2000-01-01,1"));
+    test_raw_send (c, frame, test_raw_encode_batch (frame, 1, "Ana,Pérez,1,2000-01-01,1"));
     test_raw_expect_error (c, LOTTERY_ERROR_OUT_OF_ORDER);
     test_raw_expect_closed (c);
   }
@@ -1303,7 +1282,7 @@ test_protocol_errors (TestFixture   *fixture,
   g_assert_cmpuint (message.welcome.last_sequence, ==, 0);
   g_assert_cmpuint (message.welcome.flags, ==, 0);
   test_raw_send (agency1, frame,
-                 encode_batch (frame, 1, "Ana,Pérez,11111111,2000-01-01,7574"));
+                 test_raw_encode_batch (frame, 1, "Ana,Pérez,11111111,2000-01-01,7574"));
   test_raw_receive (agency1, buffer, &message);
   g_assert_cmpint (message.type, ==, LOTTERY_MESSAGE_ACK);
   g_assert_cmpuint (message.ack.sequence, ==, 1);
@@ -1336,7 +1315,7 @@ test_protocol_errors (TestFixture   *fixture,
   g_assert_cmpmem (message.winners.data, message.winners.len, "\x08" "11111111",
                    9);
   test_raw_send (agency1, frame,
-                 encode_batch (frame, 2, "Ana,Pérez,2,2000-01-01,7574"));
+                 test_raw_encode_batch (frame, 2, "Ana,Pérez,2,2000-01-01,7574"));
   test_raw_expect_error (agency1, LOTTERY_ERROR_DRAW_DONE);
   g_io_stream_close (G_IO_STREAM (agency1), NULL, NULL);
 
@@ -1443,7 +1422,7 @@ test_invalid_batch (TestFixture   *fixture,
   g_free (encoder);
   g_assert_cmpuint (test_raw_expect_error (c, LOTTERY_ERROR_INVALID_BET), ==, 1);
 
-  test_raw_send (c, frame, encode_batch (frame, 2, "Ana,Pérez,2,2000-01-01,1"));
+  test_raw_send (c, frame, test_raw_encode_batch (frame, 2, "Ana,Pérez,2,2000-01-01,1"));
   test_raw_receive (c, buffer, &message);
   if (message.type == LOTTERY_MESSAGE_ERROR)
     g_test_message ("batch 2: ERROR %s: %.*s",

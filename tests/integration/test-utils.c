@@ -1096,3 +1096,25 @@ test_raw_expect_error (GSocketConnection *connection,
 
   return message.error.sequence;
 }
+
+/* A BATCH frame into @out (LOTTERY_FRAME_MAX bytes) holding the one bet
+ * of CSV @row, numbered @sequence; returns its length. */
+gsize
+test_raw_encode_batch (guint8     *out,
+                       guint32     sequence,
+                       const char *row)
+{
+  g_autofree LotteryBatchEncoder *encoder = g_new (LotteryBatchEncoder, 1);
+  g_autoptr(GError) error = NULL;
+  LotteryBet bet = { 0, };
+  gsize len;
+
+  lottery_bet_parse_line (&bet, row, strlen (row), &error);
+  g_assert_no_error (error);
+  lottery_batch_encoder_init (encoder, 10);
+  g_assert_true (lottery_batch_encoder_add (encoder, &bet));
+  len = lottery_batch_encoder_finish (encoder, sequence);
+  memcpy (out, encoder->frame, len);
+
+  return len;
+}

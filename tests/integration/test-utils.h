@@ -155,5 +155,8 @@ void         test_raw_receive              (GSocketConnection  *connection,
 void         test_raw_expect_closed        (GSocketConnection  *connection);
 guint32      test_raw_expect_error         (GSocketConnection  *connection,
                                             guint16             code);
+gsize        test_raw_encode_batch         (guint8             *out,
+                                            guint32             sequence,
+                                            const char         *row);
 
 G_END_DECLS

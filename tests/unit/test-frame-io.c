@@ -208,6 +208,102 @@ test_unread_reply (Fixture       *fixture,
   g_assert_cmpuint (fixture->closed, ==, 1);
 }
 
+typedef struct
+{
+  Fixture *fixture;
+  guint    produced;
+  guint    total;
+  guint    frames_when_done; /* frames handed up when the last was made */
+  gboolean freed;
+} Producer;
+
+static gsize
+produce_cb (guint8   *frame,
+            gboolean *done,
+            gpointer  user_data)
+{
+  Producer *producer = user_data;
+  g_autofree char *text = g_strnfill (8000, 'x');
+
+  producer->produced++;
+  *done = producer->produced == producer->total;
+  if (*done)
+    producer->frames_when_done = producer->fixture->frames->len;
+  return lottery_message_encode_error (frame, 1, producer->produced, text);
+}
+
+static void
+producer_free (gpointer user_data)
+{
+  Producer *producer = user_data;
+
+  producer->freed = TRUE;
+}
+
+typedef struct
+{
+  GSocketConnection *client;
+  guint              total;
+  gint               read;  /* (atomic) */
+} Reader;
+
+static gpointer
+read_all (gpointer user_data)
+{
+  Reader *reader = user_data;
+  g_autofree guint8 *frame = g_malloc (LOTTERY_FRAME_MAX);
+  guint i;
+
+  for (i = 0; i < reader->total; i++)
+    {
+      LotteryMessage message;
+
+      server_client_expect (reader->client, LOTTERY_MESSAGE_ERROR, &message,
+                            frame);
+      g_assert_cmpuint (message.error.sequence, ==, i + 1);
+      g_atomic_int_inc (&reader->read);
+    }
+  return NULL;
+}
+
+static void
+test_producer (Fixture       *fixture,
+               gconstpointer  data)
+{
+  Producer producer = { fixture, 0, 4096, 0, FALSE };
+  Reader reader = { fixture->client, 4096, 0 };
+  guint8 frame[LOTTERY_FRAME_MAX];
+  gsize len = lottery_message_encode_empty (frame, LOTTERY_MESSAGE_PING);
+  GThread *thread;
+
+  g_test_summary ("A produced answer (32 MB here) is made only as the peer "
+                  "reads it, never much more than the reply cap ahead; a "
+                  "frame that came meanwhile is handed up only after the "
+                  "answer's last frame; the producer's data is freed.");
+
+  lottery_frame_io_start (fixture->io);
+  lottery_frame_io_send_produced (fixture->io, produce_cb, &producer,
+                                  producer_free);
+  server_client_send (fixture->client, frame, len);
+  server_iterate_for (50);
+  /* The socket buffers hold a few MB at most; 32 MB were asked for. */
+  g_test_message ("made %u of %u frames before the peer read",
+                  producer.produced, producer.total);
+  g_assert_cmpuint (producer.produced, <, 1024);
+  g_assert_cmpuint (fixture->frames->len, ==, 0);
+
+  thread = g_thread_new ("reader", read_all, &reader);
+  while (g_atomic_int_get (&reader.read) < (gint) reader.total)
+    server_iterate_for (5);
+  g_thread_join (thread);
+  server_iterate_for (20);
+
+  g_assert_true (producer.freed);
+  g_assert_cmpuint (producer.produced, ==, producer.total);
+  g_assert_cmpuint (producer.frames_when_done, ==, 0);
+  g_assert_cmpuint (fixture->frames->len, ==, 1);
+}
+
 static void
 test_partial_clock (Fixture       *fixture,
                     gconstpointer  data)
@@ -295,6 +391,7 @@ main (int   argc,
   ADD ("/frame-io/short-reads", test_short_reads);
   ADD ("/frame-io/back-pressure", test_back_pressure);
   ADD ("/frame-io/unread-reply", test_unread_reply);
+  ADD ("/frame-io/producer", test_producer);
   ADD ("/frame-io/partial-clock", test_partial_clock);
   ADD ("/frame-io/eof-then-close-once", test_eof_then_close_once);
   ADD ("/frame-io/bad-prefix", test_bad_prefix);
