@@ -81,8 +81,9 @@ load_single_bet (LotteryClient *self,
   if (flag != NULL)
     {
       if (!lottery_bet_parse_line (bet, flag, strlen (flag), &local_error))
-        return lottery_fail_wrap (error, LOTTERY_ERROR, LOTTERY_ERROR_CONFIG,
-                                  local_error, "--bet: ");
+        return lottery_fail_wrap (error, LOTTERY_CONFIG_ERROR,
+                                  LOTTERY_CONFIG_ERROR_INVALID, local_error,
+                                  "--bet: ");
     }
   else
     {
@@ -103,13 +104,15 @@ load_single_bet (LotteryClient *self,
         return TRUE;
       for (i = 0; i < LOTTERY_BET_N_FIELDS; i++)
         if (values[i] == NULL)
-          return lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                               N_("Single-bet mode needs NOMBRE, APELLIDO, "
-                                  "DOCUMENTO, NACIMIENTO and NUMERO; %s is "
-                                  "not set"), single_bet_env[i]);
+          return lottery_config_fail (error, LOTTERY_CONFIG_ERROR_INVALID,
+                                      N_("Single-bet mode needs NOMBRE, "
+                                         "APELLIDO, DOCUMENTO, NACIMIENTO and "
+                                         "NUMERO; %s is not set"),
+                                      single_bet_env[i]);
       if (!lottery_bet_set_fields (bet, values, lens, &local_error))
-        return lottery_fail_wrap (error, LOTTERY_ERROR, LOTTERY_ERROR_CONFIG,
-                                  local_error, N_("environment: "));
+        return lottery_fail_wrap (error, LOTTERY_CONFIG_ERROR,
+                                  LOTTERY_CONFIG_ERROR_INVALID, local_error,
+                                  N_("environment: "));
     }
 
   bet->agency = self->config->id;
@@ -127,9 +130,9 @@ load_token (LotteryClient *self,
   const LotteryClientConfig *config = self->config;
 
   if (config->auth_token != NULL && config->auth_token_file != NULL)
-    return lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                         N_("auth.token and auth.token_file cannot go "
-                            "together: set only one"));
+    return lottery_config_fail (error, LOTTERY_CONFIG_ERROR_INVALID,
+                                N_("auth.token and auth.token_file cannot go "
+                                   "together: set only one"));
   if (config->auth_token != NULL)
     self->has_token = lottery_auth_token_parse (config->auth_token,
                                                 "auth.token", self->token,
@@ -348,7 +351,8 @@ upload_done_cb (GObject      *source,
       g_autofree char *reason = lottery_log_error_value (error);
       guint64 in_file, held;
 
-      status = g_error_matches (error, LOTTERY_ERROR, LOTTERY_ERROR_CONFIG)
+      status = g_error_matches (error, LOTTERY_CONFIG_ERROR,
+                                LOTTERY_CONFIG_ERROR_INVALID)
         ? LOTTERY_CLIENT_EXIT_USAGE : LOTTERY_CLIENT_EXIT_FAILURE;
       if (lottery_uploader_get_mismatch (uploader, &in_file, &held))
         {

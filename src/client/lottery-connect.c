@@ -53,9 +53,10 @@ lottery_connect_load_ca (const char  *path,
 
   if (!g_tls_backend_supports_tls (g_tls_backend_get_default ()))
     {
-      lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                    N_("tls.ca is set, but TLS needs GIO’s TLS backend, "
-                       "which is not installed (package glib-networking)"));
+      lottery_config_fail (error, LOTTERY_CONFIG_ERROR_INVALID,
+                           N_("tls.ca is set, but TLS needs GIO’s TLS "
+                              "backend, which is not installed (package "
+                              "glib-networking)"));
       return NULL;
     }
 
@@ -63,8 +64,9 @@ lottery_connect_load_ca (const char  *path,
                                         &local_error);
   if (contents == NULL)
     {
-      lottery_fail_wrap (error, LOTTERY_ERROR, LOTTERY_ERROR_CONFIG,
-                         local_error, "tls.ca: ");
+      lottery_fail_wrap (error, LOTTERY_CONFIG_ERROR,
+                         LOTTERY_CONFIG_ERROR_INVALID, local_error,
+                         "tls.ca: ");
       return NULL;
     }
   data = g_bytes_get_data (contents, &len);
@@ -75,8 +77,9 @@ lottery_connect_load_ca (const char  *path,
 
       if (fd >= 0)
         close (fd);
-      lottery_fail_errno (error, LOTTERY_ERROR, LOTTERY_ERROR_CONFIG,
-                          saved_errno, "tls.ca: %s: ", path);
+      lottery_fail_errno (error, LOTTERY_CONFIG_ERROR,
+                          LOTTERY_CONFIG_ERROR_INVALID, saved_errno,
+                          "tls.ca: %s: ", path);
       return NULL;
     }
   fd_path = g_strdup_printf ("/proc/self/fd/%d", fd);
@@ -88,11 +91,12 @@ lottery_connect_load_ca (const char  *path,
     {
       close (fd);
       if (local_error != NULL)
-        lottery_fail_wrap (error, LOTTERY_ERROR, LOTTERY_ERROR_CONFIG,
-                           local_error, "tls.ca: %s: ", path);
+        lottery_fail_wrap (error, LOTTERY_CONFIG_ERROR,
+                           LOTTERY_CONFIG_ERROR_INVALID, local_error,
+                           "tls.ca: %s: ", path);
       else
-        lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                      N_("tls.ca: %s holds no PEM certificate"), path);
+        lottery_config_fail (error, LOTTERY_CONFIG_ERROR_INVALID,
+                             N_("tls.ca: %s holds no PEM certificate"), path);
       return NULL;
     }
   g_list_free_full (certificates, g_object_unref);
@@ -101,8 +105,9 @@ lottery_connect_load_ca (const char  *path,
   if (database == NULL)
     {
       close (fd);
-      lottery_fail_wrap (error, LOTTERY_ERROR, LOTTERY_ERROR_CONFIG,
-                         local_error, "tls.ca: %s: ", path);
+      lottery_fail_wrap (error, LOTTERY_CONFIG_ERROR,
+                         LOTTERY_CONFIG_ERROR_INVALID, local_error,
+                         "tls.ca: %s: ", path);
       return NULL;
     }
   /* The TLS backend reads its anchors again when it checks a peer: the

@@ -343,8 +343,8 @@ next_bet (LotteryUploader *self,
         {
           if (read_error == NULL)
             return 0;
-          if (g_error_matches (read_error, LOTTERY_ERROR,
-                               LOTTERY_ERROR_BETS_FILE))
+          if (g_error_matches (read_error, LOTTERY_BETS_FILE_ERROR,
+                               LOTTERY_BETS_FILE_ERROR_INVALID_ROW))
             {
               /* A line too long: one bad row, already skipped. */
               reject_row (self,
@@ -356,8 +356,8 @@ next_bet (LotteryUploader *self,
           if (g_error_matches (read_error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
             g_propagate_error (error, g_steal_pointer (&read_error));
           else
-            lottery_fail_as (error, LOTTERY_ERROR, LOTTERY_ERROR_BETS_FILE,
-                             read_error);
+            lottery_fail_as (error, LOTTERY_BETS_FILE_ERROR,
+                             LOTTERY_BETS_FILE_ERROR_UNREADABLE, read_error);
           return -1;
         }
 
@@ -556,10 +556,10 @@ open_bets_file (LotteryUploader *self,
   if (self->reader != NULL)
     return TRUE;
   if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_NOT_REGULAR_FILE))
-    return lottery_fail_as (error, LOTTERY_ERROR, LOTTERY_ERROR_CONFIG,
-                            local_error);
-  return lottery_fail_as (error, LOTTERY_ERROR, LOTTERY_ERROR_BETS_FILE,
-                          local_error);
+    return lottery_fail_as (error, LOTTERY_CONFIG_ERROR,
+                            LOTTERY_CONFIG_ERROR_INVALID, local_error);
+  return lottery_fail_as (error, LOTTERY_BETS_FILE_ERROR,
+                          LOTTERY_BETS_FILE_ERROR_UNREADABLE, local_error);
 }
 
 /* From the first bet again, for a new session. */
@@ -575,8 +575,8 @@ open_source (LotteryUploader *self,
     return TRUE;
 
   if (!lottery_csv_reader_rewind (self->reader, &local_error))
-    return lottery_fail_as (error, LOTTERY_ERROR, LOTTERY_ERROR_BETS_FILE,
-                            local_error);
+    return lottery_fail_as (error, LOTTERY_BETS_FILE_ERROR,
+                            LOTTERY_BETS_FILE_ERROR_UNREADABLE, local_error);
   source->reader = self->reader;
 
   return TRUE;

@@ -166,12 +166,12 @@ lottery_auth_token_parse (const char *text,
 
   if (!lottery_auth_parse_hex (start, (gsize) (end - start), token,
                                LOTTERY_AUTH_TOKEN_LEN))
-    return lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                         N_("%s: a token is %d hexadecimal digits (as "
-                            "lottery-server --gen-token prints it); this one "
-                            "has %u characters"),
-                         source, LOTTERY_AUTH_TOKEN_HEX_LEN,
-                         (guint) (end - start));
+    return lottery_config_fail (error, LOTTERY_CONFIG_ERROR_INVALID,
+                                N_("%s: a token is %d hexadecimal digits (as "
+                                   "lottery-server --gen-token prints it); "
+                                   "this one has %u characters"), source,
+                                LOTTERY_AUTH_TOKEN_HEX_LEN,
+                                (guint) (end - start));
 
   return TRUE;
 }
@@ -195,10 +195,10 @@ lottery_auth_token_read_file (const char *path,
   if (memchr (buffer, '\0', len) != NULL)
     {
       lottery_auth_wipe (buffer, sizeof buffer);
-      return lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                           N_("%s: this is not a token file: a token is %d "
-                              "hexadecimal digits"),
-                           path, LOTTERY_AUTH_TOKEN_HEX_LEN);
+      return lottery_config_fail (error, LOTTERY_CONFIG_ERROR_INVALID,
+                                  N_("%s: this is not a token file: a token "
+                                     "is %d hexadecimal digits"), path,
+                                  LOTTERY_AUTH_TOKEN_HEX_LEN);
     }
   buffer[len] = '\0';
   ok = lottery_auth_token_parse (buffer, path, token, error);
@@ -411,9 +411,10 @@ read_agencies (LotteryAuth *self,
       g_autofree char *hex = NULL;
 
       if (!parse_agency_id (members[i], self->agencies, &agency))
-        return lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                             N_("%s: agency “%s” is not one of 1 to %u"),
-                             path, members[i], self->agencies);
+        return lottery_config_fail (error, LOTTERY_CONFIG_ERROR_INVALID,
+                                    N_("%s: agency “%s” is not one of 1 to "
+                                       "%u"), path, members[i],
+                                    self->agencies);
 
       json_reader_read_member (reader, members[i]);
       if (json_reader_is_value (reader) &&
@@ -429,20 +430,22 @@ read_agencies (LotteryAuth *self,
                                    self->keys +
                                    (gsize) (agency - 1) * LOTTERY_AUTH_KEY_LEN,
                                    LOTTERY_AUTH_KEY_LEN))
-        return lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                             N_("%s: agency %u: the key must be “%s” and %d "
-                                "hexadecimal digits, as the second line of "
-                                "lottery-server --gen-token"),
-                             path, agency, LOTTERY_AUTH_KEY_PREFIX,
-                             2 * LOTTERY_AUTH_KEY_LEN);
+        return lottery_config_fail (error, LOTTERY_CONFIG_ERROR_INVALID,
+                                    N_("%s: agency %u: the key must be “%s” "
+                                       "and %d hexadecimal digits, as the "
+                                       "second line of lottery-server "
+                                       "--gen-token"), path, agency,
+                                    LOTTERY_AUTH_KEY_PREFIX,
+                                    2 * LOTTERY_AUTH_KEY_LEN);
 
       /* One token for two agencies would let either act as the other. */
       hex = g_ascii_strdown (value + prefix_len, -1);
       if (g_hash_table_lookup_extended (by_key, hex, NULL, &other))
-        return lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                             N_("%s: agencies %u and %u have the same key; "
-                                "each agency needs a token of its own"),
-                             path, GPOINTER_TO_UINT (other), agency);
+        return lottery_config_fail (error, LOTTERY_CONFIG_ERROR_INVALID,
+                                    N_("%s: agencies %u and %u have the same "
+                                       "key; each agency needs a token of its "
+                                       "own"), path, GPOINTER_TO_UINT (other),
+                                    agency);
       g_hash_table_insert (by_key, g_steal_pointer (&hex),
                            GUINT_TO_POINTER (agency));
       present[agency] = TRUE;
@@ -452,11 +455,11 @@ read_agencies (LotteryAuth *self,
    * it up for good. */
   for (i = 1; i <= self->agencies; i++)
     if (!present[i])
-      return lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                           N_("%s: no key for agency %u; every agency from 1 "
-                              "to %u needs one (lottery-server --gen-token "
-                              "%u makes it)"),
-                           path, i, self->agencies, i);
+      return lottery_config_fail (error, LOTTERY_CONFIG_ERROR_INVALID,
+                                  N_("%s: no key for agency %u; every agency "
+                                     "from 1 to %u needs one (lottery-server "
+                                     "--gen-token %u makes it)"), path, i,
+                                  self->agencies, i);
 
   return TRUE;
 }
@@ -498,8 +501,9 @@ lottery_auth_new_from_file (const char *path,
     }
   if (check.duplicate != NULL)
     {
-      lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                    N_("%s: “%s” is listed twice"), path, check.duplicate);
+      lottery_config_fail (error, LOTTERY_CONFIG_ERROR_INVALID,
+                           N_("%s: “%s” is listed twice"), path,
+                           check.duplicate);
       g_free (check.duplicate);
       return NULL;
     }
@@ -507,16 +511,17 @@ lottery_auth_new_from_file (const char *path,
   reader = json_reader_new (json_parser_get_root (parser));
   if (!json_reader_is_object (reader))
     {
-      lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                    N_("%s: the top level must be a JSON object"), path);
+      lottery_config_fail (error, LOTTERY_CONFIG_ERROR_INVALID,
+                           N_("%s: the top level must be a JSON object"),
+                           path);
       return NULL;
     }
   members = json_reader_list_members (reader);
   for (i = 0; members != NULL && members[i] != NULL; i++)
     if (strcmp (members[i], "agencies") != 0)
       {
-        lottery_fail (error, LOTTERY_ERROR_CONFIG, N_("%s: unknown key %s"),
-                      path, members[i]);
+        lottery_config_fail (error, LOTTERY_CONFIG_ERROR_INVALID,
+                             N_("%s: unknown key %s"), path, members[i]);
         return NULL;
       }
 
@@ -525,12 +530,13 @@ lottery_auth_new_from_file (const char *path,
   self->keys = g_malloc0 ((gsize) agencies * LOTTERY_AUTH_KEY_LEN);
 
   if (!json_reader_read_member (reader, "agencies"))
-    ok = lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                       N_("%s: no “agencies” object; the file is "
-                          "{\"agencies\": {\"1\": \"sha256:…\", …}}"), path);
+    ok = lottery_config_fail (error, LOTTERY_CONFIG_ERROR_INVALID,
+                              N_("%s: no “agencies” object; the file is "
+                                 "{\"agencies\": {\"1\": \"sha256:…\", …}}"),
+                              path);
   else if (!json_reader_is_object (reader))
-    ok = lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                       N_("%s: agencies must be an object"), path);
+    ok = lottery_config_fail (error, LOTTERY_CONFIG_ERROR_INVALID,
+                              N_("%s: agencies must be an object"), path);
   else
     ok = read_agencies (self, reader, path, error);
   json_reader_end_member (reader);

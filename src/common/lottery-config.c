@@ -49,15 +49,15 @@ check_one_address (const char *value,
 
   /* A port is required: agencies and the server must agree on it. */
   if (colon == NULL || colon[1] == '\0' || colon == value)
-    return lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                         N_("“%s” is not host:port"), value);
+    return lottery_config_fail (error, LOTTERY_CONFIG_ERROR_INVALID,
+                                N_("“%s” is not host:port"), value);
 
   address = g_network_address_parse (value, 0, &local_error);
   if (address == NULL ||
       g_network_address_get_port (G_NETWORK_ADDRESS (address)) == 0)
-    return lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                         N_("“%s” is not host:port with a port from 1 to "
-                            "65535"), value);
+    return lottery_config_fail (error, LOTTERY_CONFIG_ERROR_INVALID,
+                                N_("“%s” is not host:port with a port from 1 "
+                                   "to 65535"), value);
 
   return TRUE;
 }
@@ -71,10 +71,10 @@ set_uint (const LotterySetting *setting,
           GError              **error)
 {
   if (value < setting->min || value > setting->max)
-    return lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                         N_("%s: %s must be an integer from %u to %u, not %s"),
-                         source, setting->key, setting->min, setting->max,
-                         shown);
+    return lottery_config_fail (error, LOTTERY_CONFIG_ERROR_INVALID,
+                                N_("%s: %s must be an integer from %u to %u, "
+                                   "not %s"), source, setting->key,
+                                setting->min, setting->max, shown);
 
   *FIELD (config, setting, guint) = (guint) value;
   return TRUE;
@@ -93,9 +93,9 @@ lottery_config_set_from_string (const LotterySetting *setting,
   /* Flags arrive as raw bytes (G_OPTION_ARG_FILENAME), so that this
    * message, not GOption's, names the flag. */
   if (!g_utf8_validate (value, -1, NULL))
-    return lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                         N_("%s: %s is not valid UTF-8"), source,
-                         setting->key);
+    return lottery_config_fail (error, LOTTERY_CONFIG_ERROR_INVALID,
+                                N_("%s: %s is not valid UTF-8"), source,
+                                setting->key);
 
   switch (setting->type)
     {
@@ -105,11 +105,11 @@ lottery_config_set_from_string (const LotterySetting *setting,
         g_autofree char *quoted = g_strdup_printf ("“%s”", value);
 
         if (!g_ascii_string_to_unsigned (value, 10, 0, G_MAXINT64, &v, NULL))
-          return lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                               N_("%s: %s must be an integer from %u to %u, "
-                                  "not %s"),
-                               source, setting->key, setting->min,
-                               setting->max, quoted);
+          return lottery_config_fail (error, LOTTERY_CONFIG_ERROR_INVALID,
+                                      N_("%s: %s must be an integer from %u "
+                                         "to %u, not %s"), source,
+                                      setting->key, setting->min, setting->max,
+                                      quoted);
         return set_uint (setting, config, (gint64) v, quoted, source, error);
       }
 
@@ -127,24 +127,24 @@ lottery_config_set_from_string (const LotterySetting *setting,
           g_autofree char *joined =
             g_strjoinv (", ", (char **) setting->choices);
 
-          return lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                               N_("%s: %s must be one of %s, not “%s”"),
-                               source, setting->key, joined, value);
+          return lottery_config_fail (error, LOTTERY_CONFIG_ERROR_INVALID,
+                                      N_("%s: %s must be one of %s, not “%s”"),
+                                      source, setting->key, joined, value);
         }
       }
 
     case LOTTERY_SETTING_ADDRESS:
       if (!check_address (value, &local_error))
-        return lottery_fail_wrap (error, LOTTERY_ERROR, LOTTERY_ERROR_CONFIG,
-                                  local_error, "%s: %s: ", source,
-                                  setting->key);
+        return lottery_fail_wrap (error, LOTTERY_CONFIG_ERROR,
+                                  LOTTERY_CONFIG_ERROR_INVALID, local_error,
+                                  "%s: %s: ", source, setting->key);
       G_GNUC_FALLTHROUGH;
     case LOTTERY_SETTING_STRING:
     case LOTTERY_SETTING_SECRET:
       if (*value == '\0')
-        return lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                             N_("%s: %s must not be empty"),
-                             source, setting->key);
+        return lottery_config_fail (error, LOTTERY_CONFIG_ERROR_INVALID,
+                                    N_("%s: %s must not be empty"),
+                                    source, setting->key);
       if (setting->type == LOTTERY_SETTING_SECRET &&
           *FIELD (config, setting, char *) != NULL)
         explicit_bzero (*FIELD (config, setting, char *),
@@ -156,10 +156,10 @@ lottery_config_set_from_string (const LotterySetting *setting,
     case LOTTERY_SETTING_LOG_LEVEL:
       if (!lottery_log_level_parse (value, FIELD (config, setting,
                                                   GLogLevelFlags)))
-        return lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                             N_("%s: %s must be DEBUG, INFO, WARNING or ERROR, "
-                                "not “%s”"),
-                             source, setting->key, value);
+        return lottery_config_fail (error, LOTTERY_CONFIG_ERROR_INVALID,
+                                    N_("%s: %s must be DEBUG, INFO, WARNING "
+                                       "or ERROR, not “%s”"), source,
+                                    setting->key, value);
       return TRUE;
 
     default:
@@ -212,9 +212,10 @@ apply_json_value (const LotterySetting *setting,
       g_autofree char *shown = NULL;
 
       if (type != G_TYPE_INT64)
-        return lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                             N_("%s: %s must be an integer from %u to %u"),
-                             source, setting->key, setting->min, setting->max);
+        return lottery_config_fail (error, LOTTERY_CONFIG_ERROR_INVALID,
+                                    N_("%s: %s must be an integer from %u to "
+                                       "%u"), source, setting->key,
+                                    setting->min, setting->max);
       shown = g_strdup_printf ("%" G_GINT64_FORMAT, json_node_get_int (node));
       return set_uint (setting, config, json_node_get_int (node), shown,
                        source, error);
@@ -226,8 +227,9 @@ apply_json_value (const LotterySetting *setting,
                                            json_node_get_boolean (node)
                                              ? "true" : "false", source, error);
   if (type != G_TYPE_STRING)
-    return lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                         N_("%s: %s must be a string"), source, setting->key);
+    return lottery_config_fail (error, LOTTERY_CONFIG_ERROR_INVALID,
+                                N_("%s: %s must be a string"), source,
+                                setting->key);
 
   return lottery_config_set_from_string (setting, config,
                                          json_node_get_string (node), source,
@@ -258,19 +260,19 @@ walk_object (const LotterySetting *settings,
 
       /* "server.port" at the top is not the key server.port. */
       if (strchr (members[i], '.') != NULL)
-        ok = lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                           N_("%s: unknown key %s"), path, key);
+        ok = lottery_config_fail (error, LOTTERY_CONFIG_ERROR_INVALID,
+                                  N_("%s: unknown key %s"), path, key);
       else if (json_reader_is_object (reader))
         ok = walk_object (settings, n_settings, config, reader, key, path,
                           error);
       else if ((setting = find_setting (settings, n_settings, key)) != NULL)
         ok = apply_json_value (setting, config, reader, path, error);
       else if (is_section (settings, n_settings, key))
-        ok = lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                           N_("%s: %s must be an object"), path, key);
+        ok = lottery_config_fail (error, LOTTERY_CONFIG_ERROR_INVALID,
+                                  N_("%s: %s must be an object"), path, key);
       else
-        ok = lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                           N_("%s: unknown key %s"), path, key);
+        ok = lottery_config_fail (error, LOTTERY_CONFIG_ERROR_INVALID,
+                                  N_("%s: unknown key %s"), path, key);
 
       json_reader_end_member (reader);
       if (!ok)
@@ -295,8 +297,9 @@ lottery_config_load_file (const LotterySetting *settings,
 
   reader = json_reader_new (json_parser_get_root (parser));
   if (!json_reader_is_object (reader))
-    return lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                         N_("%s: the top level must be a JSON object"), path);
+    return lottery_config_fail (error, LOTTERY_CONFIG_ERROR_INVALID,
+                                N_("%s: the top level must be a JSON object"),
+                                path);
 
   return walk_object (settings, n_settings, config, reader, NULL, path, error);
 }
@@ -324,8 +327,8 @@ lottery_config_load (const LotterySetting *settings,
   if (path != NULL)
     {
       if (!g_file_test (path, G_FILE_TEST_EXISTS))
-        return lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                             N_("%s: config file not found"), path);
+        return lottery_config_fail (error, LOTTERY_CONFIG_ERROR_INVALID,
+                                    N_("%s: config file not found"), path);
       if (!lottery_config_load_file (settings, n_settings, config, path,
                                      error))
         return FALSE;

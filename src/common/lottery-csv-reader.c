@@ -89,8 +89,9 @@ lottery_csv_reader_new_for_regular_file (const char *path,
     {
       saved_errno = errno;
       /* Ours, not GIO's: the log keeps the path and the C errno text. */
-      lottery_fail_errno (error, LOTTERY_ERROR, LOTTERY_ERROR_BETS_FILE,
-                          saved_errno, N_("Cannot open %s: "), path);
+      lottery_fail_errno (error, LOTTERY_BETS_FILE_ERROR,
+                          LOTTERY_BETS_FILE_ERROR_UNREADABLE, saved_errno,
+                          N_("Cannot open %s: "), path);
       return NULL;
     }
   if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode) ||
@@ -199,7 +200,8 @@ fill (LotteryCsvReader *reader,
 
 /* Hands out the next line without its LF or CRLF; the pointer is valid
  * until the next call. Returns FALSE at the end (with @error unset) or
- * on an error. A line longer than a block is LOTTERY_ERROR_BETS_FILE:
+ * on an error. A line longer than a block is
+ * LOTTERY_BETS_FILE_ERROR_INVALID_ROW:
  * it is dropped as it is read (memory stays constant) and counted, so
  * the caller may report it and go on with the next line. Other errors
  * are read errors. */
@@ -241,10 +243,10 @@ lottery_csv_reader_next_line (LotteryCsvReader *reader,
       if (reader->skipping)
         {
           reader->skipping = FALSE;
-          return lottery_fail (error, LOTTERY_ERROR_BETS_FILE,
-                               N_("%s:%" PRIu64 ": line longer than %d bytes"),
-                               reader->name, reader->line_number,
-                               BLOCK_SIZE - 1);
+          return lottery_bets_file_fail (
+            error, LOTTERY_BETS_FILE_ERROR_INVALID_ROW,
+            N_("%s:%" PRIu64 ": line longer than %d bytes"), reader->name,
+            reader->line_number, BLOCK_SIZE - 1);
         }
 
       if (n > 0 && begin[n - 1] == '\r')

@@ -55,6 +55,22 @@ G_DEFINE_EXTENDED_ERROR (LotteryError, lottery_error)
 
 G_DEFINE_EXTENDED_ERROR (LotteryStoreError, lottery_store_error)
 
+/* So do the local domains, which are never sent. */
+typedef LotteryErrorPrivate LotteryConfigErrorPrivate;
+typedef LotteryErrorPrivate LotteryBetsFileErrorPrivate;
+
+#define lottery_config_error_private_init lottery_error_private_init
+#define lottery_config_error_private_copy lottery_error_private_copy
+#define lottery_config_error_private_clear lottery_error_private_clear
+
+G_DEFINE_EXTENDED_ERROR (LotteryConfigError, lottery_config_error)
+
+#define lottery_bets_file_error_private_init lottery_error_private_init
+#define lottery_bets_file_error_private_copy lottery_error_private_copy
+#define lottery_bets_file_error_private_clear lottery_error_private_clear
+
+G_DEFINE_EXTENDED_ERROR (LotteryBetsFileError, lottery_bets_file_error)
+
 /* The private data of an error of one of our domains, or NULL. */
 static LotteryErrorPrivate *
 get_private (const GError *error)
@@ -63,6 +79,10 @@ get_private (const GError *error)
     return lottery_error_get_private (error);
   if (error->domain == LOTTERY_STORE_ERROR)
     return lottery_store_error_get_private (error);
+  if (error->domain == LOTTERY_CONFIG_ERROR)
+    return lottery_config_error_get_private (error);
+  if (error->domain == LOTTERY_BETS_FILE_ERROR)
+    return lottery_bets_file_error_get_private (error);
 
   return NULL;
 }
@@ -174,6 +194,40 @@ lottery_fail (GError     **error,
 
   va_start (args, format);
   lottery_fail_valist (error, LOTTERY_ERROR, (int) code, format, args);
+  va_end (args);
+
+  return FALSE;
+}
+
+/* `return lottery_config_fail (error, LOTTERY_CONFIG_ERROR_INVALID,
+ * N_("…"), …);` */
+gboolean
+lottery_config_fail (GError            **error,
+                     LotteryConfigError  code,
+                     const char         *format,
+                     ...)
+{
+  va_list args;
+
+  va_start (args, format);
+  lottery_fail_valist (error, LOTTERY_CONFIG_ERROR, (int) code, format, args);
+  va_end (args);
+
+  return FALSE;
+}
+
+/* lottery_fail () for LOTTERY_BETS_FILE_ERROR. */
+gboolean
+lottery_bets_file_fail (GError              **error,
+                        LotteryBetsFileError  code,
+                        const char           *format,
+                        ...)
+{
+  va_list args;
+
+  va_start (args, format);
+  lottery_fail_valist (error, LOTTERY_BETS_FILE_ERROR, (int) code, format,
+                       args);
   va_end (args);
 
   return FALSE;
@@ -375,15 +429,19 @@ lottery_wire_code_is_known (guint code)
 }
 
 /* The one place a local error becomes a wire code for an ERROR reply:
- * LOTTERY_ERROR codes are the wire codes of the same name; a store's transient failure
- * (nothing lost, the same batch may succeed later) as "unavailable",
- * which clients retry, its other errors as "storage", which they do
- * not; anything else as "failed". */
+ * LOTTERY_ERROR codes are the wire codes of the same name; a store's
+ * transient failure (nothing lost, the same batch may succeed later) as
+ * "unavailable", which clients retry, its other errors as "storage",
+ * which they do not; anything else, LOTTERY_CONFIG_ERROR and
+ * LOTTERY_BETS_FILE_ERROR included (never sent; the reserved wire codes
+ * 11 and 12 are not used for them), as "failed". */
 guint16
 lottery_error_to_wire_code (const GError *error)
 {
   if (error->domain == LOTTERY_ERROR && error->code >= 0 &&
-      lottery_wire_code_is_known ((guint) error->code))
+      lottery_wire_code_is_known ((guint) error->code) &&
+      error->code != LOTTERY_WIRE_CONFIG &&
+      error->code != LOTTERY_WIRE_BETS_FILE)
     return (guint16) error->code;
   if (g_error_matches (error, LOTTERY_STORE_ERROR,
                        LOTTERY_STORE_ERROR_NO_SPACE))

@@ -27,8 +27,11 @@ typedef enum
   LOTTERY_WIRE_STORAGE = 8,          /* the server could not store */
   LOTTERY_WIRE_AGENCY_BUSY = 9,      /* agency has another live connection */
   LOTTERY_WIRE_SHUTTING_DOWN = 10,   /* server is stopping */
-  LOTTERY_WIRE_CONFIG = 11,          /* never sent: a local bad setting */
-  LOTTERY_WIRE_BETS_FILE = 12,       /* never sent: a local bad bets file */
+  LOTTERY_WIRE_CONFIG = 11,          /* reserved, never sent: once a bad
+                                      * setting, now LOTTERY_CONFIG_ERROR */
+  LOTTERY_WIRE_BETS_FILE = 12,       /* reserved, never sent: once a bad
+                                      * bets file, now
+                                      * LOTTERY_BETS_FILE_ERROR */
   LOTTERY_WIRE_AUTH = 13,            /* wrong or missing agency token */
   LOTTERY_WIRE_SERVER_FULL = 14,     /* max_connections reached; retry */
   LOTTERY_WIRE_TIMEOUT = 15,         /* message not finished in time */
@@ -40,9 +43,10 @@ typedef enum
 
 #define LOTTERY_ERROR (lottery_error_quark ())
 
-/* Local errors. The codes a server refuses with are the wire codes of
- * the same name (lottery_error_to_wire_code () is the one mapping);
- * CONFIG and BETS_FILE are local only. */
+/* The codes a server refuses with: the wire codes of the same name
+ * (lottery_error_to_wire_code () is the one mapping). Local failures
+ * that are never sent have their own domains below; wire codes 11 and
+ * 12 stay reserved, with no code here. */
 typedef enum
 {
   LOTTERY_ERROR_FAILED = LOTTERY_WIRE_FAILED,
@@ -56,8 +60,6 @@ typedef enum
   LOTTERY_ERROR_STORAGE = LOTTERY_WIRE_STORAGE,
   LOTTERY_ERROR_AGENCY_BUSY = LOTTERY_WIRE_AGENCY_BUSY,
   LOTTERY_ERROR_SHUTTING_DOWN = LOTTERY_WIRE_SHUTTING_DOWN,
-  LOTTERY_ERROR_CONFIG = LOTTERY_WIRE_CONFIG,       /* a bad setting */
-  LOTTERY_ERROR_BETS_FILE = LOTTERY_WIRE_BETS_FILE, /* a bad bets file */
   LOTTERY_ERROR_AUTH = LOTTERY_WIRE_AUTH,
   LOTTERY_ERROR_SERVER_FULL = LOTTERY_WIRE_SERVER_FULL,
   LOTTERY_ERROR_TIMEOUT = LOTTERY_WIRE_TIMEOUT,
@@ -66,9 +68,40 @@ typedef enum
 
 GQuark      lottery_error_quark    (void);
 
+#define LOTTERY_CONFIG_ERROR (lottery_config_error_quark ())
+
+/* A bad setting: a configuration file, a flag, the environment, a key
+ * or token file. Never sent; the client exits with its usage status. */
+typedef enum
+{
+  LOTTERY_CONFIG_ERROR_INVALID,
+} LotteryConfigError;
+
+GQuark      lottery_config_error_quark (void);
+
+#define LOTTERY_BETS_FILE_ERROR (lottery_bets_file_error_quark ())
+
+/* A bad bets file. Never sent. */
+typedef enum
+{
+  LOTTERY_BETS_FILE_ERROR_UNREADABLE,  /* cannot be opened or read */
+  LOTTERY_BETS_FILE_ERROR_INVALID_ROW, /* a row is unusable (too long); the
+                                        * reader goes on after it */
+} LotteryBetsFileError;
+
+GQuark      lottery_bets_file_error_quark (void);
+
 gboolean    lottery_fail           (GError     **error,
                                     LotteryError code,
                                     const char  *format,
+                                    ...) G_GNUC_PRINTF (3, 4);
+gboolean    lottery_config_fail    (GError            **error,
+                                    LotteryConfigError  code,
+                                    const char         *format,
+                                    ...) G_GNUC_PRINTF (3, 4);
+gboolean    lottery_bets_file_fail (GError              **error,
+                                    LotteryBetsFileError  code,
+                                    const char           *format,
                                     ...) G_GNUC_PRINTF (3, 4);
 
 gboolean    lottery_fail_valist    (GError     **error,

@@ -27,7 +27,7 @@
  * /dev/zero, directories and sockets are refused before any read, and
  * so is anything longer than @max_size, without reading more than one
  * byte past it. For a secret, @buffer may be on the caller's stack, to
- * be wiped there. Errors are LOTTERY_ERROR_CONFIG and name @path. */
+ * be wiped there. Errors are LOTTERY_CONFIG_ERROR and name @path. */
 gboolean
 lottery_file_read_into (const char  *path,
                         char        *buffer,
@@ -48,15 +48,17 @@ lottery_file_read_into (const char  *path,
     {
       int saved_errno = errno;
 
-      return lottery_fail_errno (error, LOTTERY_ERROR, LOTTERY_ERROR_CONFIG,
-                                 saved_errno, "%s: ", path);
+      return lottery_fail_errno (error, LOTTERY_CONFIG_ERROR,
+                                 LOTTERY_CONFIG_ERROR_INVALID, saved_errno,
+                                 "%s: ", path);
     }
   if (fstat (fd, &st) != 0 || !(S_ISREG (st.st_mode) || S_ISFIFO (st.st_mode)))
     {
       g_close (fd, NULL);
-      return lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                           N_("%s: not a regular file (a device, directory or "
-                              "socket); give the path of a file"), path);
+      return lottery_config_fail (error, LOTTERY_CONFIG_ERROR_INVALID,
+                                  N_("%s: not a regular file (a device, "
+                                     "directory or socket); give the path of "
+                                     "a file"), path);
     }
   /* Blocking from here on: a pipe's reader waits for its writer. */
   fcntl (fd, F_SETFL, fcntl (fd, F_GETFL) & ~O_NONBLOCK);
@@ -75,9 +77,9 @@ lottery_file_read_into (const char  *path,
           int saved_errno = errno;
 
           g_close (fd, NULL);
-          return lottery_fail_errno (error, LOTTERY_ERROR,
-                                     LOTTERY_ERROR_CONFIG, saved_errno, "%s: ",
-                                     path);
+          return lottery_fail_errno (error, LOTTERY_CONFIG_ERROR,
+                                     LOTTERY_CONFIG_ERROR_INVALID, saved_errno,
+                                     "%s: ", path);
         }
       if (n == 0)
         break;
@@ -88,14 +90,15 @@ lottery_file_read_into (const char  *path,
   if ((*len > max_size || (S_ISREG (st.st_mode) &&
                            (guint64) st.st_size > max_size)) &&
       max_size % 1024 == 0)
-    return lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                         N_("%s: larger than %u KiB, the most this file may "
-                            "hold"), path, (guint) (max_size / 1024));
+    return lottery_config_fail (error, LOTTERY_CONFIG_ERROR_INVALID,
+                                N_("%s: larger than %u KiB, the most this "
+                                   "file may hold"), path,
+                                (guint) (max_size / 1024));
   if (*len > max_size || (S_ISREG (st.st_mode) &&
                           (guint64) st.st_size > max_size))
-    return lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                         N_("%s: larger than %u bytes, the most this file may "
-                            "hold"), path, (guint) max_size);
+    return lottery_config_fail (error, LOTTERY_CONFIG_ERROR_INVALID,
+                                N_("%s: larger than %u bytes, the most this "
+                                   "file may hold"), path, (guint) max_size);
 
   return TRUE;
 }
@@ -187,8 +190,8 @@ scan_fail (const Scanner *s,
     return FALSE;
   position (s, pos, &line, &column);
   va_start (args, format);
-  lottery_fail_valist (error, LOTTERY_ERROR, LOTTERY_ERROR_CONFIG, format,
-                       args);
+  lottery_fail_valist (error, LOTTERY_CONFIG_ERROR,
+                       LOTTERY_CONFIG_ERROR_INVALID, format, args);
   va_end (args);
   /* The place is no words: the same in both texts. */
   lottery_error_prefix (error, "%s:%u:%u: ", s->path, line, column);
@@ -338,9 +341,9 @@ lottery_json_check (const char  *path,
 
   skip_space (&s);
   if (s.pos == len)
-    return lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                         N_("%s: the file is empty; it must hold a JSON "
-                            "object, {…}"), path);
+    return lottery_config_fail (error, LOTTERY_CONFIG_ERROR_INVALID,
+                                N_("%s: the file is empty; it must hold a "
+                                   "JSON object, {…}"), path);
 
   for (;;)
     {
@@ -495,7 +498,7 @@ lottery_json_check (const char  *path,
 }
 
 /* Loads @path into @parser after a bounded read and lottery_json_check ().
- * Errors are LOTTERY_ERROR_CONFIG, one line, naming @path. */
+ * Errors are LOTTERY_CONFIG_ERROR, one line, naming @path. */
 gboolean
 lottery_json_load_file (JsonParser  *parser,
                         const char  *path,
@@ -544,12 +547,14 @@ lottery_json_load_file (JsonParser  *parser,
       guint line = 0, column = 0;
 
       if (p != NULL && sscanf (p, ":%u:%u:", &line, &column) == 2)
-        return lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                             N_("%s:%u:%u: not valid JSON here: a malformed "
-                                "number (such as 1e or 1.5.5) or \\u "
-                                "escape"), path, line, column);
-      return lottery_fail_wrap (error, LOTTERY_ERROR, LOTTERY_ERROR_CONFIG,
-                                local_error, N_("%s: not valid JSON: "), path);
+        return lottery_config_fail (error, LOTTERY_CONFIG_ERROR_INVALID,
+                                    N_("%s:%u:%u: not valid JSON here: a "
+                                       "malformed number (such as 1e or "
+                                       "1.5.5) or \\u escape"), path, line,
+                                    column);
+      return lottery_fail_wrap (error, LOTTERY_CONFIG_ERROR,
+                                LOTTERY_CONFIG_ERROR_INVALID, local_error,
+                                N_("%s: not valid JSON: "), path);
     }
 
   return TRUE;

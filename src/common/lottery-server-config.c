@@ -176,21 +176,18 @@ lottery_server_config_load (LotteryServerConfig *config,
     return FALSE;
 
   if ((config->tls_certificate == NULL) != (config->tls_key == NULL))
-    return lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                         N_("%s: tls.certificate and tls.key go together; "
-                            "only %s is set"),
-                         config->config_file != NULL ? config->config_file
-                                                     : _("settings"),
-                         config->tls_key == NULL ? "tls.certificate"
-                                                 : "tls.key");
+    return lottery_config_fail (
+      error, LOTTERY_CONFIG_ERROR_INVALID,
+      N_("%s: tls.certificate and tls.key go together; only %s is set"),
+      config->config_file != NULL ? config->config_file : _("settings"),
+      config->tls_key == NULL ? "tls.certificate" : "tls.key");
 
   if (config->storage_backend == LOTTERY_SERVER_BACKEND_POSTGRESQL &&
       config->storage_dsn == NULL)
-    return lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                         N_("%s: storage.backend is postgresql, but "
-                           "storage.dsn is not set"),
-                         config->config_file != NULL ? config->config_file
-                                                     : _("settings"));
+    return lottery_config_fail (
+      error, LOTTERY_CONFIG_ERROR_INVALID,
+      N_("%s: storage.backend is postgresql, but storage.dsn is not set"),
+      config->config_file != NULL ? config->config_file : _("settings"));
 
   return TRUE;
 }
@@ -229,9 +226,10 @@ lottery_server_config_open_store (const LotteryServerConfig *config,
     return g_steal_pointer (&store);
   }
 #else
-  lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                N_("storage.backend is postgresql, but this lottery-server "
-                  "was built without PostgreSQL support (libpq)"));
+  lottery_config_fail (error, LOTTERY_CONFIG_ERROR_INVALID,
+                       N_("storage.backend is postgresql, but this "
+                          "lottery-server was built without PostgreSQL "
+                          "support (libpq)"));
   return NULL;
 #endif
 }

@@ -687,9 +687,9 @@ parse_address (const char *text,
     }
   if (address == NULL)
     {
-      lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                    N_("http.listen: “%s” is not ADDRESS:PORT, such as "
-                       "127.0.0.1:9090 or [::1]:9090"), text);
+      lottery_config_fail (error, LOTTERY_CONFIG_ERROR_INVALID,
+                           N_("http.listen: “%s” is not ADDRESS:PORT, such as "
+                              "127.0.0.1:9090 or [::1]:9090"), text);
       return NULL;
     }
 

@@ -159,10 +159,10 @@ load_tls_certificate (const LotteryServerConfig *config,
 
   if (!g_tls_backend_supports_tls (g_tls_backend_get_default ()))
     {
-      lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                    N_("tls.certificate is set, but TLS needs GIO’s TLS "
-                       "backend, which is not installed (package "
-                       "glib-networking)"));
+      lottery_config_fail (error, LOTTERY_CONFIG_ERROR_INVALID,
+                           N_("tls.certificate is set, but TLS needs GIO’s "
+                              "TLS backend, which is not installed (package "
+                              "glib-networking)"));
       return NULL;
     }
 
@@ -170,14 +170,16 @@ load_tls_certificate (const LotteryServerConfig *config,
   if (!g_file_get_contents (config->tls_certificate, &pem, NULL,
                             &local_error))
     {
-      lottery_fail_wrap (error, LOTTERY_ERROR, LOTTERY_ERROR_CONFIG,
-                         local_error, "tls.certificate: ");
+      lottery_fail_wrap (error, LOTTERY_CONFIG_ERROR,
+                         LOTTERY_CONFIG_ERROR_INVALID, local_error,
+                         "tls.certificate: ");
       return NULL;
     }
   if (!g_file_get_contents (config->tls_key, &key, NULL, &local_error))
     {
-      lottery_fail_wrap (error, LOTTERY_ERROR, LOTTERY_ERROR_CONFIG,
-                         local_error, "tls.key: ");
+      lottery_fail_wrap (error, LOTTERY_CONFIG_ERROR,
+                         LOTTERY_CONFIG_ERROR_INVALID, local_error,
+                         "tls.key: ");
       return NULL;
     }
 
@@ -190,10 +192,12 @@ load_tls_certificate (const LotteryServerConfig *config,
   /* The certificate alone parses: the key is what is wrong. */
   alone = g_tls_certificate_new_from_pem (pem, -1, NULL);
   if (alone != NULL)
-    lottery_fail_wrap (error, LOTTERY_ERROR, LOTTERY_ERROR_CONFIG, local_error,
+    lottery_fail_wrap (error, LOTTERY_CONFIG_ERROR,
+                       LOTTERY_CONFIG_ERROR_INVALID, local_error,
                        "tls.key: %s: ", config->tls_key);
   else
-    lottery_fail_wrap (error, LOTTERY_ERROR, LOTTERY_ERROR_CONFIG, local_error,
+    lottery_fail_wrap (error, LOTTERY_CONFIG_ERROR,
+                       LOTTERY_CONFIG_ERROR_INVALID, local_error,
                        "tls.certificate: %s: ", config->tls_certificate);
   return NULL;
 }

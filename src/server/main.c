@@ -78,9 +78,10 @@ start_http (LotteryServer             *server,
          lottery_http_server_listen (LOTTERY_HTTP_SERVER (*http),
                                      config->http_listen, error);
 #else
-  return lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                       N_("http.listen is set, but this lottery-server was "
-                          "built without HTTP support (libsoup 3)"));
+  return lottery_config_fail (error, LOTTERY_CONFIG_ERROR_INVALID,
+                              N_("http.listen is set, but this lottery-server "
+                                 "was built without HTTP support (libsoup "
+                                 "3)"));
 #endif
 }
 

@@ -123,7 +123,8 @@ read_file (const guint8 *data,
     }
 
   /* Inputs beyond -max_len may hold a line longer than a block. */
-  if (g_error_matches (error, LOTTERY_ERROR, LOTTERY_ERROR_BETS_FILE))
+  if (g_error_matches (error, LOTTERY_BETS_FILE_ERROR,
+                       LOTTERY_BETS_FILE_ERROR_INVALID_ROW))
     return;
   if (error != NULL)
     g_error ("reading from memory failed: %s", error->message);

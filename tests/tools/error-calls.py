@@ -10,14 +10,19 @@ import sys
 
 # Constructor -> index of its format argument.
 FORMAT_ARG = {
-    "lottery_fail": 2, "lottery_store_fail": 2, "lottery_error_set": 3,
+    "lottery_fail": 2, "lottery_store_fail": 2, "lottery_config_fail": 2,
+    "lottery_bets_file_fail": 2, "lottery_error_set": 3,
     "lottery_fail_valist": 3, "lottery_fail_wrap": 4,
     "lottery_fail_errno": 4, "lottery_error_prefix": 1,
     # Local wrappers that pass their format on to lottery_fail_valist ().
     "scan_fail": 3, "split_fail": 1, "fail_errno": 2,
 }
-PUBLIC = ("lottery_fail", "lottery_store_fail", "lottery_error_set",
+PUBLIC = ("lottery_fail", "lottery_store_fail", "lottery_config_fail",
+          "lottery_bets_file_fail", "lottery_error_set",
           "lottery_fail_wrap", "lottery_fail_errno", "lottery_error_prefix")
+# Our extended-error domains, which keep the C text.
+OUR_DOMAINS = ("LOTTERY_ERROR", "LOTTERY_STORE_ERROR", "LOTTERY_CONFIG_ERROR",
+               "LOTTERY_BETS_FILE_ERROR")
 # GLib's constructors: no C text kept. (Name -> index of the domain.)
 GLIB_NEW = {"g_set_error": 1, "g_set_error_literal": 1, "g_error_new": 0,
             "g_error_new_literal": 0, "g_error_new_valist": 0}
@@ -79,7 +84,7 @@ def scan(path, fix):
             call = text[m.start():args[-1][1] if args else m.end()]
             domain = text[args[GLIB_NEW[name]][0]:
                           args[GLIB_NEW[name]][1]].strip()
-            if domain in ("LOTTERY_ERROR", "LOTTERY_STORE_ERROR") or \
+            if domain in OUR_DOMAINS or \
                     re.search(r"\b_\s*\(", call):
                 problems.append((line, name + " () keeps no C text: use "
                                  "lottery_error_set () with N_()"))

@@ -784,10 +784,10 @@ raise_open_files (guint    needed,
       getrlimit (RLIMIT_NOFILE, &limit);
     }
   if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < (rlim_t) needed)
-    return lottery_fail (error, LOTTERY_ERROR_CONFIG,
-                         "%u agencies need %u open files; this process may "
-                         "open %lu (raise ulimit -n)", needed - 64, needed,
-                         (unsigned long) limit.rlim_cur);
+    return lottery_config_fail (error, LOTTERY_CONFIG_ERROR_INVALID,
+                                "%u agencies need %u open files; this process "
+                                "may open %lu (raise ulimit -n)", needed - 64,
+                                needed, (unsigned long) limit.rlim_cur);
   return TRUE;
 }
 
@@ -808,7 +808,8 @@ resolve (Load        *load,
   address = g_socket_address_enumerator_next (enumerator, NULL, error);
   if (address == NULL)
     return error == NULL || *error != NULL ? FALSE
-      : lottery_fail (error, LOTTERY_ERROR_CONFIG, "%s: no address", server);
+      : lottery_config_fail (error, LOTTERY_CONFIG_ERROR_INVALID,
+                             "%s: no address", server);
   len = g_socket_address_get_native_size (address);
   if (len < 0 || (gsize) len > sizeof load->address ||
       !g_socket_address_to_native (address, &load->address, (gsize) len, error))

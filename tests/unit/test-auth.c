@@ -268,7 +268,8 @@ test_token_parse (void)
 
       g_assert_false (lottery_auth_token_parse (bad[i], "CLI_AUTH_TOKEN",
                                                 token, &error));
-      g_assert_error (error, LOTTERY_ERROR, LOTTERY_ERROR_CONFIG);
+      g_assert_error (error, LOTTERY_CONFIG_ERROR,
+                      LOTTERY_CONFIG_ERROR_INVALID);
       g_test_message ("%s", error->message);
       g_assert_true (g_str_has_prefix (error->message, "CLI_AUTH_TOKEN: "));
       g_assert_nonnull (strstr (error->message, "64 hexadecimal digits"));
@@ -305,28 +306,28 @@ test_token_file (void)
   g_assert_cmpuint (token[1], ==, 0x01);
 
   g_assert_false (lottery_auth_token_read_file (short_file, token, &error));
-  g_assert_error (error, LOTTERY_ERROR, LOTTERY_ERROR_CONFIG);
+  g_assert_error (error, LOTTERY_CONFIG_ERROR, LOTTERY_CONFIG_ERROR_INVALID);
   g_test_message ("%s", error->message);
   g_assert_true (g_str_has_prefix (error->message, short_file));
   g_assert_nonnull (strstr (error->message, "has 4 characters"));
   g_clear_error (&error);
 
   g_assert_false (lottery_auth_token_read_file (missing, token, &error));
-  g_assert_error (error, LOTTERY_ERROR, LOTTERY_ERROR_CONFIG);
+  g_assert_error (error, LOTTERY_CONFIG_ERROR, LOTTERY_CONFIG_ERROR_INVALID);
   g_test_message ("%s", error->message);
   g_assert_true (g_str_has_prefix (error->message, missing));
   g_assert_nonnull (strstr (error->message, "No such file"));
   g_clear_error (&error);
 
   g_assert_false (lottery_auth_token_read_file (big, token, &error));
-  g_assert_error (error, LOTTERY_ERROR, LOTTERY_ERROR_CONFIG);
+  g_assert_error (error, LOTTERY_CONFIG_ERROR, LOTTERY_CONFIG_ERROR_INVALID);
   g_test_message ("%s", error->message);
   g_assert_true (g_str_has_prefix (error->message, big));
   g_clear_error (&error);
 
   /* A device that never ends is refused, not read forever. */
   g_assert_false (lottery_auth_token_read_file ("/dev/zero", token, &error));
-  g_assert_error (error, LOTTERY_ERROR, LOTTERY_ERROR_CONFIG);
+  g_assert_error (error, LOTTERY_CONFIG_ERROR, LOTTERY_CONFIG_ERROR_INVALID);
   g_clear_error (&error);
 
   unit_remove_tree (dir);
@@ -509,7 +510,8 @@ test_tokens_file_errors (void)
       path = unit_write_file (dir, "tokens.json", contents, -1);
       auth = lottery_auth_new_from_file (path, agencies, &error);
       g_assert_null (auth);
-      g_assert_error (error, LOTTERY_ERROR, LOTTERY_ERROR_CONFIG);
+      g_assert_error (error, LOTTERY_CONFIG_ERROR,
+                      LOTTERY_CONFIG_ERROR_INVALID);
       g_test_message ("%s", error->message);
       expected = g_strdup_printf ("%s: %s", path, message);
       g_assert_true (g_str_has_prefix (error->message, expected));
@@ -523,13 +525,13 @@ test_tokens_file_errors (void)
     g_autoptr(GError) error = NULL;
 
     g_assert_null (lottery_auth_new_from_file (missing, 1, &error));
-    g_assert_error (error, LOTTERY_ERROR, LOTTERY_ERROR_CONFIG);
+    g_assert_error (error, LOTTERY_CONFIG_ERROR, LOTTERY_CONFIG_ERROR_INVALID);
     g_test_message ("%s", error->message);
     g_assert_true (g_str_has_prefix (error->message, missing));
     g_clear_error (&error);
 
     g_assert_null (lottery_auth_new_from_file (garbage, 1, &error));
-    g_assert_error (error, LOTTERY_ERROR, LOTTERY_ERROR_CONFIG);
+    g_assert_error (error, LOTTERY_CONFIG_ERROR, LOTTERY_CONFIG_ERROR_INVALID);
     g_test_message ("%s", error->message);
     g_assert_true (g_str_has_prefix (error->message, garbage));
   }

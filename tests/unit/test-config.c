@@ -93,7 +93,7 @@ server_error (const char         *json,
 
   config = load_server ("bad.json", json, envp, flags, &error);
   g_assert_null (config);
-  g_assert_error (error, LOTTERY_ERROR, LOTTERY_ERROR_CONFIG);
+  g_assert_error (error, LOTTERY_CONFIG_ERROR, LOTTERY_CONFIG_ERROR_INVALID);
   g_assert_null (strchr (error->message, '\n'));
   g_test_message ("%s", error->message);
 
@@ -110,7 +110,7 @@ client_error (const char         *json,
 
   config = load_client ("bad.json", json, envp, flags, &error);
   g_assert_null (config);
-  g_assert_error (error, LOTTERY_ERROR, LOTTERY_ERROR_CONFIG);
+  g_assert_error (error, LOTTERY_CONFIG_ERROR, LOTTERY_CONFIG_ERROR_INVALID);
   g_assert_null (strchr (error->message, '\n'));
   g_test_message ("%s", error->message);
 
@@ -307,7 +307,7 @@ test_default_file_bad (Fixture       *fixture,
                                       NULL));
   config = load_server (NULL, NULL, no_env, NULL, &error);
   g_assert_null (config);
-  g_assert_error (error, LOTTERY_ERROR, LOTTERY_ERROR_CONFIG);
+  g_assert_error (error, LOTTERY_CONFIG_ERROR, LOTTERY_CONFIG_ERROR_INVALID);
   g_assert_cmpstr (error->message, ==,
                    "server.json: server.port must be an integer from 0 to "
                    "65535, not -1");
@@ -420,14 +420,14 @@ test_missing_file (Fixture       *fixture,
 
   g_assert_false (lottery_server_config_load (server, "nope/server.json",
                                               no_env, NULL, &error));
-  g_assert_error (error, LOTTERY_ERROR, LOTTERY_ERROR_CONFIG);
+  g_assert_error (error, LOTTERY_CONFIG_ERROR, LOTTERY_CONFIG_ERROR_INVALID);
   g_assert_cmpstr (error->message, ==,
                    "nope/server.json: config file not found");
   g_clear_error (&error);
 
   g_assert_false (lottery_client_config_load (client, "absent.json", no_env,
                                               NULL, &error));
-  g_assert_error (error, LOTTERY_ERROR, LOTTERY_ERROR_CONFIG);
+  g_assert_error (error, LOTTERY_CONFIG_ERROR, LOTTERY_CONFIG_ERROR_INVALID);
   g_assert_cmpstr (error->message, ==, "absent.json: config file not found");
 }
 
@@ -794,7 +794,7 @@ test_storage_backend (Fixture       *fixture,
 
   config = load_server (NULL, NULL, no_dsn, NULL, &error);
   g_assert_null (config);
-  g_assert_error (error, LOTTERY_ERROR, LOTTERY_ERROR_CONFIG);
+  g_assert_error (error, LOTTERY_CONFIG_ERROR, LOTTERY_CONFIG_ERROR_INVALID);
   g_assert_nonnull (strstr (error->message, "storage.dsn is not set"));
   g_clear_error (&error);
 
@@ -865,7 +865,7 @@ test_deep_nesting (Fixture       *fixture,
   /* The tokens file goes through the same check. */
   auth = lottery_auth_new_from_file ("bad.json", 3, &error);
   g_assert_null (auth);
-  g_assert_error (error, LOTTERY_ERROR, LOTTERY_ERROR_CONFIG);
+  g_assert_error (error, LOTTERY_CONFIG_ERROR, LOTTERY_CONFIG_ERROR_INVALID);
   g_assert_cmpstr (error->message, ==, server);
 }
 
@@ -884,7 +884,7 @@ test_not_a_file (Fixture       *fixture,
 
   g_assert_false (lottery_server_config_load (server, "/dev/zero", no_env,
                                               NULL, &error));
-  g_assert_error (error, LOTTERY_ERROR, LOTTERY_ERROR_CONFIG);
+  g_assert_error (error, LOTTERY_CONFIG_ERROR, LOTTERY_CONFIG_ERROR_INVALID);
   g_assert_cmpstr (error->message, ==, expected);
   g_clear_error (&error);
 

@@ -294,7 +294,8 @@ test_lines_too_long (Fixture       *fixture,
 
   lines = read_lines_from_path (path, &error);
   g_assert_null (lines);
-  g_assert_error (error, LOTTERY_ERROR, LOTTERY_ERROR_BETS_FILE);
+  g_assert_error (error, LOTTERY_BETS_FILE_ERROR,
+                  LOTTERY_BETS_FILE_ERROR_INVALID_ROW);
   expected = g_strdup_printf ("%s:3: line longer than %d bytes", path,
                               READER_BLOCK - 1);
   g_assert_cmpstr (error->message, ==, expected);
@@ -335,7 +336,8 @@ test_lines_too_long_goes_on (Fixture       *fixture,
     {
       g_assert_false (lottery_csv_reader_next_line (reader, &line, &len, NULL,
                                                     &error));
-      g_assert_error (error, LOTTERY_ERROR, LOTTERY_ERROR_BETS_FILE);
+      g_assert_error (error, LOTTERY_BETS_FILE_ERROR,
+                      LOTTERY_BETS_FILE_ERROR_INVALID_ROW);
       g_clear_error (&error);
       g_assert_cmpuint (lottery_csv_reader_get_line_number (reader), ==, i + 2);
     }
@@ -383,7 +385,8 @@ test_lines_too_long_first (Fixture       *fixture,
 
   lines = read_lines_from_path (path, &error);
   g_assert_null (lines);
-  g_assert_error (error, LOTTERY_ERROR, LOTTERY_ERROR_BETS_FILE);
+  g_assert_error (error, LOTTERY_BETS_FILE_ERROR,
+                  LOTTERY_BETS_FILE_ERROR_INVALID_ROW);
   g_assert_true (g_str_has_prefix (error->message, prefix));
 }
 

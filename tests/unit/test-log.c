@@ -475,9 +475,11 @@ test_error_two_texts (void)
           g_test_skip ("no catalog in the build tree");
           return;
         }
-      g_assert_false (lottery_fail (&error, LOTTERY_ERROR_BETS_FILE,
-                                    N_("Cannot open %s: "), "/x|y"));
-      g_assert_error (error, LOTTERY_ERROR, LOTTERY_ERROR_BETS_FILE);
+      g_assert_false (lottery_bets_file_fail (
+        &error, LOTTERY_BETS_FILE_ERROR_UNREADABLE, N_("Cannot open %s: "),
+        "/x|y"));
+      g_assert_error (error, LOTTERY_BETS_FILE_ERROR,
+                      LOTTERY_BETS_FILE_ERROR_UNREADABLE);
       g_assert_cmpstr (error->message, ==, "No se puede abrir /x|y: ");
       g_assert_cmpstr (lottery_error_get_untranslated (error), ==,
                        "Cannot open /x|y: ");
@@ -488,6 +490,17 @@ test_error_two_texts (void)
       /* Escaped for the line format, untranslated. */
       value = lottery_log_error_value (copy);
       g_assert_cmpstr (value, ==, "Cannot open /x/y: ");
+      /* The configuration's domain keeps both texts too. */
+      g_clear_error (&copy);
+      g_assert_false (lottery_config_fail (&error,
+                                           LOTTERY_CONFIG_ERROR_INVALID,
+                                           N_("Cannot open %s: "), "/c"));
+      g_assert_error (error, LOTTERY_CONFIG_ERROR,
+                      LOTTERY_CONFIG_ERROR_INVALID);
+      g_assert_cmpstr (error->message, ==, "No se puede abrir /c: ");
+      copy = g_error_copy (error);
+      g_assert_cmpstr (lottery_error_get_untranslated (copy), ==,
+                       "Cannot open /c: ");
       return;
     }
   g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
@@ -583,7 +596,7 @@ test_error_foreign_c (void)
   g_test_trap_assert_passed ();
 }
 
-/* The wire codes: a local error's code is the wire code of its name, a
+/* The wire codes: a LOTTERY_ERROR code is the wire code of its name, a
  * store's error is "storage", any other "failed"; a code past the last
  * known one is not known. */
 static void
@@ -591,6 +604,8 @@ test_error_wire_codes (void)
 {
   g_autoptr(GError) bet = NULL;
   g_autoptr(GError) store = NULL;
+  g_autoptr(GError) config = NULL;
+  g_autoptr(GError) bets_file = NULL;
   g_autoptr(GError) io = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_FAILED,
                                               "x");
   guint code;
@@ -602,6 +617,15 @@ test_error_wire_codes (void)
   g_assert_cmpuint (lottery_error_to_wire_code (store), ==,
                     LOTTERY_WIRE_STORAGE);
   g_assert_cmpuint (lottery_error_to_wire_code (io), ==, LOTTERY_WIRE_FAILED);
+  /* Local errors of their own domains are never sent: not the reserved
+   * "config" and "bets_file" codes, just "failed". */
+  lottery_config_fail (&config, LOTTERY_CONFIG_ERROR_INVALID, "x");
+  lottery_bets_file_fail (&bets_file, LOTTERY_BETS_FILE_ERROR_INVALID_ROW,
+                          "x");
+  g_assert_cmpuint (lottery_error_to_wire_code (config), ==,
+                    LOTTERY_WIRE_FAILED);
+  g_assert_cmpuint (lottery_error_to_wire_code (bets_file), ==,
+                    LOTTERY_WIRE_FAILED);
   for (code = 0; code < LOTTERY_WIRE_N_CODES; code++)
     {
       g_assert_true (lottery_wire_code_is_known (code));
