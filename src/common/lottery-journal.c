@@ -543,8 +543,14 @@ adopt (LotteryJournal *self,
 failed:
   /* Leave no half record behind. */
   if (ftruncate (self->fd, 0) != 0)
-    g_warning ("Cannot cut journal %s: %s", self->path,
-               g_strerror (errno));
+    {
+      int cut_errno = errno;
+      g_autofree char *where = lottery_log_value (self->path);
+
+      lottery_log (G_LOG_LEVEL_WARNING, "recover_journal", "fail",
+                   "journal: %s | errno: %d | error: cannot cut the journal "
+                   "back", where, cut_errno);
+    }
   return fail_errno (error, saved, N_("Cannot write journal %s: %s"),
                      self->path, g_strerror (saved));
 }

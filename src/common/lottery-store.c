@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include "lottery-store.h"
+#include "lottery-log.h"
 #include "lottery-error.h"
 
 
@@ -79,9 +80,14 @@ lottery_store_real_draw (LotteryStore *store,
     return NULL;
 
   if (data.foreign > 0)
-    g_warning ("%s holds %" G_GUINT64_FORMAT " winning bets of agencies above "
-               "%u; they are not part of this draw",
-               lottery_store_get_location (store), data.foreign, n_agencies);
+    {
+      g_autofree char *where = lottery_log_value (lottery_store_get_location (store));
+
+      lottery_log (G_LOG_LEVEL_WARNING, "sorteo", "fail",
+                   "storage: %s | ignored_winners: %" G_GUINT64_FORMAT
+                   " | error: winning bets of agencies above %u are not part "
+                   "of this draw", where, data.foreign, n_agencies);
+    }
 
   return g_steal_pointer (&winners);
 }

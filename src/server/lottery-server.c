@@ -127,9 +127,15 @@ replay_record (const LotteryStoreRecord *record,
        * other: a gap means a damaged journal, which must not pass
        * silently. */
       if (record->sequence != expected)
-        g_warning ("Journal of %s: batch %u of agency %u follows batch %u",
-                   replay->server->storage_path, record->sequence,
-                   record->agency, expected - 1);
+        {
+          g_autofree char *where = lottery_log_value (replay->server->storage_path);
+
+          lottery_log (G_LOG_LEVEL_WARNING, "resume", "fail",
+                       "storage: %s | agency: %u | batch: %u | "
+                       "error: batch %u follows batch %u in the journal",
+                       where, record->agency, record->sequence,
+                       record->sequence, expected - 1);
+        }
       replay->last[record->agency - 1] = record->sequence;
       lottery_state_commit_batch (state, record->agency, record->sequence,
                                   record->count, record->claimed);
@@ -137,8 +143,14 @@ replay_record (const LotteryStoreRecord *record,
     }
   else if (!lottery_state_finish_agency (state, record->agency,
                                          record->sequence, &due, &error))
-    g_warning ("Journal of %s: %s", replay->server->storage_path,
-               lottery_error_get_untranslated (error));
+    {
+      g_autofree char *where = lottery_log_value (replay->server->storage_path);
+      g_autofree char *reason = lottery_log_error_value (error);
+
+      lottery_log (G_LOG_LEVEL_WARNING, "resume", "fail",
+                   "storage: %s | agency: %u | error: %s", where,
+                   record->agency, reason);
+    }
   else if (due)
     replay->server->draw_due = TRUE;
 
@@ -242,9 +254,14 @@ lottery_server_new (const LotteryServerConfig *config,
     }
 
   if (replay.ignored > 0)
-    g_warning ("The journal of %s has %" G_GUINT64_FORMAT " records of "
-               "agencies above %u; they are ignored", config->storage_path,
-               replay.ignored, config->agencies);
+    {
+      g_autofree char *where = lottery_log_value (config->storage_path);
+
+      lottery_log (G_LOG_LEVEL_WARNING, "resume", "fail",
+                   "storage: %s | ignored_records: %" G_GUINT64_FORMAT
+                   " | error: records of agencies above %u are ignored",
+                   where, replay.ignored, config->agencies);
+    }
   if (replay.batches > 0 || lottery_state_get_bets_stored (self->state) > 0)
     lottery_log (G_LOG_LEVEL_INFO, "resume", "success",
                  "batches: %" G_GUINT64_FORMAT " | bets: %" G_GUINT64_FORMAT

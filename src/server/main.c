@@ -41,10 +41,11 @@ raise_open_files (guint *max_connections)
       guint fit = limit.rlim_cur > 64 ? (guint) (limit.rlim_cur - 64) : 1;
 
       /* Past the limit, accept () would fail over and over. */
-      g_warning ("server.max_connections is %u but this process may open "
-                 "only %lu files: serving at most %u connections; raise "
-                 "the limit (ulimit -n)", *max_connections,
-                 (unsigned long) limit.rlim_cur, fit);
+      lottery_log (G_LOG_LEVEL_WARNING, "config", "fail",
+                   "max_connections: %u | open_files: %lu | serving: %u | "
+                   "error: raise the open-file limit (ulimit -n) to serve "
+                   "max_connections", *max_connections,
+                   (unsigned long) limit.rlim_cur, fit);
       *max_connections = fit;
     }
 }

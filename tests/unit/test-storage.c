@@ -621,8 +621,10 @@ test_draw_foreign (Fixture       *fixture,
 
   g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
   g_test_trap_assert_passed ();
-  g_test_trap_assert_stderr ("*bets.csv holds 1 winning bets of agencies "
-                             "above 3; they are not part of this draw*");
+  g_test_trap_assert_stderr ("*action: sorteo | result: fail | storage: *"
+                             "bets.csv | ignored_winners: 1 | error: winning "
+                             "bets of agencies above 3 are not part of this "
+                             "draw*");
 }
 
 static void
