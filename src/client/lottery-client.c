@@ -601,7 +601,8 @@ lottery_client_new (void)
 {
   return g_object_new (LOTTERY_TYPE_CLIENT,
                        "application-id", "ar.loteria.Agencia",
-                       "flags", G_APPLICATION_NON_UNIQUE,
+                       "flags", G_APPLICATION_NON_UNIQUE |
+                                G_APPLICATION_IS_LAUNCHER,
                        NULL);
 }
 
