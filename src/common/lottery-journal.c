@@ -650,10 +650,24 @@ sync_directory (const char *path)
     }
 }
 
+static gboolean
+note_highest_agency (const LotteryStoreRecord *record,
+                     gpointer                  user_data)
+{
+  guint32 *highest = user_data;
+
+  *highest = MAX (*highest, record->agency);
+  return TRUE;
+}
+
 /* The journal records which lottery it is (how many agencies, a random
  * id, when it began): a restart with another lottery.agencies would let
  * a new agency in after the draw, or leave one out of it. A journal
- * from before the header was recorded takes this start's count. */
+ * from before the header was recorded (or one just written for an
+ * adopted bets.csv) takes this start's count, but only if that count
+ * covers every agency it names: recorded too low, the header would drop
+ * those agencies from the lottery and refuse every later start with the
+ * right count. */
 static gboolean
 check_header (LotteryJournal *self,
               gboolean        sync,
@@ -682,6 +696,29 @@ check_header (LotteryJournal *self,
                          lottery, self->agencies, self->header_agencies);
       return FALSE;
     }
+
+  {
+    guint32 highest = 0;
+    guint64 good, data_end;
+
+    if (!lottery_journal_scan (self, self->size, G_MAXUINT64,
+                               note_highest_agency, &highest, &good,
+                               &data_end, error))
+      return FALSE;
+    if (highest > self->agencies)
+      {
+        lottery_error_set (error, LOTTERY_STORE_ERROR,
+                           LOTTERY_STORE_ERROR_MISMATCH,
+                           N_("%s and %s hold bets of agency %u, but "
+                              "lottery.agencies is %u: start with "
+                              "--agencies %u or more to carry on with "
+                              "them, or move both files away to start a "
+                              "new lottery"),
+                           self->data_path, self->path, highest,
+                           self->agencies, highest);
+        return FALSE;
+      }
+  }
 
   self->has_header = TRUE;
   self->header_agencies = self->agencies;

@@ -1492,6 +1492,43 @@ test_adopt (Fixture       *fixture,
     }
 }
 
+/* A bets.csv adopted with too low a lottery.agencies would drop the
+ * agencies above it and record the wrong count for good: refused, naming
+ * the agency, and the right count is still taken afterwards. */
+static void
+test_adopt_too_few_agencies (Fixture       *fixture,
+                             gconstpointer  user_data)
+{
+  g_autoptr(LotteryStore) storage = NULL;
+  g_autoptr(GArray) adopted = g_array_new (FALSE, FALSE,
+                                           sizeof (LotteryStoreRecord));
+
+  if (run_in_subprocess ("*action: adopt | result: success*agencies: 3*"))
+    return;
+
+  g_assert_true (g_file_set_contents (fixture->path,
+                                      "1,A,B,1,1990-01-01,7\r\n"
+                                      "3,C,D,2,1990-01-01,7574\r\n", -1,
+                                      NULL));
+  {
+    g_autoptr(GError) error = NULL;
+    g_autoptr(LotteryStore) refused = NULL;
+
+    refused = lottery_file_store_open_lottery (fixture->path,
+                                               LOTTERY_FILE_STORE_ADOPT |
+                                               LOTTERY_FILE_STORE_SYNC,
+                                               2, NULL, NULL, &error);
+    g_assert_null (refused);
+    g_assert_error (error, LOTTERY_STORE_ERROR, LOTTERY_STORE_ERROR_MISMATCH);
+    g_assert_nonnull (strstr (error->message, "agency 3"));
+    g_assert_nonnull (strstr (error->message, "lottery.agencies is 2"));
+  }
+  storage = open_lottery (fixture, LOTTERY_FILE_STORE_ADOPT, 3,
+                          collect_adopted, adopted);
+  g_assert_cmpuint (adopted->len, ==, 2);
+  g_assert_true (lottery_store_close (storage, NULL));
+}
+
 /* The agency count is part of the lottery: another count is refused,
  * naming both numbers. */
 static void
@@ -1826,6 +1863,7 @@ main (int   argc,
   ADD ("/storage/guard/journal-deleted", test_journal_deleted);
   ADD ("/storage/guard/not-regular", test_open_not_regular);
   ADD ("/storage/guard/adopt", test_adopt);
+  ADD ("/storage/guard/adopt-too-few-agencies", test_adopt_too_few_agencies);
   ADD ("/storage/guard/agencies", test_agencies_recorded);
   ADD ("/storage/guard/agencies-old-journal", test_agencies_old_journal);
   ADD ("/storage/guard/journal-no-space", test_journal_no_space);
