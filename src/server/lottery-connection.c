@@ -1,12 +1,14 @@
 /* lottery-connection.c: the server's side of one agency connection:
  * the protocol's state machine (HELLO, AUTH, batches, FINISH, queries),
- * answers in order with what waits for the disk, and the decision that
- * the connection is over and its agency free again.
+ * dispatch of frames to the units that answer them, and the decision
+ * that the connection is over and its agency free again.
  *
- * Owns its LotteryFrameIO and the work in flight for it (a batch job, a
- * FINISH waiting for the disk, a query parked in LotteryState); uses the
- * server's LotteryTlsGate, state and storage. Runs on the main context;
- * only the batch job runs in a worker thread.
+ * Owns its LotteryFrameIO and the units answering for it: LotteryLogin
+ * (who is on the connection; it says "challenged", "welcomed as agency
+ * N" or "refused, close after this reply" through login_cb ()),
+ * LotteryUpload, LotteryQueries, LotteryReplyOrder, LotteryDeadlines;
+ * uses the server's LotteryTlsGate, state and storage. Runs on the
+ * main context; only the batch job runs in a worker thread.
  */
 #include "config.h"
 
@@ -434,6 +436,8 @@ begin_closing (LotteryConnection *self)
 {
   if (self->conn_state < CONN_CLOSING)
     self->conn_state = CONN_CLOSING;
+  if (self->login != NULL)
+    lottery_login_stop (self->login);
   settle (self);
 }
 
@@ -453,6 +457,8 @@ close_now (LotteryConnection *connection)
     }
 
   self->conn_state = CONN_CLOSED;
+  if (self->login != NULL)
+    lottery_login_stop (self->login);
   g_cancellable_cancel (self->cancellable);
   lottery_queries_stop (self->queries);
   if (self->id != 0)
@@ -516,123 +522,44 @@ fail_and_close (LotteryConnection *self,
 
 /* ---- dispatch ---- */
 
-/* Refuses the HELLO (or AUTH) of @agency, then closes; the line names
- * the agency asked for and the peer. */
-static void
-refuse_hello (LotteryConnection *self,
-              guint32            agency,
-              const GError      *error)
-{
-  g_autofree char *reason = lottery_log_error_value (error);
-
-  lottery_log (LOTTERY_LOG_ERROR, "hello", "fail",
-               "agency: %u | ip: %s | error: %s", agency, self->peer, reason);
-  lottery_reply_order_send_error (self->answers, error, 0);
-  begin_closing (self);
-}
-
-/* Sends what the login answered, or refuses; WELCOMED makes this
+/* What the login decided (see LotteryLoginEvent): a CHALLENGE or a
+ * WELCOME is sent in the state it leads to; WELCOMED makes this
  * connection the agency's. */
 static void
-login_step (LotteryConnection  *self,
-            LotteryLoginResult  result,
-            const guint8       *reply,
-            gsize               reply_len,
-            const GError       *error)
+login_cb (LotteryLoginEvent event,
+          gpointer          user_data)
 {
+  LotteryConnection *self = user_data;
   guint32 agency = lottery_login_get_agency (self->login);
+  g_autofree char *takeover = NULL;
 
-  switch (result)
+  switch (event)
     {
-    case LOTTERY_LOGIN_REFUSED:
-      refuse_hello (self, agency, error);
-      return;
-
     case LOTTERY_LOGIN_CHALLENGED:
       advance (self, CONN_AUTH);
-      break;
+      return;
 
     case LOTTERY_LOGIN_WELCOMED:
-      {
-        /* The agency proving itself on a new connection closes this one. */
-        g_autofree char *takeover = g_strdup_printf ("takeover::%u", agency);
-
-        g_signal_connect_object (self->state, takeover,
-                                 G_CALLBACK (lottery_connection_close), self,
-                                 G_CONNECT_SWAPPED);
-      }
+      /* The agency proving itself on a new connection closes this one. */
+      takeover = g_strdup_printf ("takeover::%u", agency);
+      g_signal_connect_object (self->state, takeover,
+                               G_CALLBACK (lottery_connection_close), self,
+                               G_CONNECT_SWAPPED);
       self->id = agency;
       lottery_upload_set_agency (self->upload, agency);
       lottery_queries_set_agency (self->queries, agency);
       advance (self, lottery_login_get_finished (self->login) ? CONN_FINISHED
                                                               : CONN_UPLOAD);
-      break;
+      return;
 
-    case LOTTERY_LOGIN_WAITING:
+    case LOTTERY_LOGIN_REFUSED:
+      begin_closing (self);
+      return;
+
+    case LOTTERY_LOGIN_RESUMED:
+      settle (self);
       return;
     }
-  lottery_reply_order_send (self->answers, reply, reply_len);
-}
-
-/* A takeover waited for the agency's old connection; if this one closed
- * meanwhile, the agency it was given goes back. */
-static void
-login_resumed_cb (LotteryLoginResult  result,
-                  const guint8       *reply,
-                  gsize               reply_len,
-                  const GError       *error,
-                  gpointer            user_data)
-{
-  LotteryConnection *self = user_data;
-
-  if (self->conn_state >= CONN_CLOSING)
-    {
-      if (result == LOTTERY_LOGIN_WELCOMED)
-        lottery_state_release_agency (self->state,
-                                      lottery_login_get_agency (self->login));
-      return;
-    }
-  login_step (self, result, reply, reply_len, error);
-  settle (self);
-}
-
-static void
-handle_auth (LotteryConnection    *self,
-             const LotteryMessage *message)
-{
-  g_autoptr(GError) error = NULL;
-  guint8 reply[LOTTERY_FRAME_MAX];
-  gsize reply_len = 0;
-  LotteryLoginResult result;
-
-  advance (self, CONN_HELLO);
-  result = lottery_login_auth (self->login, message->auth.proof, reply,
-                               &reply_len, &error);
-  login_step (self, result, reply, reply_len, error);
-}
-
-static void
-handle_hello (LotteryConnection    *self,
-              const LotteryMessage *message)
-{
-  g_autoptr(GError) error = NULL;
-  guint8 reply[LOTTERY_FRAME_MAX];
-  gsize reply_len = 0;
-  LotteryLoginResult result;
-
-  if (message->hello.version != LOTTERY_PROTOCOL_VERSION)
-    {
-      lottery_fail (&error, LOTTERY_ERROR_VERSION,
-                    N_("Protocol version %u is not supported; this server "
-                      "speaks version %d"),
-                    message->hello.version, LOTTERY_PROTOCOL_VERSION);
-      fail_and_close (self, "hello", error);
-      return;
-    }
-
-  result = lottery_login_hello (self->login, message->hello.agency, reply,
-                                &reply_len, &error);
-  login_step (self, result, reply, reply_len, error);
 }
 
 static void
@@ -670,7 +597,7 @@ handle_frame (LotteryConnection *self,
     case CONN_HELLO:
       if (message.type == LOTTERY_MESSAGE_HELLO)
         {
-          handle_hello (self, &message);
+          lottery_login_hello (self->login, &message);
           return;
         }
       break;
@@ -678,7 +605,8 @@ handle_frame (LotteryConnection *self,
     case CONN_AUTH:
       if (message.type == LOTTERY_MESSAGE_AUTH)
         {
-          handle_auth (self, &message);
+          advance (self, CONN_HELLO);
+          lottery_login_auth (self->login, &message);
           return;
         }
       break;
@@ -841,8 +769,8 @@ lottery_connection_start (LotteryConnection *self)
   g_return_if_fail (LOTTERY_IS_CONNECTION (self));
   g_return_if_fail (!G_IS_TLS_CONNECTION (self->stream) || self->gate != NULL);
 
-  self->login = lottery_login_new (self->state, self->auth, self->peer);
-  lottery_login_set_resume_func (self->login, login_resumed_cb, self);
+  self->login = lottery_login_new (self->state, self->auth, self->answers,
+                                   self->peer, login_cb, self);
 
   if (!G_IS_TLS_CONNECTION (self->stream))
     {

@@ -10,7 +10,14 @@
  * room, so that a probe or a scrape always gets in. Only GET and HEAD,
  * no request body beyond MAX_BODY.
  * Every answer is read from LotteryState and LotteryMetrics, which
- * never wait for the agencies' work, nor it for them.
+ * never wait for the agencies' work, nor it for them; the status view
+ * and page are rendered by lottery-status-page.c.
+ *
+ * Owns the SoupServer, the socket service, the table of connections
+ * and the last minutes of bets per second (for the page's chart). Runs
+ * on the main context it listens on; only the weak-reference notify
+ * of a connection's stream may run in another thread, and it only
+ * hands the connection back to that context.
  */
 #include "config.h"
 
@@ -19,8 +26,7 @@
 #include "lottery-log.h"
 #include "lottery-metrics.h"
 #include "lottery-protocol.h"
-#include "lottery-status-reply.h"
-#include "lottery-status-view.h"
+#include "lottery-status-page.h"
 
 #include <glib/gi18n.h>
 #include <libsoup/soup.h>
@@ -30,7 +36,6 @@
 #define MAX_TLS_CONNECTIONS 8
 #define TIMEOUT_S           10
 #define MAX_BODY            4096
-#define PAGE_RESOURCE       "/org/lottery/server/status-page.html"
 #define HISTORY             300 /* seconds of bets per second kept */
 
 struct _LotteryHttpServer
@@ -217,206 +222,6 @@ lottery_http_server_init (LotteryHttpServer *self)
 
 /* ---- answers ---- */
 
-/* The STATUS answer, decoded as lottery-client --status decodes it, so
- * that /status.json is the same document as --status --json. Building
- * the view from LotteryState directly would skip an encode and a
- * decode, but would be a second path from the state to that document,
- * free to drift from the one the client prints; the round trip costs
- * microseconds per agency, once per request on a capped port. */
-static LotteryStatusView *
-fetch_status (LotteryState *state)
-{
-  g_autoptr(GBytes) reply = lottery_status_reply_new (state);
-  g_autoptr(LotteryStatusView) view = lottery_status_view_new ();
-  gsize len, offset = 0;
-  const guint8 *data = g_bytes_get_data (reply, &len);
-
-  while (offset + LOTTERY_FRAME_PREFIX <= len)
-    {
-      LotteryMessage message;
-      gsize body_len;
-
-      if (!lottery_frame_parse_prefix (data + offset, &body_len, NULL) ||
-          offset + LOTTERY_FRAME_PREFIX + body_len > len ||
-          !lottery_message_decode (data + offset + LOTTERY_FRAME_PREFIX,
-                                   body_len, &message, NULL) ||
-          message.type != LOTTERY_MESSAGE_STATUS_REPLY ||
-          !lottery_status_view_add_reply (view, &message, NULL))
-        return NULL;
-      offset += LOTTERY_FRAME_PREFIX + body_len;
-    }
-
-  return view->complete ? g_steal_pointer (&view) : NULL;
-}
-
-/* The page's words, for xgettext; the page names them @_text_@. */
-static const char * const page_words[] G_GNUC_UNUSED = {
-  N_("Lottery status"), N_("Agencies finished"), N_("Bets stored"),
-  N_("Bets per second"), N_("Draw"), N_("Agencies"), N_("Agency"),
-  N_("Bets"), N_("Share"), N_("State"), N_("Bets per second, last 5 minutes"),
-  N_("Finished"), N_("Uploading"), N_("Waiting"), N_("Not yet"),
-  N_("Updated every second"), N_("Static view: JavaScript is off"),
-  N_("Connection lost, retrying"),
-};
-
-/* Replaces every @_text_@ by the translation of text. */
-static void
-translate_page (GString *page)
-{
-  gsize from = 0;
-  char *start;
-
-  while ((start = strstr (page->str + from, "@_")) != NULL)
-    {
-      gsize pos = (gsize) (start - page->str);
-      char *end = strstr (start + 2, "_@");
-      g_autofree char *word = NULL;
-      const char *translated;
-
-      if (end == NULL)
-        break;
-      word = g_strndup (start + 2, (gsize) (end - start - 2));
-      translated = _(word);
-      g_string_erase (page, (gssize) pos, end + 2 - start);
-      g_string_insert (page, (gssize) pos, translated);
-      from = pos + strlen (translated);
-    }
-}
-
-static const char *
-agency_state (const LotteryStatusEntry *entry,
-              const char              **css)
-{
-  if (entry->flags & LOTTERY_AGENCY_FINISHED)
-    {
-      *css = "finished";
-      return _("Finished");
-    }
-  if (entry->flags & LOTTERY_AGENCY_CONNECTED)
-    {
-      *css = "uploading";
-      return _("Uploading");
-    }
-  *css = "waiting";
-  return _("Waiting");
-}
-
-/* The chart of bets per second: an SVG path in a 300 x 100 box, the
- * newest second on the right, and its area below. */
-static void
-render_chart (LotteryHttpServer *self,
-              GString           *page)
-{
-  g_autoptr(GString) line = g_string_new (NULL);
-  g_autoptr(GString) values = g_string_new (NULL);
-  g_autofree char *area = NULL;
-  g_autofree char *peak = NULL;
-  g_autofree char *rate = NULL;
-  guint x0 = HISTORY - self->history_len;
-  guint64 top = 1;
-  guint i;
-
-  for (i = 0; i < self->history_len; i++)
-    top = MAX (top, self->history[i]);
-  for (i = 0; i < self->history_len; i++)
-    {
-      g_string_append_printf (line, "%c%u %.1f", i == 0 ? 'M' : 'L', x0 + i,
-                              100 - self->history[i] * 95.0 / top);
-      g_string_append_printf (values, "%s%" G_GUINT64_FORMAT, i == 0 ? "" : ",",
-                              self->history[i]);
-    }
-  area = line->len > 0 ? g_strdup_printf ("%sL%u 100L%u 100Z", line->str,
-                                          HISTORY, x0)
-                       : g_strdup ("");
-  peak = g_strdup_printf ("%" G_GUINT64_FORMAT, top);
-  rate = g_strdup_printf ("%" G_GUINT64_FORMAT, self->history_len > 0
-                          ? self->history[self->history_len - 1] : 0);
-  g_string_replace (page, "@CHART_LINE@", line->str, 1);
-  g_string_replace (page, "@CHART_AREA@", area, 1);
-  g_string_replace (page, "@HISTORY@", values->str, 1);
-  g_string_replace (page, "@PEAK@", peak, 1);
-  g_string_replace (page, "@RATE@", rate, 1);
-}
-
-/* The page with the state as it is now: correct without JavaScript,
- * which then keeps it up to date. Every value is a number the server
- * counted or one of its own words: nothing to escape. */
-static char *
-render_page (LotteryHttpServer *self,
-             LotteryStatusView *view)
-{
-  g_autoptr(GBytes) resource = g_resources_lookup_data (
-    PAGE_RESOURCE, G_RESOURCE_LOOKUP_FLAGS_NONE, NULL);
-  g_autoptr(GString) rows = g_string_new (NULL);
-  g_autofree char *draw = NULL;
-  g_autofree char *header = NULL;
-  GString *page;
-  guint64 total = 0, most = 0;
-  guint finished = 0;
-  guint i;
-
-  g_assert (resource != NULL);
-  for (i = 0; i < view->entries->len; i++)
-    {
-      const LotteryStatusEntry *e =
-        &g_array_index (view->entries, LotteryStatusEntry, i);
-
-      total += e->bets;
-      most = MAX (most, e->bets);
-      finished += (e->flags & LOTTERY_AGENCY_FINISHED) ? 1 : 0;
-    }
-  for (i = 0; i < view->entries->len; i++)
-    {
-      const LotteryStatusEntry *e =
-        &g_array_index (view->entries, LotteryStatusEntry, i);
-      const char *css;
-      const char *label = agency_state (e, &css);
-
-      g_string_append_printf (
-        rows,
-        "<tr id=\"agency-%u\" class=\"%s\"><td>%u</td>"
-        "<td class=\"num bets\">%" G_GUINT64_FORMAT "</td>"
-        "<td class=\"share\"><div class=\"bar\"><span style=\"width:%u%%\">"
-        "</span></div></td><td><span class=\"pill\">%s</span></td></tr>\n",
-        i + 1, css, i + 1, e->bets,
-        most > 0 ? (guint) (e->bets * 100 / most) : 0, label);
-    }
-
-  if (view->draw_done)
-    {
-      g_autoptr(GDateTime) when =
-        g_date_time_new_from_unix_utc (view->draw_time);
-
-      draw = when != NULL ? g_date_time_format (when, "%Y-%m-%d %H:%M:%S UTC")
-                          : NULL;
-    }
-  if (draw == NULL)
-    draw = g_strdup (_("Not yet"));
-  header = g_strdup_printf ("%u", view->agencies);
-
-  page = g_string_new_len (g_bytes_get_data (resource, NULL),
-                           (gssize) g_bytes_get_size (resource));
-  translate_page (page);
-  render_chart (self, page);
-  g_string_replace (page, "@ROWS@", rows->str, 1);
-  g_string_replace (page, "@DRAW@", draw, 0);
-  g_string_replace (page, "@DRAW_STATE@", view->draw_done ? "done" : "pending",
-                    0);
-  g_string_replace (page, "@AGENCIES@", header, 0);
-  {
-    g_autofree char *text = g_strdup_printf ("%u", finished);
-
-    g_string_replace (page, "@FINISHED@", text, 0);
-  }
-  {
-    g_autofree char *text = g_strdup_printf ("%" G_GUINT64_FORMAT, total);
-
-    g_string_replace (page, "@BETS@", text, 0);
-  }
-
-  return g_string_free (page, FALSE);
-}
-
 static void
 reply (SoupServerMessage *msg,
        guint              status,
@@ -477,7 +282,7 @@ handle_request (SoupServer        *soup,
       return;
     }
 
-  view = fetch_status (self->state);
+  view = lottery_status_page_fetch_view (self->state);
   if (view == NULL)
     reply (msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, "text/plain",
            g_strdup ("status unavailable\n"));
@@ -486,7 +291,8 @@ handle_request (SoupServer        *soup,
            lottery_status_view_format_json (view));
   else
     reply (msg, SOUP_STATUS_OK, "text/html; charset=utf-8",
-           render_page (self, view));
+           lottery_status_page_render (view, self->history,
+                                       self->history_len, HISTORY));
 }
 
 /* A request with a body is not for us: rather than let soup read it,

@@ -1,8 +1,11 @@
 /* lottery-login.c: who is on a connection. Answers HELLO with WELCOME
  * (open mode) or with a CHALLENGE, and AUTH with WELCOME once the proof
- * holds; claims the agency in LotteryState only then. Owns the nonce of
- * the CHALLENGE in flight. Main context; no I/O: the caller sends the
- * reply and logs a refusal.
+ * holds; claims the agency in LotteryState only then. Sends its answers
+ * and refusals through the connection's LotteryReplyOrder and logs the
+ * refusals; tells the connection what follows through one callback
+ * (LotteryLoginEvent), before a CHALLENGE or WELCOME goes out and after
+ * an ERROR is queued. Owns the nonce of the CHALLENGE in flight and the
+ * wait for an agency's old connection. Runs on the main context.
  *
  * An agency that proved who it is while an old connection still holds
  * it (a network cut the server has not noticed yet) takes over: the
@@ -17,31 +20,51 @@
 #include "lottery-error.h"
 #include "lottery-log.h"
 
+#include <glib/gi18n.h>
+
+typedef enum
+{
+  RESULT_CHALLENGED, /* the reply is a CHALLENGE: AUTH comes next */
+  RESULT_WELCOMED,   /* the reply is a WELCOME: the agency is claimed */
+  RESULT_REFUSED,    /* the error says why; nothing is claimed */
+  RESULT_WAITING,    /* no reply yet: the agency's old connection is
+                      * closing; released_cb () goes on once it is done */
+} Result;
+
 struct _LotteryLogin
 {
   LotteryState *state;      /* (owned) */
   LotteryAuth  *auth;       /* (owned) (nullable): NULL, open mode */
+  LotteryReplyOrder *answers; /* (owned): where replies go */
   char         *peer;       /* (owned): for the log */
   guint32       agency;     /* asked for, then claimed */
   gboolean      finished;   /* the claimed agency had sent FINISH */
   guint8        nonce[LOTTERY_AUTH_NONCE_LEN];
-  LotteryLoginResumeFunc resume_func;
-  gpointer      resume_data;
+  LotteryLoginFunc func;
+  gpointer      func_data;
   gulong        released_id; /* while WAITING for the old connection */
+  gboolean      stopped;    /* the connection is closing */
 };
 
-/* Returns: (transfer full): a login for one connection; with @auth
+/* Returns: (transfer full): a login for one connection, whose replies
+ * go through @answers and whose events go to @func; with @auth
  * (nullable), every agency must prove that it holds its token. */
 LotteryLogin *
-lottery_login_new (LotteryState *state,
-                   LotteryAuth  *auth,
-                   const char   *peer)
+lottery_login_new (LotteryState      *state,
+                   LotteryAuth       *auth,
+                   LotteryReplyOrder *answers,
+                   const char        *peer,
+                   LotteryLoginFunc   func,
+                   gpointer           user_data)
 {
   LotteryLogin *login = g_new0 (LotteryLogin, 1);
 
   login->state = g_object_ref (state);
   login->auth = auth != NULL ? g_object_ref (auth) : NULL;
+  login->answers = g_object_ref (answers);
   login->peer = g_strdup (peer);
+  login->func = func;
+  login->func_data = user_data;
 
   return login;
 }
@@ -53,12 +76,13 @@ lottery_login_free (LotteryLogin *login)
   g_clear_signal_handler (&login->released_id, login->state);
   g_object_unref (login->state);
   g_clear_object (&login->auth);
+  g_object_unref (login->answers);
   g_free (login->peer);
   g_free (login);
 }
 
 /* Claims login->agency and writes the WELCOME. */
-static LotteryLoginResult
+static Result
 welcome (LotteryLogin  *login,
          guint8        *reply,
          gsize         *reply_len,
@@ -71,7 +95,7 @@ welcome (LotteryLogin  *login,
   if (!lottery_state_claim_agency (login->state, login->agency,
                                    &last_sequence, &consumed, &stored,
                                    &login->finished, error))
-    return LOTTERY_LOGIN_REFUSED;
+    return RESULT_REFUSED;
 
   if (login->finished)
     flags |= LOTTERY_WELCOME_FINISHED;
@@ -83,7 +107,7 @@ welcome (LotteryLogin  *login,
   *reply_len = lottery_message_encode_welcome (reply, last_sequence, flags,
                                                consumed, stored);
 
-  return LOTTERY_LOGIN_WELCOMED;
+  return RESULT_WELCOMED;
 }
 
 /* A HELLO of @agency (its version already checked). With tokens,
@@ -91,12 +115,12 @@ welcome (LotteryLogin  *login,
  * stranger), the agency must answer a fresh nonce with proof that it
  * holds its token: a connection that never answers holds nothing.
  * @reply (LOTTERY_FRAME_MAX bytes) gets the frame to send. */
-LotteryLoginResult
-lottery_login_hello (LotteryLogin  *login,
-                     guint32        agency,
-                     guint8        *reply,
-                     gsize         *reply_len,
-                     GError       **error)
+static Result
+hello (LotteryLogin  *login,
+       guint32        agency,
+       guint8        *reply,
+       gsize         *reply_len,
+       GError       **error)
 {
   login->agency = agency;
   if (login->auth == NULL)
@@ -104,15 +128,53 @@ lottery_login_hello (LotteryLogin  *login,
 
   if (!lottery_auth_check_agency (login->auth, agency, error) ||
       !lottery_auth_random (login->nonce, sizeof login->nonce, error))
-    return LOTTERY_LOGIN_REFUSED;
+    return RESULT_REFUSED;
 
   lottery_log (G_LOG_LEVEL_DEBUG, "hello", "in_progress",
                "agency: %u | ip: %s | challenge: sent", agency, login->peer);
   *reply_len = lottery_message_encode_challenge (reply, login->nonce);
 
-  return LOTTERY_LOGIN_CHALLENGED;
+  return RESULT_CHALLENGED;
 }
 
+/* Tells the connection, then sends what a step answered; a refusal is
+ * logged with the agency asked for and the peer. */
+static void
+answer (LotteryLogin *login,
+        Result        result,
+        const guint8 *reply,
+        gsize         reply_len,
+        const GError *error)
+{
+  g_autofree char *reason = NULL;
+
+  switch (result)
+    {
+    case RESULT_REFUSED:
+      reason = lottery_log_error_value (error);
+      lottery_log (LOTTERY_LOG_ERROR, "hello", "fail",
+                   "agency: %u | ip: %s | error: %s", login->agency,
+                   login->peer, reason);
+      lottery_reply_order_send_error (login->answers, error, 0);
+      login->func (LOTTERY_LOGIN_REFUSED, login->func_data);
+      return;
+
+    case RESULT_CHALLENGED:
+      login->func (LOTTERY_LOGIN_CHALLENGED, login->func_data);
+      break;
+
+    case RESULT_WELCOMED:
+      login->func (LOTTERY_LOGIN_WELCOMED, login->func_data);
+      break;
+
+    case RESULT_WAITING:
+      return;
+    }
+  lottery_reply_order_send (login->answers, reply, reply_len);
+}
+
+/* A takeover waited for the agency's old connection; if this one closed
+ * meanwhile, the agency it was given goes back. */
 static void
 released_cb (LotteryState *state,
              guint         agency,
@@ -122,32 +184,39 @@ released_cb (LotteryState *state,
   g_autoptr(GError) error = NULL;
   guint8 reply[LOTTERY_FRAME_MAX];
   gsize reply_len = 0;
-  LotteryLoginResult result;
+  Result result;
 
   if (agency != login->agency)
     return;
   g_clear_signal_handler (&login->released_id, login->state);
   /* Another connection of the agency may have been quicker: busy. */
   result = welcome (login, reply, &reply_len, &error);
-  if (result == LOTTERY_LOGIN_WELCOMED)
+  if (result == RESULT_WELCOMED)
     lottery_log (G_LOG_LEVEL_INFO, "takeover", "success",
                  "agency: %u | ip: %s", login->agency, login->peer);
-  login->resume_func (result, reply, reply_len, error, login->resume_data);
+  if (login->stopped)
+    {
+      if (result == RESULT_WELCOMED)
+        lottery_state_release_agency (login->state, login->agency);
+      return;
+    }
+  answer (login, result, reply, reply_len, error);
+  login->func (LOTTERY_LOGIN_RESUMED, login->func_data);
 }
 
 /* Claims the agency, or, held by an old connection, has that one
  * closed and waits for it (WAITING). */
-static LotteryLoginResult
+static Result
 welcome_or_take_over (LotteryLogin  *login,
                       guint8        *reply,
                       gsize         *reply_len,
                       GError       **error)
 {
   g_autoptr(GError) local_error = NULL;
-  LotteryLoginResult result = welcome (login, reply, reply_len,
+  Result result = welcome (login, reply, reply_len,
                                        &local_error);
 
-  if (result == LOTTERY_LOGIN_WELCOMED || login->resume_func == NULL ||
+  if (result == RESULT_WELCOMED ||
       !g_error_matches (local_error, LOTTERY_ERROR,
                         LOTTERY_ERROR_AGENCY_BUSY))
     {
@@ -163,44 +232,87 @@ welcome_or_take_over (LotteryLogin  *login,
                                          G_CALLBACK (released_cb), login);
   lottery_state_request_takeover (login->state, login->agency);
 
-  return LOTTERY_LOGIN_WAITING;
+  return RESULT_WAITING;
 }
 
 /* The AUTH answering the CHALLENGE; @proof is LOTTERY_AUTH_PROOF_LEN
- * bytes. With a resume function set, a busy agency is taken over
- * (WAITING). */
-LotteryLoginResult
-lottery_login_auth (LotteryLogin  *login,
-                    const guint8  *proof,
-                    guint8        *reply,
-                    gsize         *reply_len,
-                    GError       **error)
+ * bytes. A busy agency is taken over (WAITING). */
+static Result
+auth (LotteryLogin  *login,
+      const guint8  *proof,
+      guint8        *reply,
+      gsize         *reply_len,
+      GError       **error)
 {
   gboolean ok;
 
-  g_return_val_if_fail (login->auth != NULL, LOTTERY_LOGIN_REFUSED);
+  g_return_val_if_fail (login->auth != NULL, RESULT_REFUSED);
 
   ok = lottery_auth_verify (login->auth, login->agency, login->nonce, proof,
                             error);
   /* A nonce is good for one answer, right or wrong. */
   lottery_auth_wipe (login->nonce, sizeof login->nonce);
   if (!ok)
-    return LOTTERY_LOGIN_REFUSED;
+    return RESULT_REFUSED;
 
   lottery_log (G_LOG_LEVEL_DEBUG, "auth", "success", "agency: %u | ip: %s",
                login->agency, login->peer);
   return welcome_or_take_over (login, reply, reply_len, error);
 }
 
-/* Where a WAITING login's result goes; without one, a busy agency is
- * refused. */
+/* A HELLO frame: refused (its version), or answered. */
 void
-lottery_login_set_resume_func (LotteryLogin           *login,
-                               LotteryLoginResumeFunc  func,
-                               gpointer                user_data)
+lottery_login_hello (LotteryLogin         *login,
+                     const LotteryMessage *message)
 {
-  login->resume_func = func;
-  login->resume_data = user_data;
+  g_autoptr(GError) error = NULL;
+  guint8 reply[LOTTERY_FRAME_MAX];
+  gsize reply_len = 0;
+  Result result;
+
+  if (message->hello.version != LOTTERY_PROTOCOL_VERSION)
+    {
+      g_autofree char *reason = NULL;
+
+      lottery_fail (&error, LOTTERY_ERROR_VERSION,
+                    N_("Protocol version %u is not supported; this server "
+                      "speaks version %d"),
+                    message->hello.version, LOTTERY_PROTOCOL_VERSION);
+      /* No agency asked for yet, and nothing in flight before a HELLO:
+       * the ERROR goes out in order, held behind nothing. */
+      reason = lottery_log_error_value (error);
+      lottery_log (LOTTERY_LOG_ERROR, "hello", "fail", "ip: %s | error: %s",
+                   login->peer, reason);
+      lottery_reply_order_error_in_order (login->answers, error, 0, FALSE);
+      login->func (LOTTERY_LOGIN_REFUSED, login->func_data);
+      return;
+    }
+
+  result = hello (login, message->hello.agency, reply, &reply_len, &error);
+  answer (login, result, reply, reply_len, error);
+}
+
+/* An AUTH frame, in answer to the CHALLENGE. */
+void
+lottery_login_auth (LotteryLogin         *login,
+                    const LotteryMessage *message)
+{
+  g_autoptr(GError) error = NULL;
+  guint8 reply[LOTTERY_FRAME_MAX];
+  gsize reply_len = 0;
+  Result result;
+
+  result = auth (login, message->auth.proof, reply, &reply_len, &error);
+  answer (login, result, reply, reply_len, error);
+}
+
+/* The connection is closing: a login still waiting for the agency's
+ * old connection answers nothing, and gives back the agency if it gets
+ * it. */
+void
+lottery_login_stop (LotteryLogin *login)
+{
+  login->stopped = TRUE;
 }
 
 /* The agency the last HELLO asked for (claimed, once WELCOMED). */

@@ -6,49 +6,43 @@
 
 #include "lottery-auth.h"
 #include "lottery-protocol.h"
+#include "lottery-reply-order.h"
 #include "lottery-state.h"
 
 G_BEGIN_DECLS
 
+/* What the login tells its connection, which changes its state. */
 typedef enum
 {
-  LOTTERY_LOGIN_CHALLENGED, /* the reply is a CHALLENGE: AUTH comes next */
-  LOTTERY_LOGIN_WELCOMED,   /* the reply is a WELCOME: the agency is claimed */
-  LOTTERY_LOGIN_REFUSED,    /* the error says why; nothing is claimed */
-  LOTTERY_LOGIN_WAITING,    /* no reply yet: the agency's old connection
-                             * is closing; the resume function gets the
-                             * result once it is done */
-} LotteryLoginResult;
+  LOTTERY_LOGIN_CHALLENGED, /* a CHALLENGE goes out next: AUTH comes next */
+  LOTTERY_LOGIN_WELCOMED,   /* the agency (get_agency (), get_finished ())
+                             * is this connection's; its WELCOME goes out
+                             * next */
+  LOTTERY_LOGIN_REFUSED,    /* the ERROR is queued: close after it */
+  LOTTERY_LOGIN_RESUMED,    /* a login that waited for the agency's old
+                             * connection has answered (after WELCOMED or
+                             * REFUSED) */
+} LotteryLoginEvent;
 
-/* A login that was WAITING goes on: @result is WELCOMED (the agency is
- * claimed), or REFUSED. */
-typedef void (*LotteryLoginResumeFunc) (LotteryLoginResult  result,
-                                        const guint8       *reply,
-                                        gsize               reply_len,
-                                        const GError       *error,
-                                        gpointer            user_data);
+typedef void (*LotteryLoginFunc) (LotteryLoginEvent event,
+                                  gpointer          user_data);
 
 typedef struct _LotteryLogin LotteryLogin;
 
-LotteryLogin      *lottery_login_new          (LotteryState  *state,
-                                               LotteryAuth   *auth,
-                                               const char    *peer);
-void               lottery_login_free         (LotteryLogin  *login);
-LotteryLoginResult lottery_login_hello        (LotteryLogin  *login,
-                                               guint32        agency,
-                                               guint8        *reply,
-                                               gsize         *reply_len,
-                                               GError       **error);
-LotteryLoginResult lottery_login_auth         (LotteryLogin  *login,
-                                               const guint8  *proof,
-                                               guint8        *reply,
-                                               gsize         *reply_len,
-                                               GError       **error);
-void               lottery_login_set_resume_func (LotteryLogin           *login,
-                                                  LotteryLoginResumeFunc  func,
-                                                  gpointer                user_data);
-guint32            lottery_login_get_agency   (LotteryLogin  *login);
-gboolean           lottery_login_get_finished (LotteryLogin  *login);
+LotteryLogin *lottery_login_new          (LotteryState         *state,
+                                          LotteryAuth          *auth,
+                                          LotteryReplyOrder    *answers,
+                                          const char           *peer,
+                                          LotteryLoginFunc      func,
+                                          gpointer              user_data);
+void          lottery_login_free         (LotteryLogin         *login);
+void          lottery_login_hello        (LotteryLogin         *login,
+                                          const LotteryMessage *message);
+void          lottery_login_auth         (LotteryLogin         *login,
+                                          const LotteryMessage *message);
+void          lottery_login_stop         (LotteryLogin         *login);
+guint32       lottery_login_get_agency   (LotteryLogin         *login);
+gboolean      lottery_login_get_finished (LotteryLogin         *login);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (LotteryLogin, lottery_login_free)
 
