@@ -270,11 +270,14 @@ upload_finished_cb (LotteryConnection *self,
     g_signal_emit (self, signals[SIGNAL_DRAW_DUE], 0);
 }
 
-/* A batch job, a FINISH or a query is in flight. */
+/* A batch job, a FINISH or a query is in flight, or the login waits
+ * for a takeover (reading pauses until it is decided). */
 static gboolean
 is_busy (LotteryConnection *self)
 {
-  return lottery_queries_is_parked (self->queries) || lottery_upload_is_busy (self->upload);
+  return lottery_queries_is_parked (self->queries) ||
+         lottery_upload_is_busy (self->upload) ||
+         (self->login != NULL && lottery_login_is_waiting (self->login));
 }
 
 /* @stream is what the agency speaks over: @connection itself, or a

@@ -270,6 +270,8 @@ lottery_login_hello (LotteryLogin         *login,
   gsize reply_len = 0;
   Result result;
 
+  g_return_if_fail (!lottery_login_is_waiting (login));
+
   if (message->hello.version != LOTTERY_PROTOCOL_VERSION)
     {
       g_autofree char *reason = NULL;
@@ -302,6 +304,10 @@ lottery_login_auth (LotteryLogin         *login,
   gsize reply_len = 0;
   Result result;
 
+  /* The connection handles nothing while a takeover waits; a second
+   * AUTH would wait twice. */
+  g_return_if_fail (!lottery_login_is_waiting (login));
+
   result = auth (login, message->auth.proof, reply, &reply_len, &error);
   answer (login, result, reply, reply_len, error);
 }
@@ -313,6 +319,17 @@ void
 lottery_login_stop (LotteryLogin *login)
 {
   login->stopped = TRUE;
+  /* Nothing was claimed yet: stop waiting, so that the connection owes
+   * nothing and can be done. */
+  g_clear_signal_handler (&login->released_id, login->state);
+}
+
+/* Waiting for the agency's old connection: no other frame of this
+ * connection may be handled until the takeover is decided. */
+gboolean
+lottery_login_is_waiting (LotteryLogin *login)
+{
+  return login->released_id != 0;
 }
 
 /* The agency the last HELLO asked for (claimed, once WELCOMED). */

@@ -41,6 +41,7 @@ void          lottery_login_hello        (LotteryLogin         *login,
 void          lottery_login_auth         (LotteryLogin         *login,
                                           const LotteryMessage *message);
 void          lottery_login_stop         (LotteryLogin         *login);
+gboolean      lottery_login_is_waiting   (LotteryLogin         *login);
 guint32       lottery_login_get_agency   (LotteryLogin         *login);
 gboolean      lottery_login_get_finished (LotteryLogin         *login);
 
