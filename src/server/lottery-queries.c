@@ -21,8 +21,11 @@
 #define STATUS_INTERVAL_USEC (G_USEC_PER_SEC / 4)
 /* All connections together put at most this many agencies' counts a
  * second into STATUS answers (20 answers a second at 100,000 agencies),
- * so that STATUS loopers cost the agencies' uploads little CPU. The
- * schedule is shared by every connection; main context only. */
+ * so that STATUS loopers cost the agencies' uploads little CPU. Each
+ * frame is charged as it is made: a peer that does not read stalls at
+ * its reply cap and is charged only for that, so it cannot take the
+ * turns of those that read. The schedule is shared by every
+ * connection; main context only. */
 #define STATUS_AGENCIES_PER_SEC 2000000
 static gint64 status_schedule; /* when the server may start the next */
 
@@ -157,17 +160,29 @@ lottery_queries_stop (LotteryQueries *self)
 
 /* Streams the answer as the peer reads it; the frame I/O hands up no
  * frame until it is whole, so a connection has one STATUS at a time. */
+/* A LotteryFrameProducer: the next frame of a STATUS answer, charged
+ * to the server's schedule for the counts it holds. */
+static gsize
+produce_status (guint8   *frame,
+                gboolean *done,
+                gpointer  user_data)
+{
+  LotteryStatusReply *reply = user_data;
+  guint before = lottery_status_reply_get_sent (reply);
+  gsize len = lottery_status_reply_next (frame, done, reply);
+  gint64 cost = (gint64) (lottery_status_reply_get_sent (reply) - before) *
+                G_USEC_PER_SEC / STATUS_AGENCIES_PER_SEC;
+
+  status_schedule = MAX (status_schedule, g_get_monotonic_time ()) + cost;
+  return len;
+}
+
 static void
 answer_status (LotteryQueries *self)
 {
-  gint64 now = g_get_monotonic_time ();
-  gint64 cost = (gint64) lottery_state_get_agencies (self->state) *
-                G_USEC_PER_SEC / STATUS_AGENCIES_PER_SEC;
-
   lottery_log (G_LOG_LEVEL_DEBUG, "status", "success", "ip: %s", self->peer);
-  self->status_next = now + STATUS_INTERVAL_USEC;
-  status_schedule = MAX (status_schedule, now) + cost;
-  lottery_frame_io_send_produced (self->io, lottery_status_reply_next,
+  self->status_next = g_get_monotonic_time () + STATUS_INTERVAL_USEC;
+  lottery_frame_io_send_produced (self->io, produce_status,
                                   lottery_status_reply_start (self->state),
                                   (GDestroyNotify) lottery_status_reply_free);
 }

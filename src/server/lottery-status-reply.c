@@ -35,6 +35,13 @@ lottery_status_reply_start (LotteryState *state)
   return reply;
 }
 
+/* How many agencies' counts are in the frames made so far. */
+guint
+lottery_status_reply_get_sent (LotteryStatusReply *reply)
+{
+  return reply->sent;
+}
+
 void
 lottery_status_reply_free (LotteryStatusReply *reply)
 {

@@ -14,6 +14,7 @@ gsize               lottery_status_reply_next  (guint8             *frame,
                                                 gboolean           *done,
                                                 gpointer            reply);
 void                lottery_status_reply_free  (LotteryStatusReply *reply);
+guint               lottery_status_reply_get_sent (LotteryStatusReply *reply);
 GBytes             *lottery_status_reply_new   (LotteryState       *state);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (LotteryStatusReply, lottery_status_reply_free)
