@@ -532,7 +532,10 @@ test_error_wrap (void)
                        "Cannot sync /s: No such file or directory");
       g_assert_true (g_str_has_prefix (cause->message,
                                        "No se puede sincronizar /s: "));
-      g_assert_null (strstr (cause->message, "No such file"));
+      /* Where the C library has its own Spanish (not in a bare
+       * container image), the errno text is translated too. */
+      if (strcmp (g_strerror (ENOENT), "No such file or directory") != 0)
+        g_assert_null (strstr (cause->message, "No such file"));
 
       lottery_fail_wrap (&error, LOTTERY_ERROR, LOTTERY_ERROR_FAILED, cause,
                          N_("Cannot reach the server at %s: "), "h:1");
