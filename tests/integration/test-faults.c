@@ -238,7 +238,9 @@ typedef struct
   guint     accepted;
   gboolean  stop;
   gboolean  reset;       /* cut with a RST, at a random byte */
+  gboolean  mute;        /* a cut connection passes only the WELCOME back */
   GRand    *rand;
+  GThread  *thread;
 } Proxy;
 
 /* Closing with SO_LINGER 0 sends a RST: the server's next read or write
@@ -257,7 +259,13 @@ typedef struct
   GSocket  *from;
   GSocket  *to;
   gboolean  done;       /* set by the other direction to stop this one */
+  gsize     limit;      /* bytes passed on, then dropped; 0: no limit */
+  gint      received;   /* bytes the server sent (atomic) */
 } Backward;
+
+/* HELLO's answer when no token is asked for: prefix, type, u16 version,
+ * u32 last sequence, u8 flags, u64 consumed, u64 stored. */
+#define WELCOME_FRAME (LOTTERY_FRAME_PREFIX + 1 + 2 + 4 + 1 + 8 + 8)
 
 /* Server to client, in a thread of its own: one direction blocked on a
  * full socket must not stop the other (the server may hold its answers
@@ -266,6 +274,7 @@ static gpointer
 backward_thread (gpointer user_data)
 {
   Backward *backward = user_data;
+  gsize passed = 0;
   char buf[4096];
 
   while (!g_atomic_int_get (&backward->done))
@@ -276,8 +285,14 @@ backward_thread (gpointer user_data)
       if (poll (&fd, 1, 50) <= 0)
         continue;
       n = g_socket_receive (backward->from, buf, sizeof buf, NULL, NULL);
-      if (n <= 0 || !g_socket_send (backward->to, buf, (gsize) n, NULL, NULL))
+      if (n <= 0)
         break;
+      g_atomic_int_add (&backward->received, (gint) n);
+      if (backward->limit > 0)
+        n = MIN ((gsize) n, backward->limit - passed);
+      if (n > 0 && !g_socket_send (backward->to, buf, (gsize) n, NULL, NULL))
+        break;
+      passed += (gsize) n;
     }
   /* The client sees the server's close. */
   g_socket_shutdown (backward->to, FALSE, TRUE, NULL);
@@ -314,6 +329,8 @@ proxy_pipe (Proxy   *proxy,
 
   backward.from = server;
   backward.to = client;
+  if (cut && proxy->mute)
+    backward.limit = WELCOME_FRAME;
   thread = g_thread_new ("proxy-back", backward_thread, &backward);
   for (;;)
     {
@@ -336,9 +353,15 @@ proxy_pipe (Proxy   *proxy,
           if (proxy->reset)
             {
               /* A RST makes the kernel drop what the server has not read
-               * yet: let it read first, so that every connection makes
-               * some progress, then cut while its answers cross. */
-              g_usleep (30 * G_TIME_SPAN_MILLISECOND);
+               * yet: wait for its first answer past the WELCOME, so that
+               * every connection makes some progress however slow the
+               * server is, then cut while its answers cross. */
+              gint64 deadline = g_get_monotonic_time () +
+                                10 * G_USEC_PER_SEC;
+
+              while (g_atomic_int_get (&backward.received) <= WELCOME_FRAME &&
+                     g_get_monotonic_time () < deadline)
+                g_usleep (G_TIME_SPAN_MILLISECOND);
               abort_socket (server);
               abort_socket (client);
             }
@@ -376,6 +399,36 @@ proxy_thread (gpointer user_data)
   return NULL;
 }
 
+/* Starts @proxy's thread on a port of its own, which it returns. */
+static guint16
+proxy_start (Proxy *proxy)
+{
+  g_autoptr(GSocketAddress) any = NULL;
+  g_autoptr(GSocketAddress) bound = NULL;
+  g_autoptr(GError) error = NULL;
+
+  proxy->listener = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
+                                  G_SOCKET_PROTOCOL_TCP, &error);
+  g_assert_no_error (error);
+  any = g_inet_socket_address_new_from_string ("127.0.0.1", 0);
+  g_assert_true (g_socket_bind (proxy->listener, any, TRUE, &error));
+  g_assert_true (g_socket_listen (proxy->listener, &error));
+  bound = g_socket_get_local_address (proxy->listener, &error);
+  g_assert_no_error (error);
+  proxy->thread = g_thread_new ("proxy", proxy_thread, proxy);
+
+  return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+}
+
+static void
+proxy_stop (Proxy *proxy)
+{
+  proxy->stop = TRUE;
+  g_thread_join (proxy->thread);
+  g_clear_object (&proxy->listener);
+  g_clear_pointer (&proxy->rand, g_rand_free);
+}
+
 static void
 test_proxy_cut (TestFixture   *fixture,
                 gconstpointer  data)
@@ -383,13 +436,10 @@ test_proxy_cut (TestFixture   *fixture,
   g_autofree char *file = test_gen_bets (fixture, "agency-1.csv", 20000, 21,
                                          -1, FALSE);
   g_autofree char *path = bets_path (fixture);
-  g_autoptr(GSocketAddress) any = NULL;
-  g_autoptr(GSocketAddress) bound = NULL;
   g_autoptr(GPtrArray) rows = NULL;
-  g_autoptr(GError) error = NULL;
   Proxy proxy = { 0, };
   TestProcess *server, *client;
-  GThread *thread;
+  guint16 port;
 
   g_test_summary ("A connection cut in the middle of a batch (a proxy drops "
                   "it after N bytes), twice: the agency reconnects, the "
@@ -401,23 +451,13 @@ test_proxy_cut (TestFixture   *fixture,
   /* Not a multiple of any frame size: the cut lands inside a batch. */
   proxy.cut_after = 100 * 1000 + 777;
   proxy.cuts = 2;
-  proxy.listener = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
-                                 G_SOCKET_PROTOCOL_TCP, &error);
-  g_assert_no_error (error);
-  any = g_inet_socket_address_new_from_string ("127.0.0.1", 0);
-  g_assert_true (g_socket_bind (proxy.listener, any, TRUE, &error));
-  g_assert_true (g_socket_listen (proxy.listener, &error));
-  bound = g_socket_get_local_address (proxy.listener, &error);
-  g_assert_no_error (error);
-  thread = g_thread_new ("proxy", proxy_thread, &proxy);
+  port = proxy_start (&proxy);
 
   client = test_client_run (
-    fixture, g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound)),
+    fixture, port,
     1, ARGS ("--bets-file", file), NULL);
   test_assert_exit (client, 0);
-  proxy.stop = TRUE;
-  g_thread_join (thread);
-  g_object_unref (proxy.listener);
+  proxy_stop (&proxy);
 
   g_assert_cmpuint (proxy.accepted, ==, 3);
   g_assert_cmpuint (test_process_count_lines (client, "action: connect | "
@@ -441,13 +481,10 @@ test_proxy_resets (TestFixture   *fixture,
   g_autofree char *file = test_gen_bets (fixture, "agency-1.csv", 100000, 31,
                                          -1, FALSE);
   g_autofree char *path = bets_path (fixture);
-  g_autoptr(GSocketAddress) any = NULL;
-  g_autoptr(GSocketAddress) bound = NULL;
   g_autoptr(GPtrArray) rows = NULL;
-  g_autoptr(GError) error = NULL;
   Proxy proxy = { 0, };
   TestProcess *server, *client;
-  GThread *thread;
+  guint16 port;
 
   g_test_summary ("100 connections of one agency reset (RST) at random "
                   "points of the upload: every reconnect is accepted, "
@@ -459,28 +496,18 @@ test_proxy_resets (TestFixture   *fixture,
   proxy.cuts = RESETS;
   proxy.reset = TRUE;
   proxy.rand = g_rand_new_with_seed (g_test_rand_int ());
-  proxy.listener = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
-                                 G_SOCKET_PROTOCOL_TCP, &error);
-  g_assert_no_error (error);
-  any = g_inet_socket_address_new_from_string ("127.0.0.1", 0);
-  g_assert_true (g_socket_bind (proxy.listener, any, TRUE, &error));
-  g_assert_true (g_socket_listen (proxy.listener, &error));
-  bound = g_socket_get_local_address (proxy.listener, &error);
-  g_assert_no_error (error);
-  thread = g_thread_new ("proxy", proxy_thread, &proxy);
+  port = proxy_start (&proxy);
 
   /* Each reset costs the client a backoff of at least 100 ms: give the
    * upload longer than the usual wait (sanitizer builds are slower). */
   client = test_client_start (
-    fixture, g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound)),
+    fixture, port,
     1, ARGS ("--bets-file", file), NULL);
-  if (!test_process_wait_exit (client, 120 * 1000))
-    test_process_dump (client);
+  if (!test_process_wait_exit (client, 120 * 1000) ||
+      test_process_get_exit_status (client) != 0)
+    test_fixture_dump (fixture);
   test_assert_exit (client, 0);
-  proxy.stop = TRUE;
-  g_thread_join (thread);
-  g_object_unref (proxy.listener);
-  g_rand_free (proxy.rand);
+  proxy_stop (&proxy);
 
   g_assert_cmpuint (proxy.accepted, >, RESETS);
   g_assert_cmpuint (test_process_count_lines (client, "agency_busy"), ==, 0);
@@ -491,6 +518,52 @@ test_proxy_resets (TestFixture   *fixture,
   test_assert_exit (server, 0);
   g_assert_cmpuint (test_process_count_lines (server, "result: fail | "
                                               "pending:"), ==, 0);
+}
+
+#define MUTED_CUTS 12
+
+/* A network that loses every answer and then resets: the server stored
+ * what each connection carried, but the agency never saw an ACK. The
+ * WELCOME of the next connection says how far the server got, and that
+ * is progress: the agency must not give up after its retry budget. */
+static void
+test_lost_acks (TestFixture   *fixture,
+                gconstpointer  data)
+{
+  g_autofree char *file = test_gen_bets (fixture, "agency-1.csv", 30000, 41,
+                                         -1, FALSE);
+  g_autofree char *path = bets_path (fixture);
+  g_autoptr(GPtrArray) rows = NULL;
+  Proxy proxy = { 0, };
+  TestProcess *server, *client;
+  guint16 port;
+
+  g_test_summary ("12 connections in a row lose every answer after the "
+                  "WELCOME and are then reset: the server's count in each "
+                  "WELCOME keeps the agency retrying, and every bet is "
+                  "stored exactly once.");
+
+  server = test_server_start (fixture, 1, NULL);
+  proxy.server_port = test_server_get_port (server);
+  proxy.cuts = MUTED_CUTS;
+  proxy.reset = TRUE;
+  proxy.mute = TRUE;
+  proxy.rand = g_rand_new_with_seed (g_test_rand_int ());
+  port = proxy_start (&proxy);
+
+  client = test_client_start (fixture, port, 1, ARGS ("--bets-file", file),
+                              NULL);
+  if (!test_process_wait_exit (client, 60 * 1000))
+    test_process_dump (client);
+  test_assert_exit (client, 0);
+  proxy_stop (&proxy);
+
+  g_assert_cmpuint (proxy.accepted, ==, MUTED_CUTS + 1);
+  rows = test_read_rows (path);
+  assert_agency_rows (rows, file, 1);
+  assert_all_winners (client, file);
+  test_process_send_signal (server, SIGTERM);
+  test_assert_exit (server, 0);
 }
 
 /* ---- hostile peers ---- */
@@ -913,6 +986,7 @@ main (int   argc,
   ADD ("/faults/torn-row", NULL, test_torn_row);
   ADD ("/faults/proxy-cut", NULL, test_proxy_cut);
   ADD ("/faults/proxy-resets", NULL, test_proxy_resets);
+  ADD ("/faults/lost-acks", NULL, test_lost_acks);
   ADD ("/faults/hostile", NULL, test_hostile);
   ADD ("/faults/flood", NULL, test_flood);
   ADD ("/faults/idle", NULL, test_idle);
