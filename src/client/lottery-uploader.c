@@ -1,21 +1,16 @@
 /* lottery-uploader.c: an agency's session with the central server.
  *
  * Runs in one thread, with blocking GIO calls that a GCancellable can
- * interrupt. Batches are pipelined: up to WINDOW of them are on the wire
- * before the first acknowledgement is needed, and the server answers
- * them in order, so a round trip is paid once per window, not per batch.
+ * interrupt. Owns the object, the connection and its frame I/O, the
+ * HELLO (and the token's challenge), the health check and the retries:
+ * the bets and the batch pipeline are in lottery-uploader-batches.c,
+ * the winners in lottery-uploader-winners.c.
  *
  * If the connection breaks, or the server is not up yet, the session is
  * retried with backoff for about five seconds. The server's WELCOME says
  * how many of this agency's bets its batches used up (stored or
- * refused) and the last batch number; the uploader re-reads the file,
- * skips exactly that many valid bets, whatever the batch size, and
- * numbers its next batch after the server's last: nothing is sent
- * twice. That is why the bets file must be a regular file, opened once
- * and rewound. A file with fewer valid bets than the server took, or,
- * for an agency already finished, a different number, is not the file
- * that was uploaded: the run fails and says how many bets were not
- * played.
+ * refused) and the last batch number; the next session resumes after
+ * them: nothing is sent twice.
  *
  * The server is not trusted: every count it returns is checked, what it
  * sends is bounded and sanitised, and every answer but the draw itself
@@ -24,6 +19,7 @@
 #include "config.h"
 
 #include "lottery-uploader.h"
+#include "lottery-uploader-private.h"
 #include "lottery-auth.h"
 #include "lottery-connect.h"
 #include "lottery-csv-reader.h"
@@ -37,9 +33,6 @@
 #include <glib/gi18n.h>
 #include <string.h>
 
-/* 128 batches (about 800 KiB) in flight: enough to cover the server's
- * wait for the disk (storage.sync) at full speed. */
-#define WINDOW             128
 #define OUTPUT_BUFFER_SIZE (64 * 1024)
 #define RETRY_BUDGET_USEC  (5 * G_USEC_PER_SEC)
 /* When the server itself says "wait" (agency_busy: the agency's old
@@ -50,61 +43,6 @@
 #define BACKOFF_FIRST_MS   100
 #define BACKOFF_MAX_MS     1000
 #define CONNECT_TIMEOUT_S  5
-#define MAX_REPORTED_ROWS  100
-
-typedef struct
-{
-  guint32 sequence;
-  guint   count;
-  guint64 first_line;
-  guint64 last_line;
-} InFlight;
-
-struct _LotteryUploader
-{
-  GObject parent_instance;
-
-  guint              agency;
-  char              *address;
-  guint              batch_max_amount;
-  char              *bets_file;
-  LotteryBet        *single_bet;
-  gboolean           has_token;
-  guint8             token[LOTTERY_AUTH_TOKEN_LEN]; /* secret */
-  gboolean           warned_open;   /* said the server asked for no token */
-  GTlsDatabase      *tls_database;  /* NULL: plain TCP */
-  guint              timeout;       /* seconds for an answer */
-  LotteryCsvReader  *reader;        /* the bets file, opened once */
-  gboolean           refused;       /* the session ended on a server ERROR */
-
-  GIOStream         *connection;    /* TCP, or TLS over it */
-  guint8            *rbuf;
-  guint8            *obuf;          /* frames not yet written */
-  gsize              olen;
-  InFlight           window[WINDOW];
-  guint              window_head;
-  guint              window_len;
-
-  guint64            reported_line; /* invalid rows up to here were logged */
-  guint64            rejected_rows;
-  guint64            rejected_batches;
-  guint64            held_bets;     /* the WELCOME's bets used up, this session */
-  guint64            held_stored;   /* of those, stored */
-  guint64            session_stored; /* acknowledged in this session */
-  guint64            answered_bets; /* bets used up, as far as we know */
-  gboolean           mismatch;      /* the file is not what the server has */
-  guint64            file_bets;     /* valid bets in the file, if mismatch */
-  gboolean           uploaded;      /* this process sent the FINISH */
-  guint32            answered;      /* last batch the server answered */
-  gboolean           finish_answered;
-  GPtrArray         *winners;
-
-  LotteryProgress   *progress;      /* NULL: no progress line */
-  guint64            bets_done;     /* answered (or held from before) */
-  guint64            bets_read;     /* valid rows read from the file */
-  guint64            read_offset;   /* bytes of the file read */
-  gboolean           read_all;
-};
 
 G_DEFINE_FINAL_TYPE (LotteryUploader, lottery_uploader, G_TYPE_OBJECT)
 
@@ -247,141 +185,34 @@ lottery_uploader_get_mismatch (LotteryUploader *self,
   return self->mismatch;
 }
 
-/* ---- the bets ---- */
-
-typedef struct
-{
-  LotteryCsvReader *reader; /* NULL in single-bet mode */
-  gboolean          single_sent;
-} BetSource;
-
-static gboolean
-is_header (const char *line,
-           gsize       len)
-{
-  return len >= 7 && g_ascii_strncasecmp (line, "NOMBRE,", 7) == 0;
-}
+/* ---- the progress line ---- */
 
 /* A log line goes on a blank line of its own: the progress line is
- * blanked before it (progress_pause ()) and drawn again after it
- * (progress_resume ()), on the line below. */
-static void
-progress_pause (LotteryUploader *self)
+ * blanked before it (lottery_uploader_progress_pause ()) and drawn
+ * again after it (lottery_uploader_progress_resume ()), on the line
+ * below. */
+void
+lottery_uploader_progress_pause (LotteryUploader *self)
 {
   if (self->progress != NULL)
     lottery_progress_clear (self->progress);
 }
 
-static void
-progress_resume (LotteryUploader *self)
+void
+lottery_uploader_progress_resume (LotteryUploader *self)
 {
   if (self->progress != NULL)
     lottery_progress_redraw (self->progress);
-}
-
-/* One invalid row (@n), counted and, the first time it is met, logged
- * with file and line. */
-static void
-reject_row (LotteryUploader *self,
-            guint64          n,
-            const char      *reason)
-{
-  if (n <= self->reported_line)
-    return;
-
-  self->reported_line = n;
-  self->rejected_rows++;
-  progress_pause (self);
-  if (self->rejected_rows <= MAX_REPORTED_ROWS)
-    {
-      g_autofree char *file = lottery_log_value (self->bets_file);
-      g_autofree char *error = lottery_log_value (reason);
-
-      lottery_log (G_LOG_LEVEL_WARNING, "leer_apuesta", "fail",
-                   "file: %s | line: %" G_GUINT64_FORMAT " | error: %s", file,
-                   n, error);
-    }
-  else if (self->rejected_rows == MAX_REPORTED_ROWS + 1)
-    lottery_log (G_LOG_LEVEL_WARNING, "leer_apuesta", "fail",
-                 "error: more invalid rows; only the first %d are shown",
-                 MAX_REPORTED_ROWS);
-  progress_resume (self);
-}
-
-/* Next valid bet: 1, end: 0, read error: -1. Invalid rows, and lines
- * too long to be one, are reported by reject_row (). */
-static int
-next_bet (LotteryUploader *self,
-          BetSource       *source,
-          LotteryBet      *bet,
-          guint64         *line_number,
-          GCancellable    *cancellable,
-          GError         **error)
-{
-  const char *line;
-  gsize len;
-
-  if (source->reader == NULL)
-    {
-      if (source->single_sent)
-        return 0;
-      source->single_sent = TRUE;
-      *bet = *self->single_bet;
-      *line_number = 1;
-      return 1;
-    }
-
-  for (;;)
-    {
-      g_autoptr(GError) row_error = NULL;
-      guint64 n;
-
-      g_autoptr(GError) read_error = NULL;
-
-      if (!lottery_csv_reader_next_line (source->reader, &line, &len,
-                                         cancellable, &read_error))
-        {
-          if (read_error == NULL)
-            return 0;
-          if (g_error_matches (read_error, LOTTERY_BETS_FILE_ERROR,
-                               LOTTERY_BETS_FILE_ERROR_INVALID_ROW))
-            {
-              /* A line too long: one bad row, already skipped. */
-              reject_row (self,
-                          lottery_csv_reader_get_line_number (source->reader),
-                          _("line too long"));
-              continue;
-            }
-          /* A local file problem, not a network one: never retried. */
-          if (g_error_matches (read_error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-            g_propagate_error (error, g_steal_pointer (&read_error));
-          else
-            lottery_fail_as (error, LOTTERY_BETS_FILE_ERROR,
-                             LOTTERY_BETS_FILE_ERROR_UNREADABLE, read_error);
-          return -1;
-        }
-
-      n = lottery_csv_reader_get_line_number (source->reader);
-      if (len == 0 || (n == 1 && is_header (line, len)))
-        continue;
-      if (lottery_bet_parse_line (bet, line, len, &row_error))
-        {
-          *line_number = n;
-          return 1;
-        }
-
-      reject_row (self, n, row_error->message);
-    }
 }
 
 /* ---- replies ---- */
 
 /* The server's ERROR as a GError with its code: it reached the server,
  * which refused, and says why (sanitised: it may reach a terminal). */
-static gboolean
-server_error (LotteryUploader      *self,
-              const LotteryMessage *message,
-              GError              **error)
+gboolean
+lottery_uploader_server_error (LotteryUploader      *self,
+                               const LotteryMessage *message,
+                               GError              **error)
 {
   g_autofree char *text = lottery_server_text (message->error.text,
                                                message->error.len);
@@ -410,12 +241,12 @@ flush_output (LotteryUploader *self,
 
 /* Frames are gathered and written 64 KiB at a time, and always before
  * waiting for an answer: fewer system calls, same order. */
-static gboolean
-write_frame (LotteryUploader *self,
-             const guint8    *frame,
-             gsize            len,
-             GCancellable    *cancellable,
-             GError         **error)
+gboolean
+lottery_uploader_write_frame (LotteryUploader *self,
+                              const guint8    *frame,
+                              gsize            len,
+                              GCancellable    *cancellable,
+                              GError         **error)
 {
   if (self->olen + len > OUTPUT_BUFFER_SIZE &&
       !flush_output (self, cancellable, error))
@@ -426,444 +257,17 @@ write_frame (LotteryUploader *self,
   return TRUE;
 }
 
-static gboolean
-read_message (LotteryUploader *self,
-              LotteryMessage  *message,
-              GCancellable    *cancellable,
-              GError         **error)
+gboolean
+lottery_uploader_read_message (LotteryUploader *self,
+                               LotteryMessage  *message,
+                               GCancellable    *cancellable,
+                               GError         **error)
 {
   GInputStream *in = g_io_stream_get_input_stream (G_IO_STREAM (self->connection));
 
   return flush_output (self, cancellable, error) &&
          lottery_stream_read_message (in, self->rbuf, message, cancellable,
                                       error);
-}
-
-/* Waits for the answer to the oldest batch in flight. */
-static gboolean
-read_batch_reply (LotteryUploader *self,
-                  GCancellable    *cancellable,
-                  GError         **error)
-{
-  InFlight *oldest = &self->window[self->window_head];
-  LotteryMessage message;
-
-  if (!read_message (self, &message, cancellable, error))
-    return FALSE;
-
-  if (message.type == LOTTERY_MESSAGE_ACK &&
-      message.ack.sequence == oldest->sequence)
-    {
-      if (message.ack.count != oldest->count)
-        return lottery_fail (error, LOTTERY_ERROR_PROTOCOL,
-                             N_("The server acknowledged %u of the %u bets of "
-                                "batch %u: it did not store what was sent"),
-                             message.ack.count, oldest->count,
-                             oldest->sequence);
-      self->session_stored += oldest->count;
-      if (self->single_bet != NULL)
-        lottery_log (G_LOG_LEVEL_INFO, "apuesta_enviada", "success",
-                     "dni: %s | numero: %u", self->single_bet->document,
-                     self->single_bet->number);
-      lottery_log (G_LOG_LEVEL_DEBUG, "enviar_lote", "success",
-                   "lote: %u | cantidad: %u", oldest->sequence, oldest->count);
-    }
-  else if (message.type == LOTTERY_MESSAGE_ERROR &&
-           message.error.code == LOTTERY_ERROR_INVALID_BET &&
-           message.error.sequence == oldest->sequence)
-    {
-      /* The server's checks disagree with ours: this batch is lost,
-       * the rest goes on, and the exit status will say so. */
-      g_autofree char *text = lottery_server_text (message.error.text,
-                                                   message.error.len);
-
-      self->rejected_batches++;
-      progress_pause (self);
-      if (self->single_bet != NULL)
-        lottery_log (LOTTERY_LOG_ERROR, "apuesta_enviada", "fail",
-                     "dni: %s | numero: %u | error: %s",
-                     self->single_bet->document, self->single_bet->number,
-                     text);
-      else
-        lottery_log (LOTTERY_LOG_ERROR, "enviar_lote", "fail",
-                     "lote: %u | lines: %" G_GUINT64_FORMAT "-%"
-                     G_GUINT64_FORMAT " | error: %s", oldest->sequence,
-                     oldest->first_line, oldest->last_line, text);
-      progress_resume (self);
-    }
-  else if (message.type == LOTTERY_MESSAGE_ERROR)
-    return server_error (self, &message, error);
-  else
-    return lottery_fail (error, LOTTERY_ERROR_PROTOCOL,
-                         N_("Expected the answer to batch %u, got %s"),
-                         oldest->sequence,
-                         lottery_message_type_name (message.type));
-
-  self->bets_done += oldest->count;
-  self->answered_bets += oldest->count;
-  if (self->progress != NULL)
-    lottery_progress_update (self->progress, self->bets_done, self->bets_read,
-                             self->read_offset, self->read_all);
-
-  self->answered = oldest->sequence;
-  self->window_head = (self->window_head + 1) % WINDOW;
-  self->window_len--;
-  return TRUE;
-}
-
-static gboolean
-send_batch (LotteryUploader     *self,
-            LotteryBatchEncoder *encoder,
-            guint32              sequence,
-            guint64              first_line,
-            guint64              last_line,
-            GCancellable        *cancellable,
-            GError             **error)
-{
-  InFlight *slot;
-  gsize len;
-
-  if (self->window_len == WINDOW &&
-      !read_batch_reply (self, cancellable, error))
-    return FALSE;
-
-  len = lottery_batch_encoder_finish (encoder, sequence);
-  if (!write_frame (self, encoder->frame, len, cancellable, error))
-    return FALSE;
-
-  slot = &self->window[(self->window_head + self->window_len) % WINDOW];
-  slot->sequence = sequence;
-  slot->count = encoder->count;
-  slot->first_line = first_line;
-  slot->last_line = last_line;
-  self->window_len++;
-
-  return TRUE;
-}
-
-/* The bets file, opened once for the whole run: a FIFO is never
- * opened twice, and the open never blocks. Only a regular file can be
- * read again after a reconnection; anything else is refused, as a
- * setting (exit status 2). */
-static gboolean
-open_bets_file (LotteryUploader *self,
-                GError         **error)
-{
-  g_autoptr(GError) local_error = NULL;
-
-  self->reader = lottery_csv_reader_new_for_regular_file (self->bets_file,
-                                                          &local_error);
-  if (self->reader != NULL)
-    return TRUE;
-  if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_NOT_REGULAR_FILE))
-    return lottery_fail_as (error, LOTTERY_CONFIG_ERROR,
-                            LOTTERY_CONFIG_ERROR_INVALID, local_error);
-  return lottery_fail_as (error, LOTTERY_BETS_FILE_ERROR,
-                          LOTTERY_BETS_FILE_ERROR_UNREADABLE, local_error);
-}
-
-/* From the first bet again, for a new session. */
-static gboolean
-open_source (LotteryUploader *self,
-             BetSource       *source,
-             GError         **error)
-{
-  g_autoptr(GError) local_error = NULL;
-
-  memset (source, 0, sizeof *source);
-  if (self->single_bet != NULL)
-    return TRUE;
-
-  if (!lottery_csv_reader_rewind (self->reader, &local_error))
-    return lottery_fail_as (error, LOTTERY_BETS_FILE_ERROR,
-                            LOTTERY_BETS_FILE_ERROR_UNREADABLE, local_error);
-  source->reader = self->reader;
-
-  return TRUE;
-}
-
-static void
-close_bets_file (LotteryUploader *self)
-{
-  g_autofree char *file = NULL;
-
-  if (self->reader == NULL)
-    return;
-
-  g_clear_pointer (&self->reader, lottery_csv_reader_free);
-  file = lottery_log_value (self->bets_file);
-  lottery_log (G_LOG_LEVEL_INFO, "close_bets_file", "success", "file: %s",
-               file);
-}
-
-/* The file holds @in_file valid bets but the server took @held of this
- * agency: not the file that was uploaded (or not all of it). */
-static gboolean
-fail_mismatch (LotteryUploader *self,
-               guint64          in_file,
-               guint64          held,
-               GError         **error)
-{
-  g_autofree char *file_text = g_strdup_printf ("%" G_GUINT64_FORMAT, in_file);
-  g_autofree char *held_text = g_strdup_printf ("%" G_GUINT64_FORMAT, held);
-  const char *file = self->bets_file != NULL ? self->bets_file : "--bet";
-
-  self->mismatch = TRUE;
-  self->file_bets = in_file;
-  if (in_file < held)
-    return lottery_fail (error, LOTTERY_ERROR_OUT_OF_ORDER,
-                         N_("The server holds %s bets of agency %u, but %s has "
-                            "only %s valid rows: it is not the file that was "
-                            "uploaded, and nothing is sent"),
-                         held_text, self->agency, file, file_text);
-  return lottery_fail (error, LOTTERY_ERROR_OUT_OF_ORDER,
-                       N_("Agency %u already finished with %s bets, but %s "
-                          "has %s valid rows: the rest were not played"),
-                       self->agency, held_text, file, file_text);
-}
-
-/* Skips the first @skip valid bets (the server used them up) and sends
- * the rest in batches numbered from @last_sequence + 1, then waits for
- * all answers; sets @n_batches to the last batch number. For an agency
- * already @finished it only counts the bets, which must be @skip. */
-static gboolean
-upload (LotteryUploader *self,
-        guint32          last_sequence,
-        guint64          skip,
-        gboolean         finished,
-        guint32         *n_batches,
-        GCancellable    *cancellable,
-        GError         **error)
-{
-  LotteryBatchEncoder *encoder = g_new (LotteryBatchEncoder, 1);
-  BetSource source;
-  LotteryBet bet;
-  guint64 line = 0, first_line = 0, last_line = 0;
-  guint32 sequence = last_sequence;
-  gboolean ok = FALSE;
-  int r;
-
-  self->window_head = self->window_len = 0;
-  self->bets_done = self->bets_read = self->read_offset = 0;
-  self->read_all = FALSE;
-  if (!open_source (self, &source, error))
-    goto out;
-
-  lottery_batch_encoder_init (encoder, self->batch_max_amount);
-  while ((r = next_bet (self, &source, &bet, &line, cancellable, error)) > 0)
-    {
-      self->bets_read++;
-      if (self->bets_read <= skip)
-        {
-          self->bets_done++;
-          continue;
-        }
-      if (finished)
-        continue;
-      if (!lottery_batch_encoder_add (encoder, &bet))
-        {
-          sequence++;
-          if (source.reader != NULL)
-            self->read_offset = lottery_csv_reader_get_offset (source.reader);
-          if (!send_batch (self, encoder, sequence, first_line, last_line,
-                           cancellable, error))
-            goto out;
-          lottery_batch_encoder_init (encoder, self->batch_max_amount);
-          if (!lottery_batch_encoder_add (encoder, &bet))
-            g_assert_not_reached ();
-        }
-      if (encoder->count == 1)
-        first_line = line;
-      last_line = line;
-    }
-  if (r < 0)
-    goto out;
-  self->read_all = TRUE;
-
-  if (self->bets_read < skip || (finished && self->bets_read != skip))
-    {
-      /* Checked before the last batch goes: nothing more is stored. */
-      fail_mismatch (self, self->bets_read, skip, error);
-      goto out;
-    }
-
-  if (encoder->count > 0)
-    {
-      sequence++;
-      if (!send_batch (self, encoder, sequence, first_line, last_line,
-                       cancellable, error))
-        goto out;
-    }
-
-  while (self->window_len > 0)
-    if (!read_batch_reply (self, cancellable, error))
-      goto out;
-
-  *n_batches = sequence;
-  ok = TRUE;
-
-out:
-  g_free (encoder);
-  return ok;
-}
-
-static gboolean
-finish (LotteryUploader *self,
-        guint32          n_batches,
-        GCancellable    *cancellable,
-        GError         **error)
-{
-  guint8 frame[LOTTERY_FRAME_MAX];
-  LotteryMessage message;
-
-  if (!write_frame (self, frame, lottery_message_encode_finish (frame, n_batches),
-                    cancellable, error) ||
-      !read_message (self, &message, cancellable, error))
-    return FALSE;
-
-  if (message.type == LOTTERY_MESSAGE_ERROR)
-    return server_error (self, &message, error);
-  if (message.type != LOTTERY_MESSAGE_FINISHED)
-    return lottery_fail (error, LOTTERY_ERROR_PROTOCOL,
-                         N_("Expected FINISHED, got %s"),
-                         lottery_message_type_name (message.type));
-
-  /* Every bet the server acknowledged (this session or before) and
-   * none it refused: anything else means bets went missing. */
-  if (message.finished.stored != self->held_stored + self->session_stored)
-    {
-      g_autofree char *stored = g_strdup_printf ("%" G_GUINT64_FORMAT,
-                                                 message.finished.stored);
-      g_autofree char *sent = g_strdup_printf ("%" G_GUINT64_FORMAT,
-                                               self->held_stored +
-                                               self->session_stored);
-
-      return lottery_fail (error, LOTTERY_ERROR_PROTOCOL,
-                           N_("The server says it stored %s bets of agency "
-                              "%u, not %s as it acknowledged"),
-                           stored, self->agency, sent);
-    }
-
-  self->finish_answered = TRUE;
-  self->uploaded = TRUE;
-  progress_pause (self);
-  lottery_log (G_LOG_LEVEL_INFO, "finish", "success",
-               "cantidad: %" G_GUINT64_FORMAT, message.finished.stored);
-  return TRUE;
-}
-
-/* A winner's document, as the server sent it: digits only, as every
- * document the client sends. */
-static gboolean
-check_document (LotteryUploader *self,
-                const char      *document,
-                gsize            len,
-                GError         **error)
-{
-  gsize i;
-
-  for (i = 0; i < len; i++)
-    if (!g_ascii_isdigit (document[i]))
-      {
-        g_autofree char *shown = lottery_server_text (document, len);
-
-        return lottery_fail (error, LOTTERY_ERROR_PROTOCOL,
-                             N_("The server sent “%s” as a winner of agency "
-                                "%u: not a document (digits only)"),
-                             shown, self->agency);
-      }
-
-  return len > 0 ||
-         lottery_fail (error, LOTTERY_ERROR_PROTOCOL,
-                       N_("The server sent an empty winner document"));
-}
-
-/* The most winners the agency can have: one per bet the server stored
- * for it, in this run or earlier ones. */
-static guint64
-max_winners (LotteryUploader *self)
-{
-  return self->held_stored + self->session_stored;
-}
-
-/* Asks for this agency's winners; the answer comes after the draw, so
- * this may wait for the other agencies: without a timeout until the
- * first frame, then each frame within the timeout. */
-static gboolean
-query_winners (LotteryUploader *self,
-               GCancellable    *cancellable,
-               GError         **error)
-{
-  GSocket *socket = lottery_connect_get_socket (self->connection);
-  guint8 frame[LOTTERY_FRAME_MAX];
-  guint64 limit = max_winners (self);
-  LotteryMessage message;
-
-  g_ptr_array_set_size (self->winners, 0);
-
-  if (!write_frame (self, frame,
-                    lottery_message_encode_empty (frame, LOTTERY_MESSAGE_QUERY),
-                    cancellable, error))
-    return FALSE;
-  /* The answer comes after the draw, once every agency has finished:
-   * say so, so that a quiet wait does not look like a hang; the
-   * progress line then says it again, below the log line. */
-  progress_pause (self);
-  lottery_log (G_LOG_LEVEL_INFO, "consulta_ganadores", "in_progress",
-               "agency: %u", self->agency);
-  if (self->progress != NULL && self->uploaded)
-    lottery_progress_show_waiting (self->progress, self->bets_done);
-  g_socket_set_timeout (socket, 0);
-
-  do
-    {
-      LotteryBatchReader reader;
-
-      if (!read_message (self, &message, cancellable, error))
-        return FALSE;
-      /* The draw is done: the rest of the answer follows at once. */
-      g_socket_set_timeout (socket, self->timeout);
-      if (message.type == LOTTERY_MESSAGE_ERROR)
-        return server_error (self, &message, error);
-      if (message.type != LOTTERY_MESSAGE_WINNERS)
-        return lottery_fail (error, LOTTERY_ERROR_PROTOCOL,
-                             N_("Expected WINNERS, got %s"),
-                             lottery_message_type_name (message.type));
-      /* An empty frame that is not the last would let a server keep the
-       * client forever without a byte of winners. */
-      if (message.winners.count == 0 &&
-          !(message.winners.flags & LOTTERY_WINNERS_LAST))
-        return lottery_fail (error, LOTTERY_ERROR_PROTOCOL,
-                             N_("The server sent an empty WINNERS frame that "
-                                "is not the last"));
-      if (self->winners->len + (guint64) message.winners.count > limit)
-        {
-          g_autofree char *bets = g_strdup_printf ("%" G_GUINT64_FORMAT,
-                                                   limit);
-
-          return lottery_fail (error, LOTTERY_ERROR_PROTOCOL,
-                               N_("The server sent more winners than the %s "
-                                  "bets agency %u sent"), bets, self->agency);
-        }
-
-      lottery_batch_reader_init (&reader, &message);
-      while (reader.remaining > 0)
-        {
-          const char *document;
-          gsize len;
-
-          if (!lottery_winners_reader_next (&reader, &document, &len, error) ||
-              !check_document (self, document, len, error))
-            return FALSE;
-          g_ptr_array_add (self->winners, g_strndup (document, len));
-        }
-      if (!lottery_batch_reader_end (&reader, error))
-        return FALSE;
-    }
-  while (!(message.winners.flags & LOTTERY_WINNERS_LAST));
-
-  g_ptr_array_add (self->winners, NULL);
-  return TRUE;
 }
 
 static gboolean
@@ -916,9 +320,11 @@ answer_challenge (LotteryUploader *self,
   lottery_auth_compute_proof (self->token, self->agency,
                               message->challenge.nonce, proof);
 
-  return write_frame (self, frame, lottery_message_encode_auth (frame, proof),
-                      cancellable, error) &&
-         read_message (self, message, cancellable, error);
+  return lottery_uploader_write_frame (self, frame,
+                                       lottery_message_encode_auth (frame,
+                                                                    proof),
+                                       cancellable, error) &&
+         lottery_uploader_read_message (self, message, cancellable, error);
 }
 
 /* One connection: HELLO, the batches the server lacks, FINISH unless it
@@ -942,9 +348,11 @@ session (LotteryUploader *self,
   if (!connect_to_server (self, cancellable, error))
     return FALSE;
 
-  if (!write_frame (self, frame, lottery_message_encode_hello (frame, self->agency),
-                    cancellable, error) ||
-      !read_message (self, &message, cancellable, error))
+  if (!lottery_uploader_write_frame (self, frame,
+                                     lottery_message_encode_hello (frame,
+                                                                   self->agency),
+                                     cancellable, error) ||
+      !lottery_uploader_read_message (self, &message, cancellable, error))
     return FALSE;
   if (message.type == LOTTERY_MESSAGE_CHALLENGE)
     {
@@ -962,7 +370,7 @@ session (LotteryUploader *self,
                    "ask for this agency's token", self->agency);
     }
   if (message.type == LOTTERY_MESSAGE_ERROR)
-    return server_error (self, &message, error);
+    return lottery_uploader_server_error (self, &message, error);
   if (message.type != LOTTERY_MESSAGE_WELCOME)
     return lottery_fail (error, LOTTERY_ERROR_PROTOCOL,
                          N_("Expected WELCOME, got %s"),
@@ -1006,12 +414,13 @@ session (LotteryUploader *self,
 
   /* A finished agency's file is read too: a different number of bets
    * means some were not played, which must not pass as done. */
-  if (!upload (self, last_sequence, self->held_bets, finished, &n_batches,
-               cancellable, error) ||
-      (!finished && !finish (self, n_batches, cancellable, error)))
+  if (!lottery_uploader_upload (self, last_sequence, self->held_bets,
+                                finished, &n_batches, cancellable, error) ||
+      (!finished &&
+       !lottery_uploader_finish (self, n_batches, cancellable, error)))
     return FALSE;
 
-  return query_winners (self, cancellable, error);
+  return lottery_uploader_query_winners (self, cancellable, error);
 }
 
 /* The health check: one connection, PING, PONG. No retries, no agency
@@ -1028,13 +437,14 @@ lottery_uploader_ping (LotteryUploader *self,
   if (!connect_to_server (self, cancellable, error))
     return FALSE;
 
-  ok = write_frame (self, frame,
-                    lottery_message_encode_empty (frame, LOTTERY_MESSAGE_PING),
-                    cancellable, error) &&
-       read_message (self, &message, cancellable, error);
+  ok = lottery_uploader_write_frame (self, frame,
+                                     lottery_message_encode_empty
+                                       (frame, LOTTERY_MESSAGE_PING),
+                                     cancellable, error) &&
+       lottery_uploader_read_message (self, &message, cancellable, error);
   /* Such as a TLS server telling a client in the clear. */
   if (ok && message.type == LOTTERY_MESSAGE_ERROR)
-    ok = server_error (self, &message, error);
+    ok = lottery_uploader_server_error (self, &message, error);
   else if (ok && message.type != LOTTERY_MESSAGE_PONG)
     ok = lottery_fail (error, LOTTERY_ERROR_PROTOCOL, N_("Expected PONG, got %s"),
                        lottery_message_type_name (message.type));
@@ -1104,7 +514,7 @@ lottery_uploader_run (LotteryUploader *self,
 
   if (self->progress != NULL)
     lottery_progress_clear (self->progress);
-  close_bets_file (self);
+  lottery_uploader_close_bets_file (self);
 
   return ok;
 }
@@ -1123,7 +533,8 @@ run (LotteryUploader *self,
 
   /* A file that cannot be read is the problem to report, before the
    * server is bothered or retried. */
-  if (self->single_bet == NULL && !open_bets_file (self, error))
+  if (self->single_bet == NULL &&
+      !lottery_uploader_open_bets_file (self, error))
     return FALSE;
 
   for (;;)

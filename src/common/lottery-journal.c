@@ -1,5 +1,8 @@
-/* lottery-journal.c: bets.csv's journal: the record format, reading
- * the journal back, and recovery at open.
+/* lottery-journal.c: bets.csv and its journal as a pair of files:
+ * opening them, reading the journal back, recovery at open, the
+ * header's agency count, and checking that the paths still name them.
+ * The record format is lottery-journal-record.c; taking a bets.csv
+ * found without a journal is lottery-journal-adopt.c.
  *
  * bets.csv keeps the course's six columns, so it cannot say which batch
  * a row came from. Beside it, bets.csv.journal holds one fixed-size
@@ -17,6 +20,7 @@
 #include "config.h"
 
 #include "lottery-journal.h"
+#include "lottery-journal-private.h"
 #include "lottery-error.h"
 #include "lottery-log.h"
 
@@ -30,44 +34,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* A journal record on disk, 32 bytes, integers big-endian:
- *   0  "LJ"   magic
- *   2  u8     type: 'B' batch, 'F' finish, 'A' adopted rows
- *   3  u8     0
- *   4  u32    agency
- *   8  u32    sequence (batch) or last sequence (finish)
- *  12  u32    bets stored by the batch (0 for a refused batch)
- *  16  u64    size of bets.csv once the batch is in
- *  24  u32    bets the batch claimed, stored or refused (0 in journals
- *              written before it was kept: a stored batch then claimed
- *              what it stored)
- *  28  u32    FNV-1a of bytes 0..27
- * The checksum tells a whole record from one torn by a crash or a
- * block of zeros left by a power cut.
- *
- * A header record ('H') says which lottery the files are: written
- * first in a new journal (after the records of an older journal that
- * had none), it is never replayed:
- *   4  u32    lottery.agencies
- *   8  u8[16] random lottery id
- *  24  u32    creation time (Unix seconds)
- *  28  u32    FNV-1a of bytes 0..27 */
 #define RECORD_SIZE LOTTERY_JOURNAL_RECORD_SIZE
-#define RECORD_HEADER 'H'
-#define RECORD_MAGIC_0 'L'
-#define RECORD_MAGIC_1 'J'
-
-static gboolean fail_errno (GError     **error,
-                            int          saved,
-                            const char  *format,
-                            ...) G_GNUC_PRINTF (3, 4);
 
 /* @format takes the path and then the errno text. */
-static gboolean
-fail_errno (GError    **error,
-            int         saved,
-            const char *format,
-            ...)
+gboolean
+lottery_journal_fail_errno (GError    **error,
+                            int         saved,
+                            const char *format,
+                            ...)
 {
   va_list args;
 
@@ -77,131 +51,6 @@ fail_errno (GError    **error,
   va_end (args);
 
   return FALSE;
-}
-
-static guint32
-fnv1a (const guint8 *p,
-       gsize         len)
-{
-  guint32 h = 2166136261u;
-
-  while (len-- > 0)
-    h = (h ^ *p++) * 16777619u;
-
-  return h;
-}
-
-static void
-put_u32 (guint8 *p, guint32 v)
-{
-  v = GUINT32_TO_BE (v);
-  memcpy (p, &v, 4);
-}
-
-static guint32
-get_u32 (const guint8 *p)
-{
-  guint32 v;
-
-  memcpy (&v, p, 4);
-  return GUINT32_FROM_BE (v);
-}
-
-void
-lottery_journal_encode (guint8                   *p,
-                        const LotteryStoreRecord *record)
-{
-  guint64 end = GUINT64_TO_BE (record->end);
-
-  memset (p, 0, RECORD_SIZE);
-  p[0] = RECORD_MAGIC_0;
-  p[1] = RECORD_MAGIC_1;
-  p[2] = (guint8) record->type;
-  put_u32 (p + 4, record->agency);
-  put_u32 (p + 8, record->sequence);
-  put_u32 (p + 12, record->count);
-  memcpy (p + 16, &end, 8);
-  if (record->type == LOTTERY_STORE_RECORD_BATCH)
-    put_u32 (p + 24, record->claimed);
-  put_u32 (p + 28, fnv1a (p, 28));
-}
-
-gboolean
-lottery_journal_decode (const guint8       *p,
-                        LotteryStoreRecord *record)
-{
-  guint64 end;
-
-  if (p[0] != RECORD_MAGIC_0 || p[1] != RECORD_MAGIC_1 ||
-      (p[2] != LOTTERY_STORE_RECORD_BATCH &&
-       p[2] != LOTTERY_STORE_RECORD_FINISH &&
-       p[2] != LOTTERY_STORE_RECORD_ADOPTED) ||
-      get_u32 (p + 28) != fnv1a (p, 28))
-    return FALSE;
-
-  record->type = (LotteryStoreRecordType) p[2];
-  record->agency = get_u32 (p + 4);
-  record->sequence = get_u32 (p + 8);
-  record->count = get_u32 (p + 12);
-  memcpy (&end, p + 16, 8);
-  record->end = GUINT64_FROM_BE (end);
-  record->claimed = 0;
-  if (record->type == LOTTERY_STORE_RECORD_BATCH)
-    record->claimed = MAX (get_u32 (p + 24), record->count);
-
-  return TRUE;
-}
-
-static void
-encode_header (guint8               *p,
-               const LotteryJournal *self)
-{
-  memset (p, 0, RECORD_SIZE);
-  p[0] = RECORD_MAGIC_0;
-  p[1] = RECORD_MAGIC_1;
-  p[2] = RECORD_HEADER;
-  put_u32 (p + 4, self->header_agencies);
-  memcpy (p + 8, self->id, sizeof self->id);
-  put_u32 (p + 24, self->created);
-  put_u32 (p + 28, fnv1a (p, 28));
-}
-
-/* Takes the first header found; a later one (there should be none)
- * only has to be whole. */
-static gboolean
-decode_header (LotteryJournal *self,
-               const guint8   *p)
-{
-  if (p[0] != RECORD_MAGIC_0 || p[1] != RECORD_MAGIC_1 ||
-      p[2] != RECORD_HEADER || get_u32 (p + 28) != fnv1a (p, 28))
-    return FALSE;
-  if (self->has_header)
-    return TRUE;
-
-  self->has_header = TRUE;
-  self->header_agencies = get_u32 (p + 4);
-  memcpy (self->id, p + 8, sizeof self->id);
-  self->created = get_u32 (p + 24);
-
-  return TRUE;
-}
-
-/* The lottery's identity, for messages: "id …, created …". */
-char *
-lottery_journal_describe (const LotteryJournal *self)
-{
-  g_autoptr(GDateTime) created = NULL;
-  g_autofree char *when = NULL;
-  g_autoptr(GString) id = g_string_new (NULL);
-  gsize i;
-
-  for (i = 0; i < sizeof self->id; i++)
-    g_string_append_printf (id, "%02x", self->id[i]);
-  created = g_date_time_new_from_unix_utc (self->created);
-  when = created != NULL ? g_date_time_format_iso8601 (created) : NULL;
-
-  return g_strdup_printf ("%s, created %s", id->str,
-                          when != NULL ? when : "?");
 }
 
 /* write () until done; on failure @saved_errno says why (ENOSPC for a
@@ -260,17 +109,18 @@ lottery_journal_scan (LotteryJournal         *self,
       if (got < 0 && errno == EINTR)
         continue;
       if (got < 0)
-        return fail_errno (error, errno, N_("Cannot read journal %s: %s"),
-                           self->path, g_strerror (errno));
+        return lottery_journal_fail_errno (error, errno,
+                                           N_("Cannot read journal %s: %s"),
+                                           self->path, g_strerror (errno));
       if (got < RECORD_SIZE)
         break;
       for (i = 0; i + RECORD_SIZE <= (gsize) got; i += RECORD_SIZE)
         {
           LotteryStoreRecord record;
 
-          if (buf[i + 2] == RECORD_HEADER)
+          if (buf[i + 2] == LOTTERY_JOURNAL_RECORD_HEADER)
             {
-              if (!decode_header (self, buf + i))
+              if (!lottery_journal_decode_header (self, buf + i))
                 goto done;
               offset += RECORD_SIZE;
               continue;
@@ -309,24 +159,26 @@ ends_a_row (LotteryJournal *self,
     got = pread (self->data_fd, &c, 1, (off_t) (end - 1));
   while (got < 0 && errno == EINTR);
   if (got < 0)
-    return fail_errno (error, errno, N_("Cannot read storage %s: %s"),
-                       self->data_path, g_strerror (errno));
+    return lottery_journal_fail_errno (error, errno,
+                                       N_("Cannot read storage %s: %s"),
+                                       self->data_path, g_strerror (errno));
   *ends = got == 1 && c == '\n';
 
   return TRUE;
 }
 
 /* Cuts bets.csv back to @end bytes, if it is longer. */
-static gboolean
-cut_data (LotteryJournal *self,
-          guint64         end,
-          GError        **error)
+gboolean
+lottery_journal_cut_data (LotteryJournal *self,
+                          guint64         end,
+                          GError        **error)
 {
   if (end >= self->data_size)
     return TRUE;
   if (ftruncate (self->data_fd, (off_t) end) != 0)
-    return fail_errno (error, errno, N_("Cannot cut storage %s: %s"),
-                       self->data_path, g_strerror (errno));
+    return lottery_journal_fail_errno (error, errno,
+                                       N_("Cannot cut storage %s: %s"),
+                                       self->data_path, g_strerror (errno));
   lottery_log (G_LOG_LEVEL_INFO, "recover", "success",
                "truncated_bytes: %" G_GUINT64_FORMAT, self->data_size - end);
   self->data_size = end;
@@ -360,199 +212,16 @@ recover (LotteryJournal *self,
   if (good < self->size)
     {
       if (ftruncate (self->fd, (off_t) good) != 0)
-        return fail_errno (error, errno, N_("Cannot cut journal %s: %s"),
-                           self->path, g_strerror (errno));
+        return lottery_journal_fail_errno (error, errno,
+                                           N_("Cannot cut journal %s: %s"),
+                                           self->path, g_strerror (errno));
       lottery_log (G_LOG_LEVEL_INFO, "recover_journal", "success",
                    "truncated_bytes: %" G_GUINT64_FORMAT,
                    self->size - good);
       self->size = good;
     }
 
-  return cut_data (self, data_end, error);
-}
-
-/* A bets.csv that ends in the middle of a row (a write cut short)
- * cannot be appended to: the next row would be glued onto it. */
-static guint64
-last_row_end (LotteryJournal *self)
-{
-  char buf[4096];
-  guint64 end = self->data_size;
-
-  while (end > 0)
-    {
-      gsize n = (gsize) MIN (end, sizeof buf);
-      const char *nl;
-
-      if (pread (self->data_fd, buf, n, (off_t) (end - n)) != (ssize_t) n)
-        break;
-      nl = memrchr (buf, '\n', n);
-      if (nl != NULL)
-        {
-          end = end - n + (guint64) (nl - buf) + 1;
-          break;
-        }
-      end -= n;
-    }
-
-  return end;
-}
-
-/* Bets already held for each agency in the first @end bytes of
- * bets.csv, counted from the rows' first field: adoption resumes every
- * agency past what the file holds, not from zero. */
-static GArray *
-count_rows (LotteryJournal *self,
-            guint64         end,
-            GError        **error)
-{
-  g_autoptr(GArray) counts = g_array_new (FALSE, TRUE, sizeof (guint32));
-  char buf[65536];
-  guint64 offset = 0;
-  guint32 agency = 0;
-  gboolean at_start = TRUE, in_agency = FALSE;
-
-  while (offset < end)
-    {
-      ssize_t got = pread (self->data_fd, buf,
-                           (gsize) MIN (sizeof buf, end - offset),
-                           (off_t) offset);
-      ssize_t i;
-
-      if (got < 0 && errno == EINTR)
-        continue;
-      if (got <= 0)
-        {
-          fail_errno (error, got < 0 ? errno : EIO,
-                      N_("Cannot read storage %s: %s"), self->data_path,
-                      g_strerror (got < 0 ? errno : EIO));
-          return NULL;
-        }
-      for (i = 0; i < got; i++)
-        {
-          char c = buf[i];
-
-          if (at_start)
-            {
-              at_start = FALSE;
-              in_agency = TRUE;
-              agency = 0;
-            }
-          if (c == '\n')
-            at_start = TRUE;
-          else if (in_agency && g_ascii_isdigit (c) && agency < 100000000)
-            agency = agency * 10 + (guint32) (c - '0');
-          else if (in_agency)
-            {
-              in_agency = FALSE;
-              /* Blank lines and damaged rows count for no agency; the
-               * draw reports the damage with its line. */
-              if (c == ',' && agency > 0 && agency <= 1000000)
-                {
-                  if (agency >= counts->len)
-                    g_array_set_size (counts, agency + 1);
-                  g_array_index (counts, guint32, agency)++;
-                }
-            }
-        }
-      offset += (guint64) got;
-    }
-
-  return g_steal_pointer (&counts);
-}
-
-/* bets.csv has rows but there is no journal (it was written by other
- * means, or the journal was removed). Refused unless storage.adopt is
- * set: then its whole rows are kept and recorded, one 'A' record per
- * agency with the bets it already has there. */
-static gboolean
-adopt (LotteryJournal *self,
-       gboolean        sync,
-       GError        **error)
-{
-  g_autoptr(GArray) counts = NULL;
-  g_autoptr(GByteArray) records = g_byte_array_new ();
-  guint64 end;
-  guint32 agency;
-  int saved = 0;
-
-  if (!self->adopt)
-    {
-      /* Leave no empty journal behind: the next start would take it
-       * for a lottery with no batches and cut bets.csv to nothing. */
-      g_unlink (self->path);
-      lottery_error_set (error, LOTTERY_STORE_ERROR,
-                         LOTTERY_STORE_ERROR_MISMATCH,
-                         N_("%s holds %" PRIu64 " bytes of bets but its "
-                            "journal %s is missing: restore the journal, "
-                            "move %s away to start a new lottery, or set "
-                            "storage.adopt (--storage-adopt) to take its "
-                            "bets as they are"),
-                         self->data_path, self->data_size, self->path,
-                         self->data_path);
-      return FALSE;
-    }
-
-  end = last_row_end (self);
-  if (!cut_data (self, end, error))
-    return FALSE;
-  counts = count_rows (self, end, error);
-  if (counts == NULL)
-    return FALSE;
-
-  lottery_log (G_LOG_LEVEL_WARNING, "adopt", "success",
-               "storage: %s | bytes: %" G_GUINT64_FORMAT " | agencies: %u",
-               self->data_path, self->data_size,
-               counts->len > 0 ? counts->len - 1 : 0);
-  for (agency = 1; agency < counts->len; agency++)
-    {
-      LotteryStoreRecord record = { LOTTERY_STORE_RECORD_ADOPTED, agency, 0,
-                                    g_array_index (counts, guint32, agency),
-                                    end };
-      guint8 buf[RECORD_SIZE];
-
-      if (record.count == 0)
-        continue;
-      lottery_journal_encode (buf, &record);
-      g_byte_array_append (records, buf, RECORD_SIZE);
-    }
-  if (records->len == 0)
-    {
-      /* Only blank or damaged rows: still mark the file as adopted. */
-      LotteryStoreRecord record = { LOTTERY_STORE_RECORD_ADOPTED, 0, 0, 0,
-                                    end };
-      guint8 buf[RECORD_SIZE];
-
-      lottery_journal_encode (buf, &record);
-      g_byte_array_append (records, buf, RECORD_SIZE);
-    }
-
-  if (sync && fdatasync (self->data_fd) != 0)
-    return fail_errno (error, errno, N_("Cannot sync storage %s: %s"),
-                       self->data_path, g_strerror (errno));
-  if (!lottery_fd_write_all (self->fd, records->data, records->len, &saved))
-    goto failed;
-  if (sync && fdatasync (self->fd) != 0)
-    {
-      saved = errno;
-      goto failed;
-    }
-  self->size = records->len;
-  return TRUE;
-
-failed:
-  /* Leave no half record behind. */
-  if (ftruncate (self->fd, 0) != 0)
-    {
-      int cut_errno = errno;
-      g_autofree char *where = lottery_log_value (self->path);
-
-      lottery_log (G_LOG_LEVEL_WARNING, "recover_journal", "fail",
-                   "journal: %s | errno: %d | error: cannot cut the journal "
-                   "back", where, cut_errno);
-    }
-  return fail_errno (error, saved, N_("Cannot write journal %s: %s"),
-                     self->path, g_strerror (saved));
+  return lottery_journal_cut_data (self, data_end, error);
 }
 
 /* What a file that is not a regular one is, for messages. */
@@ -594,8 +263,9 @@ open_file (const char *path,
     goto not_regular;
   if (fd < 0)
     {
-      fail_errno (error, errno, N_("Cannot open storage %s: %s"), path,
-                  g_strerror (errno));
+      lottery_journal_fail_errno (error, errno,
+                                  N_("Cannot open storage %s: %s"), path,
+                                  g_strerror (errno));
       return -1;
     }
   if (fstat (fd, &st) != 0)
@@ -603,8 +273,9 @@ open_file (const char *path,
       int saved = errno;
 
       g_close (fd, NULL);
-      fail_errno (error, saved, N_("Cannot use storage %s: %s"), path,
-                  g_strerror (saved));
+      lottery_journal_fail_errno (error, saved,
+                                  N_("Cannot use storage %s: %s"), path,
+                                  g_strerror (saved));
       return -1;
     }
   if (!S_ISREG (st.st_mode))
@@ -617,8 +288,9 @@ open_file (const char *path,
       int saved = errno;
 
       g_close (fd, NULL);
-      fail_errno (error, saved, N_("Cannot use storage %s: %s"), path,
-                  g_strerror (saved));
+      lottery_journal_fail_errno (error, saved,
+                                  N_("Cannot use storage %s: %s"), path,
+                                  g_strerror (saved));
       return -1;
     }
   *size = (guint64) st.st_size;
@@ -729,7 +401,7 @@ check_header (LotteryJournal *self,
       memcpy (self->id + i, &r, 4);
     }
   self->created = (guint32) (g_get_real_time () / G_USEC_PER_SEC);
-  encode_header (buf, self);
+  lottery_journal_encode_header (buf, self);
   if (!lottery_fd_write_all (self->fd, buf, RECORD_SIZE, &saved) ||
       (sync && fdatasync (self->fd) != 0))
     {
@@ -737,8 +409,9 @@ check_header (LotteryJournal *self,
       if (ftruncate (self->fd, (off_t) self->size) != 0)
         lottery_log (G_LOG_LEVEL_WARNING, "cut_journal", "fail",
                      "file: %s | error: %s", self->path, g_strerror (errno));
-      return fail_errno (error, saved, N_("Cannot write journal %s: %s"),
-                         self->path, g_strerror (saved));
+      return lottery_journal_fail_errno (error, saved,
+                                         N_("Cannot write journal %s: %s"),
+                                         self->path, g_strerror (saved));
     }
   self->size += RECORD_SIZE;
 
@@ -841,7 +514,7 @@ lottery_journal_open (LotteryJournal *self,
 
   if (journal_created && self->data_size > 0)
     {
-      if (!adopt (self, sync, error))
+      if (!lottery_journal_adopt (self, sync, error))
         return FALSE;
     }
   else if (!recover (self, error))

@@ -10,30 +10,24 @@
  * while the database is talked to.
  *
  * Schema (one version table, everything under a named lottery): see
- * docs/storage.md.
+ * docs/storage.md. The database calls and the schema are in
+ * lottery-pg-db.c, the writer's round in lottery-pg-round.c.
  */
 #include "config.h"
 
 #include "lottery-pg-store.h"
 #include "lottery-error.h"
 #include "lottery-log.h"
+#include "lottery-pg-db.h"
+#include "lottery-pg-round.h"
 
 #include <glib/gi18n-lib.h>
-#include <libpq-fe.h>
 #include <string.h>
 
 /* Groups queued for the database thread before append () waits. */
 #define QUEUE_MAX 256
 /* Groups stored in one transaction at most. */
 #define ROUND_MAX 64
-
-typedef struct
-{
-  guint64             ticket;
-  char               *rows;
-  LotteryStoreRecord *records;
-  guint               n_records;
-} Group;
 
 typedef struct
 {
@@ -56,7 +50,7 @@ struct _LotteryPgStore
   GMutex    lock;
   GCond     queue_cond;
   GCond     space_cond;
-  GQueue    queue;     /* Group */
+  GQueue    queue;     /* LotteryPgGroup */
   GQueue    requests;  /* SyncRequest, in the order made */
   guint64   next_ticket;
   guint64   committed; /* every group up to here is committed */
@@ -73,20 +67,12 @@ G_DEFINE_FINAL_TYPE_WITH_CODE (LotteryPgStore, lottery_pg_store, G_TYPE_OBJECT,
                                                       lottery_pg_store_iface_init))
 
 static void
-group_free (Group *group)
-{
-  g_free (group->rows);
-  g_free (group->records);
-  g_free (group);
-}
-
-static void
 lottery_pg_store_finalize (GObject *object)
 {
   LotteryPgStore *self = LOTTERY_PG_STORE (object);
 
   lottery_store_close (LOTTERY_STORE (self), NULL);
-  g_queue_clear_full (&self->queue, (GDestroyNotify) group_free);
+  g_queue_clear_full (&self->queue, (GDestroyNotify) lottery_pg_group_free);
   g_clear_error (&self->error);
   g_mutex_clear (&self->lock);
   g_cond_clear (&self->queue_cond);
@@ -138,264 +124,6 @@ lottery_pg_store_redact_dsn (const char *dsn)
   return g_string_free (out, FALSE);
 }
 
-/* libpq's messages end with a line end; ours do not. */
-static char *
-pg_message (const char *message)
-{
-  return g_strstrip (g_strdup (message != NULL ? message : ""));
-}
-
-static gboolean
-fail_pg (PGconn     *conn,
-         GError    **error,
-         int         code,
-         const char *what)
-{
-  g_autofree char *message = pg_message (PQerrorMessage (conn));
-
-  return lottery_store_fail (error, code, "%s: %s", what, message);
-}
-
-/* Runs @sql (no parameters, any number of statements); FALSE with
- * @error unless it succeeded. */
-static gboolean
-exec_ok (PGconn     *conn,
-         const char *sql,
-         GError    **error)
-{
-  PGresult *result = PQexec (conn, sql);
-  ExecStatusType status = PQresultStatus (result);
-  gboolean ok = status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK;
-
-  if (!ok)
-    {
-      g_autofree char *message = pg_message (PQresultErrorMessage (result));
-
-      lottery_store_fail (error, PQstatus (conn) == CONNECTION_OK
-                                   ? LOTTERY_STORE_ERROR_IO
-                                   : LOTTERY_STORE_ERROR_UNAVAILABLE,
-                          N_("The database refused “%.60s…”: %s"), sql,
-                          message);
-    }
-  PQclear (result);
-
-  return ok;
-}
-
-/* One row of one column, or NULL with @error. */
-static PGresult *
-query (PGconn      *conn,
-       const char  *sql,
-       int          n_params,
-       const char **params,
-       GError     **error)
-{
-  PGresult *result = PQexecParams (conn, sql, n_params, NULL, params, NULL,
-                                   NULL, 0);
-
-  if (PQresultStatus (result) != PGRES_TUPLES_OK &&
-      PQresultStatus (result) != PGRES_COMMAND_OK)
-    {
-      g_autofree char *message = pg_message (PQresultErrorMessage (result));
-
-      lottery_store_fail (error, PQstatus (conn) == CONNECTION_OK
-                                   ? LOTTERY_STORE_ERROR_IO
-                                   : LOTTERY_STORE_ERROR_UNAVAILABLE,
-                          N_("The database refused a query: %s"), message);
-      PQclear (result);
-      return NULL;
-    }
-
-  return result;
-}
-
-/* The server's notices are not the lottery's log. */
-static void
-ignore_notice (void       *arg,
-               const char *message)
-{
-}
-
-/* query () of a statement whose result is not needed. */
-static gboolean
-command (PGconn      *conn,
-         const char  *sql,
-         int          n_params,
-         const char **params,
-         GError     **error)
-{
-  PGresult *result = query (conn, sql, n_params, params, error);
-
-  PQclear (result);
-
-  return result != NULL;
-}
-
-static PGconn *
-connect_db (LotteryPgStore *self,
-            GError        **error)
-{
-  PGconn *conn = PQconnectdb (self->dsn);
-
-  PQsetNoticeProcessor (conn, ignore_notice, NULL);
-
-  if (PQstatus (conn) != CONNECTION_OK)
-    {
-      g_autofree char *message = pg_message (PQerrorMessage (conn));
-
-      lottery_store_fail (error, LOTTERY_STORE_ERROR_UNAVAILABLE,
-                          N_("Cannot connect to the database (storage.dsn "
-                            "%s): %s"), self->location, message);
-      PQfinish (conn);
-      return NULL;
-    }
-
-  return conn;
-}
-
-static const char schema_v1[] =
-  "CREATE TABLE lottery ("
-  "  id serial PRIMARY KEY, name text NOT NULL UNIQUE,"
-  "  agencies integer NOT NULL, created timestamptz NOT NULL DEFAULT now(),"
-  "  drawn timestamptz);"
-  "CREATE TABLE lottery_agency ("
-  "  lottery integer NOT NULL REFERENCES lottery, agency integer NOT NULL,"
-  "  last_batch integer NOT NULL DEFAULT 0,"
-  "  bets_stored bigint NOT NULL DEFAULT 0,"
-  "  bets_claimed bigint NOT NULL DEFAULT 0,"
-  "  finished boolean NOT NULL DEFAULT false,"
-  "  lease_holder text, lease_expires timestamptz,"
-  "  PRIMARY KEY (lottery, agency));"
-  "CREATE TABLE lottery_record ("
-  "  id bigserial PRIMARY KEY, lottery integer NOT NULL REFERENCES lottery,"
-  "  kind char(1) NOT NULL, agency integer NOT NULL,"
-  "  sequence integer NOT NULL, stored integer NOT NULL,"
-  "  claimed integer NOT NULL);"
-  "CREATE TABLE lottery_bet ("
-  "  id bigserial PRIMARY KEY, lottery integer NOT NULL,"
-  "  agency integer NOT NULL, batch integer NOT NULL,"
-  "  first_name text NOT NULL, last_name text NOT NULL,"
-  "  document text NOT NULL, birthdate text NOT NULL,"
-  "  number integer NOT NULL);"
-  "CREATE TABLE lottery_winner ("
-  "  lottery integer NOT NULL REFERENCES lottery,"
-  "  bet bigint NOT NULL, agency integer NOT NULL, document text NOT NULL,"
-  "  PRIMARY KEY (lottery, bet));";
-
-/* Creates or migrates the schema and the lottery's rows, in one
- * transaction; the advisory lock keeps two servers starting together
- * from both creating it. */
-static gboolean
-migrate (LotteryPgStore *self,
-         PGconn         *conn,
-         GError        **error)
-{
-  g_autofree char *agencies = g_strdup_printf ("%u", self->agencies);
-  const char *params[2] = { self->name, agencies };
-  PGresult *result;
-  int version = 0;
-
-  if (!exec_ok (conn, "BEGIN; SELECT pg_advisory_xact_lock(7574001);"
-                      "CREATE TABLE IF NOT EXISTS lottery_schema "
-                      "(version integer NOT NULL)", error))
-    return FALSE;
-  result = query (conn, "SELECT max(version) FROM lottery_schema", 0, NULL,
-                  error);
-  if (result == NULL)
-    goto fail;
-  if (!PQgetisnull (result, 0, 0))
-    version = atoi (PQgetvalue (result, 0, 0));
-  PQclear (result);
-
-  if (version > LOTTERY_PG_SCHEMA_VERSION)
-    {
-      lottery_store_fail (error, LOTTERY_STORE_ERROR_MISMATCH,
-                          N_("The database %s has schema version %d, newer "
-                            "than this lottery-server’s %d: upgrade the "
-                            "server"), self->location, version,
-                          LOTTERY_PG_SCHEMA_VERSION);
-      goto fail;
-    }
-  if (version < 1 &&
-      !(exec_ok (conn, schema_v1, error) &&
-        exec_ok (conn, "INSERT INTO lottery_schema VALUES (1)", error)))
-    goto fail;
-
-  if (!command (conn, "INSERT INTO lottery (name, agencies) "
-                      "VALUES ($1, $2::integer) ON CONFLICT (name) DO NOTHING",
-                2, params, error))
-    goto fail;
-  result = query (conn, "SELECT id, agencies FROM lottery WHERE name = $1",
-                  1, params, error);
-  if (result == NULL)
-    goto fail;
-  self->lottery_id = g_ascii_strtoll (PQgetvalue (result, 0, 0), NULL, 10);
-  if ((guint) atoi (PQgetvalue (result, 0, 1)) != self->agencies)
-    {
-      lottery_store_fail (error, LOTTERY_STORE_ERROR_MISMATCH,
-                          N_("The lottery “%s” in %s has %s agencies, but "
-                            "lottery.agencies is %u"), self->name,
-                          self->location, PQgetvalue (result, 0, 1),
-                          self->agencies);
-      PQclear (result);
-      goto fail;
-    }
-  PQclear (result);
-  if (!command (conn, "INSERT INTO lottery_agency (lottery, agency) "
-                      "SELECT l.id, g FROM lottery l, "
-                      "generate_series(1, l.agencies) g WHERE l.name = $1 "
-                      "ON CONFLICT DO NOTHING", 1, params, error))
-    goto fail;
-
-  return exec_ok (conn, "COMMIT", error);
-
-fail:
-  PQclear (PQexec (conn, "ROLLBACK"));
-  return FALSE;
-}
-
-/* Replays the records in the order stored, streamed. */
-static gboolean
-replay (LotteryPgStore         *self,
-        PGconn                 *conn,
-        LotteryStoreRecordFunc  func,
-        gpointer                user_data,
-        GError                **error)
-{
-  g_autofree char *sql = g_strdup_printf (
-    "SELECT kind, agency, sequence, stored, claimed FROM lottery_record "
-    "WHERE lottery = %" G_GINT64_FORMAT " ORDER BY id", self->lottery_id);
-  PGresult *result;
-  gboolean go_on = TRUE;
-  gboolean ok = TRUE;
-
-  if (!PQsendQuery (conn, sql) || !PQsetSingleRowMode (conn))
-    return fail_pg (conn, error, LOTTERY_STORE_ERROR_UNAVAILABLE,
-                    _("Cannot read the lottery’s records"));
-
-  while ((result = PQgetResult (conn)) != NULL)
-    {
-      if (PQresultStatus (result) == PGRES_SINGLE_TUPLE && go_on)
-        {
-          LotteryStoreRecord record = { 0, };
-
-          record.type = PQgetvalue (result, 0, 0)[0];
-          record.agency = (guint32) atol (PQgetvalue (result, 0, 1));
-          record.sequence = (guint32) atol (PQgetvalue (result, 0, 2));
-          record.count = (guint32) atol (PQgetvalue (result, 0, 3));
-          record.claimed = (guint32) atol (PQgetvalue (result, 0, 4));
-          go_on = func (&record, user_data);
-        }
-      else if (PQresultStatus (result) != PGRES_SINGLE_TUPLE &&
-               PQresultStatus (result) != PGRES_TUPLES_OK && ok)
-        ok = fail_pg (conn, error, LOTTERY_STORE_ERROR_IO,
-                      _("Cannot read the lottery’s records"));
-      PQclear (result);
-    }
-
-  return ok;
-}
-
 static gpointer db_thread (gpointer data);
 
 static gboolean
@@ -410,11 +138,13 @@ lottery_pg_store_recover (LotteryStore           *store,
 
   g_return_val_if_fail (self->conn == NULL, FALSE);
 
-  conn = connect_db (self, error);
+  conn = lottery_pg_connect (self->dsn, self->location, error);
   if (conn == NULL)
     return FALSE;
-  if (!migrate (self, conn, error) ||
-      (func != NULL && !replay (self, conn, func, user_data, error)))
+  if (!lottery_pg_migrate (conn, self->name, self->agencies, self->location,
+                           &self->lottery_id, error) ||
+      (func != NULL && !lottery_pg_replay (conn, self->lottery_id, func,
+                                           user_data, error)))
     {
       PQfinish (conn);
       return FALSE;
@@ -431,233 +161,6 @@ lottery_pg_store_recover (LotteryStore           *store,
   self->thread = g_thread_new ("lottery-db", db_thread, self);
 
   return TRUE;
-}
-
-/* Appends @len bytes of bets.csv rows to @data, each row prefixed with
- * @prefix (the table's own columns). A line end inside quotes belongs
- * to the field. */
-static void
-append_prefixed_rows (GString    *data,
-                      const char *prefix,
-                      const char *rows,
-                      gsize       len)
-{
-  gboolean quoted = FALSE;
-  gsize start = 0;
-
-  for (gsize i = 0; i < len; i++)
-    {
-      if (rows[i] == '"')
-        quoted = !quoted;
-      else if (rows[i] == '\n' && !quoted)
-        {
-          g_string_append (data, prefix);
-          g_string_append_len (data, rows + start, i + 1 - start);
-          start = i + 1;
-        }
-    }
-  if (start < len)
-    {
-      g_string_append (data, prefix);
-      g_string_append_len (data, rows + start, len - start);
-    }
-}
-
-/* COPY … FROM STDIN of @data, whole. */
-static gboolean
-copy_in (PGconn     *conn,
-         const char *sql,
-         GString    *data,
-         GError    **error)
-{
-  PGresult *result = PQexec (conn, sql);
-  gboolean ok = PQresultStatus (result) == PGRES_COPY_IN;
-
-  PQclear (result);
-  if (!ok)
-    return fail_pg (conn, error, LOTTERY_STORE_ERROR_IO,
-                    _("Cannot store a batch"));
-  if (PQputCopyData (conn, data->str, (int) data->len) != 1 ||
-      PQputCopyEnd (conn, NULL) != 1)
-    ok = FALSE;
-  while ((result = PQgetResult (conn)) != NULL)
-    {
-      if (PQresultStatus (result) != PGRES_COMMAND_OK)
-        ok = FALSE;
-      PQclear (result);
-    }
-
-  return ok || fail_pg (conn, error, LOTTERY_STORE_ERROR_IO,
-                        _("Cannot store a batch"));
-}
-
-/* What a round does to one agency's row. */
-typedef struct
-{
-  guint32  last;     /* the last batch stored, checked and advanced */
-  guint64  stored;
-  guint64  claimed;
-  gboolean finished;
-} AgencyDelta;
-
-/* The agencies' rows of the round locked (in agency order, so that two
- * servers' rounds cannot deadlock), each with its last stored batch. */
-static GHashTable *
-lock_agencies (LotteryPgStore *self,
-               GPtrArray      *round,
-               GError        **error)
-{
-  g_autoptr(GHashTable) agencies =
-    g_hash_table_new_full (NULL, NULL, NULL, g_free);
-  g_autoptr(GString) sql = g_string_new (NULL);
-  PGresult *result;
-
-  g_string_printf (sql, "SELECT agency, last_batch FROM lottery_agency WHERE "
-                   "lottery = %" G_GINT64_FORMAT " AND agency IN (",
-                   self->lottery_id);
-  for (guint i = 0; i < round->len; i++)
-    {
-      Group *group = g_ptr_array_index (round, i);
-
-      for (guint j = 0; j < group->n_records; j++)
-        {
-          guint32 agency = group->records[j].agency;
-
-          if (g_hash_table_contains (agencies, GUINT_TO_POINTER (agency)))
-            continue;
-          g_hash_table_insert (agencies, GUINT_TO_POINTER (agency),
-                               g_new0 (AgencyDelta, 1));
-          g_string_append_printf (sql, "%s%u",
-                                  g_hash_table_size (agencies) > 1 ? "," : "",
-                                  agency);
-        }
-    }
-  g_string_append (sql, ") ORDER BY agency FOR UPDATE");
-
-  result = query (self->conn, sql->str, 0, NULL, error);
-  if (result == NULL)
-    return NULL;
-  if ((guint) PQntuples (result) != g_hash_table_size (agencies))
-    {
-      PQclear (result);
-      lottery_store_fail (error, LOTTERY_STORE_ERROR_IO,
-                          N_("An agency of the round has no row in the "
-                            "database"));
-      return NULL;
-    }
-  for (int row = 0; row < PQntuples (result); row++)
-    {
-      AgencyDelta *delta = g_hash_table_lookup (
-        agencies, GUINT_TO_POINTER (atol (PQgetvalue (result, row, 0))));
-
-      delta->last = (guint32) atol (PQgetvalue (result, row, 1));
-    }
-  PQclear (result);
-
-  return g_steal_pointer (&agencies);
-}
-
-/* One round in one transaction: the agencies' rows locked, every batch
- * number checked against the last one stored, the rows and the records
- * each in one COPY, the counters advanced, COMMIT. */
-static gboolean
-store_round (LotteryPgStore *self,
-             GPtrArray      *round,
-             GError        **error)
-{
-  g_autoptr(GHashTable) agencies = NULL;
-  g_autoptr(GString) rows = g_string_new (NULL);
-  g_autoptr(GString) records = g_string_new (NULL);
-  g_autoptr(GString) update = g_string_new (NULL);
-  GHashTableIter iter;
-  gpointer key, value;
-
-  if (!exec_ok (self->conn, "BEGIN", error))
-    return FALSE;
-  agencies = lock_agencies (self, round, error);
-  if (agencies == NULL)
-    goto fail;
-
-  for (guint i = 0; i < round->len; i++)
-    {
-      Group *group = g_ptr_array_index (round, i);
-      gsize offset = 0;
-
-      for (guint j = 0; j < group->n_records; j++)
-        {
-          const LotteryStoreRecord *record = &group->records[j];
-          AgencyDelta *delta = g_hash_table_lookup (
-            agencies, GUINT_TO_POINTER (record->agency));
-
-          g_string_append_printf (records, "%" G_GINT64_FORMAT ",%u,%u,%u,%u,%c\n",
-                                  self->lottery_id, record->agency,
-                                  record->sequence, record->count,
-                                  record->claimed, (char) record->type);
-          if (record->type != LOTTERY_STORE_RECORD_BATCH)
-            {
-              delta->finished = TRUE;
-              continue;
-            }
-          if (record->sequence != delta->last + 1)
-            {
-              lottery_store_fail (error, LOTTERY_STORE_ERROR_IO,
-                                  N_("Batch %u of agency %u does not follow "
-                                    "the last one stored, %u"),
-                                  record->sequence, record->agency,
-                                  delta->last);
-              goto fail;
-            }
-          delta->last = record->sequence;
-          delta->stored += record->count;
-          delta->claimed += record->claimed;
-          if (record->end > 0)
-            {
-              g_autofree char *prefix = g_strdup_printf (
-                "%" G_GINT64_FORMAT ",%u,", self->lottery_id, record->sequence);
-
-              append_prefixed_rows (rows, prefix, group->rows + offset,
-                                    record->end);
-            }
-          offset += record->end;
-        }
-    }
-
-  if (rows->len > 0 &&
-      !copy_in (self->conn, "COPY lottery_bet (lottery, batch, agency, "
-                            "first_name, last_name, document, birthdate, "
-                            "number) FROM STDIN (FORMAT csv)", rows, error))
-    goto fail;
-  if (!copy_in (self->conn, "COPY lottery_record (lottery, agency, sequence, "
-                            "stored, claimed, kind) FROM STDIN (FORMAT csv)",
-                records, error))
-    goto fail;
-
-  g_string_append (update, "UPDATE lottery_agency a SET last_batch = v.last, "
-                           "bets_stored = a.bets_stored + v.stored, "
-                           "bets_claimed = a.bets_claimed + v.claimed, "
-                           "finished = a.finished OR v.finished FROM (VALUES ");
-  g_hash_table_iter_init (&iter, agencies);
-  for (guint n = 0; g_hash_table_iter_next (&iter, &key, &value); n++)
-    {
-      AgencyDelta *delta = value;
-
-      g_string_append_printf (update, "%s(%u, %u, %" G_GUINT64_FORMAT ", %"
-                              G_GUINT64_FORMAT ", %s)", n > 0 ? ", " : "",
-                              GPOINTER_TO_UINT (key), delta->last,
-                              delta->stored, delta->claimed,
-                              delta->finished ? "true" : "false");
-    }
-  g_string_append_printf (update, ") AS v (agency, last, stored, claimed, "
-                          "finished) WHERE a.lottery = %" G_GINT64_FORMAT
-                          " AND a.agency = v.agency", self->lottery_id);
-  if (!command (self->conn, update->str, 0, NULL, error))
-    goto fail;
-
-  return exec_ok (self->conn, "COMMIT", error);
-
-fail:
-  PQclear (PQexec (self->conn, "ROLLBACK"));
-  return FALSE;
 }
 
 /* Under the lock: the requests at the front that are settled, in order;
@@ -713,7 +216,7 @@ db_thread (gpointer data)
   for (;;)
     {
       g_autoptr(GPtrArray) round =
-        g_ptr_array_new_with_free_func ((GDestroyNotify) group_free);
+        g_ptr_array_new_with_free_func ((GDestroyNotify) lottery_pg_group_free);
       g_autoptr(GError) error = NULL;
       guint64 last;
 
@@ -728,7 +231,8 @@ db_thread (gpointer data)
       while (round->len < ROUND_MAX && !g_queue_is_empty (&self->queue))
         g_ptr_array_add (round, g_queue_pop_head (&self->queue));
       g_cond_broadcast (&self->space_cond);
-      last = ((Group *) g_ptr_array_index (round, round->len - 1))->ticket;
+      last = ((LotteryPgGroup *) g_ptr_array_index (round,
+                                                    round->len - 1))->ticket;
       if (self->error != NULL)
         {
           g_mutex_unlock (&self->lock);
@@ -736,7 +240,8 @@ db_thread (gpointer data)
         }
       g_mutex_unlock (&self->lock);
 
-      if (store_round (self, round, &error))
+      if (lottery_pg_round_store (self->conn, self->lottery_id, round,
+                                  &error))
         {
           g_mutex_lock (&self->lock);
           self->committed = last;
@@ -778,7 +283,7 @@ lottery_pg_store_append (LotteryStore       *store,
                          GError            **error)
 {
   LotteryPgStore *self = LOTTERY_PG_STORE (store);
-  Group *group;
+  LotteryPgGroup *group;
   gsize len = 0;
 
   for (guint i = 0; i < n_records; i++)
@@ -803,7 +308,7 @@ lottery_pg_store_append (LotteryStore       *store,
       return FALSE;
     }
 
-  group = g_new0 (Group, 1);
+  group = g_new0 (LotteryPgGroup, 1);
   group->rows = g_strndup (rows != NULL ? rows : "", len);
   group->records = g_memdup2 (records, sizeof *records * n_records);
   group->n_records = n_records;
@@ -882,7 +387,7 @@ lottery_pg_store_load_bets (LotteryStore  *store,
   gboolean go_on = TRUE;
   gboolean ok = TRUE;
 
-  conn = connect_db (self, error);
+  conn = lottery_pg_connect (self->dsn, self->location, error);
   if (conn == NULL)
     return FALSE;
 
@@ -894,7 +399,8 @@ lottery_pg_store_load_bets (LotteryStore  *store,
                                       : "");
   if (!PQsendQuery (conn, sql) || !PQsetSingleRowMode (conn))
     {
-      fail_pg (conn, error, LOTTERY_STORE_ERROR_IO, _("Cannot read the bets"));
+      lottery_pg_fail (conn, error, LOTTERY_STORE_ERROR_IO,
+                       _("Cannot read the bets"));
       PQfinish (conn);
       return FALSE;
     }
@@ -925,8 +431,8 @@ lottery_pg_store_load_bets (LotteryStore  *store,
         }
       else if (PQresultStatus (result) != PGRES_SINGLE_TUPLE &&
                PQresultStatus (result) != PGRES_TUPLES_OK && ok)
-        ok = fail_pg (conn, error, LOTTERY_STORE_ERROR_IO,
-                      _("Cannot read the bets"));
+        ok = lottery_pg_fail (conn, error, LOTTERY_STORE_ERROR_IO,
+                              _("Cannot read the bets"));
       PQclear (result);
     }
   PQfinish (conn);
@@ -953,30 +459,33 @@ lottery_pg_store_draw (LotteryStore *store,
   PGconn *conn;
   gboolean undrawn;
 
-  conn = connect_db (self, error);
+  conn = lottery_pg_connect (self->dsn, self->location, error);
   if (conn == NULL)
     return NULL;
 
-  if (!exec_ok (conn, "BEGIN", error) ||
-      (result = query (conn, "SELECT drawn IS NULL FROM lottery WHERE id = $1 "
-                             "FOR UPDATE", 1, params, error)) == NULL)
+  if (!lottery_pg_exec (conn, "BEGIN", error) ||
+      (result = lottery_pg_query (conn, "SELECT drawn IS NULL FROM lottery "
+                                        "WHERE id = $1 FOR UPDATE",
+                                  1, params, error)) == NULL)
     goto fail;
   undrawn = PQgetvalue (result, 0, 0)[0] == 't';
   PQclear (result);
   if (undrawn &&
-      !(command (conn, "INSERT INTO lottery_winner (lottery, bet, agency, "
-                       "document) SELECT lottery, id, agency, document "
-                       "FROM lottery_bet WHERE lottery = $1 AND number = "
-                       G_STRINGIFY (LOTTERY_WINNING_NUMBER),
-                 1, params, error) &&
-        command (conn, "UPDATE lottery SET drawn = now() WHERE id = $1",
-                 1, params, error)))
+      !(lottery_pg_command (conn, "INSERT INTO lottery_winner (lottery, bet, "
+                                  "agency, document) SELECT lottery, id, "
+                                  "agency, document FROM lottery_bet "
+                                  "WHERE lottery = $1 AND number = "
+                                  G_STRINGIFY (LOTTERY_WINNING_NUMBER),
+                            1, params, error) &&
+        lottery_pg_command (conn, "UPDATE lottery SET drawn = now() "
+                                  "WHERE id = $1", 1, params, error)))
     goto fail;
-  if (!exec_ok (conn, "COMMIT", error))
+  if (!lottery_pg_exec (conn, "COMMIT", error))
     goto fail;
 
-  result = query (conn, "SELECT agency, document FROM lottery_winner "
-                        "WHERE lottery = $1 ORDER BY bet", 1, params, error);
+  result = lottery_pg_query (conn, "SELECT agency, document FROM "
+                                   "lottery_winner WHERE lottery = $1 "
+                                   "ORDER BY bet", 1, params, error);
   if (result == NULL)
     goto fail;
   winners = g_ptr_array_new_full (n_agencies, (GDestroyNotify) g_ptr_array_unref);

@@ -1,58 +1,38 @@
 /* lottery-state.c: the shared state of one lottery.
  *
- * One GMutex guards everything here. Batches are committed from worker
- * threads while connections claim, finish and query from the main
- * context, so every method takes the lock, never does I/O under it, and
- * returns copies. Signals and notifications are emitted after the lock
- * is dropped, so handlers may call back in.
+ * One GMutex guards everything here: the counters, the agencies'
+ * records (LotteryAgencyTable, lottery-agency-table.c) and the draw's
+ * outcome (LotteryWinners, lottery-winners.c); neither unit has a lock
+ * of its own. Batches are committed from worker threads while
+ * connections claim, finish and query from the main context, so every
+ * method takes the lock, never does I/O under it, and returns copies.
+ * Signals and notifications are emitted after the lock is dropped, so
+ * handlers may call back in.
  *
  * A winners query that arrives before the draw does not block anyone:
- * it is parked here as a GTask and returned when the draw completes.
+ * LotteryWinners parks it as a GTask and returns it when the draw
+ * completes.
  */
 #include "config.h"
 
 #include "lottery-state.h"
-#include "lottery-bet.h"
+#include "lottery-agency-table.h"
 #include "lottery-error.h"
+#include "lottery-winners.h"
 
 #include <glib/gi18n-lib.h>
-
-#include <string.h>
-
-typedef struct
-{
-  guint32    last_sequence; /* last batch stored, 0 for none */
-  guint64    bets;          /* stored */
-  guint64    consumed;      /* in every batch that used its number,
-                             * stored or refused: where the agency's
-                             * file resumes, whatever its batch size */
-  gboolean   connected;
-  gboolean   finished;
-  GBytes    *winners;       /* documents, once drawn: each a length
-                             * byte and its digits, as in WINNERS */
-} AgencyRecord;
-
-typedef struct
-{
-  GTask *task;
-  gulong handler;
-} ParkedQuery;
 
 struct _LotteryState
 {
   GObject parent_instance;
 
-  GMutex        lock;
-  GCond         draw_cond; /* signalled when the draw completes or fails */
-  guint         agencies;
-  AgencyRecord *records;   /* [agencies], agency id - 1 */
-  guint         finished;
-  gboolean      draw_started;
-  gboolean      draw_done;
-  gint64        draw_time; /* wall clock, µs since the epoch, once drawn */
-  GError       *draw_error;
-  guint64       bets_stored;
-  GQueue        parked;    /* ParkedQuery * */
+  GMutex              lock;    /* guards all below, *records, *winners */
+  guint               agencies;
+  LotteryAgencyTable *records; /* (owned) */
+  guint               finished;
+  gboolean            draw_started;
+  guint64             bets_stored;
+  LotteryWinners     *winners; /* (owned): the draw's outcome, parked queries */
 };
 
 enum
@@ -81,30 +61,12 @@ static guint signals[N_SIGNALS];
 G_DEFINE_FINAL_TYPE (LotteryState, lottery_state, G_TYPE_OBJECT)
 
 static void
-parked_query_free (ParkedQuery *pq)
-{
-  GCancellable *cancellable = g_task_get_cancellable (pq->task);
-
-  if (pq->handler != 0)
-    g_cancellable_disconnect (cancellable, pq->handler);
-  g_object_unref (pq->task);
-  g_free (pq);
-}
-
-static void
 lottery_state_finalize (GObject *object)
 {
   LotteryState *self = LOTTERY_STATE (object);
-  guint i;
 
-  /* Parked queries hold a reference on us, so there are none left. */
-  g_assert (g_queue_is_empty (&self->parked));
-
-  for (i = 0; i < self->agencies; i++)
-    g_clear_pointer (&self->records[i].winners, g_bytes_unref);
-  g_free (self->records);
-  g_clear_error (&self->draw_error);
-  g_cond_clear (&self->draw_cond);
+  g_clear_pointer (&self->winners, lottery_winners_free);
+  g_clear_pointer (&self->records, lottery_agency_table_free);
   g_mutex_clear (&self->lock);
 
   G_OBJECT_CLASS (lottery_state_parent_class)->finalize (object);
@@ -117,7 +79,8 @@ lottery_state_constructed (GObject *object)
 
   G_OBJECT_CLASS (lottery_state_parent_class)->constructed (object);
 
-  self->records = g_new0 (AgencyRecord, self->agencies);
+  self->records = lottery_agency_table_new (self->agencies);
+  self->winners = lottery_winners_new (self->agencies, &self->lock);
 }
 
 static void
@@ -266,8 +229,6 @@ static void
 lottery_state_init (LotteryState *self)
 {
   g_mutex_init (&self->lock);
-  g_cond_init (&self->draw_cond);
-  g_queue_init (&self->parked);
   self->agencies = 1;
 }
 
@@ -308,7 +269,7 @@ lottery_state_get_draw_done (LotteryState *self)
 
   locker = g_mutex_locker_new (&self->lock);
 
-  return self->draw_done;
+  return lottery_winners_get_done_locked (self->winners, NULL);
 }
 
 guint64
@@ -331,7 +292,7 @@ lottery_state_get_agency_bets (LotteryState *self,
 
   g_return_val_if_fail (agency >= 1 && agency <= self->agencies, 0);
 
-  return self->records[agency - 1].bets;
+  return lottery_agency_table_get_bets (self->records, agency);
 }
 
 /* A copy of the counts, for the status view: per agency (index id - 1)
@@ -364,36 +325,11 @@ lottery_state_get_status_range (LotteryState        *self,
                                 gint64              *draw_time)
 {
   g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lock);
-  guint i;
 
-  n = first < self->agencies ? MIN (n, self->agencies - first) : 0;
-  for (i = 0; i < n; i++)
-    {
-      status[i].bets = self->records[first + i].bets;
-      status[i].finished = self->records[first + i].finished;
-      status[i].connected = self->records[first + i].connected;
-    }
-  *draw_done = self->draw_done;
-  *draw_time = self->draw_done ? self->draw_time : 0;
+  n = lottery_agency_table_copy_status (self->records, first, n, status);
+  *draw_done = lottery_winners_get_done_locked (self->winners, draw_time);
 
   return n;
-}
-
-/* Called with the lock held. */
-static AgencyRecord *
-lookup_agency (LotteryState *self,
-               guint         agency,
-               GError      **error)
-{
-  if (agency < 1 || agency > self->agencies)
-    {
-      lottery_fail (error, LOTTERY_ERROR_UNKNOWN_AGENCY,
-                    N_("Agency %u is not one of 1 to %u"), agency,
-                    self->agencies);
-      return NULL;
-    }
-
-  return &self->records[agency - 1];
 }
 
 /* A connection says it speaks for @agency. One live connection per
@@ -410,21 +346,9 @@ lottery_state_claim_agency (LotteryState *self,
                             GError      **error)
 {
   g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lock);
-  AgencyRecord *record = lookup_agency (self, agency, error);
 
-  if (record == NULL)
-    return FALSE;
-  if (record->connected)
-    return lottery_fail (error, LOTTERY_ERROR_AGENCY_BUSY,
-                         N_("Agency %u already has a connection"), agency);
-
-  record->connected = TRUE;
-  *last_sequence = record->last_sequence;
-  *consumed = record->consumed;
-  *stored = record->bets;
-  *finished = record->finished;
-
-  return TRUE;
+  return lottery_agency_table_claim (self->records, agency, last_sequence,
+                                     consumed, stored, finished, error);
 }
 
 void
@@ -433,11 +357,11 @@ lottery_state_release_agency (LotteryState *self,
 {
   {
     g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lock);
-    AgencyRecord *record = lookup_agency (self, agency, NULL);
+    gboolean released = lottery_agency_table_release (self->records,
+                                                      agency);
 
-    g_return_if_fail (record != NULL && record->connected);
-
-    record->connected = FALSE;
+    if (!released)
+      return;
   }
   /* Not under the lock: a takeover waiting for it claims it at once. */
   g_signal_emit (self, signals[SIGNAL_AGENCY_RELEASED], 0, agency);
@@ -467,23 +391,11 @@ lottery_state_check_batch (LotteryState *self,
                            GError      **error)
 {
   g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lock);
-  AgencyRecord *record = lookup_agency (self, agency, error);
+  gboolean drawing = self->draw_started ||
+                     lottery_winners_get_done_locked (self->winners, NULL);
 
-  if (record == NULL)
-    return FALSE;
-  if (self->draw_done || self->draw_started)
-    return lottery_fail (error, LOTTERY_ERROR_DRAW_DONE,
-                         N_("The draw has already taken place"));
-  if (record->finished)
-    return lottery_fail (error, LOTTERY_ERROR_ALREADY_FINISHED,
-                         N_("Agency %u has already finished"), agency);
-  if (sequence != record->last_sequence + 1)
-    return lottery_fail (error, LOTTERY_ERROR_OUT_OF_ORDER,
-                         N_("Batch %u of agency %u is out of order: "
-                            "expected batch %u"),
-                         sequence, agency, record->last_sequence + 1);
-
-  return TRUE;
+  return lottery_agency_table_check_batch (self->records, agency, sequence,
+                                           drawing, error);
 }
 
 /* @count bets of @agency were found in an adopted storage file, without
@@ -494,13 +406,11 @@ lottery_state_adopt_bets (LotteryState *self,
                           guint         count)
 {
   g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lock);
-  AgencyRecord *record = lookup_agency (self, agency, NULL);
 
-  g_return_if_fail (record != NULL);
+  g_return_if_fail (agency >= 1 && agency <= self->agencies);
 
-  record->bets += count;
   /* Taken and stored: a resume skips them whatever the batch size. */
-  record->consumed += count;
+  lottery_agency_table_add_bets (self->records, agency, 0, count, count);
   self->bets_stored += count;
 }
 
@@ -514,38 +424,13 @@ lottery_state_commit_batch (LotteryState *self,
                             guint         claimed)
 {
   g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lock);
-  AgencyRecord *record = lookup_agency (self, agency, NULL);
 
-  g_return_if_fail (record != NULL);
+  g_return_if_fail (agency >= 1 && agency <= self->agencies);
   g_return_if_fail (count <= claimed);
 
-  record->last_sequence = sequence;
-  record->bets += count;
-  record->consumed += claimed;
+  lottery_agency_table_add_bets (self->records, agency, sequence, count,
+                                 claimed);
   self->bets_stored += count;
-}
-
-/* Called with the lock held. */
-static gboolean
-check_finish_locked (LotteryState *self,
-                     AgencyRecord *record,
-                     guint         agency,
-                     guint32       last_sequence,
-                     GError      **error)
-{
-  if (record->finished)
-    return lottery_fail (error, LOTTERY_ERROR_ALREADY_FINISHED,
-                         N_("Agency %u has already finished"), agency);
-  if (self->draw_started)
-    return lottery_fail (error, LOTTERY_ERROR_DRAW_DONE,
-                         N_("The draw has already taken place"));
-  if (last_sequence != record->last_sequence)
-    return lottery_fail (error, LOTTERY_ERROR_OUT_OF_ORDER,
-                         N_("Agency %u says it sent %u batches, but %u were "
-                            "stored"),
-                         agency, last_sequence, record->last_sequence);
-
-  return TRUE;
 }
 
 /* Would lottery_state_finish_agency () accept this now? Lets the caller
@@ -557,15 +442,14 @@ lottery_state_check_finish (LotteryState *self,
                             GError      **error)
 {
   g_autoptr(GMutexLocker) locker = NULL;
-  AgencyRecord *record;
 
   g_return_val_if_fail (LOTTERY_IS_STATE (self), FALSE);
 
   locker = g_mutex_locker_new (&self->lock);
-  record = lookup_agency (self, agency, error);
 
-  return record != NULL &&
-         check_finish_locked (self, record, agency, last_sequence, error);
+  return lottery_agency_table_check_finish (self->records, agency,
+                                            last_sequence, self->draw_started,
+                                            error);
 }
 
 /* @agency has sent batches 1..@last_sequence and nothing more. Sets
@@ -579,15 +463,13 @@ lottery_state_finish_agency (LotteryState *self,
                              GError      **error)
 {
   g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lock);
-  AgencyRecord *record = lookup_agency (self, agency, error);
 
   *draw_due = FALSE;
 
-  if (record == NULL ||
-      !check_finish_locked (self, record, agency, last_sequence, error))
+  if (!lottery_agency_table_finish (self->records, agency, last_sequence,
+                                    self->draw_started, error))
     return FALSE;
 
-  record->finished = TRUE;
   self->finished++;
   if (self->finished == self->agencies)
     {
@@ -604,33 +486,6 @@ lottery_state_finish_agency (LotteryState *self,
   return TRUE;
 }
 
-/* The documents of @winners one after the other, each a length byte
- * and its digits: about 10 bytes a winner instead of a string and a
- * pointer each, and shared by every query instead of copied. */
-static GBytes *
-pack_winners (GPtrArray *winners)
-{
-  GByteArray *packed = g_byte_array_new ();
-  guint i;
-
-  for (i = 0; i < winners->len; i++)
-    {
-      const char *doc = g_ptr_array_index (winners, i);
-      guint8 len = (guint8) MIN (strlen (doc), LOTTERY_DOCUMENT_MAX);
-
-      g_byte_array_append (packed, &len, 1);
-      g_byte_array_append (packed, (const guint8 *) doc, len);
-    }
-
-  return g_byte_array_free_to_bytes (packed);
-}
-
-static GBytes *
-copy_winners (GBytes *winners)
-{
-  return g_bytes_ref (winners);
-}
-
 /* Takes the draw's outcome (@winners: for agency i + 1, a GPtrArray of
  * documents; transfer full), answers the parked queries and emits
  * LotteryState::draw-completed. */
@@ -641,56 +496,21 @@ lottery_state_complete_draw (LotteryState *self,
   g_autoptr(GPtrArray) owned = winners;
   g_autoptr(GMutexLocker) locker = NULL;
   GQueue parked = G_QUEUE_INIT;
-  ParkedQuery *pq;
-  guint i;
 
   g_return_if_fail (LOTTERY_IS_STATE (self));
   g_return_if_fail (winners != NULL && winners->len == self->agencies);
 
   locker = g_mutex_locker_new (&self->lock);
-  g_return_if_fail (self->draw_started && !self->draw_done);
+  g_return_if_fail (self->draw_started &&
+                    !lottery_winners_get_done_locked (self->winners, NULL));
 
-  for (i = 0; i < self->agencies; i++)
-    self->records[i].winners = pack_winners (g_ptr_array_index (winners, i));
-  self->draw_done = TRUE;
-  self->draw_time = g_get_real_time ();
-  parked = self->parked;
-  g_queue_init (&self->parked);
-  g_cond_broadcast (&self->draw_cond);
+  lottery_winners_complete_locked (self->winners, winners, &parked);
   g_clear_pointer (&locker, g_mutex_locker_free);
 
-  /* Records never change after the draw, so reading them unlocked is
-   * safe from here on. */
-  while ((pq = g_queue_pop_head (&parked)) != NULL)
-    {
-      guint agency = GPOINTER_TO_UINT (g_task_get_task_data (pq->task));
-
-      g_task_return_pointer (pq->task,
-                             copy_winners (self->records[agency - 1].winners),
-                             (GDestroyNotify) g_bytes_unref);
-      parked_query_free (pq);
-    }
+  lottery_winners_answer (self->winners, &parked);
 
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_DRAW_DONE]);
   g_signal_emit (self, signals[SIGNAL_DRAW_COMPLETED], 0);
-}
-
-static void
-return_parked_error (LotteryState *self,
-                     const GError *error)
-{
-  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lock);
-  GQueue parked = self->parked;
-  ParkedQuery *pq;
-
-  g_queue_init (&self->parked);
-  g_clear_pointer (&locker, g_mutex_locker_free);
-
-  while ((pq = g_queue_pop_head (&parked)) != NULL)
-    {
-      g_task_return_error (pq->task, g_error_copy (error));
-      parked_query_free (pq);
-    }
 }
 
 /* The draw could not be made (bets.csv unreadable): queries fail. */
@@ -698,13 +518,7 @@ void
 lottery_state_fail_draw (LotteryState *self,
                          const GError *error)
 {
-  g_mutex_lock (&self->lock);
-  g_clear_error (&self->draw_error);
-  self->draw_error = g_error_copy (error);
-  g_cond_broadcast (&self->draw_cond);
-  g_mutex_unlock (&self->lock);
-
-  return_parked_error (self, error);
+  lottery_winners_fail (self->winners, error);
 }
 
 /* Blocks until the draw completes or fails, or until @end_time (on the
@@ -713,13 +527,7 @@ gboolean
 lottery_state_wait_for_draw (LotteryState *self,
                              gint64        end_time)
 {
-  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lock);
-
-  while (!self->draw_done && self->draw_error == NULL)
-    if (!g_cond_wait_until (&self->draw_cond, &self->lock, end_time))
-      break;
-
-  return self->draw_done;
+  return lottery_winners_wait (self->winners, end_time);
 }
 
 /* The server is stopping: parked queries fail with SHUTTING_DOWN. */
@@ -730,7 +538,7 @@ lottery_state_cancel_queries (LotteryState *self)
                                                LOTTERY_ERROR_SHUTTING_DOWN,
                                                N_("The server is stopping"));
 
-  return_parked_error (self, error);
+  lottery_winners_cancel_parked (self->winners, error);
 }
 
 static void
@@ -739,30 +547,8 @@ query_cancelled_cb (GCancellable *cancellable,
 {
   GTask *task = user_data;
   LotteryState *self = g_task_get_source_object (task);
-  ParkedQuery *found = NULL;
-  GList *l;
 
-  g_mutex_lock (&self->lock);
-  for (l = self->parked.head; l != NULL; l = l->next)
-    if (((ParkedQuery *) l->data)->task == task)
-      {
-        found = l->data;
-        g_queue_delete_link (&self->parked, l);
-        break;
-      }
-  g_mutex_unlock (&self->lock);
-
-  if (found == NULL)
-    return;
-
-  /* We are inside the handler: g_cancellable_disconnect () would wait
-   * for this very emission and deadlock. The handler must still go, as
-   * it holds a reference on the task, which holds the cancellable: left
-   * connected, neither would ever be freed. */
-  g_signal_handler_disconnect (cancellable, found->handler);
-  found->handler = 0;
-  g_task_return_error_if_cancelled (found->task);
-  parked_query_free (found);
+  lottery_winners_withdraw (self->winners, task, cancellable);
 }
 
 /* Asks for @agency's winners. Answers at once after the draw; before
@@ -775,11 +561,7 @@ lottery_state_query_winners_async (LotteryState        *self,
                                    GAsyncReadyCallback  callback,
                                    gpointer             user_data)
 {
-  g_autoptr(GTask) task = NULL;
-  g_autoptr(GMutexLocker) locker = NULL;
-  GError *error = NULL;
-  AgencyRecord *record;
-  ParkedQuery *pq;
+  GTask *task;
   gulong handler = 0;
 
   g_return_if_fail (LOTTERY_IS_STATE (self));
@@ -789,43 +571,13 @@ lottery_state_query_winners_async (LotteryState        *self,
   g_task_set_task_data (task, GUINT_TO_POINTER (agency), NULL);
 
   /* Connect before parking: a cancellation in between finds nothing
-   * parked and is caught by the check under the lock below. */
+   * parked and is caught by the check under the lock. */
   if (cancellable != NULL)
     handler = g_cancellable_connect (cancellable,
                                      G_CALLBACK (query_cancelled_cb),
                                      g_object_ref (task), g_object_unref);
 
-  locker = g_mutex_locker_new (&self->lock);
-  record = lookup_agency (self, agency, &error);
-
-  if (record != NULL && self->draw_done)
-    {
-      GBytes *docs = copy_winners (record->winners);
-
-      g_clear_pointer (&locker, g_mutex_locker_free);
-      if (handler != 0)
-        g_cancellable_disconnect (cancellable, handler);
-      g_task_return_pointer (task, docs, (GDestroyNotify) g_bytes_unref);
-      return;
-    }
-  if (record != NULL && self->draw_error != NULL)
-    error = g_error_copy (self->draw_error);
-  if (error == NULL && g_cancellable_is_cancelled (cancellable))
-    error = lottery_error_new (G_IO_ERROR, G_IO_ERROR_CANCELLED,
-                               N_("Operation was cancelled"));
-  if (error != NULL)
-    {
-      g_clear_pointer (&locker, g_mutex_locker_free);
-      if (handler != 0)
-        g_cancellable_disconnect (cancellable, handler);
-      g_task_return_error (task, error);
-      return;
-    }
-
-  pq = g_new0 (ParkedQuery, 1);
-  pq->task = g_steal_pointer (&task);
-  pq->handler = handler;
-  g_queue_push_tail (&self->parked, pq);
+  lottery_winners_query (self->winners, task, agency, cancellable, handler);
 }
 
 /* Returns: (transfer full): the agency's winning documents, each a
@@ -838,17 +590,13 @@ lottery_state_query_winners_finish_packed (LotteryState  *self,
                                            GError       **error)
 {
   GBytes *packed;
-  gsize len, at = 0;
-  const guint8 *data;
 
   g_return_val_if_fail (g_task_is_valid (result, self), NULL);
 
   packed = g_task_propagate_pointer (G_TASK (result), error);
   if (packed == NULL)
     return NULL;
-  data = g_bytes_get_data (packed, &len);
-  for (*n_winners = 0; at < len; (*n_winners)++)
-    at += 1 + data[at];
+  *n_winners = lottery_winners_count_packed (packed);
   return packed;
 }
 
@@ -859,21 +607,11 @@ lottery_state_query_winners_finish (LotteryState  *self,
                                     GError       **error)
 {
   g_autoptr(GBytes) packed = NULL;
-  const guint8 *data;
-  gsize len, at = 0;
-  guint n, i;
-  GStrv docs;
+  guint n;
 
   packed = lottery_state_query_winners_finish_packed (self, result, &n,
                                                       error);
   if (packed == NULL)
     return NULL;
-  data = g_bytes_get_data (packed, &len);
-  docs = g_new0 (char *, n + 1);
-  for (i = 0; i < n; i++)
-    {
-      docs[i] = g_strndup ((const char *) data + at + 1, data[at]);
-      at += 1 + data[at];
-    }
-  return docs;
+  return lottery_winners_unpack (packed, n);
 }

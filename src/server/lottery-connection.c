@@ -1,31 +1,26 @@
 /* lottery-connection.c: the server's side of one agency connection:
  * the protocol's state machine (HELLO, AUTH, batches, FINISH, queries),
- * dispatch of frames to the units that answer them, and the decision
- * that the connection is over and its agency free again.
+ * and the decision that the connection is over and its agency free
+ * again.
  *
- * Owns its LotteryFrameIO and the units answering for it: LotteryLogin
- * (who is on the connection; it says "challenged", "welcomed as agency
- * N" or "refused, close after this reply" through login_cb ()),
- * LotteryUpload, LotteryQueries, LotteryReplyOrder, LotteryDeadlines;
- * uses the server's LotteryTlsGate, state and storage. Runs on the
- * main context; only the batch job runs in a worker thread.
+ * Owns its LotteryFrameIO, LotteryTransport (the socket, its peer, the
+ * way through the server's LotteryTlsGate), LotteryReplyOrder,
+ * LotteryDeadlines and LotteryDispatch (the units answering frames:
+ * login, upload, queries; it says "challenged", "welcomed", "close
+ * after this reply" or "work done" through dispatch_cb ()); uses the
+ * server's state and storage. Runs on the main context; only the batch
+ * job runs in a worker thread.
  */
 #include "config.h"
 
 #include "lottery-connection.h"
 #include "lottery-deadlines.h"
+#include "lottery-dispatch.h"
 #include "lottery-error.h"
 #include "lottery-frame-io.h"
 #include "lottery-log.h"
-#include "lottery-login.h"
-#include "lottery-metrics.h"
-#include "lottery-protocol.h"
-#include "lottery-queries.h"
 #include "lottery-reply-order.h"
-#include "lottery-upload.h"
-#include "lottery-stream.h"
-
-#include <glib/gi18n.h>
+#include "lottery-transport.h"
 
 #define MAX_SYNCING 16 /* groups written, waiting for the disk */
 
@@ -48,27 +43,22 @@ struct _LotteryConnection
 {
   GObject parent_instance;
 
-  GIOStream         *stream;     /* (owned): the socket, or TLS over it */
-  GSocketConnection *connection; /* (owned) */
   LotteryFrameIO    *io;         /* (owned) */
+  LotteryTransport  *transport;  /* (owned): the socket, peer, TLS */
   LotteryReplyOrder *answers;    /* (owned): in order, with the disk */
-  LotteryUpload     *upload;     /* (owned): batches and FINISH */
-  LotteryQueries    *queries;    /* (owned): STATUS and QUERY */
+  LotteryDispatch   *dispatch;   /* (owned): login, upload, queries */
   GCancellable      *cancellable; /* (owned): cancelled by close_now () */
   LotteryState      *state;      /* (owned) */
   LotteryStore      *storage;    /* (owned) */
   LotteryAuth       *auth;       /* (owned) (nullable): NULL, open mode */
-  LotteryTlsGate    *gate;       /* (owned) (nullable): lets TLS in */
-  char              *peer;       /* (owned) */
+  const char        *peer;       /* the transport's */
 
   ConnState          conn_state;
-  LotteryLogin      *login;      /* (owned) (nullable): from start () */
   guint              id;         /* agency id once HELLO is accepted */
 
-  /* Work in flight: while any is, the connection is not done. */
-  gboolean           handshaking; /* the gate has the socket */
+  /* Work in flight: while any is, the connection is not done (and
+   * while the transport's TLS gate has the socket). */
   gboolean           io_closed;  /* the frame I/O emitted ::closed */
-
 
   LotteryDeadlines  *deadlines;  /* (owned) */
 };
@@ -94,20 +84,15 @@ lottery_connection_finalize (GObject *object)
 {
   LotteryConnection *self = LOTTERY_CONNECTION (object);
 
-  g_clear_object (&self->upload);
-  g_clear_object (&self->queries);
+  g_clear_pointer (&self->dispatch, lottery_dispatch_free);
   g_clear_object (&self->answers);
+  g_clear_pointer (&self->transport, lottery_transport_free);
   g_clear_object (&self->io);
-  g_clear_object (&self->stream);
-  g_clear_object (&self->connection);
   g_clear_object (&self->cancellable);
   g_clear_object (&self->state);
   g_clear_object (&self->storage);
   g_clear_object (&self->auth);
-  g_clear_object (&self->gate);
-  g_clear_pointer (&self->login, lottery_login_free);
   g_clear_pointer (&self->deadlines, lottery_deadlines_free);
-  g_free (self->peer);
 
   G_OBJECT_CLASS (lottery_connection_parent_class)->finalize (object);
 }
@@ -143,19 +128,6 @@ lottery_connection_init (LotteryConnection *self)
   self->cancellable = g_cancellable_new ();
   self->conn_state = CONN_HELLO;
   self->deadlines = lottery_deadlines_new ();
-}
-
-static char *
-describe_peer (GSocketConnection *connection)
-{
-  g_autoptr(GSocketAddress) address =
-    g_socket_connection_get_remote_address (connection, NULL);
-
-  if (G_IS_INET_SOCKET_ADDRESS (address))
-    return g_inet_address_to_string (g_inet_socket_address_get_address (
-                                       G_INET_SOCKET_ADDRESS (address)));
-
-  return g_strdup ("unknown");
 }
 
 static void
@@ -211,7 +183,7 @@ io_eof_cb (LotteryFrameIO *io,
     lottery_log (LOTTERY_LOG_ERROR, "hello", "fail",
                  "agency: %u | ip: %s | error: no AUTH after the "
                  "CHALLENGE (no token?)",
-                 lottery_login_get_agency (self->login), self->peer);
+                 lottery_dispatch_get_agency (self->dispatch), self->peer);
   /* A probe that connects and leaves is not an error. */
   if (discarded > 0)
     lottery_log (G_LOG_LEVEL_DEBUG, "receive_message", "fail",
@@ -219,7 +191,7 @@ io_eof_cb (LotteryFrameIO *io,
                  self->id, self->peer, discarded);
   /* A query parked until the draw is withdrawn at once, so that the
    * agency can reconnect. */
-  if (lottery_queries_is_parked (self->queries))
+  if (lottery_dispatch_is_parked (self->dispatch))
     {
       close_now (self);
       return;
@@ -238,51 +210,21 @@ io_closed_cb (LotteryFrameIO *io,
   close_now (self);
 }
 
-static void
-answers_released_cb (LotteryConnection *self)
-{
-  settle (self);
-}
-
-static void
-work_done_cb (LotteryConnection *self)
-{
-  lottery_reply_order_release_held (self->answers);
-  settle (self);
-}
-
-static void
-query_failed_cb (LotteryConnection *self,
-                 const GError      *error)
-{
-  fail_and_close (self, "consulta_ganadores", error);
-}
-
-static void advance (LotteryConnection *self,
-                     ConnState          next);
-
-static void
-upload_finished_cb (LotteryConnection *self,
-                    gboolean           draw_due)
-{
-  advance (self, CONN_FINISHED);
-  if (draw_due)
-    g_signal_emit (self, signals[SIGNAL_DRAW_DUE], 0);
-}
-
-/* A batch job, a FINISH or a query is in flight, or the login waits
- * for a takeover (reading pauses until it is decided). */
+/* Work in flight, or a login waiting for a takeover. */
 static gboolean
 is_busy (LotteryConnection *self)
 {
-  return lottery_queries_is_parked (self->queries) ||
-         lottery_upload_is_busy (self->upload) ||
-         (self->login != NULL && lottery_login_is_waiting (self->login));
+  return lottery_dispatch_is_busy (self->dispatch);
 }
+
+static void dispatch_cb (LotteryDispatchEvent  event,
+                         const GError         *error,
+                         gpointer              user_data);
 
 /* @stream is what the agency speaks over: @connection itself, or a
  * GTlsServerConnection over it (its handshake not yet done: set a
- * gate). @connection gives the peer's address and the socket.
+ * gate). @connection gives the peer's address and the socket (see
+ * LotteryTransport).
  *
  * Returns: (transfer full): the connection, not yet started */
 LotteryConnection *
@@ -297,34 +239,17 @@ lottery_connection_new (GIOStream         *stream,
   g_return_val_if_fail (G_IS_SOCKET_CONNECTION (connection), NULL);
 
   self = g_object_new (LOTTERY_TYPE_CONNECTION, NULL);
-  self->stream = g_object_ref (stream);
-  self->connection = g_object_ref (connection);
   self->state = g_object_ref (state);
   self->storage = g_object_ref (storage);
-  self->peer = describe_peer (connection);
   self->io = lottery_frame_io_new (stream, connection);
+  self->transport = lottery_transport_new (stream, connection, self->io);
+  self->peer = lottery_transport_get_peer (self->transport);
   self->answers = lottery_reply_order_new (self->io, storage);
-  self->upload = lottery_upload_new (state, storage, self->io, self->answers);
-  self->queries = lottery_queries_new (state, self->io, self->answers,
-                                       self->peer);
-  g_signal_connect_object (self->queries, "done",
-                           G_CALLBACK (work_done_cb), self,
-                           G_CONNECT_SWAPPED);
-  g_signal_connect_object (self->queries, "failed",
-                           G_CALLBACK (query_failed_cb), self,
-                           G_CONNECT_SWAPPED);
+  self->dispatch = lottery_dispatch_new (state, storage, self->io,
+                                         self->answers, self->peer,
+                                         dispatch_cb, self);
   g_signal_connect_object (self->answers, "released",
-                           G_CALLBACK (answers_released_cb), self,
-                           G_CONNECT_SWAPPED);
-  g_signal_connect_object (self->upload, "idle",
-                           G_CALLBACK (work_done_cb), self,
-                           G_CONNECT_SWAPPED);
-  g_signal_connect_object (self->upload, "malformed",
-                           G_CALLBACK (begin_closing), self,
-                           G_CONNECT_SWAPPED);
-  g_signal_connect_object (self->upload, "finished",
-                           G_CALLBACK (upload_finished_cb), self,
-                           G_CONNECT_SWAPPED);
+                           G_CALLBACK (settle), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (self->io, "frame", G_CALLBACK (io_frame_cb), self,
                            0);
   g_signal_connect_object (self->io, "bad-frame",
@@ -334,10 +259,6 @@ lottery_connection_new (GIOStream         *stream,
   g_signal_connect_object (self->io, "eof", G_CALLBACK (io_eof_cb), self, 0);
   g_signal_connect_object (self->io, "closed", G_CALLBACK (io_closed_cb),
                            self, 0);
-
-  /* Replies wait for no Nagle delay, and a peer that vanished (a cable
-   * pulled, a partition) frees its agency within a minute. */
-  lottery_socket_tune (g_socket_connection_get_socket (connection));
 
   return self;
 }
@@ -363,7 +284,7 @@ lottery_connection_set_tls_gate (LotteryConnection *self,
 {
   g_return_if_fail (LOTTERY_IS_CONNECTION (self));
 
-  g_set_object (&self->gate, gate);
+  lottery_transport_set_gate (self->transport, gate);
 }
 
 /* Returns: (transfer none): the peer's address, for the log. */
@@ -396,7 +317,8 @@ settle (LotteryConnection *self)
     case CONN_UPLOAD:
     case CONN_FINISHED:
       lottery_frame_io_set_paused (
-        self->io, is_busy (self) || lottery_queries_is_holding (self->queries) ||
+        self->io, is_busy (self) ||
+                  lottery_dispatch_is_holding (self->dispatch) ||
                   lottery_reply_order_get_waiting (self->answers) >= MAX_SYNCING);
       return;
 
@@ -408,7 +330,8 @@ settle (LotteryConnection *self)
       return;
 
     case CONN_CLOSED:
-      if (owed || self->handshaking || !self->io_closed)
+      if (owed || lottery_transport_is_admitting (self->transport) ||
+          !self->io_closed)
         return;
       /* Only now may another connection speak for this agency: a batch
        * still being stored must be counted before a resume is offered. */
@@ -439,8 +362,7 @@ begin_closing (LotteryConnection *self)
 {
   if (self->conn_state < CONN_CLOSING)
     self->conn_state = CONN_CLOSING;
-  if (self->login != NULL)
-    lottery_login_stop (self->login);
+  lottery_dispatch_stop_login (self->dispatch);
   settle (self);
 }
 
@@ -460,10 +382,9 @@ close_now (LotteryConnection *connection)
     }
 
   self->conn_state = CONN_CLOSED;
-  if (self->login != NULL)
-    lottery_login_stop (self->login);
+  lottery_dispatch_stop_login (self->dispatch);
   g_cancellable_cancel (self->cancellable);
-  lottery_queries_stop (self->queries);
+  lottery_dispatch_stop_queries (self->dispatch);
   if (self->id != 0)
     lottery_log (G_LOG_LEVEL_INFO, "close_connection", "success",
                  "agency: %u | ip: %s", self->id, self->peer);
@@ -473,8 +394,7 @@ close_now (LotteryConnection *connection)
 
   /* A handshake thread may still be using the socket: it is closed when
    * the gate returns it. */
-  if (!self->handshaking)
-    lottery_frame_io_close (self->io);
+  lottery_transport_close (self->transport);
   settle (self);
 }
 
@@ -497,7 +417,7 @@ lottery_connection_shut_down (LotteryConnection *self)
 {
   g_return_if_fail (LOTTERY_IS_CONNECTION (self));
 
-  if (lottery_queries_is_parked (self->queries))
+  if (lottery_dispatch_is_parked (self->dispatch))
     begin_closing (self);
   else
     close_now (self);
@@ -525,149 +445,86 @@ fail_and_close (LotteryConnection *self,
 
 /* ---- dispatch ---- */
 
-/* What the login decided (see LotteryLoginEvent): a CHALLENGE or a
- * WELCOME is sent in the state it leads to; WELCOMED makes this
- * connection the agency's. */
+/* What the answering units decided, or that their work ended: a
+ * CHALLENGE or a WELCOME is sent in the state it leads to; WELCOMED
+ * makes this connection the agency's. */
 static void
-login_cb (LotteryLoginEvent event,
-          gpointer          user_data)
+dispatch_cb (LotteryDispatchEvent  event,
+             const GError         *error,
+             gpointer              user_data)
 {
   LotteryConnection *self = user_data;
-  guint32 agency = lottery_login_get_agency (self->login);
+  guint32 agency = lottery_dispatch_get_agency (self->dispatch);
   g_autofree char *takeover = NULL;
 
   switch (event)
     {
-    case LOTTERY_LOGIN_CHALLENGED:
+    case LOTTERY_DISPATCH_CHALLENGED:
       advance (self, CONN_AUTH);
       return;
 
-    case LOTTERY_LOGIN_WELCOMED:
+    case LOTTERY_DISPATCH_AUTH:
+      /* The CHALLENGE is answered: no longer waiting for AUTH. */
+      advance (self, CONN_HELLO);
+      return;
+
+    case LOTTERY_DISPATCH_WELCOMED:
+    case LOTTERY_DISPATCH_WELCOMED_FINISHED:
       /* The agency proving itself on a new connection closes this one. */
       takeover = g_strdup_printf ("takeover::%u", agency);
       g_signal_connect_object (self->state, takeover,
                                G_CALLBACK (lottery_connection_close), self,
                                G_CONNECT_SWAPPED);
       self->id = agency;
-      lottery_upload_set_agency (self->upload, agency);
-      lottery_queries_set_agency (self->queries, agency);
-      advance (self, lottery_login_get_finished (self->login) ? CONN_FINISHED
-                                                              : CONN_UPLOAD);
+      advance (self, event == LOTTERY_DISPATCH_WELCOMED_FINISHED
+                       ? CONN_FINISHED : CONN_UPLOAD);
       return;
 
-    case LOTTERY_LOGIN_REFUSED:
+    case LOTTERY_DISPATCH_RESUMED:
+      settle (self);
+      return;
+
+    case LOTTERY_DISPATCH_CLOSE:
       begin_closing (self);
       return;
 
-    case LOTTERY_LOGIN_RESUMED:
+    case LOTTERY_DISPATCH_WORK_DONE:
+      lottery_reply_order_release_held (self->answers);
       settle (self);
+      return;
+
+    case LOTTERY_DISPATCH_QUERY_FAILED:
+      fail_and_close (self, "consulta_ganadores", error);
+      return;
+
+    case LOTTERY_DISPATCH_FINISHED:
+    case LOTTERY_DISPATCH_DRAW_DUE:
+      advance (self, CONN_FINISHED);
+      if (event == LOTTERY_DISPATCH_DRAW_DUE)
+        g_signal_emit (self, signals[SIGNAL_DRAW_DUE], 0);
       return;
     }
 }
+
+/* What the connection expects in each state: a view of it for the
+ * dispatch, as waiting_for () is for its clocks. No frames are read
+ * in the others. */
+static const LotteryExpect expecting[CONN_DONE + 1] = {
+  [CONN_HELLO] = LOTTERY_EXPECT_HELLO,
+  [CONN_AUTH] = LOTTERY_EXPECT_AUTH,
+  [CONN_UPLOAD] = LOTTERY_EXPECT_UPLOAD,
+  [CONN_FINISHED] = LOTTERY_EXPECT_QUERIES,
+};
 
 static void
 handle_frame (LotteryConnection *self,
               GBytes            *frame)
 {
   g_autoptr(GError) error = NULL;
-  LotteryMessage message;
-  gsize len;
-  const guint8 *body = g_bytes_get_data (frame, &len);
-  guint8 reply[LOTTERY_FRAME_MAX];
 
-  if (!lottery_message_decode (body, len, &message, &error))
-    {
-      fail_and_close (self, "receive_message", error);
-      return;
-    }
-
-  /* PING works at any time, without a HELLO: it is the health check. */
-  if (message.type == LOTTERY_MESSAGE_PING)
-    {
-      lottery_reply_order_send (self->answers, reply,
-                  lottery_message_encode_empty (reply, LOTTERY_MESSAGE_PONG));
-      return;
-    }
-  /* STATUS too: counts only, for operators and health checks. */
-  if (message.type == LOTTERY_MESSAGE_STATUS)
-    {
-      lottery_queries_status (self->queries);
-      return;
-    }
-
-  switch (self->conn_state)
-    {
-    case CONN_HELLO:
-      if (message.type == LOTTERY_MESSAGE_HELLO)
-        {
-          lottery_login_hello (self->login, &message);
-          return;
-        }
-      break;
-
-    case CONN_AUTH:
-      if (message.type == LOTTERY_MESSAGE_AUTH)
-        {
-          advance (self, CONN_HELLO);
-          lottery_login_auth (self->login, &message);
-          return;
-        }
-      break;
-
-    case CONN_UPLOAD:
-      if (message.type == LOTTERY_MESSAGE_BATCH)
-        {
-          lottery_upload_start_batches (self->upload, frame, &message);
-          return;
-        }
-      if (message.type == LOTTERY_MESSAGE_FINISH)
-        {
-          lottery_upload_finish (self->upload, &message);
-          return;
-        }
-      break;
-
-    case CONN_FINISHED:
-      if (message.type == LOTTERY_MESSAGE_QUERY)
-        {
-          lottery_queries_winners (self->queries);
-          return;
-        }
-      if (message.type == LOTTERY_MESSAGE_FINISH)
-        {
-          /* The state names the problem: already finished. */
-          lottery_upload_finish (self->upload, &message);
-          return;
-        }
-      if (message.type == LOTTERY_MESSAGE_BATCH)
-        {
-          gboolean drawn = lottery_state_get_draw_done (self->state);
-
-          lottery_fail (&error,
-                        drawn ? LOTTERY_ERROR_DRAW_DONE
-                              : LOTTERY_ERROR_ALREADY_FINISHED,
-                        drawn ? _("The draw has already taken place")
-                              : _("Agency %u has already finished"),
-                        self->id);
-          lottery_reply_order_refuse_batch (self->answers, self->id,
-                                            message.batch.sequence, message.batch.count,
-                        error);
-          return;
-        }
-      break;
-
-    case CONN_TLS:
-    case CONN_CLOSING:
-    case CONN_CLOSED:
-    case CONN_DONE:
-      /* No frames are read in these states. */
-      g_return_if_reached ();
-    }
-
-  lottery_fail (&error, LOTTERY_ERROR_OUT_OF_ORDER,
-                N_("%s is not expected now"),
-                lottery_message_type_name (message.type));
-  fail_and_close (self, "receive_message", error);
+  if (!lottery_dispatch_frame (self->dispatch, expecting[self->conn_state],
+                               frame, &error))
+    fail_and_close (self, "receive_message", error);
 }
 
 /* ---- TLS ---- */
@@ -679,34 +536,28 @@ admitted_cb (GObject      *source,
 {
   g_autoptr(LotteryConnection) self = user_data;
   g_autoptr(GError) error = NULL;
-  gboolean ok;
 
-  ok = lottery_tls_gate_admit_finish (LOTTERY_TLS_GATE (source), result,
-                                      &error);
-  self->handshaking = FALSE;
-
-  if (self->conn_state >= CONN_CLOSED)
+  switch (lottery_transport_admit_finish (self->transport, result,
+                                          self->conn_state >= CONN_CLOSED,
+                                          &error))
     {
-      /* Stopped meanwhile (timeout, shutdown): the socket is free now. */
-      lottery_frame_io_close (self->io);
+    case LOTTERY_ADMIT_STOPPED:
       settle (self);
       return;
-    }
-  if (g_error_matches (error, LOTTERY_ERROR, LOTTERY_ERROR_PROTOCOL))
-    {
-      /* Spoken to in the clear: answered in the clear. */
-      lottery_frame_io_reply_in_clear (self->io);
+
+    case LOTTERY_ADMIT_IN_CLEAR:
       fail_and_close (self, "tls_handshake", error);
       return;
-    }
-  if (!ok)
-    {
+
+    case LOTTERY_ADMIT_FAILED:
       close_now (self);
       return;
-    }
 
-  self->conn_state = CONN_HELLO;
-  lottery_frame_io_start (self->io);
+    case LOTTERY_ADMIT_ADMITTED:
+      self->conn_state = CONN_HELLO;
+      lottery_frame_io_start (self->io);
+      return;
+    }
 }
 
 void
@@ -770,21 +621,17 @@ void
 lottery_connection_start (LotteryConnection *self)
 {
   g_return_if_fail (LOTTERY_IS_CONNECTION (self));
-  g_return_if_fail (!G_IS_TLS_CONNECTION (self->stream) || self->gate != NULL);
+  g_return_if_fail (lottery_transport_can_start (self->transport));
 
-  self->login = lottery_login_new (self->state, self->auth, self->answers,
-                                   self->peer, login_cb, self);
+  lottery_dispatch_start_login (self->dispatch, self->auth);
 
-  if (!G_IS_TLS_CONNECTION (self->stream))
+  if (!lottery_transport_is_tls (self->transport))
     {
       lottery_frame_io_start (self->io);
       return;
     }
 
   self->conn_state = CONN_TLS;
-  self->handshaking = TRUE;
-  lottery_tls_gate_admit_async (self->gate, G_TLS_CONNECTION (self->stream),
-                                self->connection, self->peer,
-                                self->cancellable, admitted_cb,
-                                g_object_ref (self));
+  lottery_transport_admit_async (self->transport, self->cancellable,
+                                 admitted_cb, g_object_ref (self));
 }

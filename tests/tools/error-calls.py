@@ -16,6 +16,7 @@ FORMAT_ARG = {
     "lottery_fail_errno": 4, "lottery_error_prefix": 1,
     # Local wrappers that pass their format on to lottery_fail_valist ().
     "scan_fail": 3, "split_fail": 1, "fail_errno": 2,
+    "lottery_journal_fail_errno": 2,
 }
 PUBLIC = ("lottery_fail", "lottery_store_fail", "lottery_config_fail",
           "lottery_bets_file_fail", "lottery_error_set",
