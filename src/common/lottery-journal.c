@@ -269,35 +269,30 @@ open_file (const char *path,
       return -1;
     }
   if (fstat (fd, &st) != 0)
-    {
-      int saved = errno;
-
-      g_close (fd, NULL);
-      lottery_journal_fail_errno (error, saved,
-                                  N_("Cannot use storage %s: %s"), path,
-                                  g_strerror (saved));
-      return -1;
-    }
+    goto cannot_use;
   if (!S_ISREG (st.st_mode))
     {
       g_close (fd, NULL);
       goto not_regular;
     }
   if (fcntl (fd, F_SETFL, fcntl (fd, F_GETFL) & ~O_NONBLOCK) != 0)
-    {
-      int saved = errno;
-
-      g_close (fd, NULL);
-      lottery_journal_fail_errno (error, saved,
-                                  N_("Cannot use storage %s: %s"), path,
-                                  g_strerror (saved));
-      return -1;
-    }
+    goto cannot_use;
   *size = (guint64) st.st_size;
   *dev = st.st_dev;
   *ino = st.st_ino;
 
   return fd;
+
+cannot_use:
+  {
+    int saved = errno;
+
+    g_close (fd, NULL);
+    lottery_journal_fail_errno (error, saved,
+                                N_("Cannot use storage %s: %s"), path,
+                                g_strerror (saved));
+    return -1;
+  }
 
 not_regular:
   lottery_error_set (error, G_IO_ERROR, G_IO_ERROR_NOT_REGULAR_FILE,

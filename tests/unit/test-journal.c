@@ -235,14 +235,8 @@ test_open_adopts (Fixture       *fixture,
                   "adopted: its whole rows are kept under an adopted "
                   "record.");
 
-  if (!g_test_subprocess ())
-    {
-      g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
-      g_test_trap_assert_passed ();
-      g_test_trap_assert_stderr ("*action: adopt | result: success*");
-      return;
-    }
-  g_log_set_always_fatal (G_LOG_LEVEL_ERROR);
+  if (unit_run_in_subprocess ("*action: adopt | result: success*"))
+    return;
 
   write_files (fixture, "A\nB", 3, NULL, 0);
   g_remove (fixture->journal.path);

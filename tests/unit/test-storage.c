@@ -471,24 +471,6 @@ test_load_too_long (Fixture       *fixture,
   g_assert_cmpstr (error->message, ==, expected);
 }
 
-/* Runs the test again in a child whose WARNING and CRITICAL lines are
- * not fatal; in the parent, checks that it passed and logged @pattern
- * and returns TRUE. */
-static gboolean
-run_in_subprocess (const char *pattern)
-{
-  if (!g_test_subprocess ())
-    {
-      g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
-      g_test_trap_assert_passed ();
-      g_test_trap_assert_stderr (pattern);
-      return TRUE;
-    }
-  g_log_set_always_fatal (G_LOG_LEVEL_ERROR);
-
-  return FALSE;
-}
-
 static void
 test_load_missing (Fixture       *fixture,
                    gconstpointer  user_data)
@@ -497,7 +479,7 @@ test_load_missing (Fixture       *fixture,
   g_autoptr(GArray) bets = NULL;
   g_autoptr(GPtrArray) winners = NULL;
 
-  if (run_in_subprocess ("*action: storage | result: fail | "
+  if (unit_run_in_subprocess ("*action: storage | result: fail | "
                          "file: *bets.csv*"))
     return;
 
@@ -1312,7 +1294,7 @@ test_replaced (Fixture       *fixture,
   GAsyncResult *result = NULL;
   guint64 ticket = 0;
 
-  if (run_in_subprocess ("*action: storage | result: fail | "
+  if (unit_run_in_subprocess ("*action: storage | result: fail | "
                          "file: *bets.csv*"))
     return;
 
@@ -1355,7 +1337,7 @@ test_journal_deleted (Fixture       *fixture,
   g_autoptr(GError) error = NULL;
   g_autoptr(LotteryStore) storage = NULL;
 
-  if (run_in_subprocess ("*action: storage | result: fail | "
+  if (unit_run_in_subprocess ("*action: storage | result: fail | "
                          "file: *bets.csv*bets.csv.journal*"))
     return;
 
@@ -1459,7 +1441,7 @@ test_adopt (Fixture       *fixture,
   static const guint expected[][2] = { { 1, 2 }, { 3, 1 } };
   guint start, i;
 
-  if (run_in_subprocess ("*action: adopt | result: success*agencies: 3*"))
+  if (unit_run_in_subprocess ("*action: adopt | result: success*agencies: 3*"))
     return;
 
   g_assert_true (g_file_set_contents (fixture->path,
@@ -1503,7 +1485,7 @@ test_adopt_too_few_agencies (Fixture       *fixture,
   g_autoptr(GArray) adopted = g_array_new (FALSE, FALSE,
                                            sizeof (LotteryStoreRecord));
 
-  if (run_in_subprocess ("*action: adopt | result: success*agencies: 3*"))
+  if (unit_run_in_subprocess ("*action: adopt | result: success*agencies: 3*"))
     return;
 
   g_assert_true (g_file_set_contents (fixture->path,

@@ -96,3 +96,22 @@ unit_set_bet (LotteryBet *bet,
   g_assert_no_error (error);
   bet->agency = agency;
 }
+
+/* Runs the test again in a child whose WARNING and CRITICAL lines are
+ * not fatal. In the parent, checks that the child passed and wrote
+ * @stderr_pattern, and returns TRUE: the parent is done. In the child,
+ * returns FALSE: the test goes on there. */
+gboolean
+unit_run_in_subprocess (const char *stderr_pattern)
+{
+  if (!g_test_subprocess ())
+    {
+      g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+      g_test_trap_assert_passed ();
+      g_test_trap_assert_stderr (stderr_pattern);
+      return TRUE;
+    }
+  g_log_set_always_fatal (G_LOG_LEVEL_ERROR);
+
+  return FALSE;
+}

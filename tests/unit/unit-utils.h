@@ -22,5 +22,6 @@ void  unit_set_bet      (LotteryBet *bet,
                          const char *document,
                          const char *birthdate,
                          const char *number);
+gboolean unit_run_in_subprocess (const char *stderr_pattern);
 
 G_END_DECLS
