@@ -3,8 +3,8 @@
  *
  * Runs on the uploader's thread, inside its session. The bets come from
  * the bets file or the single --bet; batches are pipelined: up to
- * WINDOW of them are on the wire before the first acknowledgement is
- * needed, and the server answers them in order, so a round trip is paid
+ * LOTTERY_UPLOADER_WINDOW of them are on the wire before the first
+ * acknowledgement is needed, and the server answers them in order, so a round trip is paid
  * once per window, not per batch. Each ACK is checked against what was
  * sent; then the FINISH, whose count is checked too.
  *
@@ -149,7 +149,7 @@ read_batch_reply (LotteryUploader *self,
                   GCancellable    *cancellable,
                   GError         **error)
 {
-  InFlight *oldest = &self->window[self->window_head];
+  LotteryUploaderInFlight *oldest = &self->window[self->window_head];
   LotteryMessage message;
 
   if (!lottery_uploader_read_message (self, &message, cancellable, error))
@@ -210,7 +210,7 @@ read_batch_reply (LotteryUploader *self,
                              self->read_offset, self->read_all);
 
   self->answered = oldest->sequence;
-  self->window_head = (self->window_head + 1) % WINDOW;
+  self->window_head = (self->window_head + 1) % LOTTERY_UPLOADER_WINDOW;
   self->window_len--;
   return TRUE;
 }
@@ -224,10 +224,10 @@ send_batch (LotteryUploader     *self,
             GCancellable        *cancellable,
             GError             **error)
 {
-  InFlight *slot;
+  LotteryUploaderInFlight *slot;
   gsize len;
 
-  if (self->window_len == WINDOW &&
+  if (self->window_len == LOTTERY_UPLOADER_WINDOW &&
       !read_batch_reply (self, cancellable, error))
     return FALSE;
 
@@ -236,7 +236,8 @@ send_batch (LotteryUploader     *self,
                                      error))
     return FALSE;
 
-  slot = &self->window[(self->window_head + self->window_len) % WINDOW];
+  slot = &self->window[(self->window_head + self->window_len) %
+                       LOTTERY_UPLOADER_WINDOW];
   slot->sequence = sequence;
   slot->count = encoder->count;
   slot->first_line = first_line;

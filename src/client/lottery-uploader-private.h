@@ -18,7 +18,7 @@ G_BEGIN_DECLS
 
 /* 128 batches (about 800 KiB) in flight: enough to cover the server's
  * wait for the disk (storage.sync) at full speed. */
-#define WINDOW             128
+#define LOTTERY_UPLOADER_WINDOW 128
 
 typedef struct
 {
@@ -26,7 +26,7 @@ typedef struct
   guint   count;
   guint64 first_line;
   guint64 last_line;
-} InFlight;
+} LotteryUploaderInFlight;
 
 struct _LotteryUploader
 {
@@ -49,7 +49,7 @@ struct _LotteryUploader
   guint8            *rbuf;
   guint8            *obuf;          /* frames not yet written */
   gsize              olen;
-  InFlight           window[WINDOW];
+  LotteryUploaderInFlight window[LOTTERY_UPLOADER_WINDOW];
   guint              window_head;
   guint              window_len;
 

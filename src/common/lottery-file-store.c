@@ -1,8 +1,9 @@
 /* lottery-file-store.c: LotteryFileStore: the lottery in bets.csv,
  * appended batch by batch, with its journal beside it.
  *
- * Owns the two files (through a LotteryJournal: lottery-journal.c says
- * how the journal is laid out and recovered) and, with
+ * Owns the two files (through a LotteryJournal: lottery-journal.c opens
+ * and recovers them, lottery-journal-record.c lays out the journal's
+ * records) and, with
  * LOTTERY_FILE_STORE_SYNC, a LotterySyncer (lottery-syncer.c: group
  * commit on its own thread). Appends run on the caller's thread (the
  * batch workers, and the main thread for a FINISH); reading back runs

@@ -18,7 +18,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define RECORD_SIZE LOTTERY_JOURNAL_RECORD_SIZE
 
 /* A bets.csv that ends in the middle of a row (a write cut short)
  * cannot be appended to: the next row would be glued onto it. */

@@ -7,6 +7,9 @@
 
 G_BEGIN_DECLS
 
+/* Short for the record size, in the journal's units. */
+#define RECORD_SIZE LOTTERY_JOURNAL_RECORD_SIZE
+
 /* The header record's type byte ('B', 'F' and 'A' are the store's). */
 #define LOTTERY_JOURNAL_RECORD_HEADER 'H'
 

@@ -1,6 +1,9 @@
 /* lottery-journal-record.c: the journal's record format: encoding and
  * decoding its 32-byte batch, finish, adopted and header records, and
- * their checksum. No I/O and no state: any thread may call it.
+ * their checksum. No I/O. The record functions touch only their
+ * arguments (any thread); decoding the header fills the LotteryJournal
+ * it is given, so it runs where that journal is used: at open, or
+ * under the file store's lock.
  */
 #include "config.h"
 
@@ -31,7 +34,6 @@
  *   8  u8[16] random lottery id
  *  24  u32    creation time (Unix seconds)
  *  28  u32    FNV-1a of bytes 0..27 */
-#define RECORD_SIZE LOTTERY_JOURNAL_RECORD_SIZE
 #define RECORD_HEADER LOTTERY_JOURNAL_RECORD_HEADER
 #define RECORD_MAGIC_0 'L'
 #define RECORD_MAGIC_1 'J'
@@ -141,22 +143,4 @@ lottery_journal_decode_header (LotteryJournal *self,
   self->created = get_u32 (p + 24);
 
   return TRUE;
-}
-
-/* The lottery's identity, for messages: "id …, created …". */
-char *
-lottery_journal_describe (const LotteryJournal *self)
-{
-  g_autoptr(GDateTime) created = NULL;
-  g_autofree char *when = NULL;
-  g_autoptr(GString) id = g_string_new (NULL);
-  gsize i;
-
-  for (i = 0; i < sizeof self->id; i++)
-    g_string_append_printf (id, "%02x", self->id[i]);
-  created = g_date_time_new_from_unix_utc (self->created);
-  when = created != NULL ? g_date_time_format_iso8601 (created) : NULL;
-
-  return g_strdup_printf ("%s, created %s", id->str,
-                          when != NULL ? when : "?");
 }

@@ -34,7 +34,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define RECORD_SIZE LOTTERY_JOURNAL_RECORD_SIZE
 
 /* @format takes the path and then the errno text. */
 gboolean
@@ -547,4 +546,22 @@ lottery_journal_clear (LotteryJournal *self)
   lottery_journal_close (self, NULL);
   g_clear_pointer (&self->data_path, g_free);
   g_clear_pointer (&self->path, g_free);
+}
+
+/* The lottery's identity, for messages: "id …, created …". */
+char *
+lottery_journal_describe (const LotteryJournal *self)
+{
+  g_autoptr(GDateTime) created = NULL;
+  g_autofree char *when = NULL;
+  g_autoptr(GString) id = g_string_new (NULL);
+  gsize i;
+
+  for (i = 0; i < sizeof self->id; i++)
+    g_string_append_printf (id, "%02x", self->id[i]);
+  created = g_date_time_new_from_unix_utc (self->created);
+  when = created != NULL ? g_date_time_format_iso8601 (created) : NULL;
+
+  return g_strdup_printf ("%s, created %s", id->str,
+                          when != NULL ? when : "?");
 }

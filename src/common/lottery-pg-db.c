@@ -10,7 +10,6 @@
 
 #include "lottery-pg-db.h"
 #include "lottery-error.h"
-#include "lottery-pg-store.h"
 
 #include <glib/gi18n-lib.h>
 

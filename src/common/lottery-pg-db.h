@@ -10,6 +10,10 @@
 
 G_BEGIN_DECLS
 
+/* The schema version this build writes; a database of a higher one is
+ * refused. */
+#define LOTTERY_PG_SCHEMA_VERSION 1
+
 gboolean  lottery_pg_fail    (PGconn                 *conn,
                               GError                **error,
                               int                     code,

@@ -9,10 +9,6 @@ G_BEGIN_DECLS
 #define LOTTERY_TYPE_PG_STORE (lottery_pg_store_get_type ())
 G_DECLARE_FINAL_TYPE (LotteryPgStore, lottery_pg_store, LOTTERY, PG_STORE, GObject)
 
-/* The schema version this build writes; a database of a higher one is
- * refused. */
-#define LOTTERY_PG_SCHEMA_VERSION 1
-
 LotteryStore *lottery_pg_store_new        (const char *dsn,
                                            const char *lottery_name,
                                            guint       agencies);

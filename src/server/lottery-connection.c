@@ -56,9 +56,8 @@ struct _LotteryConnection
   ConnState          conn_state;
   guint              id;         /* agency id once HELLO is accepted */
 
-  /* Work in flight: while any is, the connection is not done (and
-   * while the transport's TLS gate has the socket). */
-  gboolean           io_closed;  /* the frame I/O emitted ::closed */
+  gboolean           io_closed;  /* the frame I/O emitted ::closed: the
+                                  * socket is gone, no write in flight */
 
   LotteryDeadlines  *deadlines;  /* (owned) */
 };

@@ -153,6 +153,8 @@ void
 lottery_dispatch_start_login (LotteryDispatch *self,
                               LotteryAuth     *auth)
 {
+  g_return_if_fail (self->login == NULL);
+
   self->login = lottery_login_new (self->state, auth, self->answers,
                                    self->peer, login_cb, self);
 }

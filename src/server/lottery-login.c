@@ -2,9 +2,9 @@
  * (open mode) or with a CHALLENGE, and AUTH with WELCOME once the proof
  * holds; claims the agency in LotteryState only then. Sends its answers
  * and refusals through the connection's LotteryReplyOrder and logs the
- * refusals; tells the connection what follows through one callback
- * (LotteryLoginEvent), before a CHALLENGE or WELCOME goes out and after
- * an ERROR is queued. Owns the nonce of the CHALLENGE in flight and the
+ * refusals; tells its owner (LotteryDispatch) what follows through one
+ * callback (LotteryLoginEvent), before a CHALLENGE or WELCOME goes out
+ * and after an ERROR is queued. Owns the nonce of the CHALLENGE in flight and the
  * wait for an agency's old connection. Runs on the main context.
  *
  * An agency that proved who it is while an old connection still holds

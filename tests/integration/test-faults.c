@@ -553,8 +553,9 @@ test_lost_acks (TestFixture   *fixture,
 
   client = test_client_start (fixture, port, 1, ARGS ("--bets-file", file),
                               NULL);
-  if (!test_process_wait_exit (client, 60 * 1000))
-    test_process_dump (client);
+  if (!test_process_wait_exit (client, 60 * 1000) ||
+      test_process_get_exit_status (client) != 0)
+    test_fixture_dump (fixture);
   test_assert_exit (client, 0);
   proxy_stop (&proxy);
 

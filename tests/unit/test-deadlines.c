@@ -124,6 +124,38 @@ test_replies_only (Fixture       *fixture,
 }
 
 static void
+test_unread_reply (Fixture       *fixture,
+                   gconstpointer  data)
+{
+  guint8 frame[LOTTERY_FRAME_MAX];
+  gint64 sent;
+
+  g_test_summary ("A reply whose write has not returned within io_timeout "
+                  "is late in every phase, also while closing: the peer "
+                  "does not read its answers.");
+
+  /* The write's callback runs only when the main context is iterated:
+   * until then the reply is in flight, as if the peer did not read. */
+  sent = g_get_monotonic_time ();
+  lottery_frame_io_send (fixture->io, frame,
+                         lottery_message_encode_empty (frame,
+                                                       LOTTERY_MESSAGE_PONG));
+  g_assert_true (lottery_frame_io_is_writing (fixture->io));
+
+  assert_late (fixture, sent + (IO_S - 1) * SEC, LOTTERY_WAIT_REPLIES_ONLY,
+               FALSE, LOTTERY_LATE_NONE, NULL);
+  assert_late (fixture, g_get_monotonic_time () + (IO_S + 1) * SEC,
+               LOTTERY_WAIT_REPLIES_ONLY, FALSE, LOTTERY_LATE_UNREAD, NULL);
+  assert_late (fixture, g_get_monotonic_time () + (IO_S + 1) * SEC,
+               LOTTERY_WAIT_AGENCY, TRUE, LOTTERY_LATE_UNREAD, NULL);
+  /* Once the write returns, nothing is late any more. */
+  while (lottery_frame_io_is_writing (fixture->io))
+    g_main_context_iteration (NULL, TRUE);
+  assert_late (fixture, g_get_monotonic_time () + (IO_S + 1) * SEC,
+               LOTTERY_WAIT_REPLIES_ONLY, FALSE, LOTTERY_LATE_NONE, NULL);
+}
+
+static void
 test_io_seconds (Fixture       *fixture,
                  gconstpointer  data)
 {
@@ -151,6 +183,7 @@ main (int    argc,
   ADD ("/deadlines/stranger", test_stranger);
   ADD ("/deadlines/idle-agency", test_idle_agency);
   ADD ("/deadlines/replies-only", test_replies_only);
+  ADD ("/deadlines/unread-reply", test_unread_reply);
   ADD ("/deadlines/io-seconds", test_io_seconds);
 #undef ADD
 
