@@ -1,8 +1,14 @@
 /* lottery-frame-io.c: frames over one connection's stream. Owns the
  * read buffer, the frames read ahead (up to MAX_QUEUED), the replies
  * not yet written and the write in flight, and the clocks of an
- * unfinished frame and of an unread reply. Runs on the main context,
- * with GIO's async calls: no thread waits on the network.
+ * unfinished frame and of an unread reply. Runs on the main context:
+ * no thread waits on the network. Reads are non-blocking, woken by the
+ * server's one LotteryPoller (an idle connection costs the main loop
+ * nothing); writes are GIO's async calls.
+ *
+ * An idle connection holds no read buffer: bytes are read into one
+ * buffer shared by every connection, and only an unfinished frame is
+ * kept in a buffer of the connection's own, freed once it is whole.
  *
  * It hands frames up with ::frame while not paused and while the peer
  * reads its replies (back-pressure), and emits ::closed exactly once:
@@ -13,6 +19,7 @@
 
 #include "lottery-frame-io.h"
 #include "lottery-metrics.h"
+#include "lottery-poller.h"
 #include "lottery-protocol.h"
 
 #include <string.h>
@@ -27,11 +34,15 @@ struct _LotteryFrameIO
 
   GSocketConnection *connection; /* (owned): closed at the end */
   GIOStream         *stream;     /* (owned): @connection, or TLS over it */
-  GInputStream      *input;      /* (unowned): @stream's */
+  GPollableInputStream *input;   /* (unowned): @stream's */
+  LotteryPollerWatch *watch;     /* (owned) (nullable): the socket's */
   GOutputStream     *output;     /* (unowned): @stream's or @connection's */
   GCancellable      *cancellable; /* (owned): cancelled by close */
 
-  guint8            *rbuf;       /* (owned) */
+  guint8            *rbuf;       /* (owned) (nullable): bytes not yet cut
+                                  * into frames, just their size; or,
+                                  * within pump (), the shared buffer
+                                  * (borrowed) */
   gsize              rstart;     /* first unparsed byte */
   gsize              rend;       /* one past the last byte read */
   GQueue             queued;     /* GBytes (owned): frame bodies */
@@ -47,7 +58,8 @@ struct _LotteryFrameIO
   gint64             write_since;   /* when the write in flight began */
 
   gboolean           started;
-  gboolean           reading;    /* a read is in flight */
+  gboolean           reading;    /* waiting for the socket to be readable */
+  gboolean           pumping;    /* in pump (): a nested call returns */
   gboolean           paused;     /* the owner takes no frames now */
   gboolean           delivering; /* in a ::frame emission */
   gboolean           stopped;    /* no more reading: EOF, or told so */
@@ -90,6 +102,7 @@ lottery_frame_io_finalize (GObject *object)
 {
   LotteryFrameIO *self = LOTTERY_FRAME_IO (object);
 
+  g_clear_pointer (&self->watch, lottery_poller_watch_free);
   g_clear_object (&self->stream);
   g_clear_object (&self->connection);
   g_clear_object (&self->cancellable);
@@ -165,7 +178,6 @@ lottery_frame_io_init (LotteryFrameIO *self)
   g_queue_init (&self->queued);
   self->cancellable = g_cancellable_new ();
   self->pending = g_byte_array_new ();
-  self->rbuf = g_malloc (READ_BUFFER_SIZE);
   self->activity = g_get_monotonic_time ();
 }
 
@@ -181,11 +193,14 @@ lottery_frame_io_new (GIOStream         *stream,
 
   g_return_val_if_fail (G_IS_IO_STREAM (stream), NULL);
   g_return_val_if_fail (G_IS_SOCKET_CONNECTION (connection), NULL);
+  /* A socket, or TLS over one: both can be read without blocking. */
+  g_return_val_if_fail (G_IS_POLLABLE_INPUT_STREAM (
+                          g_io_stream_get_input_stream (stream)), NULL);
 
   self = g_object_new (LOTTERY_TYPE_FRAME_IO, NULL);
   self->stream = g_object_ref (stream);
   self->connection = g_object_ref (connection);
-  self->input = g_io_stream_get_input_stream (stream);
+  self->input = G_POLLABLE_INPUT_STREAM (g_io_stream_get_input_stream (stream));
   self->output = g_io_stream_get_output_stream (stream);
 
   return self;
@@ -214,6 +229,9 @@ lottery_frame_io_close (LotteryFrameIO *self)
     {
       self->closed = TRUE;
       self->stopped = TRUE;
+      self->reading = FALSE;
+      /* Out of the epoll set before the descriptor goes. */
+      g_clear_pointer (&self->watch, lottery_poller_watch_free);
       g_cancellable_cancel (self->cancellable);
       g_io_stream_close (G_IO_STREAM (self->connection), NULL, NULL);
       stop_producer (self);
@@ -421,82 +439,177 @@ extract_frames (LotteryFrameIO *self)
   return TRUE;
 }
 
-static void read_more (LotteryFrameIO *self);
+/* The buffer every connection reads into, on the main context. What
+ * is left of it after the whole frames is copied out before anything
+ * else can read: see keep_remainder (). */
+static guint8 shared_buffer[READ_BUFFER_SIZE];
+
+/* After whole frames were cut: bytes not cut yet (an unfinished frame;
+ * or whole frames, while the queue is full) are kept in a buffer of
+ * the connection's own, of just their size. With none, the connection
+ * holds no buffer. */
+static void
+keep_remainder (LotteryFrameIO *self)
+{
+  gsize left = self->rend - self->rstart;
+
+  if (left == 0)
+    {
+      if (self->rbuf != shared_buffer)
+        g_free (self->rbuf);
+      self->rbuf = NULL;
+      self->rstart = self->rend = 0;
+    }
+  else if (self->rbuf == shared_buffer)
+    {
+      self->rbuf = g_memdup2 (shared_buffer + self->rstart, left);
+      self->rstart = 0;
+      self->rend = left;
+    }
+}
+
+/* Do the bytes not cut yet hold a whole frame (or a bad prefix)? Then
+ * they are cut before anything more is read. */
+static gboolean
+holds_frame (LotteryFrameIO *self)
+{
+  gsize body_len;
+
+  if (self->rend - self->rstart < LOTTERY_FRAME_PREFIX)
+    return FALSE;
+  if (!lottery_frame_parse_prefix (self->rbuf + self->rstart, &body_len, NULL))
+    return TRUE;
+
+  return self->rend - self->rstart >= LOTTERY_FRAME_PREFIX + body_len;
+}
 
 static void
-read_done_cb (GObject      *source,
-              GAsyncResult *result,
-              gpointer      user_data)
+readable_cb (gpointer user_data)
 {
-  g_autoptr(LotteryFrameIO) self = user_data;
+  g_autoptr(LotteryFrameIO) self = g_object_ref (user_data);
+
+  self->reading = FALSE;
+  pump (self);
+}
+
+/* Waits for the socket to be readable; FALSE if it cannot (the
+ * connection is then failed and closed). */
+static gboolean
+wait_readable (LotteryFrameIO *self)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (self->watch == NULL)
+    self->watch = lottery_poller_watch_new (
+      lottery_poller_get_default (),
+      g_socket_get_fd (g_socket_connection_get_socket (self->connection)),
+      readable_cb, self);
+  if (!lottery_poller_watch_arm (self->watch, &error))
+    {
+      g_signal_emit (self, signals[SIGNAL_FAILED], 0, "receive_message",
+                     error);
+      lottery_frame_io_close (self);
+      return FALSE;
+    }
+  self->reading = TRUE;
+
+  return TRUE;
+}
+
+/* One read that does not block. Returns: TRUE if bytes came in; FALSE
+ * on EOF, an error (both handled here) or nothing to read yet (the
+ * socket is then watched). */
+static gboolean
+read_once (LotteryFrameIO *self)
+{
   g_autoptr(GError) error = NULL;
   gssize n;
 
-  self->reading = FALSE;
-  n = g_input_stream_read_finish (G_INPUT_STREAM (source), result, &error);
+  /* An unfinished frame goes back to the front of the shared buffer,
+   * and the read goes after it: reads stay large. */
+  if (self->rbuf != shared_buffer)
+    {
+      gsize left = self->rend - self->rstart;
 
+      /* Reading stops while MAX_QUEUED frames wait, so what is left is
+       * less than one frame, and a read always has room. */
+      g_assert (left < LOTTERY_FRAME_MAX);
+      if (left > 0)
+        memcpy (shared_buffer, self->rbuf + self->rstart, left);
+      g_free (self->rbuf);
+      self->rbuf = shared_buffer;
+      self->rstart = 0;
+      self->rend = left;
+    }
+  n = g_pollable_input_stream_read_nonblocking (self->input,
+                                                self->rbuf + self->rend,
+                                                READ_BUFFER_SIZE - self->rend,
+                                                NULL, &error);
   if (n > 0)
-    lottery_metrics_add_bytes_received (lottery_metrics_get_default (), n);
-  if (self->closed)
-    return;
+    {
+      lottery_metrics_add_bytes_received (lottery_metrics_get_default (), n);
+      /* Bytes of a frame still to come start its clock. */
+      if (self->rstart == self->rend)
+        self->partial_since = g_get_monotonic_time ();
+      self->rend += (gsize) n;
+      return TRUE;
+    }
+
+  keep_remainder (self);
+  if (n < 0 && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+    {
+      wait_readable (self);
+      return FALSE;
+    }
   if (n < 0)
     {
       g_signal_emit (self, signals[SIGNAL_FAILED], 0, "receive_message",
                      error);
       lottery_frame_io_close (self);
-      return;
-    }
-  if (n == 0)
-    {
-      guint64 discarded = self->rend - self->rstart;
-
-      self->rstart = self->rend = 0;
-      self->stopped = TRUE;
-      g_signal_emit (self, signals[SIGNAL_EOF], 0, discarded);
-      return;
+      return FALSE;
     }
 
-  /* Bytes of a frame still to come start its clock. */
-  if (self->rstart == self->rend)
-    self->partial_since = g_get_monotonic_time ();
-  self->rend += (gsize) n;
-  pump (self);
+  {
+    guint64 discarded = self->rend - self->rstart;
+
+    g_clear_pointer (&self->rbuf, g_free);
+    self->rstart = self->rend = 0;
+    self->stopped = TRUE;
+    g_signal_emit (self, signals[SIGNAL_EOF], 0, discarded);
+  }
+  return FALSE;
 }
 
-static void
-read_more (LotteryFrameIO *self)
-{
-  if (self->reading || self->stopped)
-    return;
-
-  /* Keep room for one whole frame at the end of the buffer. */
-  if (READ_BUFFER_SIZE - self->rend < LOTTERY_FRAME_MAX)
-    {
-      memmove (self->rbuf, self->rbuf + self->rstart, self->rend - self->rstart);
-      self->rend -= self->rstart;
-      self->rstart = 0;
-    }
-  /* Reading is paused while MAX_QUEUED frames wait, so what is left is
-   * less than one frame, and a read always has room. */
-  g_assert (self->rend < READ_BUFFER_SIZE);
-
-  self->reading = TRUE;
-  g_input_stream_read_async (self->input, self->rbuf + self->rend,
-                             READ_BUFFER_SIZE - self->rend, G_PRIORITY_DEFAULT,
-                             self->cancellable, read_done_cb,
-                             g_object_ref (self));
-}
-
+/* Cuts frames, hands them up and reads more, until the owner or the
+ * peer has to act: the queue is full, the owner paused, or the socket
+ * has nothing more for now. */
 static void
 pump (LotteryFrameIO *self)
 {
-  if (self->stopped || !self->started)
+  g_autoptr(LotteryFrameIO) hold = NULL;
+
+  /* A ::frame handler may call back in: the loop below sees what it
+   * changed. */
+  if (self->pumping)
     return;
-  if (!extract_frames (self))
-    return;
-  deliver (self);
-  if (g_queue_get_length (&self->queued) < MAX_QUEUED)
-    read_more (self);
+  hold = g_object_ref (self);
+  self->pumping = TRUE;
+  while (!self->stopped && self->started)
+    {
+      gboolean ok = extract_frames (self);
+
+      keep_remainder (self);
+      if (!ok)
+        break;
+      deliver (self);
+      if (self->stopped || self->reading ||
+          g_queue_get_length (&self->queued) >= MAX_QUEUED)
+        break;
+      /* Frames left behind while the queue was full come first. */
+      if (!holds_frame (self) && !read_once (self))
+        break;
+    }
+  self->pumping = FALSE;
 }
 
 /* Starts reading. */

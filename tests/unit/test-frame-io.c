@@ -172,6 +172,42 @@ test_back_pressure (Fixture       *fixture,
 }
 
 static void
+test_read_ahead_full (Fixture       *fixture,
+                      gconstpointer  data)
+{
+  g_autofree guint8 *frames = g_malloc (40 * LOTTERY_FRAME_MAX);
+  g_autofree char *text = g_strnfill (900, 'x');
+  gsize len = 0;
+  guint i;
+
+  g_test_summary ("40 frames in one burst while paused: 16 are read ahead, "
+                  "the rest wait (whole frames among them) and come next, "
+                  "in order, once the owner takes frames again.");
+
+  /* ERROR frames: about 1 KiB each, and the sequence says which. */
+  for (i = 0; i < 40; i++)
+    len += lottery_message_encode_error (frames + len, 1, i, text);
+  lottery_frame_io_set_paused (fixture->io, TRUE);
+  lottery_frame_io_start (fixture->io);
+  server_client_send (fixture->client, frames, len);
+  server_iterate_for (100);
+  g_assert_cmpuint (fixture->frames->len, ==, 0);
+
+  lottery_frame_io_set_paused (fixture->io, FALSE);
+  wait_frames (fixture, 40);
+  for (i = 0; i < 40; i++)
+    {
+      GBytes *frame = g_ptr_array_index (fixture->frames, i);
+      LotteryMessage message;
+
+      g_assert_true (lottery_message_decode (g_bytes_get_data (frame, NULL),
+                                             g_bytes_get_size (frame),
+                                             &message, NULL));
+      g_assert_cmpuint (message.error.sequence, ==, i);
+    }
+}
+
+static void
 test_unread_reply (Fixture       *fixture,
                    gconstpointer  data)
 {
@@ -390,6 +426,7 @@ main (int   argc,
   g_test_add (path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
   ADD ("/frame-io/short-reads", test_short_reads);
   ADD ("/frame-io/back-pressure", test_back_pressure);
+  ADD ("/frame-io/read-ahead-full", test_read_ahead_full);
   ADD ("/frame-io/unread-reply", test_unread_reply);
   ADD ("/frame-io/producer", test_producer);
   ADD ("/frame-io/partial-clock", test_partial_clock);
