@@ -36,6 +36,8 @@ struct _LotteryFrameIO
   GIOStream         *stream;     /* (owned): @connection, or TLS over it */
   GPollableInputStream *input;   /* (unowned): @stream's */
   LotteryPollerWatch *watch;     /* (owned) (nullable): the socket's */
+  GSource           *tls_wait;   /* (owned) (nullable): over TLS, GIO's
+                                  * readiness source, while waiting */
   GOutputStream     *output;     /* (unowned): @stream's or @connection's */
   GCancellable      *cancellable; /* (owned): cancelled by close */
 
@@ -85,6 +87,15 @@ G_DEFINE_FINAL_TYPE (LotteryFrameIO, lottery_frame_io, G_TYPE_OBJECT)
 static void pump (LotteryFrameIO *self);
 
 static void
+stop_tls_wait (LotteryFrameIO *self)
+{
+  if (self->tls_wait == NULL)
+    return;
+  g_source_destroy (self->tls_wait);
+  g_clear_pointer (&self->tls_wait, g_source_unref);
+}
+
+static void
 stop_producer (LotteryFrameIO *self)
 {
   gpointer data = self->produce_data;
@@ -103,6 +114,7 @@ lottery_frame_io_finalize (GObject *object)
   LotteryFrameIO *self = LOTTERY_FRAME_IO (object);
 
   g_clear_pointer (&self->watch, lottery_poller_watch_free);
+  stop_tls_wait (self);
   g_clear_object (&self->stream);
   g_clear_object (&self->connection);
   g_clear_object (&self->cancellable);
@@ -232,6 +244,7 @@ lottery_frame_io_close (LotteryFrameIO *self)
       self->reading = FALSE;
       /* Out of the epoll set before the descriptor goes. */
       g_clear_pointer (&self->watch, lottery_poller_watch_free);
+      stop_tls_wait (self);
       g_cancellable_cancel (self->cancellable);
       g_io_stream_close (G_IO_STREAM (self->connection), NULL, NULL);
       stop_producer (self);
@@ -420,6 +433,9 @@ extract_frames (LotteryFrameIO *self)
       if (!lottery_frame_parse_prefix (self->rbuf + self->rstart, &body_len,
                                        &error))
         {
+          /* Nothing after a bad prefix is read: its bytes go now, so the
+           * shared buffer is not held through the emission. */
+          self->rstart = self->rend;
           self->stopped = TRUE;
           g_signal_emit (self, signals[SIGNAL_BAD_FRAME], 0, error);
           return FALSE;
@@ -492,6 +508,19 @@ readable_cb (gpointer user_data)
   pump (self);
 }
 
+static gboolean
+tls_readable_cb (GObject  *stream,
+                 gpointer  user_data)
+{
+  LotteryFrameIO *self = user_data;
+
+  /* The context holds the source through this call. */
+  g_clear_pointer (&self->tls_wait, g_source_unref);
+  readable_cb (self);
+
+  return G_SOURCE_REMOVE;
+}
+
 /* Waits for the socket to be readable; FALSE if it cannot (the
  * connection is then failed and closed). */
 static gboolean
@@ -499,6 +528,21 @@ wait_readable (LotteryFrameIO *self)
 {
   g_autoptr(GError) error = NULL;
 
+  /* Over TLS the socket is not the whole story: glib-networking may be
+   * in a renegotiation on a thread of its own, holding the socket and
+   * the application data that came with it, and only its own source
+   * knows when that is over. TLS connections wait as GIO's async reads
+   * did; plain ones share the poller. */
+  if (self->stream != G_IO_STREAM (self->connection))
+    {
+      self->tls_wait = g_pollable_input_stream_create_source (self->input,
+                                                              NULL);
+      g_source_set_callback (self->tls_wait, G_SOURCE_FUNC (tls_readable_cb),
+                             self, NULL);
+      g_source_attach (self->tls_wait, g_main_context_get_thread_default ());
+      self->reading = TRUE;
+      return TRUE;
+    }
   if (self->watch == NULL)
     self->watch = lottery_poller_watch_new (
       lottery_poller_get_default (),

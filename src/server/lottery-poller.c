@@ -30,10 +30,11 @@
 
 struct _LotteryPoller
 {
-  int        epfd;
-  GSource   *source;  /* (owned): the epoll descriptor's */
-  gboolean   dispatching;
-  GPtrArray *dead;    /* (owned): watches freed while dispatching */
+  int           epfd;
+  GMainContext *context; /* (owned): where @source is attached */
+  GSource      *source;  /* (owned): the epoll descriptor's */
+  gboolean      dispatching;
+  GPtrArray    *dead;    /* (owned): watches freed while dispatching */
 };
 
 struct _LotteryPollerWatch
@@ -95,8 +96,17 @@ lottery_poller_get_default (void)
       g_source_set_callback (self->source, G_SOURCE_FUNC (dispatch_cb), self,
                              NULL);
       g_source_set_static_name (self->source, "lottery-poller");
-      g_source_attach (self->source, g_main_context_get_thread_default ());
+      self->context = g_main_context_ref_thread_default ();
+      g_source_attach (self->source, self->context);
       poller = self;
+    }
+  else
+    {
+      /* Its watches are dispatched only there: a connection on another
+       * context would wait for ever. */
+      g_autoptr(GMainContext) here = g_main_context_ref_thread_default ();
+
+      g_warn_if_fail (here == poller->context);
     }
 
   return poller;
