@@ -90,4 +90,47 @@ lottery_copy_short (void       *dest,
       d[i] = s[i];
 }
 
+gsize lottery_bet_row_from_wire (const guint8 *p,
+                                 const guint8 *end,
+                                 guint32       agency,
+                                 char         *out,
+                                 gsize        *row_len);
+
+/* @value in decimal, two digits at a time, without a terminator;
+ * returns its length. */
+static inline gsize
+lottery_format_u32 (guint32 value,
+                    char   *out)
+{
+  static const char pairs[] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+  gsize n = value < 10 ? 1 : value < 100 ? 2 : value < 1000 ? 3 :
+            value < 10000 ? 4 : value < 100000 ? 5 : value < 1000000 ? 6 :
+            value < 10000000 ? 7 : value < 100000000 ? 8 :
+            value < 1000000000 ? 9 : 10;
+  char *p = out + n;
+
+  while (value >= 100)
+    {
+      guint pair = (value % 100) * 2;
+
+      value /= 100;
+      p -= 2;
+      p[0] = pairs[pair];
+      p[1] = pairs[pair + 1];
+    }
+  if (value >= 10)
+    {
+      p -= 2;
+      p[0] = pairs[value * 2];
+      p[1] = pairs[value * 2 + 1];
+    }
+  else
+    *--p = (char) ('0' + value);
+
+  return n;
+}
+
 G_END_DECLS

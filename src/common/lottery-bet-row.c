@@ -86,43 +86,6 @@ append_csv_field (char       *out,
   return out;
 }
 
-/* @value in decimal, two digits at a time, without a terminator;
- * returns its length. */
-static inline gsize
-format_u32 (guint32 value,
-            char   *out)
-{
-  static const char pairs[] =
-    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
-    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
-    "8081828384858687888990919293949596979899";
-  gsize n = value < 10 ? 1 : value < 100 ? 2 : value < 1000 ? 3 :
-            value < 10000 ? 4 : value < 100000 ? 5 : value < 1000000 ? 6 :
-            value < 10000000 ? 7 : value < 100000000 ? 8 :
-            value < 1000000000 ? 9 : 10;
-  char *p = out + n;
-
-  while (value >= 100)
-    {
-      guint pair = (value % 100) * 2;
-
-      value /= 100;
-      p -= 2;
-      p[0] = pairs[pair];
-      p[1] = pairs[pair + 1];
-    }
-  if (value >= 10)
-    {
-      p -= 2;
-      p[0] = pairs[value * 2];
-      p[1] = pairs[value * 2 + 1];
-    }
-  else
-    *--p = (char) ('0' + value);
-
-  return n;
-}
-
 /* The row the original store_bets () wrote with Python's csv module:
  * agency,first_name,last_name,document,birthdate,number and CRLF.
  * @out must hold LOTTERY_BET_ROW_MAX bytes; returns the row's length. */
@@ -132,7 +95,7 @@ lottery_bet_format_row (const LotteryBet *bet,
 {
   char *p = out;
 
-  p += format_u32 (bet->agency, p);
+  p += lottery_format_u32 (bet->agency, p);
   *p++ = ',';
   p = append_csv_field (p, bet->first_name, bet->first_name_len);
   *p++ = ',';
@@ -144,7 +107,7 @@ lottery_bet_format_row (const LotteryBet *bet,
   memcpy (p, bet->birthdate, LOTTERY_BIRTHDATE_LEN);
   p += LOTTERY_BIRTHDATE_LEN;
   *p++ = ',';
-  p += format_u32 (bet->number, p);
+  p += lottery_format_u32 (bet->number, p);
   *p++ = '\r';
   *p++ = '\n';
 

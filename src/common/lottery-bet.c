@@ -582,6 +582,126 @@ parse_plain_line (LotteryBet *bet,
   return TRUE;
 }
 
+/* Is all of [@p, @end) a name that bets.csv writes as it is: valid, and
+ * holding no byte that needs CSV quoting (no comma, quote or control
+ * character)? FALSE means only "not decided here". */
+static inline gboolean
+name_is_unquoted (const char *p,
+                  const char *end)
+{
+  if ((gsize) (end - p) - 1 >= LOTTERY_NAME_MAX)
+    return FALSE;
+  for (;;)
+    {
+      const guchar *s;
+      guchar c;
+
+      while (p < end && (name_byte[(guchar) *p] & NAME_BYTE_CSV) != 0)
+        p++;
+      if (p == end)
+        return TRUE;
+
+      s = (const guchar *) p;
+      c = *s;
+      if (c >= 0xc2 && c < 0xe0 && end - p >= 2 &&
+          (s[1] & 0xc0) == 0x80 && (c != 0xc2 || s[1] >= 0xa0))
+        p += 2;
+      else if (c >= 0xe1 && c <= 0xec && end - p >= 3 &&
+               (s[1] & 0xc0) == 0x80 && (s[2] & 0xc0) == 0x80)
+        p += 3;
+      else
+        return FALSE;
+    }
+}
+
+/* Copies one length-prefixed name of the wire to @out if it needs no
+ * quoting; returns the byte after it in the wire, or NULL. */
+static inline const guint8 *
+take_unquoted_name (const guint8 *p,
+                    const guint8 *end,
+                    char        **out)
+{
+  gsize n;
+
+  if (p >= end)
+    return NULL;
+  n = *p++;
+  if ((gsize) (end - p) < n ||
+      !name_is_unquoted ((const char *) p, (const char *) p + n))
+    return NULL;
+  lottery_copy_short (*out, p, n);
+  *out += n;
+
+  return p + n;
+}
+
+/**
+ * lottery_bet_row_from_wire:
+ * @p: the first byte of a bet as a BATCH carries it
+ * @end: the end of the batch's items
+ * @agency: the agency the row is for
+ * @out: (out caller-allocates): at least LOTTERY_BET_ROW_MAX bytes
+ * @row_len: (out): the row's length
+ *
+ * The common bet straight from the wire to its bets.csv row, in one
+ * pass: the same row lottery_batch_reader_next () and
+ * lottery_bet_format_row () make, without the copies into a LotteryBet
+ * and a second look at the names for quoting.
+ *
+ * Returns: the wire bytes of the bet, or 0 when not decided here (an
+ * invalid field, a name that needs quoting, a truncation): the caller
+ * then takes the full path, which has the last word.
+ */
+gsize
+lottery_bet_row_from_wire (const guint8 *p,
+                           const guint8 *end,
+                           guint32       agency,
+                           char         *out,
+                           gsize        *row_len)
+{
+  const guint8 *start = p;
+  char *o = out;
+  gsize n;
+  guint32 number;
+
+  o += lottery_format_u32 (agency, o);
+  *o++ = ',';
+  if ((p = take_unquoted_name (p, end, &o)) == NULL)
+    return 0;
+  *o++ = ',';
+  if ((p = take_unquoted_name (p, end, &o)) == NULL)
+    return 0;
+  *o++ = ',';
+
+  if (p >= end)
+    return 0;
+  n = *p++;
+  if ((gsize) (end - p) < n + LOTTERY_BIRTHDATE_LEN + 4 ||
+      n - 1 >= LOTTERY_DOCUMENT_MAX || !all_digits ((const char *) p, n))
+    return 0;
+  lottery_copy_short (o, p, n);
+  o += n;
+  p += n;
+  *o++ = ',';
+
+  if (!birthdate_is_valid ((const char *) p))
+    return 0;
+  memcpy (o, p, LOTTERY_BIRTHDATE_LEN);
+  o += LOTTERY_BIRTHDATE_LEN;
+  p += LOTTERY_BIRTHDATE_LEN;
+  *o++ = ',';
+
+  number = ((guint32) p[0] << 24) | ((guint32) p[1] << 16) |
+           ((guint32) p[2] << 8) | p[3];
+  p += 4;
+  o += lottery_format_u32 (number, o);
+  *o++ = '\r';
+  *o++ = '\n';
+
+  *row_len = (gsize) (o - out);
+  return (gsize) (p - start);
+}
+
 /* One row of an agency's file: NOMBRE,APELLIDO,DOCUMENTO,NACIMIENTO,NUMERO
  * (CSV, fields may be quoted), without its line end. */
 gboolean

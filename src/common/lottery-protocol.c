@@ -7,6 +7,7 @@
 
 #include "lottery-protocol.h"
 #include "lottery-bet-private.h"
+#include "lottery-bet-row.h"
 #include "lottery-error.h"
 
 #include <glib/gi18n-lib.h>
@@ -628,6 +629,40 @@ lottery_batch_reader_next (LotteryBatchReader *reader,
   reader->remaining--;
   reader->index++;
   return TRUE;
+}
+
+/* Decodes and validates the next bet, and writes its bets.csv row for
+ * @agency to @out (LOTTERY_BET_ROW_MAX bytes): the same checks and the
+ * same row as lottery_batch_reader_next () then lottery_bet_format_row (),
+ * the common bet in one pass.
+ *
+ * Returns: the row's length, or 0 with @error set */
+gsize
+lottery_batch_reader_next_row (LotteryBatchReader *reader,
+                               guint32             agency,
+                               char               *out,
+                               GError            **error)
+{
+  LotteryBet bet;
+  gsize used, row_len = 0;
+
+  g_return_val_if_fail (reader->remaining > 0, 0);
+
+  used = lottery_bet_row_from_wire (reader->p, reader->end, agency, out,
+                                    &row_len);
+  if (G_LIKELY (used > 0))
+    {
+      reader->p += used;
+      reader->remaining--;
+      reader->index++;
+      return row_len;
+    }
+
+  bet.agency = agency;
+  if (!lottery_batch_reader_next (reader, &bet, error))
+    return 0;
+
+  return lottery_bet_format_row (&bet, out);
 }
 
 /* After the last item: the message must not carry anything more. */

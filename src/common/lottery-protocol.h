@@ -180,6 +180,10 @@ void        lottery_batch_reader_init      (LotteryBatchReader   *reader,
 gboolean    lottery_batch_reader_next      (LotteryBatchReader   *reader,
                                             LotteryBet           *bet,
                                             GError              **error);
+gsize       lottery_batch_reader_next_row  (LotteryBatchReader   *reader,
+                                            guint32               agency,
+                                            char                 *out,
+                                            GError              **error);
 gboolean    lottery_batch_reader_end       (LotteryBatchReader   *reader,
                                             GError              **error);
 gboolean    lottery_winners_reader_next    (LotteryBatchReader   *reader,

@@ -135,26 +135,26 @@ format_batch (BatchItem  *item,
 {
   const LotteryMessage *msg = &item->message;
   LotteryBatchReader reader;
-  LotteryBet bet;
 
   item->rows_start = rows->len;
-  memset (&bet, 0, sizeof bet);
-  bet.agency = agency;
 
   lottery_batch_reader_init (&reader, msg);
   while (reader.remaining > 0)
     {
       guint len = rows->len;
+      gsize row_len;
 
-      if (!lottery_batch_reader_next (&reader, &bet, &item->error))
+      g_byte_array_set_size (rows, len + LOTTERY_BET_ROW_MAX);
+      row_len = lottery_batch_reader_next_row (&reader, agency,
+                                               (char *) rows->data + len,
+                                               &item->error);
+      if (row_len == 0)
         {
           lottery_error_prefix (&item->error, N_("Bet %u of batch %u: "),
                           reader.index + 1, msg->batch.sequence);
           break;
         }
-      g_byte_array_set_size (rows, len + LOTTERY_BET_ROW_MAX);
-      rows->len = len + (guint) lottery_bet_format_row (&bet,
-                                                        (char *) rows->data + len);
+      rows->len = len + (guint) row_len;
     }
   if (item->error == NULL)
     lottery_batch_reader_end (&reader, &item->error);

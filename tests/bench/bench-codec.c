@@ -80,7 +80,6 @@ decode (const char *input,
     {
       LotteryMessage message;
       LotteryBatchReader reader;
-      LotteryBet bet;
       gsize body_len;
       char *p = rows;
 
@@ -90,14 +89,14 @@ decode (const char *input,
                                    &message, NULL))
         return 1;
 
-      memset (&bet, 0, sizeof bet);
-      bet.agency = 1;
       lottery_batch_reader_init (&reader, &message);
       while (reader.remaining > 0)
         {
-          if (!lottery_batch_reader_next (&reader, &bet, NULL))
+          gsize n = lottery_batch_reader_next_row (&reader, 1, p, NULL);
+
+          if (n == 0)
             return 1;
-          p += lottery_bet_format_row (&bet, p);
+          p += n;
           bets++;
         }
       fwrite (rows, 1, p - rows, out);

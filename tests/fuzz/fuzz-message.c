@@ -8,12 +8,17 @@
  * has a single encoding, so bytes that differ mean the decoder and the
  * encoder disagree, and the run aborts.
  *
+ * A BATCH is also walked the way the server stores it, one bet straight
+ * to its bets.csv row (lottery_batch_reader_next_row ()): each row and
+ * each refusal must be the full path's, or the run aborts.
+ *
  * The same input is also read through lottery_stream_read_message (), as
  * the client reads replies.
  */
 #include "config.h"
 
 #include "fuzz-common.h"
+#include "lottery-bet-row.h"
 #include "lottery-error.h"
 #include "lottery-protocol.h"
 #include "lottery-stream.h"
@@ -39,6 +44,39 @@ check_encoding (const LotteryMessage *message,
              G_GSIZE_FORMAT " different bytes",
              lottery_message_type_name (message->type), len,
              frame_len - LOTTERY_FRAME_PREFIX);
+}
+
+/* The server's one-pass path gives the full path's rows and refusals. */
+static void
+walk_batch_rows (const LotteryMessage *message)
+{
+  LotteryBatchReader fast, full;
+
+  lottery_batch_reader_init (&fast, message);
+  lottery_batch_reader_init (&full, message);
+  while (full.remaining > 0)
+    {
+      char row[LOTTERY_BET_ROW_MAX], expected[LOTTERY_BET_ROW_MAX];
+      g_autoptr(GError) fast_error = NULL;
+      g_autoptr(GError) full_error = NULL;
+      LotteryBet bet = { 0 };
+      gsize len, expected_len = 0;
+
+      len = lottery_batch_reader_next_row (&fast, 7, row, &fast_error);
+      bet.agency = 7;
+      if (lottery_batch_reader_next (&full, &bet, &full_error))
+        expected_len = lottery_bet_format_row (&bet, expected);
+      if (len != expected_len || memcmp (row, expected, len) != 0 ||
+          (len == 0 && (fast_error == NULL || full_error == NULL ||
+                        fast_error->code != full_error->code ||
+                        g_strcmp0 (fast_error->message,
+                                   full_error->message) != 0)) ||
+          fast.p != full.p)
+        g_error ("bet %u of a BATCH: the one-pass row differs from the "
+                 "full path's", full.index + 1);
+      if (len == 0)
+        return;
+    }
 }
 
 static void
@@ -175,6 +213,7 @@ decode_body (const guint8 *body,
   switch (message.type)
     {
     case LOTTERY_MESSAGE_BATCH:
+      walk_batch_rows (&message);
       walk_batch (&message, body, len);
       return;
     case LOTTERY_MESSAGE_WINNERS:

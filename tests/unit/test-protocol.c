@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "unit-utils.h"
+#include "lottery-bet-row.h"
 #include "lottery-error.h"
 #include "lottery-protocol.h"
 #include "lottery-stream.h"
@@ -829,6 +830,79 @@ test_batch_reader_validates (void)
 }
 
 static void
+test_batch_rows_one_pass (void)
+{
+  g_autofree char *long_name = g_strnfill (LOTTERY_NAME_MAX, 'n');
+  g_autofree char *too_long = g_strnfill (LOTTERY_NAME_MAX + 1, 'n');
+  const struct
+  {
+    const char *first, *last, *document, *birthdate;
+    guint32     number;
+  } cases[] = {
+    { "Santiago Lionel", "Lorca", "30904465", "1999-03-17", 7574 },
+    { "Ana, María", "O\"Brien", "1", "2000-02-29", 0 },      /* quoted */
+    { "李", "Ελένη", "99999999999999999999", "0001-01-01", G_MAXUINT32 },
+    { "tab\there", "B", "7", "1990-01-01", 12 },             /* refused */
+    { "  spaced  ", "x", "12345678", "2024-12-31", 1 },
+    { long_name, "B", "7", "1990-01-01", 12 },
+    { too_long, "B", "7", "1990-01-01", 12 },                 /* refused */
+    { "\xc2\x80", "B", "7", "1990-01-01", 12 },               /* refused */
+    { "\xff", "B", "7", "1990-01-01", 12 },                   /* refused */
+    { "\xc3\xb1", "\xed\x9f\xbf", "7", "1990-01-01", 12 },   /* ñ, U+D7FF */
+    { "A", "B", "12a4", "1990-01-01", 12 },                   /* refused */
+    { "A", "B", "123456789012345678901", "1990-01-01", 12 },  /* refused */
+    { "A", "B", "7", "1990-02-30", 12 },                      /* refused */
+    { "A", "B", "7", "1990/01/01", 12 },                      /* refused */
+    { "A", "B", "7", "2023-02-29", 12 },                      /* refused */
+    { "A", "B", "7", "2024-02-29", 12 },
+  };
+  guint i, refused = 0;
+
+  g_test_summary ("The server's one-pass path from a BATCH to bets.csv rows "
+                  "gives, bet for bet, the row or the refusal of the full "
+                  "path (decode into a bet, then format): quoting, UTF-8, "
+                  "lengths, digits and dates.");
+
+  for (i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(GByteArray) body = NULL;
+      char row[LOTTERY_BET_ROW_MAX], expected[LOTTERY_BET_ROW_MAX];
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GError) full_error = NULL;
+      LotteryBatchReader fast, full;
+      LotteryMessage message;
+      LotteryBet bet = { 0 };
+      gsize len, expected_len = 0;
+
+      body = raw_batch (1, cases[i].first, cases[i].last, cases[i].document,
+                        cases[i].birthdate, cases[i].number);
+      g_assert_true (lottery_message_decode (body->data, body->len, &message,
+                                             &error));
+      g_assert_no_error (error);
+
+      lottery_batch_reader_init (&fast, &message);
+      lottery_batch_reader_init (&full, &message);
+      len = lottery_batch_reader_next_row (&fast, 42, row, &error);
+      bet.agency = 42;
+      if (lottery_batch_reader_next (&full, &bet, &full_error))
+        expected_len = lottery_bet_format_row (&bet, expected);
+
+      g_test_message ("case %u: %s", i, len > 0 ? "stored" : "refused");
+      g_assert_cmpmem (row, len, expected, expected_len);
+      if (len == 0)
+        {
+          refused++;
+          g_assert_nonnull (full_error);
+          g_assert_error (error, full_error->domain, full_error->code);
+          g_assert_cmpstr (error->message, ==, full_error->message);
+        }
+      g_assert_true (fast.p == full.p);
+    }
+  /* The cases marked above. */
+  g_assert_cmpuint (refused, ==, 9);
+}
+
+static void
 test_batch_reader_structure (void)
 {
   g_autoptr(GError) error = NULL;
@@ -1315,6 +1389,7 @@ main (int   argc,
   g_test_add_func ("/protocol/roundtrip/winners-exact-fit",
                    test_roundtrip_winners_exact_fit);
   g_test_add_func ("/protocol/roundtrip/batch", test_roundtrip_batch);
+  g_test_add_func ("/protocol/batch/rows-one-pass", test_batch_rows_one_pass);
   g_test_add_func ("/protocol/roundtrip/batch-lengths",
                    test_roundtrip_batch_lengths);
   g_test_add_func ("/protocol/batch-encoder/max-count", test_encoder_max_count);
