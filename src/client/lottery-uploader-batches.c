@@ -4,8 +4,8 @@
  * Runs on the uploader's thread, inside its session. The bets come from
  * the bets file or the single --bet; batches are pipelined: up to
  * LOTTERY_UPLOADER_WINDOW of them are on the wire before the first
- * acknowledgement is needed, and the server answers them in order, so a round trip is paid
- * once per window, not per batch. Each ACK is checked against what was
+ * acknowledgement is needed, and the server answers them in order, so
+ * a round trip is paid once per window, not per batch. Each ACK is checked against what was
  * sent; then the FINISH, whose count is checked too.
  *
  * After a reconnection the uploader re-reads the file, skips exactly as
@@ -75,13 +75,15 @@ reject_row (LotteryUploader *self,
   lottery_uploader_progress_resume (self);
 }
 
-/* Next valid bet: 1, end: 0, read error: -1. Invalid rows, and lines
- * too long to be one, are reported by reject_row (). */
+/* Next valid bet: 1 (in @bet), 2 (already added to @encoder, when
+ * given), end: 0, read error: -1. Invalid rows, and lines too long to
+ * be one, are reported by reject_row (). */
 static int
-next_bet (LotteryUploader *self,
-          BetSource       *source,
-          LotteryBet      *bet,
-          guint64         *line_number,
+next_bet (LotteryUploader     *self,
+          BetSource           *source,
+          LotteryBet          *bet,
+          LotteryBatchEncoder *encoder,
+          guint64             *line_number,
           GCancellable    *cancellable,
           GError         **error)
 {
@@ -131,6 +133,13 @@ next_bet (LotteryUploader *self,
       n = lottery_csv_reader_get_line_number (source->reader);
       if (len == 0 || (n == 1 && is_header (line, len)))
         continue;
+      /* The common row goes straight into the batch. */
+      if (encoder != NULL &&
+          lottery_batch_encoder_add_line (encoder, line, len))
+        {
+          *line_number = n;
+          return 2;
+        }
       if (lottery_bet_parse_line (bet, line, len, &row_error))
         {
           *line_number = n;
@@ -356,7 +365,11 @@ lottery_uploader_upload (LotteryUploader *self,
     goto out;
 
   lottery_batch_encoder_init (encoder, self->batch_max_amount);
-  while ((r = next_bet (self, &source, &bet, &line, cancellable, error)) > 0)
+  /* A bet that will be sent may go straight into the batch; one skipped
+   * on resume, or after a FINISH, is only checked and counted. */
+  while ((r = next_bet (self, &source, &bet,
+                        self->bets_read >= skip && !finished ? encoder : NULL,
+                        &line, cancellable, error)) > 0)
     {
       self->bets_read++;
       if (self->bets_read <= skip)
@@ -366,7 +379,7 @@ lottery_uploader_upload (LotteryUploader *self,
         }
       if (finished)
         continue;
-      if (!lottery_batch_encoder_add (encoder, &bet))
+      if (r == 1 && !lottery_batch_encoder_add (encoder, &bet))
         {
           sequence++;
           if (source.reader != NULL)

@@ -90,6 +90,14 @@ lottery_copy_short (void       *dest,
       d[i] = s[i];
 }
 
+/* The longest bet on the wire: three length bytes, two names, a
+ * document, the birth date and the number. */
+#define LOTTERY_BET_WIRE_MAX (3 + 2 * LOTTERY_NAME_MAX + LOTTERY_DOCUMENT_MAX + \
+                              LOTTERY_BIRTHDATE_LEN + 4)
+
+gsize lottery_bet_wire_from_line (const char   *line,
+                                  gsize         len,
+                                  guint8       *out);
 gsize lottery_bet_row_from_wire (const guint8 *p,
                                  const guint8 *end,
                                  guint32       agency,

@@ -702,6 +702,88 @@ lottery_bet_row_from_wire (const guint8 *p,
   return (gsize) (p - start);
 }
 
+/* A name of an agency's row, unquoted and valid, to the wire: its
+ * length byte and its bytes. Returns the byte after its comma, or NULL:
+ * not decided here. */
+static inline const char *
+wire_plain_name (const char *p,
+                 const char *end,
+                 guint8    **out)
+{
+  const char *comma = scan_name (p, end, TRUE);
+  gsize len;
+
+  if (comma == NULL)
+    return NULL;
+  len = (gsize) (comma - p);
+  if (len - 1 >= LOTTERY_NAME_MAX)
+    return NULL;
+  *(*out)++ = (guint8) len;
+  lottery_copy_short (*out, p, len);
+  *out += len;
+
+  return comma + 1;
+}
+
+/**
+ * lottery_bet_wire_from_line:
+ * @line: an agency's row, without its line end
+ * @len: its length
+ * @out: (out caller-allocates): room for the longest bet on the wire
+ *   (LOTTERY_BET_WIRE_MAX bytes)
+ *
+ * The common row, unquoted and valid, checked as parse_plain_line ()
+ * checks it and written straight in the form a BATCH carries, without
+ * the copies into a LotteryBet and out of it again.
+ *
+ * Returns: the bet's length on the wire, or 0 when not decided here:
+ *   the row then goes through lottery_bet_parse_line (), which has the
+ *   last word and says what is wrong
+ */
+gsize
+lottery_bet_wire_from_line (const char *line,
+                            gsize       len,
+                            guint8     *out)
+{
+  const char *p = line;
+  const char *end = line + len;
+  const char *field;
+  guint8 *o = out;
+  guint64 number;
+
+  if ((p = wire_plain_name (p, end, &o)) == NULL ||
+      (p = wire_plain_name (p, end, &o)) == NULL)
+    return 0;
+
+  for (field = p; end - p >= 8 && lottery_digits8 (lottery_load8 (p)); p += 8)
+    ;
+  for (; p < end && (guint) (guchar) *p - '0' <= 9; p++)
+    ;
+  if (p == end || *p != ',' || (gsize) (p - field) - 1 >= LOTTERY_DOCUMENT_MAX)
+    return 0;
+  *o++ = (guint8) (p - field);
+  lottery_copy_short (o, field, (gsize) (p - field));
+  o += p - field;
+  p++;
+
+  if (end - p < LOTTERY_BIRTHDATE_LEN + 2 || p[LOTTERY_BIRTHDATE_LEN] != ',' ||
+      !birthdate_is_valid (p))
+    return 0;
+  memcpy (o, p, LOTTERY_BIRTHDATE_LEN);
+  o += LOTTERY_BIRTHDATE_LEN;
+  p += LOTTERY_BIRTHDATE_LEN + 1;
+
+  if ((gsize) (end - p) - 1 >= LOTTERY_NUMBER_MAX_DIGITS ||
+      !read_digits (p, (gsize) (end - p), &number) || number > G_MAXUINT32)
+    return 0;
+  *o++ = (guint8) (number >> 24);
+  *o++ = (guint8) (number >> 16);
+  *o++ = (guint8) (number >> 8);
+  *o++ = (guint8) number;
+
+  return (gsize) (o - out);
+}
+
 /* One row of an agency's file: NOMBRE,APELLIDO,DOCUMENTO,NACIMIENTO,NUMERO
  * (CSV, fields may be quoted), without its line end. */
 gboolean

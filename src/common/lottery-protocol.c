@@ -539,6 +539,32 @@ lottery_batch_encoder_add (LotteryBatchEncoder *encoder,
   return TRUE;
 }
 
+/* Appends the bet of an agency's row @line (without its line end),
+ * parsed, checked and written into the batch in one pass, for the
+ * common row. Returns FALSE, adding nothing, when the row is not the
+ * common one (quoted or invalid), when the batch holds max_count bets,
+ * or near the frame's end: the caller then parses the row with
+ * lottery_bet_parse_line (), which says what is wrong with it, and adds
+ * the bet with lottery_batch_encoder_add (), which says whether it fits. */
+gboolean
+lottery_batch_encoder_add_line (LotteryBatchEncoder *encoder,
+                                const char          *line,
+                                gsize                len)
+{
+  gsize n;
+
+  if (encoder->count >= encoder->max_count ||
+      encoder->len + LOTTERY_BET_WIRE_MAX > LOTTERY_FRAME_MAX)
+    return FALSE;
+  n = lottery_bet_wire_from_line (line, len, encoder->frame + encoder->len);
+  if (n == 0)
+    return FALSE;
+  encoder->len += n;
+  encoder->count++;
+
+  return TRUE;
+}
+
 /* Writes the header; the frame is encoder->frame[0 .. returned length). */
 gsize
 lottery_batch_encoder_finish (LotteryBatchEncoder *encoder,

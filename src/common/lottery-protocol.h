@@ -162,6 +162,9 @@ void        lottery_batch_encoder_init     (LotteryBatchEncoder *encoder,
                                             guint                max_count);
 gboolean    lottery_batch_encoder_add      (LotteryBatchEncoder *encoder,
                                             const LotteryBet    *bet);
+gboolean    lottery_batch_encoder_add_line (LotteryBatchEncoder *encoder,
+                                            const char          *line,
+                                            gsize                len);
 gsize       lottery_batch_encoder_finish   (LotteryBatchEncoder *encoder,
                                             guint32              sequence);
 gsize       lottery_bet_wire_size          (const LotteryBet    *bet);

@@ -39,6 +39,9 @@ encode (const char *input,
     {
       LotteryBet bet;
 
+      /* As the client does: the common row straight into the batch. */
+      if (lottery_batch_encoder_add_line (encoder, line, len))
+        continue;
       if (!lottery_bet_parse_line (&bet, line, len, NULL))
         continue;
       if (!lottery_batch_encoder_add (encoder, &bet))

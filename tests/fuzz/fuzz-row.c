@@ -7,7 +7,8 @@
  * parses is formatted back with lottery_bet_format_row () and must
  * parse to the same bet: the server reads bets.csv back for the draw,
  * so a row it writes but cannot read, or reads differently, is a lost
- * or altered bet.
+ * or altered bet. An agency's row added straight into a batch (the
+ * client's one-pass path) must give the bytes its parsed bet gives.
  */
 #include "config.h"
 
@@ -16,6 +17,7 @@
 #include "lottery-csv-reader.h"
 #include "lottery-error.h"
 #include "lottery-bet-row.h"
+#include "lottery-protocol.h"
 
 #include <gio/gio.h>
 #include <string.h>
@@ -157,6 +159,27 @@ parse_line_reference (LotteryBet *bet,
   return lottery_bet_set_fields (bet, values, lens, NULL);
 }
 
+/* The client's one-pass path into a batch takes only rows that parse,
+ * and writes the bytes that adding the parsed bet writes. */
+static void
+check_add_line (const char       *line,
+                gsize             len,
+                const LotteryBet *bet)
+{
+  g_autofree LotteryBatchEncoder *fast = g_new (LotteryBatchEncoder, 1);
+  g_autofree LotteryBatchEncoder *full = g_new (LotteryBatchEncoder, 1);
+
+  lottery_batch_encoder_init (fast, 1);
+  if (!lottery_batch_encoder_add_line (fast, line, len))
+    return;
+  if (bet == NULL)
+    g_error ("a row that does not parse went into a batch");
+  lottery_batch_encoder_init (full, 1);
+  if (!lottery_batch_encoder_add (full, bet) || fast->len != full->len ||
+      memcmp (fast->frame, full->frame, fast->len) != 0)
+    g_error ("a row went into a batch as other bytes than its bet");
+}
+
 int
 LLVMFuzzerTestOneInput (const guint8 *data,
                         size_t        size)
@@ -178,6 +201,7 @@ LLVMFuzzerTestOneInput (const guint8 *data,
         g_error ("the agency-row parser reads another bet");
       check_round_trip (&bet);
     }
+  check_add_line ((const char *) data, size, ok ? &bet : NULL);
 
   read_file (data, size);
 

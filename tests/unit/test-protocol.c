@@ -583,6 +583,77 @@ test_roundtrip_batch_lengths (void)
 }
 
 static void
+test_batch_add_line (void)
+{
+  g_autofree char *long_name = g_strnfill (LOTTERY_NAME_MAX, 'n');
+  g_autofree char *too_long = g_strnfill (LOTTERY_NAME_MAX + 1, 'n');
+  g_autofree char *long_row = g_strdup_printf ("%s,%s,7,1990-01-01,1",
+                                               long_name, long_name);
+  g_autofree char *too_long_row = g_strdup_printf ("%s,B,7,1990-01-01,1",
+                                                   too_long);
+  const char *lines[] = {
+    "Santiago Lionel,Lorca,30904465,1999-03-17,7574",
+    "\"Ana, María\",O'Brien,1,2000-02-29,0",               /* quoted */
+    "李,Ελένη,99999999999999999999,0001-01-01,4294967295",
+    "A,B,7,1990-01-01,4294967296",                          /* refused */
+    "A,B,7,1990-02-30,12",                                  /* refused */
+    "A,B,12a4,1990-01-01,12",                               /* refused */
+    "A,B,,1990-01-01,12",                                   /* refused */
+    ",B,7,1990-01-01,12",                                   /* refused */
+    "A,B,7,1990-01-01",                                     /* refused */
+    "A,B,7,1990-01-01,12,13",                               /* refused */
+    "A,B,7,1990-01-01,",                                    /* refused */
+    "\xc3\xb1,\xc2\x80,7,1990-01-01,12",                    /* refused */
+    "  spaced  ,x,0012345678,2024-02-29,007",
+    long_row,
+    too_long_row,                                           /* refused */
+  };
+  LotteryBatchEncoder *fast = g_new (LotteryBatchEncoder, 1);
+  LotteryBatchEncoder *full = g_new (LotteryBatchEncoder, 1);
+  guint i, taken = 0;
+
+  g_test_summary ("An agency's row added straight into a batch gives the "
+                  "bytes that parsing it into a bet and adding the bet "
+                  "give; a row that does not parse is never added.");
+
+  lottery_batch_encoder_init (fast, 64);
+  lottery_batch_encoder_init (full, 64);
+  for (i = 0; i < G_N_ELEMENTS (lines); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      LotteryBet bet = { 0 };
+      gboolean parsed = lottery_bet_parse_line (&bet, lines[i],
+                                                strlen (lines[i]), &error);
+
+      if (lottery_batch_encoder_add_line (fast, lines[i], strlen (lines[i])))
+        {
+          g_assert_true (parsed);
+          taken++;
+        }
+      else if (parsed)
+        g_assert_true (lottery_batch_encoder_add (fast, &bet));
+      if (parsed)
+        g_assert_true (lottery_batch_encoder_add (full, &bet));
+      g_assert_cmpmem (fast->frame, fast->len, full->frame, full->len);
+      g_assert_cmpuint (fast->count, ==, full->count);
+    }
+  /* The common rows above took the one-pass path. */
+  g_assert_cmpuint (taken, ==, 4);
+  g_assert_cmpuint (full->count, ==, 5);
+
+  /* A full batch takes no more, and says so without adding. */
+  lottery_batch_encoder_init (fast, 1);
+  g_assert_true (lottery_batch_encoder_add_line (fast, lines[0],
+                                                 strlen (lines[0])));
+  g_assert_false (lottery_batch_encoder_add_line (fast, lines[0],
+                                                  strlen (lines[0])));
+  g_assert_cmpuint (fast->count, ==, 1);
+
+  g_free (fast);
+  g_free (full);
+}
+
+static void
 test_roundtrip_batch (void)
 {
   LotteryBet bets[4];
@@ -1390,6 +1461,7 @@ main (int   argc,
                    test_roundtrip_winners_exact_fit);
   g_test_add_func ("/protocol/roundtrip/batch", test_roundtrip_batch);
   g_test_add_func ("/protocol/batch/rows-one-pass", test_batch_rows_one_pass);
+  g_test_add_func ("/protocol/batch/add-line", test_batch_add_line);
   g_test_add_func ("/protocol/roundtrip/batch-lengths",
                    test_roundtrip_batch_lengths);
   g_test_add_func ("/protocol/batch-encoder/max-count", test_encoder_max_count);
