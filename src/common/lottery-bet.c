@@ -93,9 +93,10 @@ lottery_printable (const char *value,
  * never more lenient. (Byte by byte: names are short, and a word at a
  * time measured no faster.)
  *
- * With @in_csv, the name is an unquoted field of an agency's row: it
- * ends at a comma (returned) and holds no quote; otherwise it is all
- * of [@p, @end), and @end is returned. NULL: not decided here. */
+ * @plain says which single bytes pass (NAME_BYTE_PLAIN or
+ * NAME_BYTE_CSV). With @to_comma, the name is an unquoted field of an
+ * agency's row: it ends at a comma (returned); otherwise it is all of
+ * [@p, @end), and @end is returned. NULL: not decided here. */
 /* Bytes that a name's scan passes over without a second look: 1, every
  * printable ASCII byte; 2, those an unquoted CSV field may also hold
  * (not the comma, not the quote). */
@@ -124,10 +125,9 @@ static const guint8 name_byte[256] = {
 static inline const char *
 scan_name (const char *p,
            const char *end,
-           gboolean    in_csv)
+           guint8      plain,
+           gboolean    to_comma)
 {
-  const guint8 plain = in_csv ? NAME_BYTE_CSV : NAME_BYTE_PLAIN;
-
   for (;;)
     {
       const guchar *s;
@@ -136,11 +136,11 @@ scan_name (const char *p,
       while (p < end && (name_byte[(guchar) *p] & plain) != 0)
         p++;
       if (p == end)
-        return in_csv ? NULL : end;
+        return to_comma ? NULL : end;
 
       s = (const guchar *) p;
       c = *s;
-      if (in_csv && c == ',')
+      if (to_comma && c == ',')
         return p;
       if (c >= 0xc2 && c < 0xe0 && end - p >= 2 &&
           (s[1] & 0xc0) == 0x80 && (c != 0xc2 || s[1] >= 0xa0))
@@ -158,7 +158,7 @@ name_is_plain (const char *value,
                gsize       len)
 {
   return len - 1 < LOTTERY_NAME_MAX &&
-         scan_name (value, value + len, FALSE) != NULL;
+         scan_name (value, value + len, NAME_BYTE_PLAIN, FALSE) != NULL;
 }
 
 static gboolean
@@ -523,7 +523,7 @@ take_plain_name (const char *p,
                  char       *dest,
                  guint8     *dest_len)
 {
-  const char *comma = scan_name (p, end, TRUE);
+  const char *comma = scan_name (p, end, NAME_BYTE_CSV, TRUE);
   gsize len;
 
   if (comma == NULL)
@@ -589,29 +589,8 @@ static inline gboolean
 name_is_unquoted (const char *p,
                   const char *end)
 {
-  if ((gsize) (end - p) - 1 >= LOTTERY_NAME_MAX)
-    return FALSE;
-  for (;;)
-    {
-      const guchar *s;
-      guchar c;
-
-      while (p < end && (name_byte[(guchar) *p] & NAME_BYTE_CSV) != 0)
-        p++;
-      if (p == end)
-        return TRUE;
-
-      s = (const guchar *) p;
-      c = *s;
-      if (c >= 0xc2 && c < 0xe0 && end - p >= 2 &&
-          (s[1] & 0xc0) == 0x80 && (c != 0xc2 || s[1] >= 0xa0))
-        p += 2;
-      else if (c >= 0xe1 && c <= 0xec && end - p >= 3 &&
-               (s[1] & 0xc0) == 0x80 && (s[2] & 0xc0) == 0x80)
-        p += 3;
-      else
-        return FALSE;
-    }
+  return (gsize) (end - p) - 1 < LOTTERY_NAME_MAX &&
+         scan_name (p, end, NAME_BYTE_CSV, FALSE) != NULL;
 }
 
 /* Copies one length-prefixed name of the wire to @out if it needs no
@@ -710,7 +689,7 @@ wire_plain_name (const char *p,
                  const char *end,
                  guint8    **out)
 {
-  const char *comma = scan_name (p, end, TRUE);
+  const char *comma = scan_name (p, end, NAME_BYTE_CSV, TRUE);
   gsize len;
 
   if (comma == NULL)
