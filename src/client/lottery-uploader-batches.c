@@ -5,8 +5,9 @@
  * the bets file or the single --bet; batches are pipelined: up to
  * LOTTERY_UPLOADER_WINDOW of them are on the wire before the first
  * acknowledgement is needed, and the server answers them in order, so
- * a round trip is paid once per window, not per batch. Each ACK is checked against what was
- * sent; then the FINISH, whose count is checked too.
+ * a round trip is paid once per window, not per batch. Each ACK is
+ * checked against what was sent; then the FINISH, whose count is
+ * checked too.
  *
  * After a reconnection the uploader re-reads the file, skips exactly as
  * many valid bets as the WELCOME says the server used up, whatever the
@@ -84,8 +85,8 @@ next_bet (LotteryUploader     *self,
           LotteryBet          *bet,
           LotteryBatchEncoder *encoder,
           guint64             *line_number,
-          GCancellable    *cancellable,
-          GError         **error)
+          GCancellable        *cancellable,
+          GError             **error)
 {
   const char *line;
   gsize len;
@@ -365,12 +366,17 @@ lottery_uploader_upload (LotteryUploader *self,
     goto out;
 
   lottery_batch_encoder_init (encoder, self->batch_max_amount);
-  /* A bet that will be sent may go straight into the batch; one skipped
-   * on resume, or after a FINISH, is only checked and counted. */
-  while ((r = next_bet (self, &source, &bet,
-                        self->bets_read >= skip && !finished ? encoder : NULL,
-                        &line, cancellable, error)) > 0)
+  for (;;)
     {
+      /* A bet that will be sent may go straight into the batch; one
+       * skipped on resume, or after a FINISH, is only checked and
+       * counted. */
+      LotteryBatchEncoder *direct =
+        (self->bets_read >= skip && !finished) ? encoder : NULL;
+
+      r = next_bet (self, &source, &bet, direct, &line, cancellable, error);
+      if (r <= 0)
+        break;
       self->bets_read++;
       if (self->bets_read <= skip)
         {

@@ -6,6 +6,8 @@
 #include <glib.h>
 #include <string.h>
 
+#include "lottery-bet.h"
+
 G_BEGIN_DECLS
 
 #define LOTTERY_ONES  G_GUINT64_CONSTANT (0x0101010101010101)
@@ -89,11 +91,6 @@ lottery_copy_short (void       *dest,
     for (i = 0; i < len; i++)
       d[i] = s[i];
 }
-
-/* The longest bet on the wire: three length bytes, two names, a
- * document, the birth date and the number. */
-#define LOTTERY_BET_WIRE_MAX (3 + 2 * LOTTERY_NAME_MAX + LOTTERY_DOCUMENT_MAX + \
-                              LOTTERY_BIRTHDATE_LEN + 4)
 
 gsize lottery_bet_wire_from_line (const char   *line,
                                   gsize         len,

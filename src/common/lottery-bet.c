@@ -517,67 +517,93 @@ parse_line_full (LotteryBet *bet,
   return lottery_bet_set_fields (bet, values, lens, error);
 }
 
+/* The fields of a common agency row, pointing into the line. */
+typedef struct
+{
+  const char *first_name, *last_name, *document, *birthdate;
+  gsize       first_name_len, last_name_len, document_len;
+  guint32     number;
+} PlainRow;
+
 static inline const char *
-take_plain_name (const char *p,
-                 const char *end,
-                 char       *dest,
-                 guint8     *dest_len)
+split_plain_name (const char  *p,
+                  const char  *end,
+                  const char **name,
+                  gsize       *name_len)
 {
   const char *comma = scan_name (p, end, NAME_BYTE_CSV, TRUE);
-  gsize len;
 
-  if (comma == NULL)
+  if (comma == NULL || (gsize) (comma - p) - 1 >= LOTTERY_NAME_MAX)
     return NULL;
-  len = (gsize) (comma - p);
-  if (len - 1 >= LOTTERY_NAME_MAX)
-    return NULL;
-  store_string (dest, dest_len, p, len);
+  *name = p;
+  *name_len = (gsize) (comma - p);
 
   return comma + 1;
 }
 
-/* The common row, unquoted and valid, in one pass that splits,
- * validates and copies. FALSE means only "not decided here": the row
- * then goes through lottery_csv_split () and the setters, which have
- * the last word and say what is wrong. */
+/* The common row, unquoted and valid, split and checked in one pass.
+ * FALSE means only "not decided here": the row then goes through
+ * lottery_csv_split () and the setters, which have the last word and
+ * say what is wrong. The one place that decides what the common row
+ * is, for the parser into a bet and for the one into a batch. */
 static inline gboolean
-parse_plain_line (LotteryBet *bet,
-                  const char *line,
-                  gsize       len)
+split_plain_line (const char *line,
+                  gsize       len,
+                  PlainRow   *row)
 {
   const char *p = line;
   const char *end = line + len;
-  const char *field;
   guint64 number;
 
-  p = take_plain_name (p, end, bet->first_name, &bet->first_name_len);
+  p = split_plain_name (p, end, &row->first_name, &row->first_name_len);
   if (p == NULL)
     return FALSE;
-  p = take_plain_name (p, end, bet->last_name, &bet->last_name_len);
+  p = split_plain_name (p, end, &row->last_name, &row->last_name_len);
   if (p == NULL)
     return FALSE;
 
-  for (field = p; end - p >= 8 && lottery_digits8 (lottery_load8 (p)); p += 8)
+  for (row->document = p; end - p >= 8 && lottery_digits8 (lottery_load8 (p));
+       p += 8)
     ;
   for (; p < end && (guint) (guchar) *p - '0' <= 9; p++)
     ;
-  if (p == end || *p != ',' || (gsize) (p - field) - 1 >= LOTTERY_DOCUMENT_MAX)
+  row->document_len = (gsize) (p - row->document);
+  if (p == end || *p != ',' || row->document_len - 1 >= LOTTERY_DOCUMENT_MAX)
     return FALSE;
-  store_string (bet->document, &bet->document_len, field,
-                (gsize) (p - field));
   p++;
 
   if (end - p < LOTTERY_BIRTHDATE_LEN + 2 || p[LOTTERY_BIRTHDATE_LEN] != ',' ||
       !birthdate_is_valid (p))
     return FALSE;
-  memcpy (bet->birthdate, p, LOTTERY_BIRTHDATE_LEN);
-  bet->birthdate[LOTTERY_BIRTHDATE_LEN] = '\0';
+  row->birthdate = p;
   p += LOTTERY_BIRTHDATE_LEN + 1;
 
   if ((gsize) (end - p) - 1 >= LOTTERY_NUMBER_MAX_DIGITS ||
       !read_digits (p, (gsize) (end - p), &number) || number > G_MAXUINT32)
     return FALSE;
-  bet->number = (guint32) number;
+  row->number = (guint32) number;
+
+  return TRUE;
+}
+
+static inline gboolean
+parse_plain_line (LotteryBet *bet,
+                  const char *line,
+                  gsize       len)
+{
+  PlainRow row;
+
+  if (!split_plain_line (line, len, &row))
+    return FALSE;
+  store_string (bet->first_name, &bet->first_name_len, row.first_name,
+                row.first_name_len);
+  store_string (bet->last_name, &bet->last_name_len, row.last_name,
+                row.last_name_len);
+  store_string (bet->document, &bet->document_len, row.document,
+                row.document_len);
+  memcpy (bet->birthdate, row.birthdate, LOTTERY_BIRTHDATE_LEN);
+  bet->birthdate[LOTTERY_BIRTHDATE_LEN] = '\0';
+  bet->number = row.number;
 
   return TRUE;
 }
@@ -681,27 +707,16 @@ lottery_bet_row_from_wire (const guint8 *p,
   return (gsize) (p - start);
 }
 
-/* A name of an agency's row, unquoted and valid, to the wire: its
- * length byte and its bytes. Returns the byte after its comma, or NULL:
- * not decided here. */
-static inline const char *
-wire_plain_name (const char *p,
-                 const char *end,
-                 guint8    **out)
+/* A string to the wire: its length byte, then its bytes. */
+static inline guint8 *
+put_wire_string (guint8     *o,
+                 const char *value,
+                 gsize       len)
 {
-  const char *comma = scan_name (p, end, NAME_BYTE_CSV, TRUE);
-  gsize len;
+  *o++ = (guint8) len;
+  lottery_copy_short (o, value, len);
 
-  if (comma == NULL)
-    return NULL;
-  len = (gsize) (comma - p);
-  if (len - 1 >= LOTTERY_NAME_MAX)
-    return NULL;
-  *(*out)++ = (guint8) len;
-  lottery_copy_short (*out, p, len);
-  *out += len;
-
-  return comma + 1;
+  return o + len;
 }
 
 /**
@@ -711,9 +726,10 @@ wire_plain_name (const char *p,
  * @out: (out caller-allocates): room for the longest bet on the wire
  *   (LOTTERY_BET_WIRE_MAX bytes)
  *
- * The common row, unquoted and valid, checked as parse_plain_line ()
- * checks it and written straight in the form a BATCH carries, without
- * the copies into a LotteryBet and out of it again.
+ * The common row, unquoted and valid, split and checked as
+ * split_plain_line () decides for lottery_bet_parse_line () too, and
+ * written straight in the form a BATCH carries, without the copies
+ * into a LotteryBet and out of it again.
  *
  * Returns: the bet's length on the wire, or 0 when not decided here:
  *   the row then goes through lottery_bet_parse_line (), which has the
@@ -724,41 +740,20 @@ lottery_bet_wire_from_line (const char *line,
                             gsize       len,
                             guint8     *out)
 {
-  const char *p = line;
-  const char *end = line + len;
-  const char *field;
+  PlainRow row;
   guint8 *o = out;
-  guint64 number;
 
-  if ((p = wire_plain_name (p, end, &o)) == NULL ||
-      (p = wire_plain_name (p, end, &o)) == NULL)
+  if (!split_plain_line (line, len, &row))
     return 0;
-
-  for (field = p; end - p >= 8 && lottery_digits8 (lottery_load8 (p)); p += 8)
-    ;
-  for (; p < end && (guint) (guchar) *p - '0' <= 9; p++)
-    ;
-  if (p == end || *p != ',' || (gsize) (p - field) - 1 >= LOTTERY_DOCUMENT_MAX)
-    return 0;
-  *o++ = (guint8) (p - field);
-  lottery_copy_short (o, field, (gsize) (p - field));
-  o += p - field;
-  p++;
-
-  if (end - p < LOTTERY_BIRTHDATE_LEN + 2 || p[LOTTERY_BIRTHDATE_LEN] != ',' ||
-      !birthdate_is_valid (p))
-    return 0;
-  memcpy (o, p, LOTTERY_BIRTHDATE_LEN);
+  o = put_wire_string (o, row.first_name, row.first_name_len);
+  o = put_wire_string (o, row.last_name, row.last_name_len);
+  o = put_wire_string (o, row.document, row.document_len);
+  memcpy (o, row.birthdate, LOTTERY_BIRTHDATE_LEN);
   o += LOTTERY_BIRTHDATE_LEN;
-  p += LOTTERY_BIRTHDATE_LEN + 1;
-
-  if ((gsize) (end - p) - 1 >= LOTTERY_NUMBER_MAX_DIGITS ||
-      !read_digits (p, (gsize) (end - p), &number) || number > G_MAXUINT32)
-    return 0;
-  *o++ = (guint8) (number >> 24);
-  *o++ = (guint8) (number >> 16);
-  *o++ = (guint8) (number >> 8);
-  *o++ = (guint8) number;
+  *o++ = (guint8) (row.number >> 24);
+  *o++ = (guint8) (row.number >> 16);
+  *o++ = (guint8) (row.number >> 8);
+  *o++ = (guint8) row.number;
 
   return (gsize) (o - out);
 }

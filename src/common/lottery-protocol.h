@@ -22,6 +22,9 @@ G_BEGIN_DECLS
 #define LOTTERY_BATCH_HEADER     (1 + 4 + 2)
 /* The smallest encoded bet: 1-byte names and document. */
 #define LOTTERY_BET_WIRE_MIN     (3 * 2 + LOTTERY_BIRTHDATE_LEN + 4)
+/* The longest: two names and a document of their longest. */
+#define LOTTERY_BET_WIRE_MAX     (3 + 2 * LOTTERY_NAME_MAX + LOTTERY_DOCUMENT_MAX + \
+                                  LOTTERY_BIRTHDATE_LEN + 4)
 #define LOTTERY_BATCH_MAX_BETS   ((LOTTERY_FRAME_BODY_MAX - LOTTERY_BATCH_HEADER) / LOTTERY_BET_WIRE_MIN)
 /* CHALLENGE and AUTH payloads; lottery-auth.h says what they hold. */
 #define LOTTERY_AUTH_NONCE_LEN   32
@@ -183,6 +186,7 @@ void        lottery_batch_reader_init      (LotteryBatchReader   *reader,
 gboolean    lottery_batch_reader_next      (LotteryBatchReader   *reader,
                                             LotteryBet           *bet,
                                             GError              **error);
+/* @out: LOTTERY_BET_ROW_MAX bytes (lottery-bet-row.h) */
 gsize       lottery_batch_reader_next_row  (LotteryBatchReader   *reader,
                                             guint32               agency,
                                             char                 *out,

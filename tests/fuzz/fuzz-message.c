@@ -68,15 +68,20 @@ walk_batch_rows (const LotteryMessage *message)
         expected_len = lottery_bet_format_row (&bet, expected);
       if (len != expected_len || memcmp (row, expected, len) != 0 ||
           (len == 0 && (fast_error == NULL || full_error == NULL ||
+                        fast_error->domain != full_error->domain ||
                         fast_error->code != full_error->code ||
                         g_strcmp0 (fast_error->message,
                                    full_error->message) != 0)) ||
-          fast.p != full.p)
+          fast.p != full.p || fast.index != full.index ||
+          fast.remaining != full.remaining)
         g_error ("bet %u of a BATCH: the one-pass row differs from the "
                  "full path's", full.index + 1);
       if (len == 0)
         return;
     }
+  if (lottery_batch_reader_end (&fast, NULL) !=
+      lottery_batch_reader_end (&full, NULL))
+    g_error ("a BATCH ends differently on the one-pass path");
 }
 
 static void

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "unit-utils.h"
+#include "lottery-bet-private.h"
 #include "lottery-bet-row.h"
 #include "lottery-error.h"
 #include "lottery-protocol.h"
@@ -582,6 +583,21 @@ test_roundtrip_batch_lengths (void)
   g_free (encoder);
 }
 
+/* Adds @line as the client does: straight into the batch, or parsed
+ * and then added. Returns whether it went the one-pass way. */
+static gboolean
+add_row (LotteryBatchEncoder *encoder,
+         const char          *line)
+{
+  LotteryBet bet = { 0 };
+
+  if (lottery_batch_encoder_add_line (encoder, line, strlen (line)))
+    return TRUE;
+  g_assert_true (lottery_bet_parse_line (&bet, line, strlen (line), NULL));
+  g_assert_true (lottery_batch_encoder_add (encoder, &bet));
+  return FALSE;
+}
+
 static void
 test_batch_add_line (void)
 {
@@ -594,12 +610,14 @@ test_batch_add_line (void)
   const char *lines[] = {
     "Santiago Lionel,Lorca,30904465,1999-03-17,7574",
     "\"Ana, María\",O'Brien,1,2000-02-29,0",               /* quoted */
+    "A,\"B, C\",7,1990-01-01,12",                           /* quoted */
     "李,Ελένη,99999999999999999999,0001-01-01,4294967295",
     "A,B,7,1990-01-01,4294967296",                          /* refused */
     "A,B,7,1990-02-30,12",                                  /* refused */
     "A,B,12a4,1990-01-01,12",                               /* refused */
     "A,B,,1990-01-01,12",                                   /* refused */
     ",B,7,1990-01-01,12",                                   /* refused */
+    "A,B\x7f,7,1990-01-01,12",                              /* refused */
     "A,B,7,1990-01-01",                                     /* refused */
     "A,B,7,1990-01-01,12,13",                               /* refused */
     "A,B,7,1990-01-01,",                                    /* refused */
@@ -608,13 +626,18 @@ test_batch_add_line (void)
     long_row,
     too_long_row,                                           /* refused */
   };
-  LotteryBatchEncoder *fast = g_new (LotteryBatchEncoder, 1);
-  LotteryBatchEncoder *full = g_new (LotteryBatchEncoder, 1);
+  g_autofree LotteryBatchEncoder *fast = g_new (LotteryBatchEncoder, 1);
+  g_autofree LotteryBatchEncoder *full = g_new (LotteryBatchEncoder, 1);
+  g_autofree char *big = NULL;
+  g_autofree char *fill = NULL;
   guint i, taken = 0;
+  gsize len;
 
   g_test_summary ("An agency's row added straight into a batch gives the "
                   "bytes that parsing it into a bet and adding the bet "
-                  "give; a row that does not parse is never added.");
+                  "give; a row that does not parse is never added; a full "
+                  "batch, or one too near the frame's end for the longest "
+                  "bet, takes nothing and is left as it was.");
 
   lottery_batch_encoder_init (fast, 64);
   lottery_batch_encoder_init (full, 64);
@@ -639,18 +662,38 @@ test_batch_add_line (void)
     }
   /* The common rows above took the one-pass path. */
   g_assert_cmpuint (taken, ==, 4);
-  g_assert_cmpuint (full->count, ==, 5);
+  g_assert_cmpuint (full->count, ==, 6);
 
   /* A full batch takes no more, and says so without adding. */
   lottery_batch_encoder_init (fast, 1);
-  g_assert_true (lottery_batch_encoder_add_line (fast, lines[0],
-                                                 strlen (lines[0])));
+  g_assert_true (add_row (fast, lines[0]));
+  len = fast->len;
   g_assert_false (lottery_batch_encoder_add_line (fast, lines[0],
                                                   strlen (lines[0])));
   g_assert_cmpuint (fast->count, ==, 1);
+  g_assert_cmpuint (fast->len, ==, len);
 
-  g_free (fast);
-  g_free (full);
+  /* Near the frame's end: 33 of the longest bets and one of 123 bytes
+   * leave exactly room for the longest; a bet then goes the one-pass
+   * way, and the next (which would still fit) the full way. */
+  big = g_strdup_printf ("%s,%s,12345678901234567890,1990-01-01,1",
+                         long_name, long_name);
+  fill = g_strdup_printf ("%.50s,%.50s,123456,1990-01-01,1", long_name,
+                          long_name);
+  lottery_batch_encoder_init (fast, 100);
+  for (i = 0; i < 33; i++)
+    add_row (fast, big);
+  add_row (fast, fill);
+  g_assert_cmpuint (fast->len, ==, LOTTERY_FRAME_MAX - LOTTERY_BET_WIRE_MAX);
+  g_assert_true (add_row (fast, "A,B,7,1990-01-01,1"));
+  len = fast->len;
+  g_assert_false (lottery_batch_encoder_add_line (fast, "A,B,7,1990-01-01,1",
+                                                  18));
+  g_assert_cmpuint (fast->len, ==, len);
+  g_assert_cmpuint (fast->count, ==, 35);
+  g_assert_false (add_row (fast, "A,B,7,1990-01-01,1"));
+  g_assert_cmpuint (fast->count, ==, 36);
+  g_assert_cmpuint (fast->len, ==, len + 20);
 }
 
 static void
@@ -905,34 +948,46 @@ test_batch_rows_one_pass (void)
 {
   g_autofree char *long_name = g_strnfill (LOTTERY_NAME_MAX, 'n');
   g_autofree char *too_long = g_strnfill (LOTTERY_NAME_MAX + 1, 'n');
+  /* ONE: the one-pass path decides it (stored); FULL: the full path
+   * stores it (quoting, rarer letters); NO: refused. */
+  enum { ONE, FULL, NO };
   const struct
   {
     const char *first, *last, *document, *birthdate;
     guint32     number;
+    int         outcome;
   } cases[] = {
-    { "Santiago Lionel", "Lorca", "30904465", "1999-03-17", 7574 },
-    { "Ana, María", "O\"Brien", "1", "2000-02-29", 0 },      /* quoted */
-    { "李", "Ελένη", "99999999999999999999", "0001-01-01", G_MAXUINT32 },
-    { "tab\there", "B", "7", "1990-01-01", 12 },             /* refused */
-    { "  spaced  ", "x", "12345678", "2024-12-31", 1 },
-    { long_name, "B", "7", "1990-01-01", 12 },
-    { too_long, "B", "7", "1990-01-01", 12 },                 /* refused */
-    { "\xc2\x80", "B", "7", "1990-01-01", 12 },               /* refused */
-    { "\xff", "B", "7", "1990-01-01", 12 },                   /* refused */
-    { "\xc3\xb1", "\xed\x9f\xbf", "7", "1990-01-01", 12 },   /* ñ, U+D7FF */
-    { "A", "B", "12a4", "1990-01-01", 12 },                   /* refused */
-    { "A", "B", "123456789012345678901", "1990-01-01", 12 },  /* refused */
-    { "A", "B", "7", "1990-02-30", 12 },                      /* refused */
-    { "A", "B", "7", "1990/01/01", 12 },                      /* refused */
-    { "A", "B", "7", "2023-02-29", 12 },                      /* refused */
-    { "A", "B", "7", "2024-02-29", 12 },
+    { "Santiago Lionel", "Lorca", "30904465", "1999-03-17", 7574, ONE },
+    { "Ana, María", "O\"Brien", "1", "2000-02-29", 0, FULL },
+    { "A", "B, C", "7", "1990-01-01", 12, FULL },
+    { "A", "O\"Brien", "7", "1990-01-01", 12, FULL },
+    { "李", "Ελένη", "99999999999999999999", "0001-01-01", G_MAXUINT32, ONE },
+    { "tab\there", "B", "7", "1990-01-01", 12, NO },
+    { "A", "B\x7f", "7", "1990-01-01", 12, NO },
+    { "\xc2\x9f", "B", "7", "1990-01-01", 12, NO },
+    { "A\xc3", "B", "7", "1990-01-01", 12, NO },
+    { "\xed\xa0\x80", "B", "7", "1990-01-01", 12, NO },
+    { "\xe0\xa0\x80", "B", "7", "1990-01-01", 12, -1 },
+    { "  spaced  ", "x", "0012345678", "2024-12-31", 1, ONE },
+    { long_name, long_name, "7", "1990-01-01", 12, ONE },
+    { too_long, "B", "7", "1990-01-01", 12, NO },
+    { "\xc2\x80", "B", "7", "1990-01-01", 12, NO },
+    { "\xff", "B", "7", "1990-01-01", 12, NO },
+    { "\xc3\xb1", "\xed\x9f\xbf", "7", "1990-01-01", 12, FULL },
+    { "A", "B", "12a4", "1990-01-01", 12, NO },
+    { "A", "B", "123456789012345678901", "1990-01-01", 12, NO },
+    { "A", "B", "7", "1990-02-30", 12, NO },
+    { "A", "B", "7", "1990/01/01", 12, NO },
+    { "A", "B", "7", "2023-02-29", 12, NO },
+    { "A", "B", "7", "2024-02-29", 0, ONE },
   };
-  guint i, refused = 0;
+  guint i;
 
   g_test_summary ("The server's one-pass path from a BATCH to bets.csv rows "
                   "gives, bet for bet, the row or the refusal of the full "
-                  "path (decode into a bet, then format): quoting, UTF-8, "
-                  "lengths, digits and dates.");
+                  "path (decode into a bet, then format), and decides the "
+                  "common bets itself: quoting, UTF-8, lengths, digits and "
+                  "dates.");
 
   for (i = 0; i < G_N_ELEMENTS (cases); i++)
     {
@@ -943,13 +998,18 @@ test_batch_rows_one_pass (void)
       LotteryBatchReader fast, full;
       LotteryMessage message;
       LotteryBet bet = { 0 };
-      gsize len, expected_len = 0;
+      gsize len, expected_len = 0, direct_len = 0, used;
 
       body = raw_batch (1, cases[i].first, cases[i].last, cases[i].document,
                         cases[i].birthdate, cases[i].number);
       g_assert_true (lottery_message_decode (body->data, body->len, &message,
                                              &error));
       g_assert_no_error (error);
+
+      /* Whether the one-pass path itself took it. */
+      used = lottery_bet_row_from_wire (message.batch.data,
+                                        message.batch.data + message.batch.len,
+                                        42, row, &direct_len);
 
       lottery_batch_reader_init (&fast, &message);
       lottery_batch_reader_init (&full, &message);
@@ -958,19 +1018,27 @@ test_batch_rows_one_pass (void)
       if (lottery_batch_reader_next (&full, &bet, &full_error))
         expected_len = lottery_bet_format_row (&bet, expected);
 
-      g_test_message ("case %u: %s", i, len > 0 ? "stored" : "refused");
+      g_test_message ("case %u: %s", i,
+                      used > 0 ? "one pass" : len > 0 ? "full path"
+                                                      : "refused");
       g_assert_cmpmem (row, len, expected, expected_len);
+      if (cases[i].outcome >= 0)
+        {
+          g_assert_cmpint (used > 0, ==, cases[i].outcome == ONE);
+          g_assert_cmpint (len > 0, ==, cases[i].outcome != NO);
+        }
+      if (used > 0)
+        g_assert_cmpuint (direct_len, ==, len);
       if (len == 0)
         {
-          refused++;
           g_assert_nonnull (full_error);
           g_assert_error (error, full_error->domain, full_error->code);
           g_assert_cmpstr (error->message, ==, full_error->message);
         }
       g_assert_true (fast.p == full.p);
+      g_assert_cmpuint (fast.index, ==, full.index);
+      g_assert_cmpuint (fast.remaining, ==, full.remaining);
     }
-  /* The cases marked above. */
-  g_assert_cmpuint (refused, ==, 9);
 }
 
 static void
