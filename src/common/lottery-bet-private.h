@@ -138,4 +138,234 @@ lottery_format_u32 (guint32 value,
   return n;
 }
 
+/* ---- the checks of a bet's fields, inline for the per-bet paths ---- */
+
+/* Bytes that a name's scan passes over without a second look: 1, every
+ * printable ASCII byte; 2, those an unquoted CSV field may also hold
+ * (not the comma, not the quote). The table is in lottery-bet.c. */
+#define LOTTERY_NAME_BYTE_PLAIN 1
+#define LOTTERY_NAME_BYTE_CSV   2
+
+extern const guint8 lottery_name_byte[256];
+
+/* The common case of a name, decided without a call: every byte
+ * printable ASCII, or a two-byte sequence at or above U+00A0 (the
+ * accented Latin letters), or a three-byte one from U+1000 to U+CFFF.
+ * Nothing here is a control character or invalid UTF-8; anything else
+ * (including every error) is left to the validator and to the full
+ * row parser, which have the last word, so this can only be stricter,
+ * never more lenient. (Byte by byte: names are short, and a word at a
+ * time measured no faster.)
+ *
+ * @plain says which single bytes pass (LOTTERY_NAME_BYTE_PLAIN or
+ * LOTTERY_NAME_BYTE_CSV). With @to_comma, the name is an unquoted field
+ * of an agency's row: it ends at a comma (returned); otherwise it is
+ * all of [@p, @end), and @end is returned. NULL: not decided here. */
+static inline const char *
+lottery_scan_name (const char *p,
+                   const char *end,
+                   guint8      plain,
+                   gboolean    to_comma)
+{
+  for (;;)
+    {
+      const guchar *s;
+      guchar c;
+
+      while (p < end && (lottery_name_byte[(guchar) *p] & plain) != 0)
+        p++;
+      if (p == end)
+        return to_comma ? NULL : end;
+
+      s = (const guchar *) p;
+      c = *s;
+      if (to_comma && c == ',')
+        return p;
+      if (c >= 0xc2 && c < 0xe0 && end - p >= 2 &&
+          (s[1] & 0xc0) == 0x80 && (c != 0xc2 || s[1] >= 0xa0))
+        p += 2;
+      else if (c >= 0xe1 && c <= 0xec && end - p >= 3 &&
+               (s[1] & 0xc0) == 0x80 && (s[2] & 0xc0) == 0x80)
+        p += 3;
+      else
+        return NULL;
+    }
+}
+
+/* Reads @len ASCII digits of @p into @value; FALSE at the first byte
+ * that is not one. Inline, so that each field's check is a short loop
+ * of its own rather than a call. */
+static inline gboolean
+lottery_read_digits (const char *p,
+                     gsize       len,
+                     guint64    *value)
+{
+  guint64 v = 0;
+  gsize i;
+
+  for (i = 0; i < len; i++)
+    {
+      guint d = (guint) (guchar) p[i] - '0';
+
+      if (d > 9)
+        return FALSE;
+      v = v * 10 + d;
+    }
+  *value = v;
+
+  return TRUE;
+}
+
+/* Are the @len bytes at @p all ASCII digits? A word at a time, the
+ * last word overlapping; documents are mostly 8 digits. */
+static inline gboolean
+lottery_digits_only (const char *p,
+                     gsize       len)
+{
+  guint64 ignored;
+  gsize i;
+
+  if (len >= 8)
+    {
+      for (i = 0; i + 8 < len; i += 8)
+        if (!lottery_digits8 (lottery_load8 (p + i)))
+          return FALSE;
+      return lottery_digits8 (lottery_load8 (p + len - 8));
+    }
+  if (len >= 4)
+    return lottery_digits8 (lottery_load_4_to_8 (p, len));
+
+  return lottery_read_digits (p, len, &ignored);
+}
+
+static inline guint
+lottery_days_in_month (guint month,
+                       guint year)
+{
+  static const guint8 days[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+  gboolean leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+
+  return days[month - 1] + (month == 2 && leap);
+}
+
+/* YYYY-MM-DD, a day of the calendar, year 1 to 9999. The shape is
+ * checked a word at a time: the first eight bytes must be four digits,
+ * a dash, two digits and a dash, and each byte is masked and compared
+ * at once; only the values are then read byte by byte. */
+static inline gboolean
+lottery_birthdate_is_valid (const char *value)
+{
+  /* Little-endian constants are the same bytes read back, whatever the
+   * machine's order: they are built from strings. */
+  static const char shape_mask[8] = { '\xf0', '\xf0', '\xf0', '\xf0', '\xff', '\xf0', '\xf0', '\xff' };
+  static const char shape[8] = { 0x30, 0x30, 0x30, 0x30, '-', 0x30, 0x30, '-' };
+  static const char carry_add[8] = { 6, 6, 6, 6, 0, 6, 6, 0 };
+  static const char carry_mask[8] = { '\xf0', '\xf0', '\xf0', '\xf0', 0, '\xf0', '\xf0', 0 };
+  static const char carry_shape[8] = { 0x30, 0x30, 0x30, 0x30, 0, 0x30, 0x30, 0 };
+  guint64 w = lottery_load8 (value);
+  const guchar *v = (const guchar *) value;
+  guint year, month, day, d8 = v[8] - (guint) '0', d9 = v[9] - (guint) '0';
+
+  /* High nibbles 3 (and the dashes exact); then adding 6 must not carry
+   * a digit's low nibble out, which leaves 0-9. No byte carries into
+   * the next: each is at most 0x3f before the addition. */
+  if ((w & lottery_load8 (shape_mask)) != lottery_load8 (shape) ||
+      ((w + lottery_load8 (carry_add)) & lottery_load8 (carry_mask)) !=
+        lottery_load8 (carry_shape) ||
+      d8 > 9 || d9 > 9)
+    return FALSE;
+
+  year = (v[0] - '0') * 1000u + (v[1] - '0') * 100u + (v[2] - '0') * 10u +
+         (v[3] - '0');
+  month = (v[5] - '0') * 10u + (v[6] - '0');
+  day = d8 * 10 + d9;
+  if (year == 0 || month - 1 >= 12 || day == 0)
+    return FALSE;
+  if (day <= 28)
+    return TRUE;
+
+  return day <= lottery_days_in_month (month, year);
+}
+
+/* Keeps a checked string field (NUL-terminated, with its length). */
+static inline void
+lottery_store_string (char       *dest,
+                      guint8     *dest_len,
+                      const char *value,
+                      gsize       len)
+{
+  lottery_copy_short (dest, value, len);
+  dest[len] = '\0';
+  *dest_len = (guint8) len;
+}
+
+/* The fields of a common agency row, pointing into the line. */
+typedef struct
+{
+  const char *first_name, *last_name, *document, *birthdate;
+  gsize       first_name_len, last_name_len, document_len;
+  guint32     number;
+} LotteryPlainRow;
+
+static inline const char *
+lottery_split_plain_name (const char  *p,
+                          const char  *end,
+                          const char **name,
+                          gsize       *name_len)
+{
+  const char *comma = lottery_scan_name (p, end, LOTTERY_NAME_BYTE_CSV, TRUE);
+
+  if (comma == NULL || (gsize) (comma - p) - 1 >= LOTTERY_NAME_MAX)
+    return NULL;
+  *name = p;
+  *name_len = (gsize) (comma - p);
+
+  return comma + 1;
+}
+
+/* The common row, unquoted and valid, split and checked in one pass.
+ * FALSE means only "not decided here": the row then goes through
+ * lottery_csv_split () and the setters, which have the last word and
+ * say what is wrong. The one place that decides what the common row
+ * is, for the parser into a bet and for the one into a batch. */
+static inline gboolean
+lottery_split_plain_line (const char *line,
+                          gsize       len,
+                          LotteryPlainRow   *row)
+{
+  const char *p = line;
+  const char *end = line + len;
+  guint64 number;
+
+  p = lottery_split_plain_name (p, end, &row->first_name, &row->first_name_len);
+  if (p == NULL)
+    return FALSE;
+  p = lottery_split_plain_name (p, end, &row->last_name, &row->last_name_len);
+  if (p == NULL)
+    return FALSE;
+
+  for (row->document = p; end - p >= 8 && lottery_digits8 (lottery_load8 (p));
+       p += 8)
+    ;
+  for (; p < end && (guint) (guchar) *p - '0' <= 9; p++)
+    ;
+  row->document_len = (gsize) (p - row->document);
+  if (p == end || *p != ',' || row->document_len - 1 >= LOTTERY_DOCUMENT_MAX)
+    return FALSE;
+  p++;
+
+  if (end - p < LOTTERY_BIRTHDATE_LEN + 2 || p[LOTTERY_BIRTHDATE_LEN] != ',' ||
+      !lottery_birthdate_is_valid (p))
+    return FALSE;
+  row->birthdate = p;
+  p += LOTTERY_BIRTHDATE_LEN + 1;
+
+  if ((gsize) (end - p) - 1 >= LOTTERY_NUMBER_MAX_DIGITS ||
+      !lottery_read_digits (p, (gsize) (end - p), &number) || number > G_MAXUINT32)
+    return FALSE;
+  row->number = (guint32) number;
+
+  return TRUE;
+}
+
 G_END_DECLS

@@ -583,6 +583,9 @@ test_roundtrip_batch_lengths (void)
   g_free (encoder);
 }
 
+/* Where a BATCH frame's bets start. */
+#define BETS_START (LOTTERY_FRAME_PREFIX + LOTTERY_BATCH_HEADER)
+
 /* Adds @line as the client does: straight into the batch, or parsed
  * and then added. Returns whether it went the one-pass way. */
 static gboolean
@@ -657,7 +660,9 @@ test_batch_add_line (void)
         g_assert_true (lottery_batch_encoder_add (fast, &bet));
       if (parsed)
         g_assert_true (lottery_batch_encoder_add (full, &bet));
-      g_assert_cmpmem (fast->frame, fast->len, full->frame, full->len);
+      /* The bets; the header is written only by _finish (). */
+      g_assert_cmpmem (fast->frame + BETS_START, fast->len - BETS_START,
+                       full->frame + BETS_START, full->len - BETS_START);
       g_assert_cmpuint (fast->count, ==, full->count);
     }
   /* The common rows above took the one-pass path. */
