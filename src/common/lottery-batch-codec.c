@@ -1,9 +1,11 @@
 /* lottery-batch-codec.c: the items of a BATCH (bets) and of a WINNERS
  * answer (documents): the encoder that fills a BATCH frame bet by bet
  * (or, for the common row of an agency's file, straight from the row),
- * and the reader that takes them back out, checking every length
- * against the end of the message, one bet at a time (or straight into
- * its bets.csv row). No I/O and no state: any thread may call it.
+ * and the reader that takes bets or documents back out, checking every
+ * length against the end of the message, one bet at a time (or
+ * straight into its bets.csv row). The WINNERS encoder is with the
+ * other messages in lottery-protocol.c. No I/O and no state: any thread
+ * may call it.
  */
 #include "config.h"
 
@@ -111,7 +113,8 @@ lottery_batch_encoder_finish (LotteryBatchEncoder *encoder,
   lottery_put_u32 (h + 1, sequence);
   lottery_put_u16 (h + 5, (guint16) encoder->count);
 
-  return lottery_finish_frame (encoder->frame, encoder->len - LOTTERY_FRAME_PREFIX);
+  return lottery_finish_frame (encoder->frame,
+                               encoder->len - LOTTERY_FRAME_PREFIX);
 }
 
 void

@@ -1,6 +1,6 @@
 /* lottery-bet-private.h: byte helpers shared by the bet's parsers,
  * formatter and encoder, inline so that the per-bet path has no call
- * per field. Not for use outside src/common. */
+ * per field. Not for use outside src/common and its unit tests. */
 #pragma once
 
 #include <glib.h>
@@ -329,9 +329,9 @@ lottery_split_plain_name (const char  *p,
  * say what is wrong. The one place that decides what the common row
  * is, for the parser into a bet and for the one into a batch. */
 static inline gboolean
-lottery_split_plain_line (const char *line,
-                          gsize       len,
-                          LotteryPlainRow   *row)
+lottery_split_plain_line (const char      *line,
+                          gsize            len,
+                          LotteryPlainRow *row)
 {
   const char *p = line;
   const char *end = line + len;
@@ -361,7 +361,8 @@ lottery_split_plain_line (const char *line,
   p += LOTTERY_BIRTHDATE_LEN + 1;
 
   if ((gsize) (end - p) - 1 >= LOTTERY_NUMBER_MAX_DIGITS ||
-      !lottery_read_digits (p, (gsize) (end - p), &number) || number > G_MAXUINT32)
+      !lottery_read_digits (p, (gsize) (end - p), &number) ||
+      number > G_MAXUINT32)
     return FALSE;
   row->number = (guint32) number;
 

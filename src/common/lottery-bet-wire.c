@@ -10,6 +10,7 @@
 
 #include "lottery-bet.h"
 #include "lottery-bet-private.h"
+#include "lottery-protocol-private.h"
 
 #include <string.h>
 
@@ -87,7 +88,8 @@ lottery_bet_row_from_wire (const guint8 *p,
     return 0;
   n = *p++;
   if ((gsize) (end - p) < n + LOTTERY_BIRTHDATE_LEN + 4 ||
-      n - 1 >= LOTTERY_DOCUMENT_MAX || !lottery_digits_only ((const char *) p, n))
+      n - 1 >= LOTTERY_DOCUMENT_MAX ||
+      !lottery_digits_only ((const char *) p, n))
     return 0;
   lottery_copy_short (o, p, n);
   o += n;
@@ -101,8 +103,7 @@ lottery_bet_row_from_wire (const guint8 *p,
   p += LOTTERY_BIRTHDATE_LEN;
   *o++ = ',';
 
-  number = ((guint32) p[0] << 24) | ((guint32) p[1] << 16) |
-           ((guint32) p[2] << 8) | p[3];
+  number = lottery_get_u32 (p);
   p += 4;
   o += lottery_format_u32 (number, o);
   *o++ = '\r';
@@ -155,11 +156,8 @@ lottery_bet_wire_from_line (const char *line,
   o = put_wire_string (o, row.document, row.document_len);
   memcpy (o, row.birthdate, LOTTERY_BIRTHDATE_LEN);
   o += LOTTERY_BIRTHDATE_LEN;
-  *o++ = (guint8) (row.number >> 24);
-  *o++ = (guint8) (row.number >> 16);
-  *o++ = (guint8) (row.number >> 8);
-  *o++ = (guint8) row.number;
+  lottery_put_u32 (o, row.number);
+  o += 4;
 
   return (gsize) (o - out);
 }
-

@@ -1,4 +1,6 @@
-/* lottery-protocol.c: the wire format, as bytes in and bytes out.
+/* lottery-protocol.c: the wire format, as bytes in and bytes out: the
+ * frame prefix and each message; the items of a BATCH and of WINNERS
+ * are read (and a BATCH built) in lottery-batch-codec.c.
  *
  * Decoding never trusts a length: every read is checked against the end
  * of the buffer first, and a message must use its bytes exactly.
@@ -202,8 +204,9 @@ lottery_message_decode (const guint8   *body,
       if (plen < LOTTERY_STATUS_HEADER - 1)
         return expect_len (type, plen, LOTTERY_STATUS_HEADER - 1, error);
       message->status.flags = p[0];
-      message->status.draw_time = (gint64) (((guint64) lottery_get_u32 (p + 1) << 32) |
-                                            lottery_get_u32 (p + 5));
+      message->status.draw_time =
+        (gint64) (((guint64) lottery_get_u32 (p + 1) << 32) |
+                  lottery_get_u32 (p + 5));
       message->status.agencies = lottery_get_u32 (p + 9);
       message->status.first = lottery_get_u32 (p + 13);
       message->status.count = lottery_get_u16 (p + 17);

@@ -10,9 +10,9 @@
 
 G_BEGIN_DECLS
 
-#define FRAME_IO_READ_BUFFER (32 * 1024)  /* the shared read buffer */
-#define FRAME_IO_MAX_QUEUED  16           /* frames read ahead */
-#define FRAME_IO_MAX_PENDING (64 * 1024)  /* bytes of unsent replies */
+#define LOTTERY_FRAME_IO_READ_BUFFER (32 * 1024)  /* the shared read buffer */
+#define LOTTERY_FRAME_IO_MAX_QUEUED  16           /* frames read ahead */
+#define LOTTERY_FRAME_IO_MAX_PENDING (64 * 1024)  /* bytes of unsent replies */
 
 struct _LotteryFrameIO
 {
@@ -68,7 +68,7 @@ typedef enum
 } LotteryFrameIOSignal;
 
 extern guint lottery_frame_io_signals[LOTTERY_FRAME_IO_N_SIGNALS];
-#define FRAME_IO_SIGNAL(name) \
+#define LOTTERY_FRAME_IO_SIGNAL(name) \
   lottery_frame_io_signals[LOTTERY_FRAME_IO_SIGNAL_##name]
 
 void lottery_frame_io_pump           (LotteryFrameIO *self);

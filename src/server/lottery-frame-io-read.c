@@ -32,14 +32,14 @@ static void
 deliver (LotteryFrameIO *self)
 {
   while (!self->paused && !self->stopped && self->produce == NULL &&
-         self->pending->len < FRAME_IO_MAX_PENDING)
+         self->pending->len < LOTTERY_FRAME_IO_MAX_PENDING)
     {
       g_autoptr(GBytes) frame = g_queue_pop_head (&self->queued);
 
       if (frame == NULL)
         return;
       self->delivering = TRUE;
-      g_signal_emit (self, FRAME_IO_SIGNAL (FRAME), 0, frame);
+      g_signal_emit (self, LOTTERY_FRAME_IO_SIGNAL (FRAME), 0, frame);
       self->delivering = FALSE;
     }
 }
@@ -48,7 +48,7 @@ deliver (LotteryFrameIO *self)
 static gboolean
 extract_frames (LotteryFrameIO *self)
 {
-  while (g_queue_get_length (&self->queued) < FRAME_IO_MAX_QUEUED &&
+  while (g_queue_get_length (&self->queued) < LOTTERY_FRAME_IO_MAX_QUEUED &&
          self->rend - self->rstart >= LOTTERY_FRAME_PREFIX)
     {
       g_autoptr(GError) error = NULL;
@@ -61,7 +61,7 @@ extract_frames (LotteryFrameIO *self)
            * shared buffer is not held through the emission. */
           self->rstart = self->rend;
           self->stopped = TRUE;
-          g_signal_emit (self, FRAME_IO_SIGNAL (BAD_FRAME), 0, error);
+          g_signal_emit (self, LOTTERY_FRAME_IO_SIGNAL (BAD_FRAME), 0, error);
           return FALSE;
         }
       if (self->rend - self->rstart < LOTTERY_FRAME_PREFIX + body_len)
@@ -82,7 +82,7 @@ extract_frames (LotteryFrameIO *self)
 /* The buffer every connection reads into, on the main context. What
  * is left of it after the whole frames is copied out before anything
  * else can read: see keep_remainder (). */
-static guint8 shared_buffer[FRAME_IO_READ_BUFFER];
+static guint8 shared_buffer[LOTTERY_FRAME_IO_READ_BUFFER];
 
 /* After whole frames were cut: bytes not cut yet (an unfinished frame;
  * or whole frames, while the queue is full) are kept in a buffer of
@@ -174,8 +174,8 @@ wait_readable (LotteryFrameIO *self)
       readable_cb, self);
   if (!lottery_poller_watch_arm (self->watch, &error))
     {
-      g_signal_emit (self, FRAME_IO_SIGNAL (FAILED), 0, "receive_message",
-                     error);
+      g_signal_emit (self, LOTTERY_FRAME_IO_SIGNAL (FAILED), 0,
+                     "receive_message", error);
       lottery_frame_io_close (self);
       return FALSE;
     }
@@ -199,7 +199,7 @@ read_once (LotteryFrameIO *self)
     {
       gsize left = self->rend - self->rstart;
 
-      /* Reading stops while FRAME_IO_MAX_QUEUED frames wait, so what is
+      /* Reading stops while LOTTERY_FRAME_IO_MAX_QUEUED frames wait, so what is
        * left is less than one frame, and a read always has room. */
       g_assert (left < LOTTERY_FRAME_MAX);
       if (left > 0)
@@ -210,8 +210,8 @@ read_once (LotteryFrameIO *self)
       self->rend = left;
     }
   n = g_pollable_input_stream_read_nonblocking (
-    self->input, self->rbuf + self->rend, FRAME_IO_READ_BUFFER - self->rend,
-    NULL, &error);
+    self->input, self->rbuf + self->rend,
+    LOTTERY_FRAME_IO_READ_BUFFER - self->rend, NULL, &error);
   if (n > 0)
     {
       lottery_metrics_add_bytes_received (lottery_metrics_get_default (), n);
@@ -230,8 +230,8 @@ read_once (LotteryFrameIO *self)
     }
   if (n < 0)
     {
-      g_signal_emit (self, FRAME_IO_SIGNAL (FAILED), 0, "receive_message",
-                     error);
+      g_signal_emit (self, LOTTERY_FRAME_IO_SIGNAL (FAILED), 0,
+                     "receive_message", error);
       lottery_frame_io_close (self);
       return FALSE;
     }
@@ -242,7 +242,7 @@ read_once (LotteryFrameIO *self)
     g_clear_pointer (&self->rbuf, g_free);
     self->rstart = self->rend = 0;
     self->stopped = TRUE;
-    g_signal_emit (self, FRAME_IO_SIGNAL (EOF), 0, discarded);
+    g_signal_emit (self, LOTTERY_FRAME_IO_SIGNAL (EOF), 0, discarded);
   }
   return FALSE;
 }
@@ -270,7 +270,7 @@ lottery_frame_io_pump (LotteryFrameIO *self)
         break;
       deliver (self);
       if (self->stopped || self->reading ||
-          g_queue_get_length (&self->queued) >= FRAME_IO_MAX_QUEUED)
+          g_queue_get_length (&self->queued) >= LOTTERY_FRAME_IO_MAX_QUEUED)
         break;
       /* Frames left behind while the queue was full come first. */
       if (!holds_frame (self) && !read_once (self))

@@ -1,6 +1,6 @@
 /* lottery-frame-io.c: frames over one connection's stream. Owns the
  * bytes of an unfinished frame, the frames read ahead (up to
- * FRAME_IO_MAX_QUEUED), the replies not yet written and the write in
+ * LOTTERY_FRAME_IO_MAX_QUEUED), the replies not yet written and the write in
  * flight, and the clocks of an unfinished frame and of an unread reply. Runs on
  * the main context: no thread waits on the network. Reads are
  * non-blocking, woken by the server's one LotteryPoller (an idle
@@ -66,7 +66,7 @@ lottery_frame_io_class_init (LotteryFrameIOClass *klass)
    *
    * A whole frame, in the order read.
    */
-  FRAME_IO_SIGNAL (FRAME) =
+  LOTTERY_FRAME_IO_SIGNAL (FRAME) =
     g_signal_new ("frame", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                   0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_BYTES);
 
@@ -76,7 +76,7 @@ lottery_frame_io_class_init (LotteryFrameIOClass *klass)
    *
    * The peer sent a frame too long to take; nothing more is read.
    */
-  FRAME_IO_SIGNAL (BAD_FRAME) =
+  LOTTERY_FRAME_IO_SIGNAL (BAD_FRAME) =
     g_signal_new ("bad-frame", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                   0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_ERROR);
 
@@ -86,7 +86,7 @@ lottery_frame_io_class_init (LotteryFrameIOClass *klass)
    *
    * The peer closed its side; replies can still be written.
    */
-  FRAME_IO_SIGNAL (EOF) =
+  LOTTERY_FRAME_IO_SIGNAL (EOF) =
     g_signal_new ("eof", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                   0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_UINT64);
 
@@ -97,7 +97,7 @@ lottery_frame_io_class_init (LotteryFrameIOClass *klass)
    *
    * A read or a write failed; the stream closes right after.
    */
-  FRAME_IO_SIGNAL (FAILED) =
+  LOTTERY_FRAME_IO_SIGNAL (FAILED) =
     g_signal_new ("failed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                   0, NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_STRING,
                   G_TYPE_ERROR);
@@ -107,7 +107,7 @@ lottery_frame_io_class_init (LotteryFrameIOClass *klass)
    *
    * The socket is closed and no write is in flight. Emitted once.
    */
-  FRAME_IO_SIGNAL (CLOSED) =
+  LOTTERY_FRAME_IO_SIGNAL (CLOSED) =
     g_signal_new ("closed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                   0, NULL, NULL, NULL, G_TYPE_NONE, 0);
 }
@@ -152,7 +152,7 @@ maybe_announce_closed (LotteryFrameIO *self)
   if (!self->closed || self->writing != NULL || self->announced)
     return;
   self->announced = TRUE;
-  g_signal_emit (self, FRAME_IO_SIGNAL (CLOSED), 0);
+  g_signal_emit (self, LOTTERY_FRAME_IO_SIGNAL (CLOSED), 0);
 }
 
 /* Closes the socket now; replies not yet written are dropped. Emits
@@ -198,7 +198,8 @@ write_done_cb (GObject      *source,
                                          NULL, &error))
     {
       if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        g_signal_emit (self, FRAME_IO_SIGNAL (FAILED), 0, "send_reply", error);
+        g_signal_emit (self, LOTTERY_FRAME_IO_SIGNAL (FAILED), 0, "send_reply",
+                       error);
       lottery_frame_io_close (self);
       return;
     }
@@ -221,7 +222,8 @@ fill_from_producer (LotteryFrameIO *self)
 {
   guint8 frame[LOTTERY_FRAME_MAX];
 
-  while (self->produce != NULL && self->pending->len < FRAME_IO_MAX_PENDING)
+  while (self->produce != NULL &&
+         self->pending->len < LOTTERY_FRAME_IO_MAX_PENDING)
     {
       gboolean done = FALSE;
       gsize len = self->produce (frame, &done, self->produce_data);
@@ -339,7 +341,7 @@ lottery_frame_io_start (LotteryFrameIO *self)
   lottery_frame_io_pump (self);
 }
 
-/* While paused, frames read ahead wait (up to FRAME_IO_MAX_QUEUED, then
+/* While paused, frames read ahead wait (up to LOTTERY_FRAME_IO_MAX_QUEUED, then
  * reading waits too); unpausing hands them up (later, if called from
  * ::frame). */
 void
