@@ -94,6 +94,13 @@ lottery_csv_reader_new_for_regular_file (const char *path,
                           N_("Cannot open %s: "), path);
       return NULL;
     }
+  if (fstat (fd, &st) == 0 && S_ISDIR (st.st_mode))
+    {
+      close (fd);
+      lottery_error_set (error, G_IO_ERROR, G_IO_ERROR_NOT_REGULAR_FILE,
+                         N_("%s is a directory, not a bets file"), path);
+      return NULL;
+    }
   if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode) ||
       fcntl (fd, F_SETFL, fcntl (fd, F_GETFL) & ~O_NONBLOCK) != 0)
     {

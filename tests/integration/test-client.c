@@ -594,6 +594,24 @@ test_fifo_refused (Fixture       *fixture,
 }
 
 static void
+test_directory_refused (Fixture       *fixture,
+                        gconstpointer  data)
+{
+  g_autofree char *dir = test_fixture_path (&fixture->base, "bets-dir");
+  TestProcess *client;
+
+  g_test_summary ("A directory given as the bets file is named as one, "
+                  "without a guess at pipes or devices, and nothing is "
+                  "sent");
+  g_assert_cmpint (g_mkdir (dir, 0700), ==, 0);
+  fake_start (fixture, script_refuse);
+  client = client_start (fixture, dir, NULL);
+  assert_failed_saying (client, 2, "is a directory, not a bets file");
+  g_assert_cmpuint (test_process_count_stderr_lines (client, "a pipe"), ==, 0);
+  g_assert_cmpint (g_atomic_int_get (&fixture->fake.connections), ==, 0);
+}
+
+static void
 test_pipe_refused (Fixture       *fixture,
                    gconstpointer  data)
 {
@@ -890,6 +908,7 @@ main (int   argc,
   ADD ("/client/text/refused", test_refused_wording);
   ADD ("/client/file/fifo", test_fifo_refused);
   ADD ("/client/file/pipe", test_pipe_refused);
+  ADD ("/client/file/directory", test_directory_refused);
   ADD ("/client/file/long-line", test_long_line);
   ADD ("/client/cli/positional", test_positional_bets_file);
   ADD ("/client/cli/unknown-option", test_unknown_options);
