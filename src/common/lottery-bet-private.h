@@ -192,6 +192,18 @@ lottery_scan_name (const char *p,
     }
 }
 
+/* Is all of @value (@len bytes) a name of 1 to LOTTERY_NAME_MAX bytes
+ * whose every byte passes @plain (as lottery_scan_name () takes it)?
+ * FALSE means only "not decided here". */
+static inline gboolean
+lottery_name_passes (const char *value,
+                     gsize       len,
+                     guint8      plain)
+{
+  return len - 1 < LOTTERY_NAME_MAX &&
+         lottery_scan_name (value, value + len, plain, FALSE) != NULL;
+}
+
 /* Reads @len ASCII digits of @p into @value; FALSE at the first byte
  * that is not one. Inline, so that each field's check is a short loop
  * of its own rather than a call. */

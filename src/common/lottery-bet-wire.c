@@ -14,17 +14,6 @@
 
 #include <string.h>
 
-/* Is all of [@p, @end) a name that bets.csv writes as it is: valid, and
- * holding no byte that needs CSV quoting (no comma, quote or control
- * character)? FALSE means only "not decided here". */
-static inline gboolean
-name_is_unquoted (const char *p,
-                  const char *end)
-{
-  return (gsize) (end - p) - 1 < LOTTERY_NAME_MAX &&
-         lottery_scan_name (p, end, LOTTERY_NAME_BYTE_CSV, FALSE) != NULL;
-}
-
 /* Copies one length-prefixed name of the wire to @out if it needs no
  * quoting; returns the byte after it in the wire, or NULL. */
 static inline const guint8 *
@@ -38,7 +27,8 @@ take_unquoted_name (const guint8 *p,
     return NULL;
   n = *p++;
   if ((gsize) (end - p) < n ||
-      !name_is_unquoted ((const char *) p, (const char *) p + n))
+      /* Bytes that need no CSV quoting: the name is written as it is. */
+      !lottery_name_passes ((const char *) p, n, LOTTERY_NAME_BYTE_CSV))
     return NULL;
   lottery_copy_short (*out, p, n);
   *out += n;

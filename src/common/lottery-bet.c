@@ -108,15 +108,6 @@ lottery_printable (const char *value,
   return g_string_free (out, FALSE);
 }
 
-static inline gboolean
-name_is_plain (const char *value,
-               gsize       len)
-{
-  return len - 1 < LOTTERY_NAME_MAX &&
-         lottery_scan_name (value, value + len, LOTTERY_NAME_BYTE_PLAIN,
-                            FALSE) != NULL;
-}
-
 static gboolean
 validate_name (LotteryBetField field,
                const char     *value,
@@ -201,7 +192,7 @@ set_name (LotteryBetField field,
           gsize           len,
           GError        **error)
 {
-  if (G_UNLIKELY (!name_is_plain (value, len)) &&
+  if (G_UNLIKELY (!lottery_name_passes (value, len, LOTTERY_NAME_BYTE_PLAIN)) &&
       !validate_name (field, value, len, error))
     return FALSE;
   lottery_store_string (dest, dest_len, value, len);
