@@ -93,6 +93,32 @@ lottery_agency_table_claim (LotteryAgencyTable *self,
   return TRUE;
 }
 
+/* Sets where @agency stands, as a store that several servers share
+ * read it under the agency's lease: it may have moved on another
+ * server, or lost what a failed round held. Tells how the agency's bets
+ * stored and its finish changed. */
+void
+lottery_agency_table_set_position (LotteryAgencyTable *self,
+                                   guint               agency,
+                                   guint32             last_sequence,
+                                   guint64             consumed,
+                                   guint64             stored,
+                                   gboolean            finished,
+                                   gint64             *stored_change,
+                                   int                *finished_change)
+{
+  AgencyRecord *record = lookup_agency (self, agency, NULL);
+
+  g_return_if_fail (record != NULL);
+
+  *stored_change = (gint64) stored - (gint64) record->bets;
+  *finished_change = (finished ? 1 : 0) - (record->finished ? 1 : 0);
+  record->last_sequence = last_sequence;
+  record->consumed = consumed;
+  record->bets = stored;
+  record->finished = finished;
+}
+
 /* Returns: FALSE (a programmer error) when @agency is unknown or was
  * not connected */
 gboolean

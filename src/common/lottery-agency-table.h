@@ -42,6 +42,14 @@ gboolean    lottery_agency_table_finish         (LotteryAgencyTable  *self,
                                                  guint32              last_sequence,
                                                  gboolean             drawing,
                                                  GError             **error);
+void        lottery_agency_table_set_position   (LotteryAgencyTable  *self,
+                                                 guint                agency,
+                                                 guint32              last_sequence,
+                                                 guint64              consumed,
+                                                 guint64              stored,
+                                                 gboolean             finished,
+                                                 gint64              *stored_change,
+                                                 int                 *finished_change);
 guint64     lottery_agency_table_get_bets       (LotteryAgencyTable  *self,
                                                  guint                agency);
 guint       lottery_agency_table_copy_status    (LotteryAgencyTable  *self,

@@ -444,7 +444,9 @@ lottery_error_to_wire_code (const GError *error)
       error->code != LOTTERY_WIRE_BETS_FILE)
     return (guint16) error->code;
   if (g_error_matches (error, LOTTERY_STORE_ERROR,
-                       LOTTERY_STORE_ERROR_NO_SPACE))
+                       LOTTERY_STORE_ERROR_NO_SPACE) ||
+      g_error_matches (error, LOTTERY_STORE_ERROR,
+                       LOTTERY_STORE_ERROR_UNAVAILABLE))
     return LOTTERY_WIRE_UNAVAILABLE;
   if (error->domain == LOTTERY_STORE_ERROR)
     return LOTTERY_WIRE_STORAGE;

@@ -20,6 +20,20 @@ pg_message (const char *message)
   return g_strstrip (g_strdup (message != NULL ? message : ""));
 }
 
+/* A failed result's message, or the connection's when the result has
+ * none (the connection was lost). */
+static char *
+result_message (PGconn         *conn,
+                const PGresult *result)
+{
+  const char *message = PQresultErrorMessage (result);
+
+  if (message == NULL || message[0] == '\0')
+    message = PQerrorMessage (conn);
+
+  return pg_message (message);
+}
+
 /* Fails with @what and the connection's last error. */
 gboolean
 lottery_pg_fail (PGconn     *conn,
@@ -45,7 +59,7 @@ lottery_pg_exec (PGconn     *conn,
 
   if (!ok)
     {
-      g_autofree char *message = pg_message (PQresultErrorMessage (result));
+      g_autofree char *message = result_message (conn, result);
 
       lottery_store_fail (error, PQstatus (conn) == CONNECTION_OK
                                    ? LOTTERY_STORE_ERROR_IO
@@ -72,7 +86,7 @@ lottery_pg_query (PGconn      *conn,
   if (PQresultStatus (result) != PGRES_TUPLES_OK &&
       PQresultStatus (result) != PGRES_COMMAND_OK)
     {
-      g_autofree char *message = pg_message (PQresultErrorMessage (result));
+      g_autofree char *message = result_message (conn, result);
 
       lottery_store_fail (error, PQstatus (conn) == CONNECTION_OK
                                    ? LOTTERY_STORE_ERROR_IO
@@ -280,4 +294,84 @@ lottery_pg_replay (PGconn                 *conn,
     }
 
   return ok;
+}
+
+/* Inside a transaction: the winners of lottery @lottery_id written and
+ * the lottery marked drawn, and every server listening told at COMMIT.
+ * The caller holds the lottery's row (FOR UPDATE) and found it undrawn. */
+static gboolean
+write_draw (PGconn      *conn,
+            const char **params,
+            GError     **error)
+{
+  return lottery_pg_command (conn, "INSERT INTO lottery_winner (lottery, bet, "
+                                   "agency, document) SELECT lottery, id, "
+                                   "agency, document FROM lottery_bet "
+                                   "WHERE lottery = $1 AND number = "
+                                   G_STRINGIFY (LOTTERY_WINNING_NUMBER),
+                             1, params, error) &&
+         lottery_pg_command (conn, "UPDATE lottery SET drawn = now() "
+                                   "WHERE id = $1", 1, params, error) &&
+         lottery_pg_command (conn, "SELECT pg_notify('"
+                                   LOTTERY_PG_DRAWN_CHANNEL "', $1)",
+                             1, params, error);
+}
+
+/* Inside a transaction: locks lottery @lottery_id's row (so that two
+ * servers storing the last two finishes at once take turns, and the
+ * second sees the first's), and draws unless it is drawn or @all_done
+ * is FALSE and an agency has not finished. Sets @drawn (nullable) to
+ * whether the lottery is drawn now. */
+gboolean
+lottery_pg_draw_if_done (PGconn    *conn,
+                         gint64     lottery_id,
+                         gboolean   all_done,
+                         gboolean  *drawn,
+                         GError   **error)
+{
+  g_autofree char *lottery = g_strdup_printf ("%" G_GINT64_FORMAT, lottery_id);
+  const char *params[1] = { lottery };
+  PGresult *result;
+  gboolean undrawn;
+  gboolean due = all_done;
+
+  if (drawn != NULL)
+    *drawn = FALSE;
+  /* NO KEY UPDATE: the round's rows hold KEY SHARE locks on the
+   * lottery's row (their foreign keys), which FOR UPDATE would wait
+   * for, deadlocking two servers' rounds. */
+  result = lottery_pg_query (conn, "SELECT drawn IS NULL FROM lottery "
+                                   "WHERE id = $1 FOR NO KEY UPDATE", 1,
+                             params, error);
+  if (result == NULL)
+    return FALSE;
+  undrawn = PQgetvalue (result, 0, 0)[0] == 't';
+  PQclear (result);
+  if (!undrawn)
+    {
+      if (drawn != NULL)
+        *drawn = TRUE;
+      return TRUE;
+    }
+
+  if (!due)
+    {
+      /* A new statement, so a new snapshot: a finish committed by the
+       * server that held the row before is seen. */
+      result = lottery_pg_query (conn, "SELECT count(*) FROM lottery_agency "
+                                       "WHERE lottery = $1 AND NOT finished",
+                                 1, params, error);
+      if (result == NULL)
+        return FALSE;
+      due = g_ascii_strtoll (PQgetvalue (result, 0, 0), NULL, 10) == 0;
+      PQclear (result);
+    }
+  if (!due)
+    return TRUE;
+  if (!write_draw (conn, params, error))
+    return FALSE;
+  if (drawn != NULL)
+    *drawn = TRUE;
+
+  return TRUE;
 }

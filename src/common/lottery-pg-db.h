@@ -14,6 +14,9 @@ G_BEGIN_DECLS
  * refused. */
 #define LOTTERY_PG_SCHEMA_VERSION 1
 
+/* The channel on which a draw is announced, the lottery's id as payload. */
+#define LOTTERY_PG_DRAWN_CHANNEL "lottery_drawn"
+
 gboolean  lottery_pg_fail    (PGconn                 *conn,
                               GError                **error,
                               int                     code,
@@ -45,5 +48,10 @@ gboolean  lottery_pg_replay  (PGconn                 *conn,
                               LotteryStoreRecordFunc  func,
                               gpointer                user_data,
                               GError                **error);
+gboolean  lottery_pg_draw_if_done (PGconn            *conn,
+                                   gint64             lottery_id,
+                                   gboolean           all_done,
+                                   gboolean          *drawn,
+                                   GError           **error);
 
 G_END_DECLS

@@ -19,6 +19,7 @@ lottery_pg_group_free (LotteryPgGroup *group)
 {
   g_free (group->rows);
   g_free (group->records);
+  g_clear_object (&group->task);
   g_free (group);
 }
 
@@ -84,6 +85,7 @@ copy_in (PGconn     *conn,
 typedef struct
 {
   guint32  last;     /* the last batch stored, checked and advanced */
+  gboolean done;     /* had finished before the round */
   guint64  stored;
   guint64  claimed;
   gboolean finished;
@@ -102,7 +104,8 @@ lock_agencies (PGconn     *conn,
   g_autoptr(GString) sql = g_string_new (NULL);
   PGresult *result;
 
-  g_string_printf (sql, "SELECT agency, last_batch FROM lottery_agency WHERE "
+  g_string_printf (sql, "SELECT agency, last_batch, finished FROM "
+                   "lottery_agency WHERE "
                    "lottery = %" G_GINT64_FORMAT " AND agency IN (",
                    lottery_id);
   for (guint i = 0; i < round->len; i++)
@@ -141,6 +144,7 @@ lock_agencies (PGconn     *conn,
         agencies, GUINT_TO_POINTER (atol (PQgetvalue (result, row, 0))));
 
       delta->last = (guint32) atol (PQgetvalue (result, row, 1));
+      delta->done = PQgetvalue (result, row, 2)[0] == 't';
     }
   PQclear (result);
 
@@ -163,8 +167,11 @@ lottery_pg_round_store (PGconn     *conn,
   g_autoptr(GString) update = g_string_new (NULL);
   GHashTableIter iter;
   gpointer key, value;
+  gboolean finishes = FALSE;
 
-  if (!lottery_pg_exec (conn, "BEGIN", error))
+  /* Read committed whatever the database's default: the draw's count
+   * must see finishes committed while it waited for the lottery's row. */
+  if (!lottery_pg_exec (conn, "BEGIN ISOLATION LEVEL READ COMMITTED", error))
     return FALSE;
   agencies = lock_agencies (conn, lottery_id, round, error);
   if (agencies == NULL)
@@ -181,6 +188,16 @@ lottery_pg_round_store (PGconn     *conn,
           AgencyDelta *delta = g_hash_table_lookup (
             agencies, GUINT_TO_POINTER (record->agency));
 
+          /* Another server may have finished it after this one's
+           * lease ran out: nothing more of it is taken. */
+          if (delta->done)
+            {
+              lottery_fail (error, LOTTERY_ERROR_ALREADY_FINISHED,
+                            N_("Agency %u has already finished"),
+                            record->agency);
+              goto fail;
+            }
+
           g_string_append_printf (records, "%" G_GINT64_FORMAT ",%u,%u,%u,%u,%c\n",
                                   lottery_id, record->agency,
                                   record->sequence, record->count,
@@ -188,15 +205,15 @@ lottery_pg_round_store (PGconn     *conn,
           if (record->type != LOTTERY_STORE_RECORD_BATCH)
             {
               delta->finished = TRUE;
+              finishes = TRUE;
               continue;
             }
           if (record->sequence != delta->last + 1)
             {
-              lottery_store_fail (error, LOTTERY_STORE_ERROR_IO,
-                                  N_("Batch %u of agency %u does not follow "
-                                    "the last one stored, %u"),
-                                  record->sequence, record->agency,
-                                  delta->last);
+              lottery_fail (error, LOTTERY_ERROR_OUT_OF_ORDER,
+                            N_("Batch %u of agency %u does not follow the "
+                              "last one stored, %u"),
+                            record->sequence, record->agency, delta->last);
               goto fail;
             }
           delta->last = record->sequence;
@@ -243,6 +260,9 @@ lottery_pg_round_store (PGconn     *conn,
                           "finished) WHERE a.lottery = %" G_GINT64_FORMAT
                           " AND a.agency = v.agency", lottery_id);
   if (!lottery_pg_command (conn, update->str, 0, NULL, error))
+    goto fail;
+  if (finishes && !lottery_pg_draw_if_done (conn, lottery_id, FALSE, NULL,
+                                            error))
     goto fail;
 
   return lottery_pg_exec (conn, "COMMIT", error);

@@ -9,13 +9,24 @@
 
 G_BEGIN_DECLS
 
-/* What one append () queued: its rows and records, copied. */
+typedef enum
+{
+  LOTTERY_PG_JOB_GROUP,   /* what one append () queued */
+  LOTTERY_PG_JOB_CLAIM,   /* an agency's lease to take */
+  LOTTERY_PG_JOB_RELEASE, /* an agency's lease to give back */
+} LotteryPgJobKind;
+
+/* One job of the database thread, in the order queued: a group (its
+ * rows and records, copied), or a lease to take or give back. */
 typedef struct
 {
-  guint64             ticket;
-  char               *rows;     /* (owned) */
-  LotteryStoreRecord *records;  /* (owned) */
+  LotteryPgJobKind    kind;
+  guint64             ticket;   /* group */
+  char               *rows;     /* (owned) group */
+  LotteryStoreRecord *records;  /* (owned) group */
   guint               n_records;
+  guint32             agency;   /* claim, release */
+  GTask              *task;     /* (owned) (nullable) claim */
 } LotteryPgGroup;
 
 void     lottery_pg_group_free  (LotteryPgGroup  *group);

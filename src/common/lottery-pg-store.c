@@ -1,13 +1,21 @@
-/* lottery-pg-store.c: LotteryPgStore, the lottery's bets in PostgreSQL.
+/* lottery-pg-store.c: LotteryPgStore, the lottery's bets in PostgreSQL,
+ * shared by every server started with the same storage.dsn and
+ * lottery.name.
  *
  * Threads: recover () runs on the caller's thread and then hands its
  * connection to the `lottery-db` thread, which alone writes: it takes
- * the queued groups (append () only queues them, bounded, so no batch
- * worker waits on the network), stores them in one transaction per
- * round, and completes the sync requests after COMMIT. load_bets () opens
- * a connection of its own on the calling worker. `lock` guards the
- * queue, the tickets, the sync requests and `error`; it is never held
- * while the database is talked to.
+ * the queued jobs in order (append () only queues groups, bounded, so no
+ * batch worker waits on the network; claim_async () and release () queue
+ * leases behind them), stores the groups in one transaction per round,
+ * completes the sync requests after COMMIT, and renews the leases. When
+ * the database cannot be reached it fails what is queued as
+ * `unavailable`, connects again with a growing pause, and logs the
+ * outage once. The `lottery-listen` thread (lottery-pg-listener.c)
+ * learns of the draw. load_bets () and draw () open a connection of
+ * their own on the calling worker. `lock` guards the queue, the tickets,
+ * the sync requests and their outcomes, and the agencies whose
+ * groups failed (`poisoned`); it is never held while the database is
+ * talked to. `conn`, `down` and the pauses are the database thread's.
  *
  * Schema (one version table, everything under a named lottery): see
  * docs/storage.md. The database calls and the schema are in
@@ -18,47 +26,15 @@
 #include "lottery-pg-store.h"
 #include "lottery-error.h"
 #include "lottery-log.h"
+#include "lottery-pg-store-private.h"
 #include "lottery-pg-db.h"
-#include "lottery-pg-round.h"
+#include "lottery-pg-lease.h"
+#include "lottery-pg-listener.h"
 
 #include <glib/gi18n-lib.h>
 #include <string.h>
+#include <unistd.h>
 
-/* Groups queued for the database thread before append () waits. */
-#define QUEUE_MAX 256
-/* Groups stored in one transaction at most. */
-#define ROUND_MAX 64
-
-typedef struct
-{
-  GTask   *task;
-  guint64  ticket;
-} SyncRequest;
-
-struct _LotteryPgStore
-{
-  GObject   parent_instance;
-
-  char     *dsn;
-  char     *name;
-  char     *location;
-  guint     agencies;
-  gint64    lottery_id;
-  PGconn   *conn;      /* the database thread's, once started */
-  GThread  *thread;
-
-  GMutex    lock;
-  GCond     queue_cond;
-  GCond     space_cond;
-  GQueue    queue;     /* LotteryPgGroup */
-  GQueue    requests;  /* SyncRequest, in the order made */
-  guint64   next_ticket;
-  guint64   committed; /* every group up to here is committed */
-  guint64   sync_count;
-  GError   *error;     /* a failed round: nothing more is taken */
-  gboolean  stopping;
-  gboolean  closed;
-};
 
 static void lottery_pg_store_iface_init (LotteryStoreInterface *iface);
 
@@ -73,7 +49,10 @@ lottery_pg_store_finalize (GObject *object)
 
   lottery_store_close (LOTTERY_STORE (self), NULL);
   g_queue_clear_full (&self->queue, (GDestroyNotify) lottery_pg_group_free);
+  g_hash_table_unref (self->failed);
+  g_hash_table_unref (self->poisoned);
   g_clear_error (&self->error);
+  g_free (self->holder);
   g_mutex_clear (&self->lock);
   g_cond_clear (&self->queue_cond);
   g_cond_clear (&self->space_cond);
@@ -98,6 +77,9 @@ lottery_pg_store_init (LotteryPgStore *self)
   g_cond_init (&self->space_cond);
   g_queue_init (&self->queue);
   g_queue_init (&self->requests);
+  self->failed = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free,
+                                        (GDestroyNotify) g_error_free);
+  self->poisoned = g_hash_table_new (NULL, NULL);
 }
 
 /* The DSN without its password, for logs and messages. */
@@ -124,7 +106,26 @@ lottery_pg_store_redact_dsn (const char *dsn)
   return g_string_free (out, FALSE);
 }
 
-static gpointer db_thread (gpointer data);
+
+/* On the main context; @user_data is a GWeakRef to the store, which
+ * may be gone by then. */
+static gboolean
+emit_drawn (gpointer user_data)
+{
+  g_autoptr(GObject) self = g_weak_ref_get (user_data);
+
+  if (self != NULL)
+    g_signal_emit_by_name (self, "drawn");
+
+  return G_SOURCE_REMOVE;
+}
+
+static void
+free_weak_ref (gpointer user_data)
+{
+  g_weak_ref_clear (user_data);
+  g_free (user_data);
+}
 
 static gboolean
 lottery_pg_store_recover (LotteryStore           *store,
@@ -134,6 +135,7 @@ lottery_pg_store_recover (LotteryStore           *store,
                           GError                **error)
 {
   LotteryPgStore *self = LOTTERY_PG_STORE (store);
+  g_autoptr(GMainContext) context = g_main_context_ref_thread_default ();
   PGconn *conn;
 
   g_return_val_if_fail (self->conn == NULL, FALSE);
@@ -158,7 +160,17 @@ lottery_pg_store_recover (LotteryStore           *store,
                  LOTTERY_PG_SCHEMA_VERSION);
   }
   self->conn = conn;
-  self->thread = g_thread_new ("lottery-db", db_thread, self);
+  self->renew_at = g_get_monotonic_time () + LOTTERY_PG_LEASE_RENEW_USEC;
+  self->thread = g_thread_new ("lottery-db", lottery_pg_writer_thread,
+                               self);
+  {
+    GWeakRef *weak = g_new0 (GWeakRef, 1);
+
+    g_weak_ref_init (weak, self);
+    self->listener = lottery_pg_listener_start (self->dsn, self->lottery_id,
+                                                context, emit_drawn, weak,
+                                                free_weak_ref);
+  }
 
   return TRUE;
 }
@@ -172,11 +184,27 @@ take_settled_locked (LotteryPgStore *self)
   SyncRequest *request;
 
   while ((request = g_queue_peek_head (&self->requests)) != NULL &&
-         (request->ticket <= self->committed || self->error != NULL ||
-          self->closed))
+         (request->ticket <= self->decided || self->closed))
     g_ptr_array_add (settled, g_queue_pop_head (&self->requests));
 
   return settled;
+}
+
+static void
+return_settled (LotteryPgStore *self,
+                GPtrArray      *settled);
+
+/* Completes, in order, the sync requests that are settled. Any thread;
+ * not under the lock. */
+void
+lottery_pg_store_settle (LotteryPgStore *self)
+{
+  GPtrArray *settled;
+
+  g_mutex_lock (&self->lock);
+  settled = take_settled_locked (self);
+  g_mutex_unlock (&self->lock);
+  return_settled (self, settled);
 }
 
 static void
@@ -186,16 +214,21 @@ return_settled (LotteryPgStore *self,
   for (guint i = 0; i < settled->len; i++)
     {
       SyncRequest *request = g_ptr_array_index (settled, i);
+      gint64 ticket = (gint64) request->ticket;
+      gpointer key = NULL, value = NULL;
       GError *error = NULL;
 
       g_mutex_lock (&self->lock);
-      if (request->ticket > self->committed)
-        error = self->error != NULL
-                  ? g_error_copy (self->error)
-                  : lottery_error_new (LOTTERY_STORE_ERROR,
-                                       LOTTERY_STORE_ERROR_CLOSED,
-                                       N_("The database store %s is closed"),
-                                       self->location);
+      if (g_hash_table_steal_extended (self->failed, &ticket, &key, &value))
+        {
+          g_free (key);
+          error = value;
+        }
+      else if (request->ticket > self->decided)
+        error = lottery_error_new (LOTTERY_STORE_ERROR,
+                                   LOTTERY_STORE_ERROR_CLOSED,
+                                   N_("The database store %s is closed"),
+                                   self->location);
       g_mutex_unlock (&self->lock);
 
       if (error != NULL)
@@ -208,70 +241,14 @@ return_settled (LotteryPgStore *self,
   g_ptr_array_unref (settled);
 }
 
-static gpointer
-db_thread (gpointer data)
+
+/* Under the lock: queues @job for the database thread. */
+static void
+push_job_locked (LotteryPgStore *self,
+                 LotteryPgGroup *job)
 {
-  LotteryPgStore *self = data;
-
-  for (;;)
-    {
-      g_autoptr(GPtrArray) round =
-        g_ptr_array_new_with_free_func ((GDestroyNotify) lottery_pg_group_free);
-      g_autoptr(GError) error = NULL;
-      guint64 last;
-
-      g_mutex_lock (&self->lock);
-      while (g_queue_is_empty (&self->queue) && !self->stopping)
-        g_cond_wait (&self->queue_cond, &self->lock);
-      if (g_queue_is_empty (&self->queue))
-        {
-          g_mutex_unlock (&self->lock);
-          break;
-        }
-      while (round->len < ROUND_MAX && !g_queue_is_empty (&self->queue))
-        g_ptr_array_add (round, g_queue_pop_head (&self->queue));
-      g_cond_broadcast (&self->space_cond);
-      last = ((LotteryPgGroup *) g_ptr_array_index (round,
-                                                    round->len - 1))->ticket;
-      if (self->error != NULL)
-        {
-          g_mutex_unlock (&self->lock);
-          continue;
-        }
-      g_mutex_unlock (&self->lock);
-
-      if (lottery_pg_round_store (self->conn, self->lottery_id, round,
-                                  &error))
-        {
-          g_mutex_lock (&self->lock);
-          self->committed = last;
-          self->sync_count++;
-        }
-      else
-        {
-          g_autofree char *message = lottery_log_error_value (error);
-
-          g_autofree char *where = lottery_log_value (self->location);
-
-          lottery_log (LOTTERY_LOG_ERROR, "database", "fail", "dsn: %s | "
-                       "error: %s", where, message);
-          g_mutex_lock (&self->lock);
-          /* As the file store after a failed sync: what the state
-           * counted was not stored, so nothing more is taken until a
-           * restart replays what the database holds. */
-          if (self->error == NULL)
-            lottery_fail_as (&self->error, LOTTERY_STORE_ERROR,
-                             LOTTERY_STORE_ERROR_BROKEN, error);
-        }
-      {
-        GPtrArray *settled = take_settled_locked (self);
-
-        g_mutex_unlock (&self->lock);
-        return_settled (self, settled);
-      }
-    }
-
-  return NULL;
+  g_queue_push_tail (&self->queue, job);
+  g_cond_signal (&self->queue_cond);
 }
 
 static gboolean
@@ -291,8 +268,7 @@ lottery_pg_store_append (LotteryStore       *store,
       len += records[i].end;
 
   g_mutex_lock (&self->lock);
-  while (g_queue_get_length (&self->queue) >= QUEUE_MAX && !self->stopping &&
-         self->error == NULL)
+  while (g_queue_get_length (&self->queue) >= QUEUE_MAX && !self->stopping)
     g_cond_wait (&self->space_cond, &self->lock);
   if (self->closed || self->stopping || self->thread == NULL)
     {
@@ -301,26 +277,88 @@ lottery_pg_store_append (LotteryStore       *store,
                                  N_("The database store %s is closed"),
                                  self->location);
     }
-  if (self->error != NULL)
-    {
-      g_propagate_error (error, g_error_copy (self->error));
-      g_mutex_unlock (&self->lock);
-      return FALSE;
-    }
 
   group = g_new0 (LotteryPgGroup, 1);
+  group->kind = LOTTERY_PG_JOB_GROUP;
   group->rows = g_strndup (rows != NULL ? rows : "", len);
   group->records = g_memdup2 (records, sizeof *records * n_records);
   group->n_records = n_records;
   group->ticket = ++self->next_ticket;
-  g_queue_push_tail (&self->queue, group);
-  g_cond_signal (&self->queue_cond);
-  g_mutex_unlock (&self->lock);
-
   if (ticket != NULL)
     *ticket = group->ticket;
+  push_job_locked (self, group);
+  g_mutex_unlock (&self->lock);
 
   return TRUE;
+}
+
+/* Queues a lease job; FALSE once the store is closing. */
+static gboolean
+queue_lease (LotteryPgStore   *self,
+             LotteryPgJobKind  kind,
+             guint             agency,
+             GTask            *task)
+{
+  LotteryPgGroup *job;
+
+  g_mutex_lock (&self->lock);
+  if (self->closed || self->stopping || self->thread == NULL)
+    {
+      g_mutex_unlock (&self->lock);
+      return FALSE;
+    }
+  job = g_new0 (LotteryPgGroup, 1);
+  job->kind = kind;
+  job->agency = agency;
+  job->task = task != NULL ? g_object_ref (task) : NULL;
+  push_job_locked (self, job);
+  g_mutex_unlock (&self->lock);
+
+  return TRUE;
+}
+
+static void
+lottery_pg_store_claim_async (LotteryStore        *store,
+                              guint                agency,
+                              GCancellable        *cancellable,
+                              GAsyncReadyCallback  callback,
+                              gpointer             user_data)
+{
+  LotteryPgStore *self = LOTTERY_PG_STORE (store);
+  g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+
+  g_task_set_source_tag (task, lottery_pg_store_claim_async);
+  if (!queue_lease (self, LOTTERY_PG_JOB_CLAIM, agency, task))
+    g_task_return_error (task, lottery_error_new (LOTTERY_STORE_ERROR,
+                                                  LOTTERY_STORE_ERROR_CLOSED,
+                                                  N_("The database store %s "
+                                                    "is closed"),
+                                                  self->location));
+}
+
+static gboolean
+lottery_pg_store_claim_finish (LotteryStore        *store,
+                               GAsyncResult        *result,
+                               LotteryStoreAgency  *position,
+                               GError             **error)
+{
+  g_autofree LotteryStoreAgency *read = NULL;
+
+  g_return_val_if_fail (g_task_is_valid (result, store), FALSE);
+
+  read = g_task_propagate_pointer (G_TASK (result), error);
+  if (read == NULL)
+    return FALSE;
+  *position = *read;
+
+  return TRUE;
+}
+
+static void
+lottery_pg_store_release (LotteryStore *store,
+                          guint         agency)
+{
+  queue_lease (LOTTERY_PG_STORE (store), LOTTERY_PG_JOB_RELEASE, agency, NULL);
 }
 
 static void
@@ -443,7 +481,8 @@ lottery_pg_store_load_bets (LotteryStore  *store,
 /* The draw, once: the first call writes the winners and the time drawn
  * in one transaction (the lottery's row locked, so two draws at once
  * wait for each other and the second finds it done); every call reads
- * the winners written. */
+ * the winners written. Normally the round that stored the last FINISH,
+ * on whichever server, has drawn already. */
 static GPtrArray *
 lottery_pg_store_draw (LotteryStore *store,
                        guint         n_agencies,
@@ -457,30 +496,14 @@ lottery_pg_store_draw (LotteryStore *store,
   g_autoptr(GPtrArray) winners = NULL;
   PGresult *result;
   PGconn *conn;
-  gboolean undrawn;
 
   conn = lottery_pg_connect (self->dsn, self->location, error);
   if (conn == NULL)
     return NULL;
 
   if (!lottery_pg_exec (conn, "BEGIN", error) ||
-      (result = lottery_pg_query (conn, "SELECT drawn IS NULL FROM lottery "
-                                        "WHERE id = $1 FOR UPDATE",
-                                  1, params, error)) == NULL)
-    goto fail;
-  undrawn = PQgetvalue (result, 0, 0)[0] == 't';
-  PQclear (result);
-  if (undrawn &&
-      !(lottery_pg_command (conn, "INSERT INTO lottery_winner (lottery, bet, "
-                                  "agency, document) SELECT lottery, id, "
-                                  "agency, document FROM lottery_bet "
-                                  "WHERE lottery = $1 AND number = "
-                                  G_STRINGIFY (LOTTERY_WINNING_NUMBER),
-                            1, params, error) &&
-        lottery_pg_command (conn, "UPDATE lottery SET drawn = now() "
-                                  "WHERE id = $1", 1, params, error)))
-    goto fail;
-  if (!lottery_pg_exec (conn, "COMMIT", error))
+      !lottery_pg_draw_if_done (conn, self->lottery_id, TRUE, NULL, error) ||
+      !lottery_pg_exec (conn, "COMMIT", error))
     goto fail;
 
   result = lottery_pg_query (conn, "SELECT agency, document FROM "
@@ -546,6 +569,7 @@ lottery_pg_store_close (LotteryStore *store,
 
   if (self->thread != NULL)
     g_thread_join (g_steal_pointer (&self->thread));
+  g_clear_pointer (&self->listener, lottery_pg_listener_stop);
   g_clear_pointer (&self->conn, PQfinish);
 
   g_mutex_lock (&self->lock);
@@ -572,6 +596,9 @@ lottery_pg_store_iface_init (LotteryStoreInterface *iface)
   iface->get_location = lottery_pg_store_get_location;
   iface->get_sync_count = lottery_pg_store_get_sync_count;
   iface->close = lottery_pg_store_close;
+  iface->claim_async = lottery_pg_store_claim_async;
+  iface->claim_finish = lottery_pg_store_claim_finish;
+  iface->release = lottery_pg_store_release;
 }
 
 /**
@@ -597,6 +624,8 @@ lottery_pg_store_new (const char *dsn,
   self->dsn = g_strdup (dsn);
   self->name = g_strdup (lottery_name);
   self->agencies = agencies;
+  self->holder = g_strdup_printf ("%s/%d/%08x", g_get_host_name (),
+                                  (int) getpid (), g_random_int ());
   redacted = lottery_pg_store_redact_dsn (dsn);
   self->location = g_strdup_printf ("postgresql:%s (lottery %s)", redacted,
                                     lottery_name);

@@ -31,6 +31,8 @@ struct _LotteryState
   LotteryAgencyTable *records; /* (owned) */
   guint               finished;
   gboolean            draw_started;
+  gboolean            draw_announced; /* by a shared store: a finish
+                                       * stored before it still counts */
   guint64             bets_stored;
   LotteryWinners     *winners; /* (owned): the draw's outcome, parked queries */
 };
@@ -351,6 +353,57 @@ lottery_state_claim_agency (LotteryState *self,
                                      consumed, stored, finished, error);
 }
 
+/* A shared store read where the claimed @agency stands (another server
+ * may have stored its batches or its finish since this one last saw
+ * it): the state takes the store's word. Main context. */
+void
+lottery_state_set_agency_position (LotteryState *self,
+                                   guint         agency,
+                                   guint32       last_sequence,
+                                   guint64       consumed,
+                                   guint64       stored,
+                                   gboolean      finished)
+{
+  gint64 stored_change;
+  int finished_change;
+
+  g_return_if_fail (LOTTERY_IS_STATE (self));
+  g_return_if_fail (agency >= 1 && agency <= self->agencies);
+
+  {
+    g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lock);
+
+    lottery_agency_table_set_position (self->records, agency, last_sequence,
+                                       consumed, stored, finished,
+                                       &stored_change, &finished_change);
+    self->bets_stored = (guint64) ((gint64) self->bets_stored + stored_change);
+    self->finished = (guint) ((int) self->finished + finished_change);
+  }
+  if (finished_change != 0)
+    g_object_notify_by_pspec (G_OBJECT (self),
+                              properties[PROP_FINISHED_AGENCIES]);
+}
+
+/* A shared store says that every agency finished (some on other
+ * servers) and the lottery is drawn. Returns TRUE when the caller is to
+ * read the winners (lottery_state_complete_draw ()); FALSE when a draw
+ * was already started here. Main context. */
+gboolean
+lottery_state_announce_draw (LotteryState *self)
+{
+  g_autoptr(GMutexLocker) locker = NULL;
+  gboolean due;
+
+  g_return_val_if_fail (LOTTERY_IS_STATE (self), FALSE);
+
+  locker = g_mutex_locker_new (&self->lock);
+  self->draw_announced = TRUE;
+  due = !self->draw_started;
+  self->draw_started = TRUE;
+
+  return due;
+}
+
 void
 lottery_state_release_agency (LotteryState *self,
                               guint         agency)
@@ -466,12 +519,15 @@ lottery_state_finish_agency (LotteryState *self,
 
   *draw_due = FALSE;
 
+  /* After a draw announced by a shared store, a finish being answered
+   * is one the draw counted: it was stored before it. */
   if (!lottery_agency_table_finish (self->records, agency, last_sequence,
-                                    self->draw_started, error))
+                                    self->draw_started &&
+                                    !self->draw_announced, error))
     return FALSE;
 
   self->finished++;
-  if (self->finished == self->agencies)
+  if (self->finished == self->agencies && !self->draw_started)
     {
       self->draw_started = TRUE;
       *draw_due = TRUE;

@@ -42,6 +42,13 @@ gboolean      lottery_state_claim_agency        (LotteryState        *self,
                                                  guint64             *stored,
                                                  gboolean            *finished,
                                                  GError             **error);
+void          lottery_state_set_agency_position (LotteryState        *self,
+                                                 guint                agency,
+                                                 guint32              last_sequence,
+                                                 guint64              consumed,
+                                                 guint64              stored,
+                                                 gboolean             finished);
+gboolean      lottery_state_announce_draw       (LotteryState        *self);
 void          lottery_state_release_agency      (LotteryState        *self,
                                                  guint                agency);
 void          lottery_state_request_takeover    (LotteryState        *self,

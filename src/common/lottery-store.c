@@ -96,6 +96,17 @@ static void
 lottery_store_default_init (LotteryStoreInterface *iface)
 {
   iface->draw = lottery_store_real_draw;
+
+  /**
+   * LotteryStore::drawn:
+   *
+   * A shared store learnt that the lottery has been drawn: every agency
+   * finished, on this server or another, and the winners are stored.
+   * Emitted once, on the main context the store was recovered in. A
+   * store that only one server uses never emits it.
+   */
+  g_signal_new ("drawn", LOTTERY_TYPE_STORE, G_SIGNAL_RUN_LAST, 0, NULL,
+                NULL, NULL, G_TYPE_NONE, 0);
 }
 
 /**
@@ -251,4 +262,70 @@ lottery_store_close (LotteryStore *store,
   g_return_val_if_fail (LOTTERY_IS_STORE (store), FALSE);
 
   return LOTTERY_STORE_GET_IFACE (store)->close (store, error);
+}
+
+/**
+ * lottery_store_is_shared:
+ *
+ * Whether several servers may use the store at once, so that an agency
+ * must be claimed in it (lottery_store_claim_async ()) and its position
+ * read back from it before a WELCOME.
+ */
+gboolean
+lottery_store_is_shared (LotteryStore *store)
+{
+  g_return_val_if_fail (LOTTERY_IS_STORE (store), FALSE);
+
+  return LOTTERY_STORE_GET_IFACE (store)->claim_async != NULL;
+}
+
+/**
+ * lottery_store_claim_async:
+ *
+ * Takes @agency's lease in a shared store, after everything appended
+ * before it is stored, and reads where the agency stands. Fails with
+ * LOTTERY_ERROR_AGENCY_BUSY when another server holds a live lease, and
+ * with LOTTERY_STORE_ERROR_UNAVAILABLE while the store cannot be
+ * reached. Main context.
+ */
+void
+lottery_store_claim_async (LotteryStore        *store,
+                           guint                agency,
+                           GCancellable        *cancellable,
+                           GAsyncReadyCallback  callback,
+                           gpointer             user_data)
+{
+  g_return_if_fail (lottery_store_is_shared (store));
+
+  LOTTERY_STORE_GET_IFACE (store)->claim_async (store, agency, cancellable,
+                                                callback, user_data);
+}
+
+gboolean
+lottery_store_claim_finish (LotteryStore        *store,
+                            GAsyncResult        *result,
+                            LotteryStoreAgency  *position,
+                            GError             **error)
+{
+  g_return_val_if_fail (lottery_store_is_shared (store), FALSE);
+  g_return_val_if_fail (position != NULL, FALSE);
+
+  return LOTTERY_STORE_GET_IFACE (store)->claim_finish (store, result,
+                                                       position, error);
+}
+
+/**
+ * lottery_store_release:
+ *
+ * Gives back @agency's lease, after everything appended before it is
+ * stored. Harmless for a store that is not shared.
+ */
+void
+lottery_store_release (LotteryStore *store,
+                       guint         agency)
+{
+  g_return_if_fail (LOTTERY_IS_STORE (store));
+
+  if (LOTTERY_STORE_GET_IFACE (store)->release != NULL)
+    LOTTERY_STORE_GET_IFACE (store)->release (store, agency);
 }

@@ -64,6 +64,16 @@ typedef struct
                      * agency's bets it used up */
 } LotteryStoreRecord;
 
+/* Where an agency stands in a store that several servers share, as
+ * lottery_store_claim_finish () reads it under the agency's lease. */
+typedef struct
+{
+  guint32  last_sequence; /* the last batch stored, 0 for none */
+  guint64  consumed;      /* bets its batches carried, stored or refused */
+  guint64  stored;        /* bets stored */
+  gboolean finished;
+} LotteryStoreAgency;
+
 /* Return FALSE to stop early. */
 typedef gboolean (*LotteryStoreRecordFunc) (const LotteryStoreRecord *record,
                                             gpointer                  user_data);
@@ -108,6 +118,20 @@ struct _LotteryStoreInterface
   guint64     (*get_sync_count) (LotteryStore           *store);
   gboolean    (*close)          (LotteryStore           *store,
                                  GError                **error);
+
+  /* Shared stores only (NULL otherwise): one live session per agency
+   * across every server of the lottery. */
+  void        (*claim_async)    (LotteryStore           *store,
+                                 guint                   agency,
+                                 GCancellable           *cancellable,
+                                 GAsyncReadyCallback     callback,
+                                 gpointer                user_data);
+  gboolean    (*claim_finish)   (LotteryStore           *store,
+                                 GAsyncResult           *result,
+                                 LotteryStoreAgency     *position,
+                                 GError                **error);
+  void        (*release)        (LotteryStore           *store,
+                                 guint                   agency);
 };
 
 gboolean    lottery_store_recover        (LotteryStore           *store,
@@ -143,5 +167,17 @@ const char *lottery_store_get_location   (LotteryStore           *store);
 guint64     lottery_store_get_sync_count (LotteryStore           *store);
 gboolean    lottery_store_close          (LotteryStore           *store,
                                           GError                **error);
+gboolean    lottery_store_is_shared      (LotteryStore           *store);
+void        lottery_store_claim_async    (LotteryStore           *store,
+                                          guint                   agency,
+                                          GCancellable           *cancellable,
+                                          GAsyncReadyCallback     callback,
+                                          gpointer                user_data);
+gboolean    lottery_store_claim_finish   (LotteryStore           *store,
+                                          GAsyncResult           *result,
+                                          LotteryStoreAgency     *position,
+                                          GError                **error);
+void        lottery_store_release        (LotteryStore           *store,
+                                          guint                   agency);
 
 G_END_DECLS

@@ -335,7 +335,10 @@ settle (LotteryConnection *self)
       /* Only now may another connection speak for this agency: a batch
        * still being stored must be counted before a resume is offered. */
       if (self->id != 0)
-        lottery_state_release_agency (self->state, self->id);
+        {
+          lottery_store_release (self->storage, self->id);
+          lottery_state_release_agency (self->state, self->id);
+        }
       self->conn_state = CONN_DONE;
       g_signal_emit (self, signals[SIGNAL_CLOSED], 0);
       return;

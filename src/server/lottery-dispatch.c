@@ -22,6 +22,7 @@
 struct _LotteryDispatch
 {
   LotteryState      *state;   /* (owned) */
+  LotteryStore      *storage; /* (owned) */
   LotteryReplyOrder *answers; /* (owned) */
   LotteryLogin      *login;   /* (owned) (nullable): from start_login () */
   LotteryUpload     *upload;  /* (owned): batches and FINISH */
@@ -80,6 +81,7 @@ lottery_dispatch_new (LotteryState        *state,
   LotteryDispatch *self = g_new0 (LotteryDispatch, 1);
 
   self->state = g_object_ref (state);
+  self->storage = g_object_ref (storage);
   self->answers = g_object_ref (answers);
   self->peer = g_strdup (peer);
   self->func = func;
@@ -111,6 +113,7 @@ lottery_dispatch_free (LotteryDispatch *self)
   g_object_unref (self->answers);
   g_clear_pointer (&self->login, lottery_login_free);
   g_object_unref (self->state);
+  g_object_unref (self->storage);
   g_free (self->peer);
   g_free (self);
 }
@@ -155,8 +158,8 @@ lottery_dispatch_start_login (LotteryDispatch *self,
 {
   g_return_if_fail (self->login == NULL);
 
-  self->login = lottery_login_new (self->state, auth, self->answers,
-                                   self->peer, login_cb, self);
+  self->login = lottery_login_new (self->state, self->storage, auth,
+                                   self->answers, self->peer, login_cb, self);
 }
 
 /* The agency asked for, then claimed (0 before any HELLO). */

@@ -31,9 +31,21 @@ typedef enum
                       * closing; released_cb () goes on once it is done */
 } Result;
 
+/* A claim of the agency in a shared store, in flight. Outlives a login
+ * stopped meanwhile (login set to NULL): then it gives back what it
+ * got. */
+typedef struct
+{
+  LotteryLogin *login;      /* (nullable): NULL once stopped */
+  LotteryState *state;      /* (owned) */
+  guint32       agency;
+} StoreClaim;
+
 struct _LotteryLogin
 {
   LotteryState *state;      /* (owned) */
+  LotteryStore *store;      /* (owned) */
+  StoreClaim   *claim;      /* (nullable): while WAITING for the store */
   LotteryAuth  *auth;       /* (owned) (nullable): NULL, open mode */
   LotteryReplyOrder *answers; /* (owned): where replies go */
   char         *peer;       /* (owned): for the log */
@@ -51,6 +63,7 @@ struct _LotteryLogin
  * (nullable), every agency must prove that it holds its token. */
 LotteryLogin *
 lottery_login_new (LotteryState      *state,
+                   LotteryStore      *store,
                    LotteryAuth       *auth,
                    LotteryReplyOrder *answers,
                    const char        *peer,
@@ -60,6 +73,7 @@ lottery_login_new (LotteryState      *state,
   LotteryLogin *login = g_new0 (LotteryLogin, 1);
 
   login->state = g_object_ref (state);
+  login->store = g_object_ref (store);
   login->auth = auth != NULL ? g_object_ref (auth) : NULL;
   login->answers = g_object_ref (answers);
   login->peer = g_strdup (peer);
@@ -74,28 +88,32 @@ lottery_login_free (LotteryLogin *login)
 {
   lottery_auth_wipe (login->nonce, sizeof login->nonce);
   g_clear_signal_handler (&login->released_id, login->state);
+  if (login->claim != NULL)
+    login->claim->login = NULL;
   g_object_unref (login->state);
+  g_object_unref (login->store);
   g_clear_object (&login->auth);
   g_object_unref (login->answers);
   g_free (login->peer);
   g_free (login);
 }
 
-/* Claims login->agency and writes the WELCOME. */
-static Result
-welcome (LotteryLogin  *login,
-         guint8        *reply,
-         gsize         *reply_len,
-         GError       **error)
-{
-  guint32 last_sequence;
-  guint64 consumed, stored;
-  guint8 flags = 0;
+static void answer (LotteryLogin *login,
+                    Result        result,
+                    const guint8 *reply,
+                    gsize         reply_len,
+                    const GError *error);
 
-  if (!lottery_state_claim_agency (login->state, login->agency,
-                                   &last_sequence, &consumed, &stored,
-                                   &login->finished, error))
-    return RESULT_REFUSED;
+/* Writes the WELCOME of the claimed login->agency. */
+static Result
+write_welcome (LotteryLogin  *login,
+               guint32        last_sequence,
+               guint64        consumed,
+               guint64        stored,
+               guint8        *reply,
+               gsize         *reply_len)
+{
+  guint8 flags = 0;
 
   if (login->finished)
     flags |= LOTTERY_WELCOME_FINISHED;
@@ -108,6 +126,91 @@ welcome (LotteryLogin  *login,
                                                consumed, stored);
 
   return RESULT_WELCOMED;
+}
+
+/* The shared store answered the claim: where the agency stands there is
+ * where it stands. */
+static void
+store_claimed_cb (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  StoreClaim *claim = user_data;
+  LotteryStore *store = LOTTERY_STORE (source);
+  LotteryLogin *login = claim->login;
+  g_autoptr(GError) error = NULL;
+  LotteryStoreAgency position = { 0, };
+  guint8 reply[LOTTERY_FRAME_MAX];
+  gsize reply_len = 0;
+  Result outcome = RESULT_REFUSED;
+  gboolean ok;
+
+  ok = lottery_store_claim_finish (store, result, &position, &error);
+  if (login == NULL || login->stopped)
+    {
+      /* The connection went meanwhile: give back what it got. */
+      if (ok)
+        lottery_store_release (store, claim->agency);
+      lottery_state_release_agency (claim->state, claim->agency);
+      if (login != NULL)
+        login->claim = NULL;
+      g_object_unref (claim->state);
+      g_free (claim);
+      return;
+    }
+
+  login->claim = NULL;
+  if (ok)
+    {
+      lottery_state_set_agency_position (login->state, login->agency,
+                                         position.last_sequence,
+                                         position.consumed, position.stored,
+                                         position.finished);
+      login->finished = position.finished;
+      outcome = write_welcome (login, position.last_sequence,
+                               position.consumed, position.stored, reply,
+                               &reply_len);
+    }
+  else
+    lottery_state_release_agency (login->state, login->agency);
+  g_object_unref (claim->state);
+  g_free (claim);
+
+  answer (login, outcome, reply, reply_len, error);
+  login->func (LOTTERY_LOGIN_RESUMED, login->func_data);
+}
+
+/* Claims login->agency and writes the WELCOME; with a shared store, the
+ * agency is claimed there too, and the WELCOME waits for it (WAITING). */
+static Result
+welcome (LotteryLogin  *login,
+         guint8        *reply,
+         gsize         *reply_len,
+         GError       **error)
+{
+  guint32 last_sequence;
+  guint64 consumed, stored;
+
+  if (!lottery_state_claim_agency (login->state, login->agency,
+                                   &last_sequence, &consumed, &stored,
+                                   &login->finished, error))
+    return RESULT_REFUSED;
+
+  if (lottery_store_is_shared (login->store))
+    {
+      StoreClaim *claim = g_new0 (StoreClaim, 1);
+
+      claim->login = login;
+      claim->state = g_object_ref (login->state);
+      claim->agency = login->agency;
+      login->claim = claim;
+      lottery_store_claim_async (login->store, login->agency, NULL,
+                                 store_claimed_cb, claim);
+      return RESULT_WAITING;
+    }
+
+  return write_welcome (login, last_sequence, consumed, stored, reply,
+                        reply_len);
 }
 
 /* A HELLO of @agency (its version already checked). With tokens,
@@ -191,6 +294,8 @@ released_cb (LotteryState *state,
   g_clear_signal_handler (&login->released_id, login->state);
   /* Another connection of the agency may have been quicker: busy. */
   result = welcome (login, reply, &reply_len, &error);
+  if (result == RESULT_WAITING)
+    return;
   if (result == RESULT_WELCOMED)
     lottery_log (G_LOG_LEVEL_INFO, "takeover", "success",
                  "agency: %u | ip: %s", login->agency, login->peer);
@@ -320,8 +425,11 @@ lottery_login_stop (LotteryLogin *login)
 {
   login->stopped = TRUE;
   /* Nothing was claimed yet: stop waiting, so that the connection owes
-   * nothing and can be done. */
+   * nothing and can be done. A claim in the shared store goes on alone
+   * and gives the agency back when it returns. */
   g_clear_signal_handler (&login->released_id, login->state);
+  if (login->claim != NULL)
+    g_steal_pointer (&login->claim)->login = NULL;
 }
 
 /* Waiting for the agency's old connection: no other frame of this
@@ -329,7 +437,7 @@ lottery_login_stop (LotteryLogin *login)
 gboolean
 lottery_login_is_waiting (LotteryLogin *login)
 {
-  return login->released_id != 0;
+  return login->released_id != 0 || login->claim != NULL;
 }
 
 /* The agency the last HELLO asked for (claimed, once WELCOMED). */

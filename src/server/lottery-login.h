@@ -8,6 +8,7 @@
 #include "lottery-protocol.h"
 #include "lottery-reply-order.h"
 #include "lottery-state.h"
+#include "lottery-store.h"
 
 G_BEGIN_DECLS
 
@@ -30,6 +31,7 @@ typedef void (*LotteryLoginFunc) (LotteryLoginEvent event,
 typedef struct _LotteryLogin LotteryLogin;
 
 LotteryLogin *lottery_login_new          (LotteryState         *state,
+                                          LotteryStore         *store,
                                           LotteryAuth          *auth,
                                           LotteryReplyOrder    *answers,
                                           const char           *peer,

@@ -214,6 +214,9 @@ load_tls_certificate (const LotteryServerConfig *config,
   return NULL;
 }
 
+static void store_drawn_cb (LotteryStore *store,
+                            gpointer      user_data);
+
 /* Opens the storage; nothing listens until lottery_server_start (). */
 LotteryServer *
 lottery_server_new (const LotteryServerConfig *config,
@@ -247,6 +250,8 @@ lottery_server_new (const LotteryServerConfig *config,
                                                     &replay, error);
   if (self->storage == NULL)
     return NULL;
+  g_signal_connect_object (self->storage, "drawn", G_CALLBACK (store_drawn_cb),
+                           self, 0);
   if (config->storage_backend != LOTTERY_SERVER_BACKEND_FILE)
     {
       g_free (self->storage_path);
@@ -365,6 +370,22 @@ draw_due_cb (LotteryConnection *agency,
   g_task_set_source_tag (task, draw_due_cb);
   self->drawing = TRUE;
   g_task_run_in_thread (task, draw_thread);
+}
+
+/* A shared store says the lottery is drawn (the last FINISH may have
+ * reached another server): read the winners and answer the queries
+ * parked here. */
+static void
+store_drawn_cb (LotteryStore *store,
+                gpointer      user_data)
+{
+  LotteryServer *self = user_data;
+
+  if (self->stopping || !lottery_state_announce_draw (self->state))
+    return;
+  lottery_log (G_LOG_LEVEL_INFO, "sorteo", "in_progress",
+               "storage: shared");
+  draw_due_cb (NULL, self);
 }
 
 static void
