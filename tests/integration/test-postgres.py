@@ -418,8 +418,9 @@ def main():
     for i, test in enumerate(tests, 1):
         workdir = tempfile.mkdtemp(prefix="lottery-pgtest-")
         try:
+            started = time.monotonic()
             test(cluster, workdir)
-            print(f"ok {i} {test.__name__}")
+            print(f"ok {i} {test.__name__} # {time.monotonic() - started:.1f} s")
         except Exception as e:  # report and go on with the next
             failed += 1
             print(f"not ok {i} {test.__name__}: {e!r}"[:2000])

@@ -457,6 +457,54 @@ test_single_agency (void)
   g_assert_true (lottery_state_get_draw_done (state));
 }
 
+/* A shared store's word replaces the state's: ahead (another server
+ * stored more) or behind (a failed round the state had counted). */
+static void
+test_set_position (Fixture       *fixture,
+                   gconstpointer  user_data)
+{
+  guint finished = 99;
+  guint64 bets_stored = 0;
+
+  store_batches (fixture->state, 1, 1, 4, 10);
+  claim (fixture->state, 2, 0, FALSE);
+  lottery_state_set_agency_position (fixture->state, 2, 7, 80, 70, TRUE);
+  lottery_state_release_agency (fixture->state, 2);
+  claim (fixture->state, 2, 7, TRUE);
+  g_object_get (fixture->state, "finished-agencies", &finished,
+                "bets-stored", &bets_stored, NULL);
+  g_assert_cmpuint (finished, ==, 1);
+  g_assert_cmpuint (bets_stored, ==, 40 + 70);
+  g_assert_cmpuint (lottery_state_get_agency_bets (fixture->state, 2), ==, 70);
+
+  /* Behind: batches 3 and 4 of agency 1 were not stored after all. */
+  lottery_state_set_agency_position (fixture->state, 1, 2, 20, 20, FALSE);
+  g_object_get (fixture->state, "bets-stored", &bets_stored, NULL);
+  g_assert_cmpuint (bets_stored, ==, 20 + 70);
+  store_batches (fixture->state, 1, 3, 1, 10);
+}
+
+/* A draw a shared store announced: reported due once, never again by a
+ * local count, and a finish stored before it still counts. */
+static void
+test_announced_draw (Fixture       *fixture,
+                     gconstpointer  user_data)
+{
+  g_autoptr(GError) error = NULL;
+
+  finish (fixture->state, 1, 0, FALSE);
+  g_assert_true (lottery_state_announce_draw (fixture->state));
+  g_assert_false (lottery_state_announce_draw (fixture->state));
+  finish (fixture->state, 2, 0, FALSE);
+  finish (fixture->state, 3, 0, FALSE);
+  /* No batch after it. */
+  g_assert_false (lottery_state_check_batch (fixture->state, 1, 1, &error));
+  g_assert_nonnull (error);
+  lottery_state_complete_draw (fixture->state, make_winners ());
+  g_assert_true (lottery_state_get_draw_done (fixture->state));
+  g_assert_cmpuint (fixture->draw_completed, ==, 1);
+}
+
 static void
 test_properties (Fixture       *fixture,
                  gconstpointer  user_data)
@@ -1006,6 +1054,8 @@ main (int   argc,
   ADD ("/state/batch/sequence", test_batch_sequence);
   ADD ("/state/batch/concurrent", test_concurrent_commits);
   ADD ("/state/finish", test_finish);
+  ADD ("/state/shared/set-position", test_set_position);
+  ADD ("/state/shared/announced-draw", test_announced_draw);
   ADD ("/state/properties", test_properties);
   ADD ("/state/query/parked", test_query_parked);
   ADD ("/state/query/after-draw", test_query_after_draw);
