@@ -16,7 +16,7 @@ default: every acknowledgement waits for fdatasync, shared by group
 commit) and "none" (acknowledged once written), so the table shows what
 durability costs. Keep --data on a real disk: on tmpfs a sync is free.
 
-PostgreSQL workloads (8, 9) start a throwaway cluster
+PostgreSQL workloads (8, 9, 10) start a throwaway cluster
 (tests/integration/pg_cluster.py), run one server with storage.backend =
 postgresql, and compare with the floor of loading the same rows into
 the same table with psql's \\copy, in the same run.
@@ -57,6 +57,8 @@ WORKLOADS = {
             postgres=True),
     9: dict(name="PostgreSQL, 5 agencies, 40,000 bets each", agencies=5,
             rows=40000, postgres=True),
+    10: dict(name="PostgreSQL, 5 agencies, 40,000 bets each, over 2 servers",
+             agencies=5, rows=40000, postgres=True, servers=2),
 }
 
 
@@ -80,15 +82,16 @@ def usage_of(proc, out):
 
 
 class Server:
-    def __init__(self, build, workdir, agencies, storage, sync, extra=()):
+    def __init__(self, build, workdir, agencies, storage, sync, extra=(),
+                 name="server"):
         # extra: more flags (the PostgreSQL store's)
-        self.log_path = os.path.join(workdir, "server.log")
+        self.log_path = os.path.join(workdir, name + ".log")
         self.log = open(self.log_path, "wb")
         argv, self.usage = timed(
             [os.path.join(build, "src/server/lottery-server"), "--port", "0",
              "--agencies", str(agencies), "--listen-backlog", "1024",
              "--storage", storage, "--storage-sync", sync, *extra],
-            "server", workdir)
+            name, workdir)
         self.proc = subprocess.Popen(argv, stdout=self.log,
                                      stderr=subprocess.STDOUT, cwd=workdir)
         deadline = time.monotonic() + 10
@@ -115,7 +118,7 @@ class Server:
 
 
 def run_ours(build, workdir, files, sync, storage=None, fresh=True,
-             extra=()):
+             extra=(), servers=1):
     storage = storage or os.path.join(workdir, "bets.csv")
     if fresh and os.path.exists(storage):
         os.unlink(storage)
@@ -123,10 +126,16 @@ def run_ours(build, workdir, files, sync, storage=None, fresh=True,
     # one agency finishes again.
     if os.path.exists(storage + ".journal"):
         os.unlink(storage + ".journal")
-    server = Server(build, workdir, len(files), storage, sync, extra)
+    # Several servers share a lottery only in a database; each agency
+    # lists them all, starting at a different one.
+    running = [Server(build, workdir, len(files), storage, sync, extra,
+                      name=f"server-{k + 1}" if k else "server")
+               for k in range(servers)]
+    ports = [f"127.0.0.1:{s.port}" for s in running]
     client = os.path.join(build, "src/client/lottery-client")
     argvs = [timed([client, "--id", str(i + 1), "--server",
-                    f"127.0.0.1:{server.port}", "--bets-file", f,
+                    ",".join(ports[i % servers:] + ports[:i % servers]),
+                    "--bets-file", f,
                     "--log-level", "WARNING"], f"client-{i + 1}", workdir)
              for i, f in enumerate(files)]
     start = time.monotonic()
@@ -140,7 +149,11 @@ def run_ours(build, workdir, files, sync, storage=None, fresh=True,
         ccpu += cpu
         crss = max(crss, rss)
     wall = time.monotonic() - start
-    scpu, srss = server.stop()
+    scpu, srss = 0.0, 0
+    for server in running:
+        cpu, rss = server.stop()
+        scpu += cpu
+        srss = max(srss, rss)
     return dict(wall=wall, server_cpu=scpu, server_rss=srss,
                 client_cpu=ccpu, client_rss=crss)
 
@@ -300,7 +313,7 @@ def bench_postgres(args, workdir, wl_id, wl):
             extra = ("--storage-backend", "postgresql", "--storage-dsn",
                      cluster.dsn(), "--lottery-name", f"bench-{wl_id}-{run}")
             ours.append(run_ours(args.build, workdir, files, "batch",
-                                 extra=extra))
+                                 extra=extra, servers=wl.get("servers", 1)))
             start = time.monotonic()
             loaders = [subprocess.Popen(
                 [f"{pg_cluster.PG_BIN}/psql", "-X", "-q", "-d", cluster.dsn(),
