@@ -128,7 +128,15 @@ lottery_pg_connect (const char *dsn,
                     const char *location,
                     GError    **error)
 {
-  PGconn *conn = PQconnectdb (dsn);
+  /* Defaults the DSN may override: a database that stops answering
+   * (a network cut drops packets) is noticed in seconds, not when TCP
+   * gives up, so batches fail as `unavailable` and leases run out. */
+  static const char * const keywords[] = {
+    "connect_timeout", "keepalives_idle", "keepalives_interval",
+    "keepalives_count", "tcp_user_timeout", "dbname", NULL,
+  };
+  const char *values[] = { "5", "5", "2", "3", "10000", dsn, NULL };
+  PGconn *conn = PQconnectdbParams (keywords, values, 1);
 
   PQsetNoticeProcessor (conn, ignore_notice, NULL);
 

@@ -80,17 +80,33 @@ lottery_pg_lease_release (PGconn      *conn,
                                    "agency = $3::integer)", 3, params, error);
 }
 
-/* Renews every lease @holder holds. */
+/* Renews @holder's leases of @agencies (a set of agency ids), in agency
+ * order, as a round locks them. */
 gboolean
 lottery_pg_lease_renew (PGconn      *conn,
                         gint64       lottery_id,
                         const char  *holder,
+                        GHashTable  *agencies,
                         GError     **error)
 {
   g_autofree char *lottery = g_strdup_printf ("%" G_GINT64_FORMAT, lottery_id);
-  const char *params[2] = { lottery, holder };
+  g_autoptr(GString) list = g_string_new ("{");
+  const char *params[3] = { lottery, holder, NULL };
+  GHashTableIter iter;
+  gpointer key;
+
+  g_hash_table_iter_init (&iter, agencies);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    g_string_append_printf (list, "%s%u", list->len > 1 ? "," : "",
+                            GPOINTER_TO_UINT (key));
+  g_string_append_c (list, '}');
+  params[2] = list->str;
 
   return lottery_pg_command (conn, "UPDATE lottery_agency SET lease_expires = "
-                                   "now() + " LEASE_INTERVAL " WHERE lottery = $1 "
-                                   "AND lease_holder = $2", 2, params, error);
+                                   "now() + " LEASE_INTERVAL " WHERE (lottery, "
+                                   "agency) IN (SELECT lottery, agency FROM "
+                                   "lottery_agency WHERE lottery = $1 AND "
+                                   "lease_holder = $2 AND agency = ANY "
+                                   "($3::integer[]) ORDER BY agency FOR "
+                                   "UPDATE)", 3, params, error);
 }

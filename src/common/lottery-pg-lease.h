@@ -28,6 +28,7 @@ gboolean lottery_pg_lease_release (PGconn              *conn,
 gboolean lottery_pg_lease_renew   (PGconn              *conn,
                                    gint64               lottery_id,
                                    const char          *holder,
+                                   GHashTable          *agencies,
                                    GError             **error);
 
 G_END_DECLS

@@ -42,6 +42,7 @@ struct _LotteryPgStore
   gint64    reconnect_at;
   gint64    reconnect_pause;
   gint64    renew_at;
+  GHashTable *held;    /* agencies whose lease this server holds */
 
   GMutex    lock;
   GCond     queue_cond;

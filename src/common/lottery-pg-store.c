@@ -51,6 +51,7 @@ lottery_pg_store_finalize (GObject *object)
   g_queue_clear_full (&self->queue, (GDestroyNotify) lottery_pg_group_free);
   g_hash_table_unref (self->failed);
   g_hash_table_unref (self->poisoned);
+  g_hash_table_unref (self->held);
   g_clear_error (&self->error);
   g_free (self->holder);
   g_mutex_clear (&self->lock);
@@ -80,6 +81,7 @@ lottery_pg_store_init (LotteryPgStore *self)
   self->failed = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free,
                                         (GDestroyNotify) g_error_free);
   self->poisoned = g_hash_table_new (NULL, NULL);
+  self->held = g_hash_table_new (NULL, NULL);
 }
 
 /* The DSN without its password, for logs and messages. */
@@ -501,7 +503,7 @@ lottery_pg_store_draw (LotteryStore *store,
   if (conn == NULL)
     return NULL;
 
-  if (!lottery_pg_exec (conn, "BEGIN", error) ||
+  if (!lottery_pg_exec (conn, "BEGIN ISOLATION LEVEL READ COMMITTED", error) ||
       !lottery_pg_draw_if_done (conn, self->lottery_id, TRUE, NULL, error) ||
       !lottery_pg_exec (conn, "COMMIT", error))
     goto fail;

@@ -82,17 +82,18 @@ static GError *
 unavailable_error (LotteryPgStore *self,
                    gboolean        lease)
 {
+  /* Sent to the agency: the server's log names the database. */
   if (lease)
     return lottery_error_new (LOTTERY_STORE_ERROR,
                               LOTTERY_STORE_ERROR_UNAVAILABLE,
-                              N_("The database %s cannot be reached; try "
-                                "again"), self->location);
+                              N_("The lottery’s database cannot be "
+                                "reached; try again"));
 
   return lottery_error_new (LOTTERY_STORE_ERROR,
                             LOTTERY_STORE_ERROR_UNAVAILABLE,
-                            N_("The database %s cannot be reached; nothing "
-                              "of the batch was stored, try again"),
-                            self->location);
+                            N_("The lottery’s database cannot be reached; "
+                              "the batch may not be stored, resume from "
+                              "what the server reports"));
 }
 
 /* The database thread: @group is decided; @error (nullable) is why it
@@ -197,6 +198,12 @@ run_lease (LotteryPgStore *self,
       error = unavailable_error (self, TRUE);
     }
 
+  /* Only the leases of agencies served here are renewed: one whose
+   * release was lost in an outage runs out. */
+  if (job->kind == LOTTERY_PG_JOB_RELEASE)
+    g_hash_table_remove (self->held, GUINT_TO_POINTER (job->agency));
+  else if (ok)
+    g_hash_table_add (self->held, GUINT_TO_POINTER (job->agency));
   if (job->kind == LOTTERY_PG_JOB_CLAIM && ok)
     {
       /* Where the agency stands is read again: its groups are taken
@@ -232,8 +239,9 @@ renew_leases (LotteryPgStore *self)
       return;
     }
   self->renew_at = now + LOTTERY_PG_LEASE_RENEW_USEC;
-  if (!lottery_pg_lease_renew (self->conn, self->lottery_id, self->holder,
-                               &error) &&
+  if (g_hash_table_size (self->held) > 0 &&
+      !lottery_pg_lease_renew (self->conn, self->lottery_id, self->holder,
+                               self->held, &error) &&
       PQstatus (self->conn) != CONNECTION_OK)
     db_lost (self, error);
 }
@@ -266,8 +274,17 @@ run_jobs (LotteryPgStore *self,
       g_mutex_unlock (&self->lock);
       if (poisoned)
         {
-          g_autoptr(GError) error = unavailable_error (self, FALSE);
+          g_autoptr(GError) error =
+            lottery_error_new (LOTTERY_STORE_ERROR,
+                               LOTTERY_STORE_ERROR_UNAVAILABLE,
+                               N_("An earlier batch of agency %u was not "
+                                 "stored; connect again to resume"),
+                               job->records[0].agency);
 
+          /* Tickets are decided in order: the groups before it first,
+           * or one of them could be acknowledged before it is stored. */
+          store_round (self, round);
+          g_ptr_array_set_size (round, 0);
           decide_group (self, job, error);
         }
       else

@@ -36,6 +36,8 @@ struct _LotteryServer
   guint           idle_timeout;
   guint           max_connections;
   guint           sweep;        /* timeouts source id */
+  guint           draw_retry;   /* source id: a shared store's winners
+                                 * could not be read yet */
   guint64         refused;      /* connections refused since last logged */
   gint64          refused_logged;
   char           *storage_path; /* (owned) */
@@ -64,6 +66,7 @@ lottery_server_finalize (GObject *object)
 
   g_clear_pointer (&self->agencies, g_hash_table_unref);
   g_clear_handle_id (&self->sweep, g_source_remove);
+  g_clear_handle_id (&self->draw_retry, g_source_remove);
   g_clear_object (&self->cancellable);
   g_clear_object (&self->tls_certificate);
   g_clear_object (&self->tls_gate);
@@ -319,6 +322,20 @@ draw_thread (GTask        *task,
     g_task_return_pointer (task, winners, (GDestroyNotify) g_ptr_array_unref);
 }
 
+static void draw_due_cb (LotteryConnection *agency,
+                         gpointer           user_data);
+
+static gboolean
+retry_draw_cb (gpointer user_data)
+{
+  LotteryServer *self = user_data;
+
+  self->draw_retry = 0;
+  draw_due_cb (NULL, self);
+
+  return G_SOURCE_REMOVE;
+}
+
 static void
 draw_done_cb (GObject      *source,
               GAsyncResult *result,
@@ -343,6 +360,15 @@ draw_done_cb (GObject      *source,
       g_autofree char *reason = lottery_log_error_value (error);
 
       lottery_log (LOTTERY_LOG_ERROR, "sorteo", "fail", "error: %s", reason);
+      /* A shared store's database may be back in a moment: the draw is
+       * stored there, so reading it again is all it takes. */
+      if (g_error_matches (error, LOTTERY_STORE_ERROR,
+                           LOTTERY_STORE_ERROR_UNAVAILABLE) &&
+          lottery_store_is_shared (self->storage) && !self->stopping)
+        {
+          self->draw_retry = g_timeout_add_seconds (1, retry_draw_cb, self);
+          return;
+        }
       lottery_state_fail_draw (self->state, error);
       return;
     }
@@ -613,6 +639,7 @@ lottery_server_shutdown (LotteryServer *self)
   self->stopping = TRUE;
   g_cancellable_cancel (self->cancellable);
   g_clear_handle_id (&self->sweep, g_source_remove);
+  g_clear_handle_id (&self->draw_retry, g_source_remove);
 
   if (self->service != NULL)
     {
