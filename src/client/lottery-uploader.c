@@ -469,6 +469,35 @@ is_retryable (const GError *error)
          g_error_matches (error, LOTTERY_ERROR, LOTTERY_ERROR_UNAVAILABLE);
 }
 
+/* A server that answered but cannot serve now (its database is out of
+ * reach, or it is stopping): with several servers listed, the next
+ * attempt starts at the next one, which may well serve. The list turns
+ * round, so every server is tried again in its turn. */
+static void
+turn_addresses (LotteryUploader *self,
+                const GError    *error)
+{
+  g_auto(GStrv) addresses = NULL;
+  guint n;
+
+  if (!g_error_matches (error, LOTTERY_ERROR, LOTTERY_ERROR_UNAVAILABLE) &&
+      !g_error_matches (error, LOTTERY_ERROR, LOTTERY_ERROR_SHUTTING_DOWN))
+    return;
+  addresses = g_strsplit (self->address, ",", -1);
+  n = g_strv_length (addresses);
+  if (n < 2)
+    return;
+
+  {
+    char *first = addresses[0];
+
+    memmove (addresses, addresses + 1, sizeof *addresses * (n - 1));
+    addresses[n - 1] = first;
+  }
+  g_free (self->address);
+  self->address = g_strjoinv (",", addresses);
+}
+
 /* How long after @started to keep retrying @error. */
 static gint64
 retry_deadline (gint64        started,
@@ -595,6 +624,7 @@ run (LotteryUploader *self,
                      self->address, attempt, backoff,
                      reason);
       }
+      turn_addresses (self, local_error);
       if (!sleep_cancellable (backoff, cancellable))
         {
           lottery_error_set (error, G_IO_ERROR, G_IO_ERROR_CANCELLED,

@@ -3,7 +3,9 @@
  * NOTIFY; this unit LISTENs on a connection of its own and, when told
  * (or when it finds the lottery drawn on connecting, after an outage in
  * which a notification may have been missed, or on its periodic look),
- * calls `drawn_func` once on the server's main context.
+ * calls `drawn_func` once on the server's main context. Each look also
+ * reads every agency's row for the status (`view_func`, on this
+ * thread).
  *
  * Threads: its own, `lottery-listen`, which alone touches the
  * connection; it waits on the connection's socket and on a pipe that
@@ -21,15 +23,17 @@
 
 /* How often the lottery is looked at even without a notification, and
  * how long to wait before connecting again. */
-#define LOOK_MSEC  5000
+#define LOOK_MSEC  2000
 #define RETRY_MSEC 1000
 
 struct _LotteryPgListener
 {
   char           *dsn;
   gint64          lottery_id;
+  guint           n_agencies;
   GMainContext   *context;
   GSourceFunc     drawn_func;
+  LotteryPgViewFunc view_func;
   gpointer        user_data;
   GDestroyNotify  notify;
   int             wake[2];   /* stop () writes to wake[1] */
@@ -54,6 +58,39 @@ is_drawn (PGconn *conn,
   PQclear (result);
 
   return drawn;
+}
+
+/* Every agency's row, to view_func (). Nothing when it cannot be read. */
+static void
+read_view (LotteryPgListener *self,
+           PGconn            *conn)
+{
+  g_autofree char *lottery = g_strdup_printf ("%" G_GINT64_FORMAT,
+                                              self->lottery_id);
+  const char *params[1] = { lottery };
+  LotteryStoreAgency *view;
+  PGresult *result;
+
+  result = lottery_pg_query (conn, "SELECT agency, bets_stored, finished, "
+                                   "lease_expires > now() FROM lottery_agency "
+                                   "WHERE lottery = $1", 1, params, NULL);
+  if (result == NULL)
+    return;
+  view = g_new0 (LotteryStoreAgency, self->n_agencies);
+  for (int row = 0; row < PQntuples (result); row++)
+    {
+      guint64 agency = g_ascii_strtoull (PQgetvalue (result, row, 0), NULL,
+                                         10);
+
+      if (agency < 1 || agency > self->n_agencies)
+        continue;
+      view[agency - 1].stored = g_ascii_strtoull (PQgetvalue (result, row, 1),
+                                                  NULL, 10);
+      view[agency - 1].finished = PQgetvalue (result, row, 2)[0] == 't';
+      view[agency - 1].connected = PQgetvalue (result, row, 3)[0] == 't';
+    }
+  PQclear (result);
+  self->view_func (view, self->n_agencies, self->user_data);
 }
 
 /* Waits until @fd is readable or stop () is called or @msec pass;
@@ -118,7 +155,13 @@ listen_thread (gpointer data)
           PQfreemem (notify);
         }
       if (look)
-        drawn = is_drawn (conn, self->lottery_id);
+        {
+          read_view (self, conn);
+          drawn = is_drawn (conn, self->lottery_id);
+          /* The view after the draw: every agency finished. */
+          if (drawn)
+            read_view (self, conn);
+        }
     }
   g_clear_pointer (&conn, PQfinish);
 
@@ -130,21 +173,26 @@ listen_thread (gpointer data)
 }
 
 /* Watches lottery @lottery_id of @dsn; @drawn_func runs once, on
- * @context, when it is drawn. */
+ * @context, when it is drawn; @view_func on the listener's thread at
+ * each look. */
 LotteryPgListener *
-lottery_pg_listener_start (const char     *dsn,
-                           gint64          lottery_id,
-                           GMainContext   *context,
-                           GSourceFunc     drawn_func,
-                           gpointer        user_data,
-                           GDestroyNotify  notify)
+lottery_pg_listener_start (const char        *dsn,
+                           gint64             lottery_id,
+                           guint              n_agencies,
+                           GMainContext      *context,
+                           GSourceFunc        drawn_func,
+                           LotteryPgViewFunc  view_func,
+                           gpointer           user_data,
+                           GDestroyNotify     notify)
 {
   LotteryPgListener *self = g_new0 (LotteryPgListener, 1);
 
   self->dsn = g_strdup (dsn);
   self->lottery_id = lottery_id;
+  self->n_agencies = n_agencies;
   self->context = g_main_context_ref (context);
   self->drawn_func = drawn_func;
+  self->view_func = view_func;
   self->user_data = user_data;
   self->notify = notify;
   if (!g_unix_open_pipe (self->wake, FD_CLOEXEC, NULL))

@@ -5,16 +5,26 @@
 
 #include <glib.h>
 
+#include "lottery-store.h"
+
 G_BEGIN_DECLS
 
 typedef struct _LotteryPgListener LotteryPgListener;
 
-LotteryPgListener *lottery_pg_listener_start (const char     *dsn,
-                                              gint64          lottery_id,
-                                              GMainContext   *context,
-                                              GSourceFunc     drawn_func,
-                                              gpointer        user_data,
-                                              GDestroyNotify  notify);
+/* Called on the listener's thread with every agency's row (@view,
+ * transfer full, @n_agencies of them). */
+typedef void (*LotteryPgViewFunc) (LotteryStoreAgency *view,
+                                   guint               n_agencies,
+                                   gpointer            user_data);
+
+LotteryPgListener *lottery_pg_listener_start (const char        *dsn,
+                                              gint64             lottery_id,
+                                              guint              n_agencies,
+                                              GMainContext      *context,
+                                              GSourceFunc        drawn_func,
+                                              LotteryPgViewFunc  view_func,
+                                              gpointer           user_data,
+                                              GDestroyNotify     notify);
 void               lottery_pg_listener_stop  (LotteryPgListener *listener);
 
 G_END_DECLS

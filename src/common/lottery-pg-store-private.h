@@ -38,6 +38,7 @@ struct _LotteryPgStore
                         * while the database is down */
   GThread  *thread;
   LotteryPgListener *listener;
+  GMainContext *context; /* recover ()'s: where the signals go */
   gboolean  down;      /* an outage was logged; not yet back */
   gint64    reconnect_at;
   gint64    reconnect_pause;

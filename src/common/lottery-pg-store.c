@@ -54,6 +54,7 @@ lottery_pg_store_finalize (GObject *object)
   g_hash_table_unref (self->held);
   g_clear_error (&self->error);
   g_free (self->holder);
+  g_clear_pointer (&self->context, g_main_context_unref);
   g_mutex_clear (&self->lock);
   g_cond_clear (&self->queue_cond);
   g_cond_clear (&self->space_cond);
@@ -129,6 +130,61 @@ free_weak_ref (gpointer user_data)
   g_free (user_data);
 }
 
+/* A view of every agency on its way to the main context. */
+typedef struct
+{
+  GWeakRef            store;
+  LotteryStoreAgency *view;
+  guint               n_agencies;
+} View;
+
+static void
+view_free (gpointer data)
+{
+  View *view = data;
+
+  g_weak_ref_clear (&view->store);
+  g_free (view->view);
+  g_free (view);
+}
+
+static gboolean
+emit_agencies_read (gpointer data)
+{
+  View *view = data;
+  g_autoptr(GObject) self = g_weak_ref_get (&view->store);
+
+  if (self != NULL)
+    g_signal_emit_by_name (self, "agencies-read", view->view,
+                           view->n_agencies);
+
+  return G_SOURCE_REMOVE;
+}
+
+/* On the listener's thread; @user_data is the GWeakRef emit_drawn ()
+ * gets, alive while the listener runs. */
+static void
+view_read (LotteryStoreAgency *agencies,
+           guint               n_agencies,
+           gpointer            user_data)
+{
+  g_autoptr(GObject) self = g_weak_ref_get (user_data);
+  View *view;
+
+  if (self == NULL)
+    {
+      g_free (agencies);
+      return;
+    }
+  view = g_new0 (View, 1);
+  g_weak_ref_init (&view->store, self);
+  view->view = agencies;
+  view->n_agencies = n_agencies;
+  g_main_context_invoke_full (LOTTERY_PG_STORE (self)->context,
+                              G_PRIORITY_DEFAULT, emit_agencies_read, view,
+                              view_free);
+}
+
 static gboolean
 lottery_pg_store_recover (LotteryStore           *store,
                           LotteryStoreRecordFunc  func,
@@ -169,8 +225,10 @@ lottery_pg_store_recover (LotteryStore           *store,
     GWeakRef *weak = g_new0 (GWeakRef, 1);
 
     g_weak_ref_init (weak, self);
+    self->context = g_main_context_ref (context);
     self->listener = lottery_pg_listener_start (self->dsn, self->lottery_id,
-                                                context, emit_drawn, weak,
+                                                self->agencies, context,
+                                                emit_drawn, view_read, weak,
                                                 free_weak_ref);
   }
 

@@ -21,6 +21,7 @@
 #include "lottery-winners.h"
 
 #include <glib/gi18n-lib.h>
+#include <string.h>
 
 struct _LotteryState
 {
@@ -31,6 +32,9 @@ struct _LotteryState
   LotteryAgencyTable *records; /* (owned) */
   guint               finished;
   gboolean            draw_started;
+  LotteryAgencyStatus *shared_view; /* (nullable) [agencies]: every
+                                     * agency as a shared store last read
+                                     * it, for the status */
   gboolean            draw_announced; /* by a shared store: a finish
                                        * stored before it still counts */
   guint64             bets_stored;
@@ -69,6 +73,7 @@ lottery_state_finalize (GObject *object)
 
   g_clear_pointer (&self->winners, lottery_winners_free);
   g_clear_pointer (&self->records, lottery_agency_table_free);
+  g_free (self->shared_view);
   g_mutex_clear (&self->lock);
 
   G_OBJECT_CLASS (lottery_state_parent_class)->finalize (object);
@@ -329,6 +334,17 @@ lottery_state_get_status_range (LotteryState        *self,
   g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lock);
 
   n = lottery_agency_table_copy_status (self->records, first, n, status);
+  /* The agencies other servers hold, or held since this one last saw
+   * them: a shared store's view, never behind what this server knows. */
+  for (guint i = 0; self->shared_view != NULL && i < n; i++)
+    if (!status[i].connected)
+      {
+        const LotteryAgencyStatus *seen = &self->shared_view[first + i];
+
+        status[i].bets = MAX (status[i].bets, seen->bets);
+        status[i].finished |= seen->finished;
+        status[i].connected = seen->connected;
+      }
   *draw_done = lottery_winners_get_done_locked (self->winners, draw_time);
 
   return n;
@@ -402,6 +418,25 @@ lottery_state_announce_draw (LotteryState *self)
   self->draw_started = TRUE;
 
   return due;
+}
+
+/* A shared store's view of every agency (several servers serve the
+ * lottery): what the status shows of those this server does not hold.
+ * Main context. */
+void
+lottery_state_set_shared_view (LotteryState              *self,
+                               const LotteryAgencyStatus *view,
+                               guint                      n_agencies)
+{
+  g_autoptr(GMutexLocker) locker = NULL;
+
+  g_return_if_fail (LOTTERY_IS_STATE (self));
+  g_return_if_fail (n_agencies == self->agencies);
+
+  locker = g_mutex_locker_new (&self->lock);
+  if (self->shared_view == NULL)
+    self->shared_view = g_new0 (LotteryAgencyStatus, n_agencies);
+  memcpy (self->shared_view, view, sizeof *view * n_agencies);
 }
 
 void

@@ -49,6 +49,9 @@ void          lottery_state_set_agency_position (LotteryState        *self,
                                                  guint64              stored,
                                                  gboolean             finished);
 gboolean      lottery_state_announce_draw       (LotteryState        *self);
+void          lottery_state_set_shared_view     (LotteryState        *self,
+                                                 const LotteryAgencyStatus *view,
+                                                 guint                n_agencies);
 void          lottery_state_release_agency      (LotteryState        *self,
                                                  guint                agency);
 void          lottery_state_request_takeover    (LotteryState        *self,

@@ -107,6 +107,20 @@ lottery_store_default_init (LotteryStoreInterface *iface)
    */
   g_signal_new ("drawn", LOTTERY_TYPE_STORE, G_SIGNAL_RUN_LAST, 0, NULL,
                 NULL, NULL, G_TYPE_NONE, 0);
+
+  /**
+   * LotteryStore::agencies-read:
+   * @view: (array length=n_agencies): a LotteryStoreAgency per agency,
+   *   1 to @n_agencies, as every server of the lottery left them
+   * @n_agencies: the lottery's agencies
+   *
+   * A shared store read where every agency stands, on whichever
+   * server: what a status shows of the agencies this server does not
+   * hold. Emitted every few seconds on the main context; never by a
+   * store that only one server uses.
+   */
+  g_signal_new ("agencies-read", LOTTERY_TYPE_STORE, G_SIGNAL_RUN_LAST, 0,
+                NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_POINTER, G_TYPE_UINT);
 }
 
 /**

@@ -72,6 +72,8 @@ typedef struct
   guint64  consumed;      /* bets its batches carried, stored or refused */
   guint64  stored;        /* bets stored */
   gboolean finished;
+  gboolean connected;     /* in a view (::agencies-read): a server holds
+                           * a live lease */
 } LotteryStoreAgency;
 
 /* Return FALSE to stop early. */

@@ -219,6 +219,10 @@ load_tls_certificate (const LotteryServerConfig *config,
 
 static void store_drawn_cb (LotteryStore *store,
                             gpointer      user_data);
+static void agencies_read_cb (LotteryStore       *store,
+                              LotteryStoreAgency *view,
+                              guint               n_agencies,
+                              gpointer            user_data);
 
 /* Opens the storage; nothing listens until lottery_server_start (). */
 LotteryServer *
@@ -255,6 +259,8 @@ lottery_server_new (const LotteryServerConfig *config,
     return NULL;
   g_signal_connect_object (self->storage, "drawn", G_CALLBACK (store_drawn_cb),
                            self, 0);
+  g_signal_connect_object (self->storage, "agencies-read",
+                           G_CALLBACK (agencies_read_cb), self, 0);
   if (config->storage_backend != LOTTERY_SERVER_BACKEND_FILE)
     {
       g_free (self->storage_path);
@@ -412,6 +418,28 @@ store_drawn_cb (LotteryStore *store,
   lottery_log (G_LOG_LEVEL_INFO, "sorteo", "in_progress",
                "storage: shared");
   draw_due_cb (NULL, self);
+}
+
+/* Several servers serve the lottery: the status shows every agency. */
+static void
+agencies_read_cb (LotteryStore       *store,
+                  LotteryStoreAgency *view,
+                  guint               n_agencies,
+                  gpointer            user_data)
+{
+  LotteryServer *self = user_data;
+  g_autofree LotteryAgencyStatus *status = NULL;
+
+  if (n_agencies != lottery_state_get_agencies (self->state))
+    return;
+  status = g_new0 (LotteryAgencyStatus, n_agencies);
+  for (guint i = 0; i < n_agencies; i++)
+    {
+      status[i].bets = view[i].stored;
+      status[i].finished = view[i].finished;
+      status[i].connected = view[i].connected;
+    }
+  lottery_state_set_shared_view (self->state, status, n_agencies);
 }
 
 static void

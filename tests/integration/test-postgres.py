@@ -9,12 +9,15 @@ Programs from LOTTERY_SERVER, LOTTERY_CLIENT, LOTTERY_GEN_BETS.
 """
 import atexit
 import csv
+import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 from pg_cluster import PASSWORD, PG_BIN, Cluster, available, free_port, run
@@ -26,10 +29,10 @@ WINNING = "7574"
 
 
 def server_env(cluster, dbname="postgres", password=PASSWORD, agencies=5,
-               lottery="test"):
+               lottery="test", dsn=None):
     env = dict(os.environ)
     env.update(SERVER_STORAGE_BACKEND="postgresql",
-               SERVER_STORAGE_DSN=cluster.dsn(dbname, password),
+               SERVER_STORAGE_DSN=dsn or cluster.dsn(dbname, password),
                SERVER_AGENCIES=str(agencies),
                SERVER_LOTTERY_NAME=lottery)
     return env
@@ -177,6 +180,9 @@ def test_five_agencies(cluster, workdir):
     # Both servers had agencies of their own.
     for server in servers:
         assert "action: hello | result: success" in server.output()
+    # Either server's status shows every agency, wherever it uploaded.
+    for server in servers:
+        check_status(server, rows)
     for server in servers:
         server.stop()
 
@@ -188,6 +194,26 @@ def test_five_agencies(cluster, workdir):
     # A clean stop gives the leases back.
     assert cluster.psql("SELECT count(*) FROM lottery_agency "
                         "WHERE lease_holder IS NOT NULL") == "0"
+
+
+def check_status(server, rows):
+    """--status of @server shows every agency's bets and finish, and the
+    draw, within a few seconds (the servers read each other's agencies
+    from the database every 2 s)."""
+    want = [dict(id=a + 1, bets=n, finished=True) for a, n in enumerate(rows)]
+    deadline = time.monotonic() + 15
+    while True:
+        proc = subprocess.run([CLIENT, "--status", "--json", "--server",
+                               f"127.0.0.1:{server.port}"],
+                              capture_output=True, text=True, timeout=30)
+        assert proc.returncode == 0, proc.stderr
+        doc = json.loads(proc.stdout)
+        got = [dict(id=a["id"], bets=a["bets"], finished=a["finished"])
+               for a in doc["agencies"]]
+        if got == want and doc["bets"] == sum(rows) and doc["draw"]["done"]:
+            return
+        assert time.monotonic() < deadline, (server.port, doc)
+        time.sleep(0.2)
 
 
 def check_winners(out, agency, path, count):
@@ -322,6 +348,97 @@ def test_busy_then_lease_expiry(cluster, workdir):
     check_stored_once(cluster, workdir, files, dbname="lease")
 
 
+class SocketProxy:
+    """The cluster's Unix socket seen through another directory, so that
+    one server's way to the database can be cut while the others' stays:
+    cut () closes every connection and removes the socket."""
+
+    def __init__(self, cluster):
+        self.dir = tempfile.mkdtemp(prefix="lottery-pgproxy-")
+        name = f".s.PGSQL.{cluster.port}"
+        self.target = os.path.join(cluster.sock, name)
+        self.path = os.path.join(self.dir, name)
+        self.listener = socket.socket(socket.AF_UNIX)
+        self.listener.bind(self.path)
+        self.listener.listen(64)
+        self.sockets = []
+        self.lock = threading.Lock()
+        self.thread = threading.Thread(target=self.accept, daemon=True)
+        self.thread.start()
+
+    def accept(self):
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            server = socket.socket(socket.AF_UNIX)
+            server.connect(self.target)
+            with self.lock:
+                self.sockets += [client, server]
+            for a, b in ((client, server), (server, client)):
+                threading.Thread(target=self.pump, args=(a, b),
+                                 daemon=True).start()
+
+    @staticmethod
+    def pump(a, b):
+        try:
+            while True:
+                data = a.recv(65536)
+                if not data:
+                    break
+                b.sendall(data)
+        except OSError:
+            pass
+        for sock in (a, b):
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def cut(self):
+        self.listener.close()
+        os.unlink(self.path)
+        with self.lock:
+            for sock in self.sockets:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def dsn(self, cluster, dbname):
+        return cluster.dsn(dbname).replace(f"host={cluster.sock}",
+                                           f"host={self.dir}")
+
+
+def test_server_cut_off(cluster, workdir):
+    """One of two servers loses its way to the database in the middle of
+    the upload (the network, not the database): its agencies are refused
+    as `unavailable`, move to the other server, wait there for the cut
+    server's leases to run out, and finish; every bet once."""
+    rows, winners = [15000, 12000, 9000], [2, 1, 3]
+    cluster.psql("CREATE DATABASE cut")
+    files = [generate(workdir, a + 1, rows[a], winners[a]) for a in range(3)]
+    proxy = SocketProxy(cluster)
+    cut_off = Server(cluster, workdir, agencies=3,
+                     dsn=proxy.dsn(cluster, "cut"))
+    other = Server(cluster, workdir, dbname="cut", agencies=3)
+    # Every agency starts at the server about to be cut off.
+    clients = [upload([cut_off.port, other.port], a + 1, files[a], batch=5)
+               for a in range(3)]
+    wait_for_bets(cluster, "cut", 2000, cut_off)
+    proxy.cut()
+    for a, client in enumerate(clients):
+        out, _ = client.communicate(timeout=120)
+        assert client.returncode == 0, out[-1800:]
+        check_winners(out, a + 1, files[a], winners[a])
+    assert "action: database | result: fail" in cut_off.output()
+    assert cut_off.proc.poll() is None, cut_off.output()
+    other.stop()
+    cut_off.stop()
+    check_stored_once(cluster, workdir, files, dbname="cut")
+
+
 def test_300_agencies_3_servers(cluster, workdir):
     """300 agencies over three live servers at once."""
     n = 300
@@ -408,7 +525,8 @@ def main():
     tests = [test_five_agencies, test_refusals, test_kill_mid_upload,
              test_database_restart_mid_upload, test_store_contract,
              test_failover_address_list, test_busy_then_lease_expiry,
-             test_draw_race, test_300_agencies_3_servers]
+             test_draw_race, test_300_agencies_3_servers,
+             test_server_cut_off]
     only = os.environ.get("LOTTERY_PG_TESTS")
     if only:
         tests = [t for t in tests if t.__name__ in only.split(",")]
