@@ -37,6 +37,7 @@ struct _LotteryPgListener
   gpointer        user_data;
   GDestroyNotify  notify;
   int             wake[2];   /* stop () writes to wake[1] */
+  gint            stopping;  /* (atomic): also without the pipe */
   GThread        *thread;
 };
 
@@ -106,9 +107,10 @@ wait_for (LotteryPgListener *self,
   };
 
   if (poll (fds, fd >= 0 ? 2 : 1, msec) < 0)
-    return TRUE;
+    return !g_atomic_int_get (&self->stopping);
 
-  return (fds[0].revents & POLLIN) == 0;
+  return (fds[0].revents & POLLIN) == 0 &&
+         !g_atomic_int_get (&self->stopping);
 }
 
 static gpointer
@@ -207,6 +209,7 @@ lottery_pg_listener_start (const char        *dsn,
 void
 lottery_pg_listener_stop (LotteryPgListener *self)
 {
+  g_atomic_int_set (&self->stopping, TRUE);
   if (self->wake[1] >= 0 && write (self->wake[1], "x", 1) < 0)
     g_warn_if_reached ();
   g_thread_join (self->thread);

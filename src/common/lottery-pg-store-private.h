@@ -40,10 +40,12 @@ struct _LotteryPgStore
   LotteryPgListener *listener;
   GMainContext *context; /* recover ()'s: where the signals go */
   gboolean  down;      /* an outage was logged; not yet back */
+  gboolean  reconnect_logged; /* why it does not come back, logged */
   gint64    reconnect_at;
   gint64    reconnect_pause;
   gint64    renew_at;
   GHashTable *held;    /* agencies whose lease this server holds */
+  GHashTable *unreleased; /* leases to give back once reconnected */
 
   GMutex    lock;
   GCond     queue_cond;

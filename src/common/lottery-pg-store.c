@@ -52,6 +52,7 @@ lottery_pg_store_finalize (GObject *object)
   g_hash_table_unref (self->failed);
   g_hash_table_unref (self->poisoned);
   g_hash_table_unref (self->held);
+  g_hash_table_unref (self->unreleased);
   g_clear_error (&self->error);
   g_free (self->holder);
   g_clear_pointer (&self->context, g_main_context_unref);
@@ -83,6 +84,7 @@ lottery_pg_store_init (LotteryPgStore *self)
                                         (GDestroyNotify) g_error_free);
   self->poisoned = g_hash_table_new (NULL, NULL);
   self->held = g_hash_table_new (NULL, NULL);
+  self->unreleased = g_hash_table_new (NULL, NULL);
 }
 
 /* The DSN without its password, for logs and messages. */

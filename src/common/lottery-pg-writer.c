@@ -41,6 +41,18 @@ db_connected (LotteryPgStore *self)
   self->conn = lottery_pg_connect (self->dsn, self->location, &error);
   if (self->conn == NULL)
     {
+      /* Once per outage: why it does not come back (a changed password
+       * is not a network cut). */
+      if (!self->reconnect_logged)
+        {
+          g_autofree char *message = lottery_log_error_value (error);
+
+          where = lottery_log_value (self->location);
+          lottery_log (G_LOG_LEVEL_WARNING, "database", "fail",
+                       "dsn: %s | reconnected: false | error: %s", where,
+                       message);
+          self->reconnect_logged = TRUE;
+        }
       self->reconnect_pause = MIN (MAX (self->reconnect_pause * 2,
                                         G_USEC_PER_SEC / 10),
                                    RECONNECT_MAX_USEC);
@@ -52,7 +64,21 @@ db_connected (LotteryPgStore *self)
   lottery_log (G_LOG_LEVEL_INFO, "database", "success",
                "dsn: %s | reconnected: true", where);
   self->down = FALSE;
+  self->reconnect_logged = FALSE;
   self->reconnect_pause = 0;
+  /* Leases whose connections closed during the outage: free them now,
+   * not when they run out, so their agencies may go on elsewhere. */
+  {
+    GHashTableIter iter;
+    gpointer key;
+
+    g_hash_table_iter_init (&iter, self->unreleased);
+    while (g_hash_table_iter_next (&iter, &key, NULL))
+      if (lottery_pg_lease_release (self->conn, self->lottery_id,
+                                    GPOINTER_TO_UINT (key), self->holder,
+                                    NULL))
+        g_hash_table_iter_remove (&iter);
+  }
   /* Leases were not renewed meanwhile: renew them now. */
   self->renew_at = now;
 
@@ -119,6 +145,29 @@ decide_group (LotteryPgStore *self,
   g_mutex_unlock (&self->lock);
 }
 
+/* Why @group must fail without being tried, if it must: an earlier
+ * group of one of its agencies failed, and the state counted it. */
+static GError *
+poisoned_error (LotteryPgStore *self,
+                LotteryPgGroup *group)
+{
+  gboolean poisoned = FALSE;
+
+  g_mutex_lock (&self->lock);
+  for (guint j = 0; j < group->n_records && !poisoned; j++)
+    poisoned = g_hash_table_contains (self->poisoned,
+                                      GUINT_TO_POINTER (group->records[j].agency));
+  g_mutex_unlock (&self->lock);
+  if (!poisoned)
+    return NULL;
+
+  return lottery_error_new (LOTTERY_STORE_ERROR,
+                            LOTTERY_STORE_ERROR_UNAVAILABLE,
+                            N_("An earlier batch of agency %u was not "
+                              "stored; connect again to resume"),
+                            group->records[0].agency);
+}
+
 /* The database thread: stores @round (LotteryPgGroup, not owned). */
 static void
 store_round (LotteryPgStore *self,
@@ -153,8 +202,16 @@ store_round (LotteryPgStore *self,
       for (guint i = 0; i < round->len; i++)
         {
           g_autoptr(GPtrArray) alone = g_ptr_array_new ();
+          LotteryPgGroup *group = g_ptr_array_index (round, i);
+          g_autoptr(GError) poison = poisoned_error (self, group);
 
-          g_ptr_array_add (alone, g_ptr_array_index (round, i));
+          /* An earlier group of its agency may have failed just now. */
+          if (poison != NULL)
+            {
+              decide_group (self, group, poison);
+              continue;
+            }
+          g_ptr_array_add (alone, group);
           store_round (self, alone);
         }
       return;
@@ -201,9 +258,16 @@ run_lease (LotteryPgStore *self,
   /* Only the leases of agencies served here are renewed: one whose
    * release was lost in an outage runs out. */
   if (job->kind == LOTTERY_PG_JOB_RELEASE)
-    g_hash_table_remove (self->held, GUINT_TO_POINTER (job->agency));
+    {
+      g_hash_table_remove (self->held, GUINT_TO_POINTER (job->agency));
+      if (!ok)
+        g_hash_table_add (self->unreleased, GUINT_TO_POINTER (job->agency));
+    }
   else if (ok)
-    g_hash_table_add (self->held, GUINT_TO_POINTER (job->agency));
+    {
+      g_hash_table_add (self->held, GUINT_TO_POINTER (job->agency));
+      g_hash_table_remove (self->unreleased, GUINT_TO_POINTER (job->agency));
+    }
   if (job->kind == LOTTERY_PG_JOB_CLAIM && ok)
     {
       /* Where the agency stands is read again: its groups are taken
@@ -257,7 +321,7 @@ run_jobs (LotteryPgStore *self,
   for (guint i = 0; i < jobs->len; i++)
     {
       LotteryPgGroup *job = g_ptr_array_index (jobs, i);
-      gboolean poisoned = FALSE;
+      g_autoptr(GError) poison = NULL;
 
       if (job->kind != LOTTERY_PG_JOB_GROUP)
         {
@@ -267,25 +331,14 @@ run_jobs (LotteryPgStore *self,
           continue;
         }
 
-      g_mutex_lock (&self->lock);
-      for (guint j = 0; j < job->n_records && !poisoned; j++)
-        poisoned = g_hash_table_contains (self->poisoned,
-                                          GUINT_TO_POINTER (job->records[j].agency));
-      g_mutex_unlock (&self->lock);
-      if (poisoned)
+      poison = poisoned_error (self, job);
+      if (poison != NULL)
         {
-          g_autoptr(GError) error =
-            lottery_error_new (LOTTERY_STORE_ERROR,
-                               LOTTERY_STORE_ERROR_UNAVAILABLE,
-                               N_("An earlier batch of agency %u was not "
-                                 "stored; connect again to resume"),
-                               job->records[0].agency);
-
           /* Tickets are decided in order: the groups before it first,
            * or one of them could be acknowledged before it is stored. */
           store_round (self, round);
           g_ptr_array_set_size (round, 0);
-          decide_group (self, job, error);
+          decide_group (self, job, poison);
         }
       else
         g_ptr_array_add (round, job);

@@ -146,14 +146,13 @@ store_claimed_cb (GObject      *source,
   gboolean ok;
 
   ok = lottery_store_claim_finish (store, result, &position, &error);
-  if (login == NULL || login->stopped)
+  /* The connection went meanwhile (lottery_login_stop () let go of the
+   * claim): give back what it got. */
+  if (login == NULL)
     {
-      /* The connection went meanwhile: give back what it got. */
       if (ok)
         lottery_store_release (store, claim->agency);
       lottery_state_release_agency (claim->state, claim->agency);
-      if (login != NULL)
-        login->claim = NULL;
       g_object_unref (claim->state);
       g_free (claim);
       return;
