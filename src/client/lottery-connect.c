@@ -342,8 +342,11 @@ lottery_connect (const char    *address,
                             cancellable, &local_error);
       if (stream != NULL)
         return stream;
-      /* Only a server that cannot be reached sends us to the next. */
-      if (local_error->domain != G_IO_ERROR ||
+      /* Only a server that cannot be reached sends us to the next; a
+       * name that no longer resolves (a container gone from its
+       * network's DNS) is one. */
+      if ((local_error->domain != G_IO_ERROR &&
+           local_error->domain != G_RESOLVER_ERROR) ||
           g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         break;
     }

@@ -1037,6 +1037,31 @@ test_client_unreachable (TestFixture   *fixture,
 }
 
 static void
+test_client_address_list (TestFixture   *fixture,
+                          gconstpointer  data)
+{
+  g_autofree char *list = NULL;
+  TestProcess *server, *client;
+
+  g_test_summary ("An address list whose first name does not resolve (a "
+                  "server's container gone from DNS): the client goes on to "
+                  "the next address.");
+
+  server = test_server_start (fixture, 1, NULL);
+  list = g_strdup_printf ("lottery-server-gone.invalid:12345,127.0.0.1:%u",
+                          test_server_get_port (server));
+  /* The second --server wins over the one test_client_run () gives. */
+  client = test_client_run (fixture, test_server_get_port (server), 1,
+                            ARGS ("--server", list, "--bet",
+                                  "Ana,Pérez,1,2000-01-01,7574"),
+                            NULL);
+  test_assert_exit (client, 0);
+  g_assert_cmpuint (test_process_count_lines (client, "action: consulta_"
+                                                      "ganadores | result: "
+                                                      "success"), ==, 1);
+}
+
+static void
 test_client_unknown_agency (TestFixture   *fixture,
                             gconstpointer  data)
 {
@@ -1933,6 +1958,8 @@ main (int   argc,
             test_sigterm_server_parked);
   ADD_TEST ("/integration/config/bad", test_config_bad);
   ADD_TEST ("/integration/client/unreachable", test_client_unreachable);
+  ADD_TEST ("/integration/client/address-list-unresolvable",
+            test_client_address_list);
   ADD_TEST ("/integration/client/server-restart", test_client_server_restart);
   ADD_TEST ("/integration/client/unknown-agency", test_client_unknown_agency);
   ADD_TEST ("/integration/client/missing-file", test_client_missing_file);
