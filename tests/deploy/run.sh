@@ -977,6 +977,13 @@ database_winners() {
   fi
 }
 
+# validate-server.sh, told the server service: server2 answers, the
+# killed server1 does not.
+validate_after_kill() {
+  LOTTERY_SERVER_HOST=server2 validate_says success &&
+    LOTTERY_SERVER_HOST=server1 validate_says fail
+}
+
 # Several servers over one database (generate-compose.sh --postgres
 # --servers 2): server1 is killed (SIGKILL) in the middle of the upload;
 # its agencies carry on at server2, the next address of their lists; every
@@ -1021,6 +1028,8 @@ run_postgres_servers() {
   check "$label: bets-data and every agency exited 0" agencies_exited_0 "$n"
   check "$label: agency i got its i - 1 winners, exactly its own" agencies_winners "$n"
   check "$label: each agency's last line is '$AGENCY_DONE'" agencies_done "$n"
+  check "$label: validate-server.sh: server2 answers, the killed server1 does not" \
+    validate_after_kill
   check "$label: lottery_bet holds every bet of the files once ($total)" database_rows "$n"
   check "$label: the lottery was drawn; lottery_winner holds each agency's winners" \
     database_winners "$n"
