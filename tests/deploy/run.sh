@@ -992,7 +992,7 @@ validate_after_kill() {
 # seconds.
 run_postgres_servers() {
   local n=5 servers=2 rows=40000 total file="$WORK/compose-pg.yaml" i t0 elapsed
-  local label="2 servers over PostgreSQL"
+  local label="2 servers over PostgreSQL" started=$SECONDS
 
   use_project "${PROJECT_PREFIX}pg" "$WORK/bets-pg" default_winners_of
   export LOTTERY_POSTGRES_IMAGE="$PG_IMAGE"
@@ -1025,6 +1025,7 @@ run_postgres_servers() {
   require "$label: every agency exits" agencies_exit "$n" || return 0
   elapsed=$(time_to_last_exit "$t0")
   note "$label: up to last agency exit: $elapsed s"
+  PG_UP_TO_LAST_EXIT="$elapsed"
   check "$label: bets-data and every agency exited 0" agencies_exited_0 "$n"
   check "$label: agency i got its i - 1 winners, exactly its own" agencies_winners "$n"
   check "$label: each agency's last line is '$AGENCY_DONE'" agencies_done "$n"
@@ -1034,6 +1035,7 @@ run_postgres_servers() {
   check "$label: the lottery was drawn; lottery_winner holds each agency's winners" \
     database_winners "$n"
   check "$label: compose down -v removes containers, network and volume" compose_down
+  PG_SCENARIO_TIME=$(( SECONDS - started ))
 }
 
 # Agencies still waiting for the draw (the server expects one agency more
@@ -1133,6 +1135,8 @@ check "generate-compose.sh N = 1000: 1000 agencies, valid for compose" generator
 
 UP_TO_LAST_EXIT="?"
 FRESH_UP_TO_LAST_EXIT="?"
+PG_UP_TO_LAST_EXIT="?"
+PG_SCENARIO_TIME="?"
 run_fresh_clone
 run_lottery n5 5 1500 "$ROOT/compose.yaml" full
 run_course_flow
@@ -1150,7 +1154,8 @@ run_postgres_servers
 
 note "timings: base image $BASE_TIME s, image build $BUILD_TIME s" \
      "(compose build $COMPOSE_BUILD_TIME s), up to last agency exit (N = 5):" \
-     "fresh clone $FRESH_UP_TO_LAST_EXIT s, with make-data.sh files $UP_TO_LAST_EXIT s," \
-     "whole test $SECONDS s"
+     "fresh clone $FRESH_UP_TO_LAST_EXIT s, with make-data.sh files $UP_TO_LAST_EXIT s;" \
+     "2 servers over PostgreSQL: up to last agency exit $PG_UP_TO_LAST_EXIT s," \
+     "the whole scenario $PG_SCENARIO_TIME s; whole test $SECONDS s"
 summary
 (( FAILED == 0 ))
