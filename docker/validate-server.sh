@@ -22,7 +22,9 @@
 #   file give the same -p PROJECT -f FILE as to its other commands.
 #
 # Environment: LOTTERY_SERVER_HOST (default server) and LOTTERY_SERVER_PORT
-# (default 12345) say where the server listens on the compose network.
+# (default 12345) say where the server listens on the compose network;
+# the host is also the server's service name (server1, server2, ... in a
+# file of several servers, from generate-compose.sh --postgres --servers).
 set -euo pipefail
 
 readonly HOST="${LOTTERY_SERVER_HOST:-server}"
@@ -84,10 +86,10 @@ fi
 # that is needed (a stopped server must give "fail" from netcat itself).
 compose_err=$(mktemp)
 trap 'rm -f -- "$compose_err"; $result_printed || result fail' EXIT
-server_id=$("${compose[@]}" "${compose_args[@]}" ps -a -q server 2>"$compose_err" | head -n 1) ||
+server_id=$("${compose[@]}" "${compose_args[@]}" ps -a -q "$HOST" 2>"$compose_err" | head -n 1) ||
   fail "cannot list the compose services (is the engine running?):" \
        "$(tail -n 1 "$compose_err")"
-[[ -n "$server_id" ]] || fail "no server container in this compose project"
+[[ -n "$server_id" ]] || fail "no $HOST container in this compose project"
 
 networks=$(docker inspect --format \
              '{{range $name, $_ := .NetworkSettings.Networks}}{{$name}}{{"\n"}}{{end}}' \

@@ -39,18 +39,27 @@
 #   6b. the same as 5 with generate-compose.sh's output for N = 3 (and 1
 #      and 10);
 #   7. stops a deployment whose agencies are still waiting for the draw, to
-#      check that the agencies too exit 0 on SIGTERM.
+#      check that the agencies too exit 0 on SIGTERM;
+#   8. two servers over one PostgreSQL database (generate-compose.sh N = 5
+#      --postgres --servers 2, the database image built by `compose
+#      build postgres`), the agencies uploading one bet per batch: server1
+#      killed (SIGKILL) once a fifth of the bets are stored, while one of
+#      its agencies is still uploading; every agency exits 0 with its
+#      winners, and the database holds every bet once and each agency's
+#      winners (psql in the postgres container).
 #
 # Every container, network and volume it creates is removed at the end
 # (compose projects are named lotterydeploytest<PID>...); the images (base,
-# lottery, build cache) are kept for the next run.
+# lottery, build cache, database) are kept for the next run.
 #
 # Exit status: 0 every check passed, 1 a check failed, 2 bad usage,
 # 77 skipped: no Docker engine could be had (said in one line).
 #
 # Environment: LOTTERY_IMAGE (default lottery:latest) is the image tag to
 # build and test (its build stage is kept as lottery-build:latest, the
-# cache of the next build); LOTTERY_COMPOSE forces the compose command (for
+# cache of the next build); LOTTERY_POSTGRES_IMAGE (default
+# lottery-postgres:latest, after LOTTERY_IMAGE's name) the database
+# image; LOTTERY_COMPOSE forces the compose command (for
 # example "docker-compose"); LOTTERY_DEPLOY_LOCK is the lock file (default
 # /tmp/lottery-deploy-test.lock); the variables of
 # docker/make-base-image.sh apply too.
@@ -68,6 +77,8 @@ readonly LOCK_FILE="${LOTTERY_DEPLOY_LOCK:-/tmp/lottery-deploy-test.lock}"
 readonly LOCK_TIMEOUT_S=3600
 readonly WINNING_NUMBER=7574
 readonly AGENCY_TIMEOUT_S=180
+# The database image of the --postgres deployments.
+readonly PG_IMAGE="${LOTTERY_POSTGRES_IMAGE:-${IMAGE%:*}-postgres:latest}"
 # What the server logs on SIGTERM, in order, and what an agency waiting
 # for the draw logs.
 readonly SERVER_CLOSING="signal close_listener close_connections join_workers close_storage exit"
@@ -416,7 +427,11 @@ generator_rejects_bad_arguments() {
   local args out status
   local -a argv
   for args in "" "OUT" "OUT 00" "OUT 1001" "OUT -1" "OUT 05" "OUT 2.5" "OUT x" \
-              "OUT 99999999999999999999999" "OUT 5 extra" "MISSING 3" "FOLDER 3"; do
+              "OUT 99999999999999999999999" "OUT 5 extra" "MISSING 3" "FOLDER 3" \
+              "OUT 5 --servers 2" "OUT 5 --servers 1" "OUT 5 --postgres --servers 0" \
+              "OUT 5 --postgres --servers 17" "OUT 5 --postgres --servers 02" \
+              "OUT 5 --postgres --servers x" "OUT 5 --postgres --servers" \
+              "OUT 5 --postgres --servers 2 --servers 3" "OUT 5 --pg" "OUT --postgres"; do
     rm -f "$WORK/out.yaml"
     read -r -a argv <<<"$args"
     argv=("${argv[@]/#OUT/$WORK/out.yaml}")
@@ -458,6 +473,56 @@ generator_no_env_overrides() {
     vars=$(tr ' ' '\n' <<<"$vars" |
            grep -vxE 'SERVER_AGENCIES|CLI_ID|CLI_SERVER_ADDRESS|CLI_BETS_FILE|' || true)
     [[ -z "$vars" ]] || bad+="N = $n sets $(tr '\n' ' ' <<<"$vars")"$'\n'
+  done
+  [[ -z "$bad" ]] || { echo "$bad"; return 1; }
+}
+
+# --postgres files for S = 1, 2 and 3 servers: the postgres service with
+# its health check and volume, the servers ("server" alone, else server1
+# .. serverS) on the database, each agency's server list starting at a
+# different server; valid for compose, and setting in the environment
+# only what the deployment knows.
+generator_postgres_valid() {
+  local n=5 s file i j want got bad="" vars
+  for s in 1 2 3; do
+    file="$WORK/pg-s$s.yaml"
+    "$ROOT/docker/generate-compose.sh" "$file" "$n" --postgres --servers "$s" || return 1
+    "${COMPOSE[@]}" --project-directory "$ROOT" -f "$file" config -q || return 1
+    want="postgres"
+    if (( s == 1 )); then
+      want+=" server"
+    else
+      for (( j = 1; j <= s; j++ )); do want+=" server$j"; done
+    fi
+    got=$(grep -oE '^  (postgres|server[0-9]*):$' "$file" | tr -d ' :' | tr '\n' ' ' | sed 's/ $//')
+    [[ "$got" == "$want" ]] || bad+="S = $s: services '$got', expected '$want'"$'\n'
+    (( $(grep -c '^      SERVER_STORAGE_BACKEND: postgresql$' "$file") == s )) ||
+      bad+="S = $s: not every server has SERVER_STORAGE_BACKEND=postgresql"$'\n'
+    (( $(grep -c '^      SERVER_STORAGE_DSN: "host=postgres ' "$file") == s )) ||
+      bad+="S = $s: not every server's SERVER_STORAGE_DSN names the postgres service"$'\n'
+    (( $(grep -c '^      SERVER_LOTTERY_NAME: ' "$file") == s )) ||
+      bad+="S = $s: not every server has SERVER_LOTTERY_NAME"$'\n'
+    grep -q '^      test: \["CMD", "pg_isready"' "$file" || bad+="S = $s: no pg_isready check"$'\n'
+    grep -qx '  postgres-data:' "$file" || bad+="S = $s: no named volume postgres-data"$'\n'
+    # Every server and agency waits for a healthy database or server.
+    (( $(grep -c '^        condition: service_healthy$' "$file") == s + n * s )) ||
+      bad+="S = $s: expected $(( s + n * s )) service_healthy conditions"$'\n'
+    for (( i = 1; i <= n; i++ )); do
+      want=""
+      for (( j = 0; j < s; j++ )); do
+        if (( s == 1 )); then
+          want+="server:12345"
+        else
+          want+="${want:+,}server$(( (i - 1 + j) % s + 1 )):12345"
+        fi
+      done
+      got=$(awk -v a="  agency$i:" '$0 == a { f = 1 } f && /CLI_SERVER_ADDRESS/ { print $2; exit }' "$file")
+      [[ "$got" == "$want" ]] || bad+="S = $s: agency $i's servers '$got', expected '$want'"$'\n'
+    done
+    vars=$(sed -n 's/^      \(SERVER_[A-Z_]*\|CLI_[A-Z_]*\|LOGGING_LEVEL\):.*/\1/p' "$file" | sort -u |
+           grep -vxE 'SERVER_AGENCIES|SERVER_STORAGE_BACKEND|SERVER_STORAGE_DSN|SERVER_LOTTERY_NAME|CLI_ID|CLI_SERVER_ADDRESS|CLI_BETS_FILE' ||
+           true)
+    [[ -z "$vars" ]] || bad+="S = $s sets $(tr '\n' ' ' <<<"$vars")"$'\n'
   done
   [[ -z "$bad" ]] || { echo "$bad"; return 1; }
 }
@@ -825,6 +890,154 @@ run_course_flow() {
   [[ -z "$old_volume" ]] || docker volume rm "$old_volume" >/dev/null 2>&1 || true
 }
 
+# One query to the database of the deployment under test (psql in the
+# postgres container): the result, unaligned, without headers.
+pg_query() {
+  docker exec "$(container_of postgres)" psql -h 127.0.0.1 -U lottery -d lottery \
+    -v ON_ERROR_STOP=1 -Atc "$1"
+}
+
+# Each server (SERVICE...) connected to the database at its start.
+servers_on_database() {
+  local service bad=""
+  # A server's log is long here: read whole, grep -q would cut the pipe.
+  for service in "$@"; do
+    grep -q 'action: database | result: success' <<<"$(logs_of "$(container_of "$service")")" ||
+      bad+="$service: no 'action: database | result: success' line"$'\n'
+  done
+  [[ -z "$bad" ]] || { echo "$bad"; return 1; }
+}
+
+# Kills SERVICE (SIGKILL) once the database holds a fifth of the TOTAL
+# bets. The kill landed mid-upload when, right after it, fewer than TOTAL
+# bets were stored and an agency that had said hello to SERVICE had not
+# finished its upload (FINISH acknowledged). What it found goes to
+# $WORK/killed: the bets stored, then the agencies cut off.
+kill_mid_upload() {
+  local service="$1" total="$2" deadline=$(( SECONDS + 60 )) stored=0 served i
+  local killed_at cut_off=""
+  while (( SECONDS < deadline )); do
+    stored=$(pg_query 'SELECT count(*) FROM lottery_bet' 2>/dev/null) || stored=0
+    (( stored < total / 5 )) || break
+    sleep 0.2
+  done
+  (( stored >= total / 5 )) ||
+    { echo "after 60 s the database held $stored of $total bets"; return 1; }
+  docker kill -s KILL "$(container_of "$service")" >/dev/null || return 1
+  killed_at=$(pg_query 'SELECT count(*) FROM lottery_bet') || return 1
+  served=$(logs_of "$(container_of "$service")" |
+           sed -n 's/.*action: hello | result: success | agency: \([0-9]*\) .*/\1/p' | sort -un)
+  for i in $served; do
+    grep -q 'action: finish | result: success' <<<"$(logs_of "$(container_of "agency$i")")" ||
+      cut_off+="${cut_off:+ }$i"
+  done
+  printf '%s\n%s\n' "$killed_at" "$cut_off" >"$WORK/killed"
+  if (( killed_at >= total )) || [[ -z "$cut_off" ]]; then
+    echo "killed too late: $killed_at of $total bets stored; agencies of $service:" \
+         "$(tr '\n' ' ' <<<"$served")none of them still uploading"
+    return 1
+  fi
+}
+
+# The database holds every row of the N bets files, each once: ROWS
+# bets of each agency.
+database_rows() {
+  local n="$1" i stored expected total=0
+  for (( i = 1; i <= n; i++ )); do
+    expected+="$i|$(wc -l <"$BETS_DIR/agency-$i.csv")"$'\n'
+    total=$(( total + $(wc -l <"$BETS_DIR/agency-$i.csv") ))
+  done
+  stored=$(pg_query 'SELECT count(*) FROM lottery_bet') || return 1
+  (( stored == total )) || { echo "lottery_bet holds $stored bets, the files $total"; return 1; }
+  stored=$(pg_query 'SELECT agency, count(*) FROM lottery_bet GROUP BY agency ORDER BY agency') ||
+    return 1
+  if [[ "$stored"$'\n' != "$expected" ]]; then
+    echo "bets per agency in lottery_bet:"; echo "$stored"
+    echo "in the bets files:"; printf '%s' "$expected"
+    return 1
+  fi
+}
+
+# The lottery was drawn, and its winners are each agency's own: WINNERS_OF
+# of each, as many as its bets file holds.
+database_winners() {
+  local n="$1" i drawn got expected=""
+  drawn=$(pg_query 'SELECT count(*) FROM lottery WHERE drawn IS NOT NULL') || return 1
+  [[ "$drawn" == 1 ]] || { echo "$drawn drawn lotteries in the database, expected 1"; return 1; }
+  for (( i = 1; i <= n; i++ )); do
+    (( $("$WINNERS_OF" "$i") == 0 )) || expected+="$i|$("$WINNERS_OF" "$i")"$'\n'
+  done
+  got=$(pg_query 'SELECT agency, count(*) FROM lottery_winner GROUP BY agency ORDER BY agency') ||
+    return 1
+  [[ -z "$got" ]] || got+=$'\n'
+  if [[ "$got" != "$expected" ]]; then
+    echo "winners per agency in lottery_winner:"; echo "$got"
+    echo "expected:"; printf '%s' "$expected"
+    return 1
+  fi
+}
+
+# validate-server.sh, told the server service: server2 answers, the
+# killed server1 does not.
+validate_after_kill() {
+  LOTTERY_SERVER_HOST=server2 validate_says success &&
+    LOTTERY_SERVER_HOST=server1 validate_says fail
+}
+
+# Several servers over one database (generate-compose.sh --postgres
+# --servers 2): server1 is killed (SIGKILL) in the middle of the upload;
+# its agencies carry on at server2, the next address of their lists; every
+# agency gets its winners and every bet is stored once. The agencies send
+# one bet per batch, so that the upload of 5 x 40000 bets lasts some
+# seconds.
+run_postgres_servers() {
+  local n=5 servers=2 rows=40000 total file="$WORK/compose-pg.yaml" i t0 elapsed
+  local label="2 servers over PostgreSQL" started=$SECONDS
+
+  use_project "${PROJECT_PREFIX}pg" "$WORK/bets-pg" default_winners_of
+  export LOTTERY_POSTGRES_IMAGE="$PG_IMAGE"
+  total=$(( n * rows ))
+  require "$label: generate-compose.sh N = $n --postgres --servers $servers" \
+    "$ROOT/docker/generate-compose.sh" "$file" "$n" --postgres --servers "$servers" || return 0
+  {
+    echo "services:"
+    for (( i = 1; i <= n; i++ )); do
+      printf '  agency%d:\n    environment:\n      CLI_BATCH_MAXAMOUNT: "1"\n' "$i"
+    done
+  } >"$WORK/compose-pg-override.yaml"
+  COMPOSE_FILES=(-f "$file" -f "$WORK/compose-pg-override.yaml")
+
+  t0=$(now)
+  require "$label: build the PostgreSQL image (compose build postgres)" \
+    dc build --force-rm postgres || return 0
+  docker image prune -f --filter label=ar.loteria.stage=postgres >/dev/null
+  note "$label: PostgreSQL image $PG_IMAGE in $(seconds_between "$t0" "$(now)") s"
+  require "$label: make the bets files ($rows bets each, agency i has i - 1 winners)" \
+    make_data "$n" "$rows" || return 0
+  t0=$(now)
+  require "$label: compose up (database healthy, then the servers, then $(agencies "$n"))" \
+    compose_up || return 0
+  check "$label: both servers connected to the database" servers_on_database server1 server2
+  require "$label: server1 killed (SIGKILL) mid-upload" kill_mid_upload server1 "$total" ||
+    return 0
+  note "$label: server1 killed with $(sed -n 1p "$WORK/killed") of $total bets stored;" \
+       "agencies cut off mid-upload: $(sed -n 2p "$WORK/killed")"
+  require "$label: every agency exits" agencies_exit "$n" || return 0
+  elapsed=$(time_to_last_exit "$t0")
+  note "$label: up to last agency exit: $elapsed s"
+  PG_UP_TO_LAST_EXIT="$elapsed"
+  check "$label: bets-data and every agency exited 0" agencies_exited_0 "$n"
+  check "$label: agency i got its i - 1 winners, exactly its own" agencies_winners "$n"
+  check "$label: each agency's last line is '$AGENCY_DONE'" agencies_done "$n"
+  check "$label: validate-server.sh: server2 answers, the killed server1 does not" \
+    validate_after_kill
+  check "$label: lottery_bet holds every bet of the files once ($total)" database_rows "$n"
+  check "$label: the lottery was drawn; lottery_winner holds each agency's winners" \
+    database_winners "$n"
+  check "$label: compose down -v removes containers, network and volume" compose_down
+  PG_SCENARIO_TIME=$(( SECONDS - started ))
+}
+
 # Agencies still waiting for the draw (the server expects one agency more
 # than there are) are stopped: they and the server must exit 0.
 run_interrupted() {
@@ -915,11 +1128,15 @@ if command -v openssl >/dev/null 2>&1; then
 else
   note "openssl is not installed: the TLS check between containers is skipped"
 fi
+check "generate-compose.sh --postgres --servers S: the database, S servers, rotated lists" \
+  generator_postgres_valid
 check "generate-compose.sh N = 1: one agency, valid for compose" generator_valid 1
 check "generate-compose.sh N = 1000: 1000 agencies, valid for compose" generator_valid 1000
 
 UP_TO_LAST_EXIT="?"
 FRESH_UP_TO_LAST_EXIT="?"
+PG_UP_TO_LAST_EXIT="?"
+PG_SCENARIO_TIME="?"
 run_fresh_clone
 run_lottery n5 5 1500 "$ROOT/compose.yaml" full
 run_course_flow
@@ -933,10 +1150,12 @@ for n in "${sizes[@]}"; do
   fi
 done
 run_interrupted
+run_postgres_servers
 
 note "timings: base image $BASE_TIME s, image build $BUILD_TIME s" \
      "(compose build $COMPOSE_BUILD_TIME s), up to last agency exit (N = 5):" \
-     "fresh clone $FRESH_UP_TO_LAST_EXIT s, with make-data.sh files $UP_TO_LAST_EXIT s," \
-     "whole test $SECONDS s"
+     "fresh clone $FRESH_UP_TO_LAST_EXIT s, with make-data.sh files $UP_TO_LAST_EXIT s;" \
+     "2 servers over PostgreSQL: up to last agency exit $PG_UP_TO_LAST_EXIT s," \
+     "the whole scenario $PG_SCENARIO_TIME s; whole test $SECONDS s"
 summary
 (( FAILED == 0 ))
