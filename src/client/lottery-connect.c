@@ -319,11 +319,13 @@ connect_one (const char    *address,
  * each; the socket keeps that timeout for every read and write until
  * lottery_connect_get_socket () changes it. With @ca, the result is a
  * GTlsClientConnection whose handshake is done; else the
- * GSocketConnection. */
+ * GSocketConnection. @index (nullable) gets the position in the list
+ * of the address that answered. */
 GIOStream *
 lottery_connect (const char    *address,
                  GTlsDatabase  *ca,
                  guint          timeout_s,
+                 guint         *index,
                  GCancellable  *cancellable,
                  GError       **error)
 {
@@ -341,7 +343,11 @@ lottery_connect (const char    *address,
       stream = connect_one (g_strstrip (addresses[i]), ca, timeout_s,
                             cancellable, &local_error);
       if (stream != NULL)
-        return stream;
+        {
+          if (index != NULL)
+            *index = i;
+          return stream;
+        }
       /* Only a server that cannot be reached sends us to the next; a
        * name that no longer resolves (a container gone from its
        * network's DNS) is one. */

@@ -10,6 +10,7 @@ GTlsDatabase *lottery_connect_load_ca    (const char    *path,
 GIOStream    *lottery_connect            (const char    *address,
                                           GTlsDatabase  *ca,
                                           guint          timeout_s,
+                                          guint         *index,
                                           GCancellable  *cancellable,
                                           GError       **error);
 GSocket      *lottery_connect_get_socket (GIOStream     *stream);

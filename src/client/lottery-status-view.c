@@ -149,7 +149,8 @@ lottery_status_view_fetch (const char    *address,
   gboolean ok;
 
   /* Also bounds each read: the server answers at once. */
-  connection = lottery_connect (address, ca, TIMEOUT_S, cancellable, error);
+  connection = lottery_connect (address, ca, TIMEOUT_S, NULL, cancellable,
+                                error);
   if (connection == NULL)
     return NULL;
 

@@ -34,6 +34,7 @@ struct _LotteryUploader
 
   guint              agency;
   char              *address;
+  guint              answering; /* which of @address answered last */
   guint              batch_max_amount;
   char              *bets_file;
   LotteryBet        *single_bet;

@@ -279,7 +279,8 @@ connect_to_server (LotteryUploader *self,
    * TLS handshake): a server that accepts and never answers must not
    * hang us. */
   self->connection = lottery_connect (self->address, self->tls_database,
-                                      CONNECT_TIMEOUT_S, cancellable, error);
+                                      CONNECT_TIMEOUT_S, &self->answering,
+                                      cancellable, error);
 
   return self->connection != NULL;
 }
@@ -471,13 +472,14 @@ is_retryable (const GError *error)
 
 /* A server that answered but cannot serve now (its database is out of
  * reach, or it is stopping): with several servers listed, the next
- * attempt starts at the next one, which may well serve. The list turns
- * round, so every server is tried again in its turn. */
+ * attempt starts at the one after it. The list turns round, so every
+ * server is tried again in its turn. */
 static void
 turn_addresses (LotteryUploader *self,
                 const GError    *error)
 {
   g_auto(GStrv) addresses = NULL;
+  g_autoptr(GPtrArray) turned = NULL;
   guint n;
 
   if (!g_error_matches (error, LOTTERY_ERROR, LOTTERY_ERROR_UNAVAILABLE) &&
@@ -485,17 +487,15 @@ turn_addresses (LotteryUploader *self,
     return;
   addresses = g_strsplit (self->address, ",", -1);
   n = g_strv_length (addresses);
-  if (n < 2)
+  if (n < 2 || self->answering >= n)
     return;
 
-  {
-    char *first = addresses[0];
-
-    memmove (addresses, addresses + 1, sizeof *addresses * (n - 1));
-    addresses[n - 1] = first;
-  }
+  turned = g_ptr_array_new ();
+  for (guint i = 1; i <= n; i++)
+    g_ptr_array_add (turned, addresses[(self->answering + i) % n]);
+  g_ptr_array_add (turned, NULL);
   g_free (self->address);
-  self->address = g_strjoinv (",", addresses);
+  self->address = g_strjoinv (",", (char **) turned->pdata);
 }
 
 /* How long after @started to keep retrying @error. */

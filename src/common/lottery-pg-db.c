@@ -130,13 +130,24 @@ lottery_pg_connect (const char *dsn,
 {
   /* Defaults the DSN may override: a database that stops answering
    * (a network cut drops packets) is noticed in seconds, not when TCP
-   * gives up, so batches fail as `unavailable` and leases run out. */
-  static const char * const keywords[] = {
-    "connect_timeout", "keepalives_idle", "keepalives_interval",
-    "keepalives_count", "tcp_user_timeout", "dbname", NULL,
-  };
-  const char *values[] = { "5", "5", "2", "3", "10000", dsn, NULL };
-  PGconn *conn = PQconnectdbParams (keywords, values, 1);
+   * gives up, so batches fail as `unavailable` and leases run out. A
+   * PGCONNECT_TIMEOUT of the environment is left to apply. */
+  const char *keywords[8];
+  const char *values[8];
+  PGconn *conn;
+  guint n = 0;
+
+#define DEFAULT(key, value) (keywords[n] = (key), values[n++] = (value))
+  if (g_getenv ("PGCONNECT_TIMEOUT") == NULL)
+    DEFAULT ("connect_timeout", "5");
+  DEFAULT ("keepalives_idle", "5");
+  DEFAULT ("keepalives_interval", "2");
+  DEFAULT ("keepalives_count", "3");
+  DEFAULT ("tcp_user_timeout", "10000");
+  DEFAULT ("dbname", dsn);
+#undef DEFAULT
+  keywords[n] = values[n] = NULL;
+  conn = PQconnectdbParams (keywords, values, 1);
 
   PQsetNoticeProcessor (conn, ignore_notice, NULL);
 

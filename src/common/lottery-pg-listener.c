@@ -3,9 +3,9 @@
  * NOTIFY; this unit LISTENs on a connection of its own and, when told
  * (or when it finds the lottery drawn on connecting, after an outage in
  * which a notification may have been missed, or on its periodic look),
- * calls `drawn_func` once on the server's main context. Each look also
- * reads every agency's row for the status (`view_func`, on this
- * thread).
+ * calls `drawn_func` once. Each look also reads every agency's row for
+ * the status (`view_func`), also after the draw, as agencies leave.
+ * Both run on this thread; the caller takes them to its main context.
  *
  * Threads: its own, `lottery-listen`, which alone touches the
  * connection; it waits on the connection's socket and on a pipe that
@@ -31,11 +31,9 @@ struct _LotteryPgListener
   char           *dsn;
   gint64          lottery_id;
   guint           n_agencies;
-  GMainContext   *context;
-  GSourceFunc     drawn_func;
+  LotteryPgDrawnFunc drawn_func;
   LotteryPgViewFunc view_func;
   gpointer        user_data;
-  GDestroyNotify  notify;
   int             wake[2];   /* stop () writes to wake[1] */
   gint            stopping;  /* (atomic): also without the pipe */
   GThread        *thread;
@@ -122,7 +120,7 @@ listen_thread (gpointer data)
   PGconn *conn = NULL;
   gboolean drawn = FALSE;
 
-  while (!drawn)
+  for (;;)
     {
       PGnotify *notify;
       gboolean look = FALSE;
@@ -156,47 +154,40 @@ listen_thread (gpointer data)
           look |= g_strcmp0 (notify->extra, channel) == 0;
           PQfreemem (notify);
         }
-      if (look)
+      if (!look)
+        continue;
+      if (!drawn && is_drawn (conn, self->lottery_id))
         {
-          read_view (self, conn);
-          drawn = is_drawn (conn, self->lottery_id);
-          /* The view after the draw: every agency finished. */
-          if (drawn)
-            read_view (self, conn);
+          drawn = TRUE;
+          self->drawn_func (self->user_data);
         }
+      /* After the draw, so that the finishes it counted are in. */
+      read_view (self, conn);
     }
   g_clear_pointer (&conn, PQfinish);
 
-  if (drawn)
-    g_main_context_invoke_full (self->context, G_PRIORITY_DEFAULT,
-                                self->drawn_func, self->user_data,
-                                g_steal_pointer (&self->notify));
   return NULL;
 }
 
-/* Watches lottery @lottery_id of @dsn; @drawn_func runs once, on
- * @context, when it is drawn; @view_func on the listener's thread at
- * each look. */
+/* Watches lottery @lottery_id of @dsn: @drawn_func once when it is
+ * drawn, @view_func at each look, both on the listener's thread;
+ * @user_data must outlive lottery_pg_listener_stop (). */
 LotteryPgListener *
-lottery_pg_listener_start (const char        *dsn,
-                           gint64             lottery_id,
-                           guint              n_agencies,
-                           GMainContext      *context,
-                           GSourceFunc        drawn_func,
-                           LotteryPgViewFunc  view_func,
-                           gpointer           user_data,
-                           GDestroyNotify     notify)
+lottery_pg_listener_start (const char         *dsn,
+                           gint64              lottery_id,
+                           guint               n_agencies,
+                           LotteryPgDrawnFunc  drawn_func,
+                           LotteryPgViewFunc   view_func,
+                           gpointer            user_data)
 {
   LotteryPgListener *self = g_new0 (LotteryPgListener, 1);
 
   self->dsn = g_strdup (dsn);
   self->lottery_id = lottery_id;
   self->n_agencies = n_agencies;
-  self->context = g_main_context_ref (context);
   self->drawn_func = drawn_func;
   self->view_func = view_func;
   self->user_data = user_data;
-  self->notify = notify;
   if (!g_unix_open_pipe (self->wake, FD_CLOEXEC, NULL))
     self->wake[0] = self->wake[1] = -1;
   self->thread = g_thread_new ("lottery-listen", listen_thread, self);
@@ -204,8 +195,8 @@ lottery_pg_listener_start (const char        *dsn,
   return self;
 }
 
-/* Stops the thread and frees @listener; @drawn_func is not called after
- * this returns (a call already queued on the context still runs). */
+/* Stops the thread and frees @listener; neither function is called
+ * after this returns. */
 void
 lottery_pg_listener_stop (LotteryPgListener *self)
 {
@@ -213,14 +204,11 @@ lottery_pg_listener_stop (LotteryPgListener *self)
   if (self->wake[1] >= 0 && write (self->wake[1], "x", 1) < 0)
     g_warn_if_reached ();
   g_thread_join (self->thread);
-  if (self->notify != NULL)
-    self->notify (self->user_data);
   if (self->wake[0] >= 0)
     {
       close (self->wake[0]);
       close (self->wake[1]);
     }
-  g_main_context_unref (self->context);
   g_free (self->dsn);
   g_free (self);
 }

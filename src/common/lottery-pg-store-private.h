@@ -18,6 +18,8 @@ G_BEGIN_DECLS
 /* The pause before connecting again grows to this. */
 #define RECONNECT_MAX_USEC (2 * G_USEC_PER_SEC)
 
+typedef struct _LotteryPgLink LotteryPgLink;
+
 typedef struct
 {
   GTask   *task;
@@ -38,7 +40,7 @@ struct _LotteryPgStore
                         * while the database is down */
   GThread  *thread;
   LotteryPgListener *listener;
-  GMainContext *context; /* recover ()'s: where the signals go */
+  LotteryPgLink *link; /* (owned) the listener's way to the store */
   gboolean  down;      /* an outage was logged; not yet back */
   gboolean  reconnect_logged; /* why it does not come back, logged */
   gint64    reconnect_at;

@@ -55,7 +55,6 @@ lottery_pg_store_finalize (GObject *object)
   g_hash_table_unref (self->unreleased);
   g_clear_error (&self->error);
   g_free (self->holder);
-  g_clear_pointer (&self->context, g_main_context_unref);
   g_mutex_clear (&self->lock);
   g_cond_clear (&self->queue_cond);
   g_cond_clear (&self->space_cond);
@@ -94,6 +93,9 @@ lottery_pg_store_redact_dsn (const char *dsn)
   PQconninfoOption *options = PQconninfoParse (dsn, NULL);
   GString *out;
 
+  /* A bare word is a database's name, as libpq takes it. */
+  if (options == NULL && strpbrk (dsn, "= ") == NULL && strstr (dsn, "://") == NULL)
+    return g_strdup_printf ("dbname=%s", dsn);
   if (options == NULL)
     return g_strdup (_("(unparsable connection string)"));
 
@@ -112,79 +114,91 @@ lottery_pg_store_redact_dsn (const char *dsn)
 }
 
 
-/* On the main context; @user_data is a GWeakRef to the store, which
- * may be gone by then. */
-static gboolean
-emit_drawn (gpointer user_data)
+/* What the listener's thread holds of the store: never a strong
+ * reference, which could make it the thread that finalizes the store. */
+struct _LotteryPgLink
 {
-  g_autoptr(GObject) self = g_weak_ref_get (user_data);
-
-  if (self != NULL)
-    g_signal_emit_by_name (self, "drawn");
-
-  return G_SOURCE_REMOVE;
-}
+  GWeakRef      store;
+  GMainContext *context; /* recover ()'s: where the signals are emitted */
+};
 
 static void
-free_weak_ref (gpointer user_data)
+link_clear (gpointer data)
 {
-  g_weak_ref_clear (user_data);
-  g_free (user_data);
+  LotteryPgLink *link = data;
+
+  g_weak_ref_clear (&link->store);
+  g_main_context_unref (link->context);
 }
 
-/* A view of every agency on its way to the main context. */
+/* Something for the main context: the signal to emit and its view. */
 typedef struct
 {
-  GWeakRef            store;
-  LotteryStoreAgency *view;
+  LotteryPgLink      *link;  /* (owned) */
+  LotteryStoreAgency *view;  /* (owned) (nullable): NULL for ::drawn */
   guint               n_agencies;
-} View;
+} Delivery;
 
 static void
-view_free (gpointer data)
+delivery_free (gpointer data)
 {
-  View *view = data;
+  Delivery *delivery = data;
 
-  g_weak_ref_clear (&view->store);
-  g_free (view->view);
-  g_free (view);
+  g_atomic_rc_box_release_full (delivery->link, link_clear);
+  g_free (delivery->view);
+  g_free (delivery);
 }
 
 static gboolean
-emit_agencies_read (gpointer data)
+deliver (gpointer data)
 {
-  View *view = data;
-  g_autoptr(GObject) self = g_weak_ref_get (&view->store);
+  Delivery *delivery = data;
+  g_autoptr(GObject) self = g_weak_ref_get (&delivery->link->store);
 
-  if (self != NULL)
-    g_signal_emit_by_name (self, "agencies-read", view->view,
-                           view->n_agencies);
+  if (self == NULL)
+    return G_SOURCE_REMOVE;
+  if (delivery->view == NULL)
+    g_signal_emit_by_name (self, "drawn");
+  else
+    g_signal_emit_by_name (self, "agencies-read", delivery->view,
+                           delivery->n_agencies);
 
   return G_SOURCE_REMOVE;
 }
 
-/* On the listener's thread; @user_data is the GWeakRef emit_drawn ()
- * gets, alive while the listener runs. */
+/* From the listener's thread to the main context, always through a
+ * source of its own (g_main_context_invoke () would run it here when
+ * the context is free, off the main thread). */
 static void
-view_read (LotteryStoreAgency *agencies,
+send_to_main (LotteryPgLink      *link,
+              LotteryStoreAgency *view,
+              guint               n_agencies)
+{
+  Delivery *delivery = g_new0 (Delivery, 1);
+  GSource *source = g_idle_source_new ();
+
+  delivery->link = g_atomic_rc_box_acquire (link);
+  delivery->view = view;
+  delivery->n_agencies = n_agencies;
+  g_source_set_priority (source, G_PRIORITY_DEFAULT);
+  g_source_set_callback (source, deliver, delivery, delivery_free);
+  g_source_set_static_name (source, "lottery-pg-listener");
+  g_source_attach (source, link->context);
+  g_source_unref (source);
+}
+
+static void
+drawn_read (gpointer user_data)
+{
+  send_to_main (user_data, NULL, 0);
+}
+
+static void
+view_read (LotteryStoreAgency *view,
            guint               n_agencies,
            gpointer            user_data)
 {
-  g_autoptr(GObject) self = g_weak_ref_get (user_data);
-  View *view;
-
-  if (self == NULL)
-    {
-      g_free (agencies);
-      return;
-    }
-  view = g_new0 (View, 1);
-  g_weak_ref_init (&view->store, self);
-  view->view = agencies;
-  view->n_agencies = n_agencies;
-  g_main_context_invoke_full (LOTTERY_PG_STORE (self)->context,
-                              G_PRIORITY_DEFAULT, emit_agencies_read, view,
-                              view_free);
+  send_to_main (user_data, view, n_agencies);
 }
 
 static gboolean
@@ -223,16 +237,12 @@ lottery_pg_store_recover (LotteryStore           *store,
   self->renew_at = g_get_monotonic_time () + LOTTERY_PG_LEASE_RENEW_USEC;
   self->thread = g_thread_new ("lottery-db", lottery_pg_writer_thread,
                                self);
-  {
-    GWeakRef *weak = g_new0 (GWeakRef, 1);
-
-    g_weak_ref_init (weak, self);
-    self->context = g_main_context_ref (context);
-    self->listener = lottery_pg_listener_start (self->dsn, self->lottery_id,
-                                                self->agencies, context,
-                                                emit_drawn, view_read, weak,
-                                                free_weak_ref);
-  }
+  self->link = g_atomic_rc_box_new0 (LotteryPgLink);
+  g_weak_ref_init (&self->link->store, self);
+  self->link->context = g_main_context_ref (context);
+  self->listener = lottery_pg_listener_start (self->dsn, self->lottery_id,
+                                              self->agencies, drawn_read,
+                                              view_read, self->link);
 
   return TRUE;
 }
@@ -632,6 +642,8 @@ lottery_pg_store_close (LotteryStore *store,
   if (self->thread != NULL)
     g_thread_join (g_steal_pointer (&self->thread));
   g_clear_pointer (&self->listener, lottery_pg_listener_stop);
+  if (self->link != NULL)
+    g_atomic_rc_box_release_full (g_steal_pointer (&self->link), link_clear);
   g_clear_pointer (&self->conn, PQfinish);
 
   g_mutex_lock (&self->lock);

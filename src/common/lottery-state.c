@@ -23,6 +23,9 @@
 #include <glib/gi18n-lib.h>
 #include <string.h>
 
+/* How long a shared store's view says who is connected: three reads. */
+#define SHARED_VIEW_FRESH_USEC (6 * G_USEC_PER_SEC)
+
 struct _LotteryState
 {
   GObject parent_instance;
@@ -35,6 +38,7 @@ struct _LotteryState
   LotteryAgencyStatus *shared_view; /* (nullable) [agencies]: every
                                      * agency as a shared store last read
                                      * it, for the status */
+  gint64              shared_view_time; /* monotonic, when it was read */
   gboolean            draw_announced; /* by a shared store: a finish
                                        * stored before it still counts */
   guint64             bets_stored;
@@ -332,10 +336,15 @@ lottery_state_get_status_range (LotteryState        *self,
                                 gint64              *draw_time)
 {
   g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lock);
+  gboolean fresh;
 
   n = lottery_agency_table_copy_status (self->records, first, n, status);
   /* The agencies other servers hold, or held since this one last saw
-   * them: a shared store's view, never behind what this server knows. */
+   * them: a shared store's view, never behind what this server knows.
+   * Who is connected goes stale fast: a view not read again for a while
+   * (the database out of reach) says nothing about it. */
+  fresh = self->shared_view != NULL &&
+          g_get_monotonic_time () - self->shared_view_time < SHARED_VIEW_FRESH_USEC;
   for (guint i = 0; self->shared_view != NULL && i < n; i++)
     if (!status[i].connected)
       {
@@ -343,7 +352,7 @@ lottery_state_get_status_range (LotteryState        *self,
 
         status[i].bets = MAX (status[i].bets, seen->bets);
         status[i].finished |= seen->finished;
-        status[i].connected = seen->connected;
+        status[i].connected = fresh && seen->connected;
       }
   *draw_done = lottery_winners_get_done_locked (self->winners, draw_time);
 
@@ -437,6 +446,7 @@ lottery_state_set_shared_view (LotteryState              *self,
   if (self->shared_view == NULL)
     self->shared_view = g_new0 (LotteryAgencyStatus, n_agencies);
   memcpy (self->shared_view, view, sizeof *view * n_agencies);
+  self->shared_view_time = g_get_monotonic_time ();
 }
 
 void

@@ -38,6 +38,7 @@ struct _LotteryServer
   guint           sweep;        /* timeouts source id */
   guint           draw_retry;   /* source id: a shared store's winners
                                  * could not be read yet */
+  guint           draw_retry_seconds; /* the pause before the next read */
   guint64         refused;      /* connections refused since last logged */
   gint64          refused_logged;
   char           *storage_path; /* (owned) */
@@ -365,16 +366,22 @@ draw_done_cb (GObject      *source,
     {
       g_autofree char *reason = lottery_log_error_value (error);
 
-      lottery_log (LOTTERY_LOG_ERROR, "sorteo", "fail", "error: %s", reason);
       /* A shared store's database may be back in a moment: the draw is
-       * stored there, so reading it again is all it takes. */
+       * stored there, so reading it again is all it takes; said once. */
       if (g_error_matches (error, LOTTERY_STORE_ERROR,
                            LOTTERY_STORE_ERROR_UNAVAILABLE) &&
           lottery_store_is_shared (self->storage) && !self->stopping)
         {
-          self->draw_retry = g_timeout_add_seconds (1, retry_draw_cb, self);
+          if (self->draw_retry_seconds == 0)
+            lottery_log (LOTTERY_LOG_ERROR, "sorteo", "fail",
+                         "error: %s | retry: true", reason);
+          self->draw_retry_seconds = CLAMP (self->draw_retry_seconds * 2,
+                                            1, 10);
+          self->draw_retry = g_timeout_add_seconds (self->draw_retry_seconds,
+                                                    retry_draw_cb, self);
           return;
         }
+      lottery_log (LOTTERY_LOG_ERROR, "sorteo", "fail", "error: %s", reason);
       lottery_state_fail_draw (self->state, error);
       return;
     }

@@ -200,7 +200,9 @@ def check_status(server, rows):
     """--status of @server shows every agency's bets and finish, and the
     draw, within a few seconds (the servers read each other's agencies
     from the database every 2 s)."""
-    want = [dict(id=a + 1, bets=n, finished=True) for a, n in enumerate(rows)]
+    # The agencies are gone: none connected, here or elsewhere.
+    want = [dict(id=a + 1, bets=n, finished=True, connected=False)
+            for a, n in enumerate(rows)]
     deadline = time.monotonic() + 15
     while True:
         proc = subprocess.run([CLIENT, "--status", "--json", "--server",
@@ -208,8 +210,8 @@ def check_status(server, rows):
                               capture_output=True, text=True, timeout=30)
         assert proc.returncode == 0, proc.stderr
         doc = json.loads(proc.stdout)
-        got = [dict(id=a["id"], bets=a["bets"], finished=a["finished"])
-               for a in doc["agencies"]]
+        got = [dict(id=a["id"], bets=a["bets"], finished=a["finished"],
+                    connected=a["connected"]) for a in doc["agencies"]]
         if got == want and doc["bets"] == sum(rows) and doc["draw"]["done"]:
             return
         assert time.monotonic() < deadline, (server.port, doc)

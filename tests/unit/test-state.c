@@ -484,6 +484,39 @@ test_set_position (Fixture       *fixture,
   store_batches (fixture->state, 1, 3, 1, 10);
 }
 
+/* The status merges a shared store's view for the agencies this server
+ * does not hold: never behind what it knows itself. */
+static void
+test_shared_view (Fixture       *fixture,
+                  gconstpointer  user_data)
+{
+  LotteryAgencyStatus view[3] = {
+    { 999, TRUE, FALSE },  /* held here: the view does not count */
+    { 50, TRUE, TRUE },    /* on another server */
+    { 5, FALSE, FALSE },   /* behind what this server stored */
+  };
+  LotteryAgencyStatus status[3];
+  gboolean draw_done;
+  gint64 draw_time;
+
+  claim (fixture->state, 1, 0, FALSE);
+  store_batches (fixture->state, 1, 1, 1, 10);
+  store_batches (fixture->state, 3, 1, 1, 7);
+  lottery_state_set_shared_view (fixture->state, view, 3);
+  g_assert_cmpuint (lottery_state_get_status_range (fixture->state, 0, 3,
+                                                    status, &draw_done,
+                                                    &draw_time), ==, 3);
+  g_assert_cmpuint (status[0].bets, ==, 10);
+  g_assert_false (status[0].finished);
+  g_assert_true (status[0].connected);
+  g_assert_cmpuint (status[1].bets, ==, 50);
+  g_assert_true (status[1].finished);
+  g_assert_true (status[1].connected);
+  g_assert_cmpuint (status[2].bets, ==, 7);
+  g_assert_false (status[2].finished);
+  g_assert_false (status[2].connected);
+}
+
 /* A draw a shared store announced: reported due once, never again by a
  * local count, and a finish stored before it still counts. */
 static void
@@ -1056,6 +1089,7 @@ main (int   argc,
   ADD ("/state/finish", test_finish);
   ADD ("/state/shared/set-position", test_set_position);
   ADD ("/state/shared/announced-draw", test_announced_draw);
+  ADD ("/state/shared/view", test_shared_view);
   ADD ("/state/properties", test_properties);
   ADD ("/state/query/parked", test_query_parked);
   ADD ("/state/query/after-draw", test_query_after_draw);
