@@ -316,6 +316,14 @@ EOF
     depends_on:
       postgres:
         condition: service_healthy
+EOF
+  server_tail
+}
+
+# What every server service ends with: its health check, its stop and
+# its confinement.
+server_tail() {
+  cat <<EOF
     healthcheck:
       test: ["CMD", "lottery-client", "--ping", "--server", "127.0.0.1:$PORT"]
       interval: 2s
@@ -361,22 +369,8 @@ EOF
       - /var/lib/lottery
     networks:
       - lottery
-    healthcheck:
-      test: ["CMD", "lottery-client", "--ping", "--server", "127.0.0.1:$PORT"]
-      interval: 2s
-      timeout: 5s
-      retries: 15
-      start_period: 2s
-    # On SIGTERM the server closes its listener and connections at once
-    # and waits at most 0.5 s for batches being stored; this is
-    # how long compose waits before SIGKILL.
-    stop_grace_period: 15s
-    read_only: true
-    cap_drop:
-      - ALL
-    security_opt:
-      - no-new-privileges:true
 EOF
+  server_tail
 
 }
 
