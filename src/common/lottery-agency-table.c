@@ -13,6 +13,7 @@
 #include "lottery-error.h"
 
 #include <glib/gi18n-lib.h>
+#include <string.h>
 
 typedef struct
 {
@@ -25,10 +26,16 @@ typedef struct
   gboolean   finished;
 } AgencyRecord;
 
+/* How long a shared store's view says who is connected: three reads. */
+#define VIEW_FRESH_USEC (6 * G_USEC_PER_SEC)
+
 struct _LotteryAgencyTable
 {
   guint         agencies;
   AgencyRecord *records;   /* [agencies], agency id - 1 */
+  LotteryAgencyStatus *view; /* (nullable) [agencies]: every agency as a
+                              * shared store last read it */
+  gint64        view_time;   /* monotonic, when it was read */
 };
 
 LotteryAgencyTable *
@@ -46,6 +53,7 @@ void
 lottery_agency_table_free (LotteryAgencyTable *self)
 {
   g_free (self->records);
+  g_free (self->view);
   g_free (self);
 }
 
@@ -249,15 +257,42 @@ lottery_agency_table_copy_status (LotteryAgencyTable  *self,
                                   guint                n,
                                   LotteryAgencyStatus *status)
 {
+  gboolean fresh = self->view != NULL &&
+                   g_get_monotonic_time () - self->view_time < VIEW_FRESH_USEC;
   guint i;
 
   n = first < self->agencies ? MIN (n, self->agencies - first) : 0;
   for (i = 0; i < n; i++)
     {
-      status[i].bets = self->records[first + i].bets;
-      status[i].finished = self->records[first + i].finished;
-      status[i].connected = self->records[first + i].connected;
+      const AgencyRecord *record = &self->records[first + i];
+      const LotteryAgencyStatus *seen;
+
+      status[i].bets = record->bets;
+      status[i].finished = record->finished;
+      status[i].connected = record->connected;
+      if (self->view == NULL || record->connected)
+        continue;
+      /* Held elsewhere, or since this server last saw it: the view,
+       * never behind what this server knows. Who is connected goes
+       * stale fast: an old view (the database out of reach) says
+       * nothing about it. */
+      seen = &self->view[first + i];
+      status[i].bets = MAX (status[i].bets, seen->bets);
+      status[i].finished |= seen->finished;
+      status[i].connected = fresh && seen->connected;
     }
 
   return n;
+}
+
+/* A shared store's view of every agency (@view, one per agency), for
+ * the status of those this server does not hold. */
+void
+lottery_agency_table_set_view (LotteryAgencyTable        *self,
+                               const LotteryAgencyStatus *view)
+{
+  if (self->view == NULL)
+    self->view = g_new0 (LotteryAgencyStatus, self->agencies);
+  memcpy (self->view, view, sizeof *view * self->agencies);
+  self->view_time = g_get_monotonic_time ();
 }

@@ -52,6 +52,8 @@ void        lottery_agency_table_set_position   (LotteryAgencyTable  *self,
                                                  int                 *finished_change);
 guint64     lottery_agency_table_get_bets       (LotteryAgencyTable  *self,
                                                  guint                agency);
+void        lottery_agency_table_set_view       (LotteryAgencyTable  *self,
+                                                 const LotteryAgencyStatus *view);
 guint       lottery_agency_table_copy_status    (LotteryAgencyTable  *self,
                                                  guint                first,
                                                  guint                n,

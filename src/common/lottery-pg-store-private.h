@@ -65,7 +65,17 @@ struct _LotteryPgStore
   gboolean  closed;
 };
 
-void     lottery_pg_store_settle  (LotteryPgStore *self);
+void       lottery_pg_store_settle    (LotteryPgStore  *self);
+gboolean   lottery_pg_store_load_bets (LotteryStore    *store,
+                                       gboolean         winners_only,
+                                       LotteryBetFunc   func,
+                                       gpointer         user_data,
+                                       GCancellable    *cancellable,
+                                       GError         **error);
+GPtrArray *lottery_pg_store_draw      (LotteryStore    *store,
+                                       guint            n_agencies,
+                                       GCancellable    *cancellable,
+                                       GError         **error);
 gpointer lottery_pg_writer_thread (gpointer        data);
 
 G_END_DECLS

@@ -79,6 +79,8 @@ LotteryStore         *lottery_server_config_open_store (const LotteryServerConfi
                                                         LotteryStoreRecordFunc     func,
                                                         gpointer                   user_data,
                                                         GError                   **error);
+GTlsCertificate      *lottery_server_config_load_tls_certificate (const LotteryServerConfig *config,
+                                                                  GError                   **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (LotteryServerConfig, lottery_server_config_free)
 

@@ -21,10 +21,6 @@
 #include "lottery-winners.h"
 
 #include <glib/gi18n-lib.h>
-#include <string.h>
-
-/* How long a shared store's view says who is connected: three reads. */
-#define SHARED_VIEW_FRESH_USEC (6 * G_USEC_PER_SEC)
 
 struct _LotteryState
 {
@@ -35,10 +31,6 @@ struct _LotteryState
   LotteryAgencyTable *records; /* (owned) */
   guint               finished;
   gboolean            draw_started;
-  LotteryAgencyStatus *shared_view; /* (nullable) [agencies]: every
-                                     * agency as a shared store last read
-                                     * it, for the status */
-  gint64              shared_view_time; /* monotonic, when it was read */
   gboolean            draw_announced; /* by a shared store: a finish
                                        * stored before it still counts */
   guint64             bets_stored;
@@ -77,7 +69,6 @@ lottery_state_finalize (GObject *object)
 
   g_clear_pointer (&self->winners, lottery_winners_free);
   g_clear_pointer (&self->records, lottery_agency_table_free);
-  g_free (self->shared_view);
   g_mutex_clear (&self->lock);
 
   G_OBJECT_CLASS (lottery_state_parent_class)->finalize (object);
@@ -336,24 +327,8 @@ lottery_state_get_status_range (LotteryState        *self,
                                 gint64              *draw_time)
 {
   g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lock);
-  gboolean fresh;
 
   n = lottery_agency_table_copy_status (self->records, first, n, status);
-  /* The agencies other servers hold, or held since this one last saw
-   * them: a shared store's view, never behind what this server knows.
-   * Who is connected goes stale fast: a view not read again for a while
-   * (the database out of reach) says nothing about it. */
-  fresh = self->shared_view != NULL &&
-          g_get_monotonic_time () - self->shared_view_time < SHARED_VIEW_FRESH_USEC;
-  for (guint i = 0; self->shared_view != NULL && i < n; i++)
-    if (!status[i].connected)
-      {
-        const LotteryAgencyStatus *seen = &self->shared_view[first + i];
-
-        status[i].bets = MAX (status[i].bets, seen->bets);
-        status[i].finished |= seen->finished;
-        status[i].connected = fresh && seen->connected;
-      }
   *draw_done = lottery_winners_get_done_locked (self->winners, draw_time);
 
   return n;
@@ -443,10 +418,7 @@ lottery_state_set_shared_view (LotteryState              *self,
   g_return_if_fail (n_agencies == self->agencies);
 
   locker = g_mutex_locker_new (&self->lock);
-  if (self->shared_view == NULL)
-    self->shared_view = g_new0 (LotteryAgencyStatus, n_agencies);
-  memcpy (self->shared_view, view, sizeof *view * n_agencies);
-  self->shared_view_time = g_get_monotonic_time ();
+  lottery_agency_table_set_view (self->records, view);
 }
 
 void

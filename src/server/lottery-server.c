@@ -161,63 +161,6 @@ replay_record (const LotteryStoreRecord *record,
   return TRUE;
 }
 
-/* tls.certificate and tls.key, checked one by one so that the error
- * names the file at fault. */
-static GTlsCertificate *
-load_tls_certificate (const LotteryServerConfig *config,
-                      GError                   **error)
-{
-  g_autoptr(GError) local_error = NULL;
-  g_autoptr(GTlsCertificate) alone = NULL;
-  g_autofree char *pem = NULL;
-  g_autofree char *key = NULL;
-  GTlsCertificate *certificate;
-
-  if (!g_tls_backend_supports_tls (g_tls_backend_get_default ()))
-    {
-      lottery_config_fail (error, LOTTERY_CONFIG_ERROR_INVALID,
-                           N_("tls.certificate is set, but TLS needs GIO’s "
-                              "TLS backend, which is not installed (package "
-                              "glib-networking)"));
-      return NULL;
-    }
-
-  /* GLib's messages name the file that cannot be read. */
-  if (!g_file_get_contents (config->tls_certificate, &pem, NULL,
-                            &local_error))
-    {
-      lottery_fail_wrap (error, LOTTERY_CONFIG_ERROR,
-                         LOTTERY_CONFIG_ERROR_INVALID, local_error,
-                         "tls.certificate: ");
-      return NULL;
-    }
-  if (!g_file_get_contents (config->tls_key, &key, NULL, &local_error))
-    {
-      lottery_fail_wrap (error, LOTTERY_CONFIG_ERROR,
-                         LOTTERY_CONFIG_ERROR_INVALID, local_error,
-                         "tls.key: ");
-      return NULL;
-    }
-
-  certificate = g_tls_certificate_new_from_files (config->tls_certificate,
-                                                  config->tls_key,
-                                                  &local_error);
-  if (certificate != NULL)
-    return certificate;
-
-  /* The certificate alone parses: the key is what is wrong. */
-  alone = g_tls_certificate_new_from_pem (pem, -1, NULL);
-  if (alone != NULL)
-    lottery_fail_wrap (error, LOTTERY_CONFIG_ERROR,
-                       LOTTERY_CONFIG_ERROR_INVALID, local_error,
-                       "tls.key: %s: ", config->tls_key);
-  else
-    lottery_fail_wrap (error, LOTTERY_CONFIG_ERROR,
-                       LOTTERY_CONFIG_ERROR_INVALID, local_error,
-                       "tls.certificate: %s: ", config->tls_certificate);
-  return NULL;
-}
-
 static void store_drawn_cb (LotteryStore *store,
                             gpointer      user_data);
 static void agencies_read_cb (LotteryStore       *store,
@@ -238,7 +181,8 @@ lottery_server_new (const LotteryServerConfig *config,
    * not touch bets.csv. */
   if (config->tls_certificate != NULL)
     {
-      self->tls_certificate = load_tls_certificate (config, error);
+      self->tls_certificate =
+        lottery_server_config_load_tls_certificate (config, error);
       if (self->tls_certificate == NULL)
         return NULL;
       self->tls_gate = lottery_tls_gate_new (LOTTERY_TLS_GATE_MAX_HANDSHAKES,
