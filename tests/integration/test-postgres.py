@@ -9,6 +9,7 @@ Programs from LOTTERY_SERVER, LOTTERY_CLIENT, LOTTERY_GEN_BETS.
 """
 import atexit
 import csv
+import glob
 import json
 import os
 import re
@@ -103,11 +104,14 @@ class Client:
     def communicate(self, timeout=None):
         try:
             self.proc.wait(timeout)
-        finally:
-            self.log.flush()
+        except subprocess.TimeoutExpired:
+            self.kill()
             self.log.seek(0)
-            out = self.log.read()
-        return out, None
+            raise AssertionError(f"client still running after {timeout} s; "
+                                 f"its last lines: {self.log.read()[-1200:]}")
+        self.log.flush()
+        self.log.seek(0)
+        return self.log.read(), None
 
 
 def upload(server_port, agency, path, batch=128, log_level="INFO"):
@@ -544,6 +548,11 @@ def main():
         except Exception as e:  # report and go on with the next
             failed += 1
             print(f"not ok {i} {test.__name__}: {e!r}"[:2000])
+            # What the servers said last, for a failure seen only in CI.
+            for log in sorted(glob.glob(os.path.join(workdir, "server-*.log"))):
+                with open(log, errors="replace") as f:
+                    for line in f.readlines()[-15:]:
+                        print(f"# {os.path.basename(log)}: {line.rstrip()}"[:300])
         finally:
             if os.environ.get("LOTTERY_PG_KEEP"):
                 print(f"# kept {workdir}")
