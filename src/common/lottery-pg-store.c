@@ -333,14 +333,20 @@ lottery_pg_store_append (LotteryStore       *store,
 {
   LotteryPgStore *self = LOTTERY_PG_STORE (store);
   LotteryPgGroup *group;
+  gboolean may_wait;
   gsize len = 0;
 
   for (guint i = 0; i < n_records; i++)
     if (records[i].type == LOTTERY_STORE_RECORD_BATCH)
       len += records[i].end;
 
+  /* Batch workers wait for room; the main thread (a FINISH, one record)
+   * never waits on the database. */
+  may_wait = self->link == NULL ||
+             !g_main_context_is_owner (self->link->context);
   g_mutex_lock (&self->lock);
-  while (g_queue_get_length (&self->queue) >= QUEUE_MAX && !self->stopping)
+  while (may_wait && g_queue_get_length (&self->queue) >= QUEUE_MAX &&
+         !self->stopping)
     g_cond_wait (&self->space_cond, &self->lock);
   if (self->closed || self->stopping || self->thread == NULL)
     {
