@@ -247,6 +247,16 @@ lottery_pg_store_recover (LotteryStore           *store,
   return TRUE;
 }
 
+/* What append (), a claim and an unsettled sync get once the store is
+ * closing or closed. */
+static GError *
+closed_error (LotteryPgStore *self)
+{
+  return lottery_error_new (LOTTERY_STORE_ERROR, LOTTERY_STORE_ERROR_CLOSED,
+                            N_("The database store %s is closed"),
+                            self->location);
+}
+
 /* Under the lock: the requests at the front that are settled, in order;
  * their tasks are returned by the caller without the lock. */
 static GPtrArray *
@@ -297,10 +307,7 @@ return_settled (LotteryPgStore *self,
           error = value;
         }
       else if (request->ticket > self->decided)
-        error = lottery_error_new (LOTTERY_STORE_ERROR,
-                                   LOTTERY_STORE_ERROR_CLOSED,
-                                   N_("The database store %s is closed"),
-                                   self->location);
+        error = closed_error (self);
       g_mutex_unlock (&self->lock);
 
       if (error != NULL)
@@ -351,9 +358,8 @@ lottery_pg_store_append (LotteryStore       *store,
   if (self->closed || self->stopping || self->thread == NULL)
     {
       g_mutex_unlock (&self->lock);
-      return lottery_store_fail (error, LOTTERY_STORE_ERROR_CLOSED,
-                                 N_("The database store %s is closed"),
-                                 self->location);
+      g_propagate_error (error, closed_error (self));
+      return FALSE;
     }
 
   group = g_new0 (LotteryPgGroup, 1);
@@ -407,11 +413,7 @@ lottery_pg_store_claim_async (LotteryStore        *store,
 
   g_task_set_source_tag (task, lottery_pg_store_claim_async);
   if (!queue_lease (self, LOTTERY_PG_JOB_CLAIM, agency, task))
-    g_task_return_error (task, lottery_error_new (LOTTERY_STORE_ERROR,
-                                                  LOTTERY_STORE_ERROR_CLOSED,
-                                                  N_("The database store %s "
-                                                    "is closed"),
-                                                  self->location));
+    g_task_return_error (task, closed_error (self));
 }
 
 static gboolean

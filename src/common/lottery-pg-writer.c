@@ -122,6 +122,18 @@ unavailable_error (LotteryPgStore *self,
                               "what the server reports"));
 }
 
+/* The database thread: *@error came with the connection lost; it is
+ * logged (once per outage) and replaced by what the agency is told. */
+static void
+lost_as_unavailable (LotteryPgStore  *self,
+                     GError         **error,
+                     gboolean         lease)
+{
+  db_lost (self, *error);
+  g_clear_error (error);
+  *error = unavailable_error (self, lease);
+}
+
 /* The database thread: @group is decided; @error (nullable) is why it
  * failed, and its agencies' later groups fail too until they are
  * claimed again, as the server counted what was not stored. */
@@ -190,11 +202,7 @@ store_round (LotteryPgStore *self,
       return;
     }
   else if (PQstatus (self->conn) != CONNECTION_OK)
-    {
-      db_lost (self, error);
-      g_clear_error (&error);
-      error = unavailable_error (self, FALSE);
-    }
+    lost_as_unavailable (self, &error, FALSE);
   else if (round->len > 1)
     {
       /* One group's conflict (a batch number another server used)
@@ -237,7 +245,7 @@ run_lease (LotteryPgStore *self,
            LotteryPgGroup *job)
 {
   g_autoptr(GError) error = NULL;
-  LotteryStoreAgency *position = g_new0 (LotteryStoreAgency, 1);
+  LotteryStoreAgency position = { 0, };
   gboolean ok = FALSE;
 
   if (!db_connected (self))
@@ -247,13 +255,9 @@ run_lease (LotteryPgStore *self,
                                    self->holder, &error);
   else
     ok = lottery_pg_lease_claim (self->conn, self->lottery_id, job->agency,
-                                 self->holder, position, &error);
+                                 self->holder, &position, &error);
   if (!ok && self->conn != NULL && PQstatus (self->conn) != CONNECTION_OK)
-    {
-      db_lost (self, error);
-      g_clear_error (&error);
-      error = unavailable_error (self, TRUE);
-    }
+    lost_as_unavailable (self, &error, TRUE);
 
   /* Only the leases of agencies served here are renewed: one whose
    * release was lost in an outage runs out. */
@@ -277,14 +281,12 @@ run_lease (LotteryPgStore *self,
       g_mutex_unlock (&self->lock);
     }
   if (job->task == NULL)
-    g_free (position);
-  else if (ok)
-    g_task_return_pointer (job->task, position, g_free);
+    return;
+  if (ok)
+    g_task_return_pointer (job->task, g_memdup2 (&position, sizeof position),
+                           g_free);
   else
-    {
-      g_free (position);
-      g_task_return_error (job->task, g_steal_pointer (&error));
-    }
+    g_task_return_error (job->task, g_steal_pointer (&error));
 }
 
 /* The database thread: renews the leases when it is time. */
